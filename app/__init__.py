@@ -1,0 +1,79 @@
+"""Vigil's Flask application factory."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from typing import Any, NoReturn
+
+from flask import Flask, Request
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
+
+from app.db import Database, sqlite_url
+from config.schema import Config
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+
+
+class JSONRequest(Request):
+    def on_json_loading_failed(self, e: ValueError | None) -> NoReturn:
+        if e is None:
+            raise BadRequest("request body must be JSON (Content-Type: application/json)")
+        raise BadRequest(f"request body is not valid JSON: {e}")
+
+    def get_json(self, *args: Any, **kwargs: Any) -> Any:
+        data = super().get_json(*args, **kwargs)
+        if _has_surrogate(data):
+            # JSON may escape lone surrogates (\ud800); no database can store them as text.
+            raise BadRequest("request body holds invalid Unicode (a lone surrogate)")
+        return data
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value) if not value.isascii() else False
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+class BoundedIntConverter(IntegerConverter):
+    """<int:id> beyond the id range is simply not found (PostgreSQL would refuse the query)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def database_for(config: Config, *, pool_size: int = 5) -> Database:
+    url = config.settings.database_url
+    return Database(url.get_secret_value() if url else sqlite_url(config.settings.data_dir), pool_size=pool_size)
+
+
+def create_app(config: Config | None = None, environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the web app. Schema migrations are the caller's job (the CLI runs them before forking)."""
+    if config is None:
+        from config import loader
+
+        config = loader.load(None, environ if environ is not None else os.environ)
+    from app import api, dashboard, logs, metrics
+
+    app = Flask(__name__)
+    app.request_class = JSONRequest
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.config["MAX_CONTENT_LENGTH"] = config.settings.max_body_bytes
+    app.config["RESTX_MASK_SWAGGER"] = False
+    app.config["RESTX_ERROR_404_HELP"] = False
+    app.config["BUNDLE_ERRORS"] = True
+    app.extensions["vigil.config"] = config
+    app.extensions["vigil.db"] = database_for(config)
+    logs.instrument(app)
+    metrics.register(app)
+    api.create_api(app)
+    app.secret_key = dashboard.secret_key(config.settings)  # signs the dashboard's session cookie
+    dashboard.register(app, config)
+    return app

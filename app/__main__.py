@@ -1,0 +1,175 @@
+"""`vigil` / `python -m app`: serve, scheduler, check-config, db upgrade, token create."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Callable
+
+from config.errors import ConfigError
+from config.schema import Config
+
+log = logging.getLogger("vigil")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"vigil: configuration error:\n{exc}", file=sys.stderr)
+        return 2
+
+
+def _load(args: argparse.Namespace) -> Config:
+    from app import logs
+    from config import loader
+
+    config = loader.load(args.config, os.environ)
+    logs.configure(fmt=config.settings.log_format, level=config.settings.log_level)
+    return config
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from config import loader
+
+    config = loader.load(args.config, os.environ)
+    print(f"{config.source_file}: ok ({len(config.sources)} sources, {len(config.detectors)} detectors)")
+    return 0
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from app import database_for, migrate
+
+    database = database_for(_load(args))
+    migrate.upgrade(database)
+    print(f"database at revision {migrate.current(database)}")
+    return 0
+
+
+def _cmd_token_create(args: argparse.Namespace) -> int:
+    from app import database_for, migrate
+    from app.auth import service
+
+    database = database_for(_load(args))
+    migrate.upgrade(database)
+    with database.write() as session:
+        _row, secret = service.create(session, name=args.name, role=args.role, by="cli")
+    print(secret)
+    return 0
+
+
+def _cmd_scheduler(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from app import database_for, migrate
+    from app.scheduler import Scheduler
+
+    config = _load(args)
+    database = database_for(config)
+    migrate.upgrade(database)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    Scheduler(config, database, environ=os.environ).run_forever(stop)
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from app import database_for, migrate, worker
+
+    config = _load(args)
+    migrate.upgrade(database_for(config))
+    worker.start(config, os.environ, queues=args.queues.split(","), burst=args.burst, name=args.name)
+    return 0
+
+
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from app import backtest
+
+    return backtest.main(args, os.environ)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from config import loader
+
+    config = loader.load(args.config, os.environ)
+    if args.host or args.port:
+        settings = config.settings.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v})
+        config = config.model_copy(update={"settings": settings})
+    from app import server
+
+    # Before anything imports prometheus_client, so every worker writes multiprocess files.
+    server.prepare_metrics_dir(config.settings.data_dir, os.environ)  # type: ignore[arg-type]
+    from app import database_for, logs, migrate
+    from app.auth import service
+
+    logs.configure(fmt=config.settings.log_format, level=config.settings.log_level)
+    database = database_for(config)
+    migrate.upgrade(database)
+    with database.write() as session:
+        generated = service.ensure_bootstrap(session, secret=os.environ.get("VIGIL_ADMIN_TOKEN"))
+    database.dispose()  # workers open their own connections after the fork
+    _announce(config, generated)
+    server.serve(config, config_path=args.config, with_scheduler=not args.no_scheduler)
+    return 0
+
+
+def _cmd_web(args: argparse.Namespace) -> int:
+    args.no_scheduler = True
+    return _cmd_serve(args)
+
+
+def _announce(config: Config, generated: str | None) -> None:
+    s = config.settings
+    base = f"http://{s.host}:{s.port}"
+    print(f"Vigil listening on {base}\n  API docs:  {base}/api/docs\n  dashboard: {base}/\n"
+          f"  metrics:   {base}/metrics", flush=True)
+    if generated:
+        print(f"  bootstrap admin token (shown once, store it now): {generated}", flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vigil", description="Vigil monitoring and auto-remediation")
+    parser.add_argument("--config", help="YAML file (default: $VIGIL_CONFIG or config/default.yaml)")
+    sub = parser.add_subparsers(required=True, dest="command")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--config", default=argparse.SUPPRESS, help="YAML configuration file")
+        p.set_defaults(func=func)
+        return p
+
+    serve = add("serve", _cmd_serve, "migrate, then serve the API with Gunicorn (and start the scheduler)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-scheduler", action="store_true", help="web only; run `vigil scheduler` elsewhere")
+    web = add("web", _cmd_web, "the web role: `serve --no-scheduler` (containers run one role each)")
+    web.add_argument("--host")
+    web.add_argument("--port", type=int)
+    add("scheduler", _cmd_scheduler, "run detector jobs (one active scheduler across all processes)")
+    bt = add("backtest", _cmd_backtest, "replay a CSV through a detector and print the alerts it would raise")
+    bt.add_argument("--csv", required=True, help="timestamp,value[,series...] file")
+    which = bt.add_mutually_exclusive_group(required=True)
+    which.add_argument("--detector", help="a detector from the configuration file")
+    which.add_argument("--definition", help="a YAML file holding one detector definition")
+    wk = add("worker", _cmd_worker, "run remediation executions from Redis Queue (execution.backend: rq)")
+    wk.add_argument("--queues", default="default", help="comma-separated RQ queues to serve")
+    wk.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    wk.add_argument("--name", help="worker name (default: RQ's own)")
+    add("check-config", _cmd_check_config, "validate a configuration file")
+    db = add("db", _cmd_db_upgrade, "database commands")
+    db.add_argument("action", choices=["upgrade"])
+    token = sub.add_parser("token", help="API tokens").add_subparsers(required=True, dest="token_command")
+    create = token.add_parser("create", help="create a token and print its secret once")
+    create.add_argument("--config", default=argparse.SUPPRESS)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", choices=["viewer", "operator", "admin"], default="viewer")
+    create.set_defaults(func=_cmd_token_create)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""One detector run as a job: claim the slot, run the pipeline, store findings and status."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import lease, metrics
+from app.alerts import service as alerts
+from app.alerts.models import DetectorSlot, DetectorStatus
+from app.db import Database
+from app.reactions import react
+from config.schema import Config, DetectorConfig
+from detectors import pipeline
+from detectors.pipeline import DetectorRun
+from detectors.sources import Source
+
+log = logging.getLogger("vigil.detection")
+
+
+def slot_of(definition: DetectorConfig, now: datetime) -> int:
+    """Slots are aligned to the epoch, so every scheduler numbers them alike."""
+    return round(now.timestamp() / definition.interval)
+
+
+def run(database: Database, config: Config, definition: DetectorConfig, source: Source, *, holder: str,
+        now: datetime,
+        slot: int | None, next_run_at: datetime | None = None,
+        on_queued: Callable[[], object] | None = None) -> DetectorRun | None:
+    """Run one detector unless another process already ran this slot or we lost the lease.
+
+    A failing source or analysis is recorded on the detector's status and never raised,
+    so one broken detector cannot stop the others. `on_queued` is called after commit
+    when the run queued remediations, so they start without waiting for a poll.
+    """
+    with database.write() as session:
+        if not lease.holds(session, holder=holder, now=now):
+            log.info("detector=%s skipped: lease not held by %s", definition.name, holder)
+            return None
+        if slot is not None and not _claim(session, definition.name, slot, holder, now):
+            log.info("detector=%s slot=%s already ran", definition.name, slot)
+            return None
+    result = pipeline.run(definition, source, now=now)
+    queued = 0
+    with database.write() as session:
+        if result.error is None:
+            transitions = alerts.apply(session, detector=definition.name, severity=definition.severity,
+                                       static_labels=definition.labels, findings=result.findings, now=now)
+            for t in transitions:
+                log.info("detector=%s alert=%s event=%s", definition.name, t.alert_id, t.event)
+            queued = react(session, transitions, now=now, config=config)
+        _record_status(session, definition.name, result, now, next_run_at)
+    metrics.DETECTOR_RUNS.labels(definition.name, "error" if result.error else "ok").inc()
+    metrics.DETECTOR_DURATION.labels(definition.name).observe(result.duration_s)
+    if result.error:
+        log.warning("detector=%s error=%s", definition.name, result.error)
+    if queued and on_queued is not None:
+        on_queued()
+    return result
+
+
+def _claim(session: Session, detector: str, slot: int, holder: str, now: datetime) -> bool:
+    try:
+        with session.begin_nested():
+            session.add(DetectorSlot(detector=detector, slot=slot, holder=holder, claimed_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _record_status(session: Session, name: str, result: DetectorRun, now: datetime,
+                   next_run_at: datetime | None) -> None:
+    status = session.get(DetectorStatus, name) or DetectorStatus(name=name, runs_total=0, errors_total=0)
+    session.add(status)
+    status.last_run_at = now
+    status.last_duration_s = result.duration_s
+    status.last_error = result.error
+    status.points, status.series = result.points, result.series_count
+    status.runs_total = (status.runs_total or 0) + 1
+    if result.error:
+        status.errors_total = (status.errors_total or 0) + 1
+    else:
+        status.last_ok_at = now
+    if next_run_at is not None:
+        status.next_run_at = next_run_at
+
+
+def request_run(session: Session, name: str, now: datetime) -> None:
+    """Ask the active scheduler to run a detector soon (web workers never run jobs)."""
+    status = session.get(DetectorStatus, name) or DetectorStatus(name=name, runs_total=0, errors_total=0)
+    session.add(status)
+    status.run_requested_at = now
+
+
+def take_requests(session: Session) -> list[str]:
+    names = list(session.scalars(select(DetectorStatus.name).where(DetectorStatus.run_requested_at.is_not(None))))
+    if names:
+        session.execute(update(DetectorStatus).where(DetectorStatus.name.in_(names)).values(run_requested_at=None))
+    return names
+
+
+def set_next_run(session: Session, name: str, at: datetime | None) -> None:
+    status = session.get(DetectorStatus, name) or DetectorStatus(name=name, runs_total=0, errors_total=0)
+    session.add(status)
+    status.next_run_at = at

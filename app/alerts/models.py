@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+
+OPEN_STATES = ("pending", "firing")
+
+
+class Alert(Base):
+    """One incident of one fingerprint (detector + labels), from pending to resolved."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # At most one open alert per fingerprint, whatever races happen between processes.
+        Index("uq_alerts_open_fingerprint", "fingerprint", unique=True,
+              sqlite_where=text("state != 'resolved'"), postgresql_where=text("state != 'resolved'")),
+        Index("ix_alerts_state_id", "state", "id"),
+        Index("ix_alerts_detector_id", "detector", "id"),
+        Index("ix_alerts_severity_id", "severity", "id"),
+        Index("ix_alerts_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    detector: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(32), default="detector")
+    labels: Mapped[dict[str, str]] = mapped_column(JSON)
+    labels_text: Mapped[str] = mapped_column(Text)  # "\nk=v\n" lines, for label filters in SQL
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AlertEvent(Base):
+    """Every transition of an alert (pending, firing, resolved, acked, ...), append-only."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_alert_id_id", "alert_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64), default="system")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DetectorStatus(Base):
+    """The last run of each detector, for the API and dashboard."""
+
+    __tablename__ = "detector_status"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    series: Mapped[int] = mapped_column(Integer, default=0)
+    runs_total: Mapped[int] = mapped_column(Integer, default=0)
+    errors_total: Mapped[int] = mapped_column(Integer, default=0)
+    run_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DetectorSlot(Base):
+    """A claimed run slot: the unique key makes a slot run at most once across schedulers."""
+
+    __tablename__ = "detector_slots"
+    __table_args__ = (UniqueConstraint("detector", "slot", name="uq_detector_slots_detector_slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    detector: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SchedulerLease(Base):
+    """Who may run detector jobs now; renewed by the holder, taken over once expired."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

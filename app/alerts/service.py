@@ -1,0 +1,188 @@
+"""The alert lifecycle in the database: apply findings, acknowledge, query.
+
+The state machine itself is detectors.lifecycle (shared with the backtest); this module
+only stores its decisions, one event row per transition.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, Select, select
+from sqlalchemy.orm import Session
+
+from app.alerts.models import OPEN_STATES, Alert, AlertEvent
+from app.audit import service as audit
+from app.errors import ConflictError, NotFoundError
+from detectors import lifecycle
+from detectors.findings import Finding, finite_or_none
+
+
+@dataclass(frozen=True)
+class Transition:
+    alert_id: int
+    fingerprint: str
+    event: str  # pending | firing | resolved
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    return "\n" + "".join(f"{k}={v}\n" for k, v in sorted(labels.items()))
+
+
+def apply(session: Session, *, detector: str, severity: str, static_labels: dict[str, str],
+          findings: Iterable[Finding], now: datetime) -> list[Transition]:
+    """Store what one detector run found; returns the transitions it caused."""
+    transitions = []
+    for finding in findings:
+        labels = {**static_labels, **finding.labels}
+        # Static labels are the same on every series of a detector, so the series labels
+        # identify it; this matches the fingerprints `vigil backtest` prints.
+        fingerprint = lifecycle.fingerprint(detector, finding.labels)
+        alert = open_alert(session, fingerprint)
+        new_state, event = lifecycle.step(alert.state if alert else None, finding.state)
+        if alert is None and new_state is None:
+            continue
+        if alert is None:
+            alert = _open(session, detector=detector, severity=severity, labels=labels,
+                          fingerprint=fingerprint, finding=finding, now=now)
+        _refresh(alert, finding, now)
+        if event:
+            _transition(session, alert, new_state or "resolved", event, now, finding)
+            transitions.append(Transition(alert.id, fingerprint, event))
+    return transitions
+
+
+def apply_external(session: Session, item: dict[str, Any], *, now: datetime) -> list[Transition]:
+    """Apply one alert received from Alertmanager, Grafana or the generic webhook.
+
+    External alerts arrive already firing (their own `for` has passed); a resolved one
+    closes the open alert. A stale redelivery of an incident already resolved is ignored.
+    """
+    fingerprint, starts_at = item["fingerprint"], datetime.fromisoformat(item["starts_at"])
+    alert = open_alert(session, fingerprint)
+    if alert is None and item["status"] == "firing" and session.scalar(select(Alert.id).where(
+            Alert.fingerprint == fingerprint, Alert.state == "resolved", Alert.started_at == starts_at)):
+        return []
+    new_state, event = lifecycle.step(alert.state if alert else None,
+                                      "firing" if item["status"] == "firing" else "ok")
+    if alert is None and new_state is None:
+        return []
+    if alert is None:
+        labels = dict(item["labels"])
+        alert = Alert(fingerprint=fingerprint, detector=item["name"], source=item["source"], labels=labels,
+                      labels_text=labels_text(labels), severity=item["severity"], state="pending",
+                      kind="external", started_at=starts_at, last_seen_at=now)
+        session.add(alert)
+        session.flush()
+    alert.last_seen_at, alert.message = now, item.get("summary") or alert.message
+    alert.value = item.get("value") if item.get("value") is not None else alert.value
+    alert.evidence = {k: item.get(k) for k in ("annotations", "generator_url", "upstream_fingerprint", "ends_at")}
+    if event is None:
+        return []
+    _transition(session, alert, new_state or "resolved", event, now, None)
+    return [Transition(alert.id, fingerprint, event)]
+
+
+def open_alert(session: Session, fingerprint: str) -> Alert | None:
+    return session.scalar(select(Alert).where(Alert.fingerprint == fingerprint, Alert.state.in_(OPEN_STATES)))
+
+
+def _open(session: Session, *, detector: str, severity: str, labels: dict[str, str], fingerprint: str,
+          finding: Finding, now: datetime) -> Alert:
+    alert = Alert(fingerprint=fingerprint, detector=detector, labels=labels, labels_text=labels_text(labels),
+                  severity=severity, state="pending", kind=finding.kind,
+                  started_at=finding.active_since or now, last_seen_at=now)
+    session.add(alert)
+    session.flush()
+    return alert
+
+
+def _refresh(alert: Alert, finding: Finding, now: datetime) -> None:
+    alert.last_seen_at = now
+    alert.value = finite_or_none(finding.value)
+    alert.threshold = finite_or_none(finding.threshold)
+    alert.message = finding.message
+    data = finding.to_dict()
+    alert.evidence = {k: data[k] for k in ("evidence", "change_points", "before", "after", "active_since")}
+
+
+def _transition(session: Session, alert: Alert, state: str, event: str, now: datetime,
+                finding: Finding | None) -> None:
+    alert.state = state
+    if state == "firing" and alert.fired_at is None:
+        alert.fired_at = now
+    if state == "resolved":
+        alert.resolved_at = now
+    details: dict[str, Any] = {"message": finding.message, "value": finite_or_none(finding.value)} if finding else {}
+    session.add(AlertEvent(alert_id=alert.id, at=now, kind=event, details=details))
+
+
+def acknowledge(session: Session, *, alert_id: int, by: str, now: datetime, comment: str = "") -> Alert:
+    alert = get(session, alert_id)
+    if alert.state == "resolved":
+        raise ConflictError(f"alert {alert_id} is resolved; there is nothing to acknowledge")
+    if alert.acked_at is None:
+        alert.acked_at, alert.acked_by = now, by
+        session.add(AlertEvent(alert_id=alert.id, at=now, kind="acked", actor=by, details={"comment": comment}))
+        audit.record(session, actor=by, action="alert.ack", target=f"alert:{alert_id}", details={"comment": comment})
+    return alert
+
+
+def get(session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFoundError(f"alert {alert_id} not found")
+    return alert
+
+
+def events(session: Session, alert_id: int) -> Sequence[AlertEvent]:
+    return session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)).all()
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    states: tuple[str, ...] = ()
+    detector: str | None = None
+    severity: str | None = None
+    matchers: tuple[tuple[str, str, str], ...] = ()  # (label, op '=' or '!=', value)
+    since: datetime | None = None
+    until: datetime | None = None
+    acked: bool | None = None
+    cursor: int | None = None
+    limit: int = 50
+
+
+def search(session: Session, query: AlertQuery) -> list[Alert]:
+    """Newest first, keyset-paginated on id: no OFFSET and no COUNT(*)."""
+    return list(session.scalars(_search_stmt(select(Alert), query)))
+
+
+def search_rows(session: Session, query: AlertQuery, columns: Sequence[str]) -> list[Row[Any]]:
+    """search() as plain rows of the named alerts columns, in that order: building ORM objects
+    (and decoding every evidence window) cost the list endpoint more than running its query."""
+    table = Alert.__table__.c
+    return list(session.execute(_search_stmt(select(*(table[name] for name in columns)), query)))
+
+
+def _search_stmt(stmt: Select[Any], query: AlertQuery) -> Select[Any]:
+    stmt = stmt.order_by(Alert.id.desc()).limit(query.limit + 1)
+    if query.states:
+        stmt = stmt.where(Alert.state.in_(query.states))
+    if query.detector:
+        stmt = stmt.where(Alert.detector == query.detector)
+    if query.severity:
+        stmt = stmt.where(Alert.severity == query.severity)
+    for name, op, value in query.matchers:
+        needle = Alert.labels_text.contains(f"\n{name}={value}\n", autoescape=True)
+        stmt = stmt.where(needle if op == "=" else ~needle)
+    if query.since:
+        stmt = stmt.where(Alert.started_at >= query.since)
+    if query.until:
+        stmt = stmt.where(Alert.started_at < query.until)
+    if query.acked is not None:
+        stmt = stmt.where(Alert.acked_at.is_not(None) if query.acked else Alert.acked_at.is_(None))
+    if query.cursor:
+        stmt = stmt.where(Alert.id < query.cursor)
+    return stmt

@@ -1,0 +1,122 @@
+"""Bindings: which alerts run which remediation, from the API and from the config file."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.alerts.models import Alert
+from app.audit import service as audit
+from app.automation.models import Binding
+from app.errors import BadRequestError, ConflictError, NotFoundError
+from config.schema import BindingConfig
+from remediations import BindingPolicy
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+def matches(binding: Binding, alert: Alert) -> bool:
+    """Detector name, severities and label matchers (a value starting with '~' is a regex)."""
+    if not binding.enabled:
+        return False
+    if binding.detector and binding.detector != alert.detector:
+        return False
+    if binding.severities and alert.severity not in binding.severities:
+        return False
+    for name, wanted in binding.matchers.items():
+        value = alert.labels.get(name)
+        if value is None:
+            return False
+        if wanted.startswith("~"):
+            if not re.fullmatch(wanted[1:], value):
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+def policy(binding: Binding) -> BindingPolicy:
+    return BindingPolicy(mode=binding.mode, cooldown_s=binding.cooldown_s,  # type: ignore[arg-type]
+                         rate_limit=binding.rate_limit, rate_window_s=binding.rate_window_s,
+                         breaker_threshold=binding.breaker_threshold)
+
+
+def create(session: Session, *, spec: BindingConfig, by: str, now: datetime, origin: str = "api") -> Binding:
+    if session.scalar(select(Binding.id).where(Binding.name == spec.name)) is not None:
+        raise ConflictError(f"a binding named {spec.name!r} already exists")
+    _check_regexes(spec.matchers)
+    binding = Binding(name=spec.name, created_at=now, created_by=by, origin=origin, breaker_open=False,
+                      consecutive_failures=0)
+    _assign(binding, spec)
+    session.add(binding)
+    session.flush()
+    audit.record(session, actor=by, action="binding.create", target=f"binding:{spec.name}",
+                 details=spec.model_dump(mode="json"))
+    return binding
+
+
+def sync_from_config(session: Session, specs: Sequence[BindingConfig], *, now: datetime) -> None:
+    """Make config-file bindings match the file, keeping their breaker state."""
+    for spec in specs:
+        existing = session.scalar(select(Binding).where(Binding.name == spec.name))
+        if existing is None:
+            create(session, spec=spec, by="config", now=now, origin="config")
+        elif existing.origin == "config":
+            _assign(existing, spec)
+
+
+def _assign(binding: Binding, spec: BindingConfig) -> None:
+    binding.remediation, binding.detector = spec.remediation, spec.detector
+    binding.matchers, binding.severities, binding.params = dict(spec.matchers), list(spec.severities), spec.params
+    binding.mode, binding.cooldown_s = spec.mode, spec.cooldown
+    binding.rate_limit, binding.rate_window_s = spec.rate_limit, spec.rate_window
+    binding.breaker_threshold, binding.enabled = spec.breaker_threshold, spec.enabled
+    binding.queue = spec.queue
+
+
+def _check_regexes(matchers: dict[str, str]) -> None:
+    for name, value in matchers.items():
+        if value.startswith("~"):
+            try:
+                re.compile(value[1:])
+            except re.error as exc:
+                raise BadRequestError(f"matchers.{name}: invalid regex: {exc}", {f"matchers.{name}": str(exc)}) \
+                    from None
+
+
+def get(session: Session, binding_id: int) -> Binding:
+    binding = session.get(Binding, binding_id)
+    if binding is None:
+        raise NotFoundError(f"binding {binding_id} not found")
+    return binding
+
+
+def list_all(session: Session) -> Sequence[Binding]:
+    return session.scalars(select(Binding).order_by(Binding.id)).all()
+
+
+def delete(session: Session, *, binding_id: int, by: str) -> None:
+    binding = get(session, binding_id)
+    session.delete(binding)
+    audit.record(session, actor=by, action="binding.delete", target=f"binding:{binding.name}")
+
+
+def close_breaker(session: Session, *, binding_id: int, by: str) -> Binding:
+    binding = get(session, binding_id)
+    if binding.breaker_open:
+        binding.breaker_open, binding.consecutive_failures = False, 0
+        audit.record(session, actor=by, action="binding.breaker_close", target=f"binding:{binding.name}")
+    return binding
+
+
+def as_dict(b: Binding) -> dict[str, Any]:
+    return {"id": b.id, "name": b.name, "remediation": b.remediation, "detector": b.detector,
+            "matchers": b.matchers, "severities": b.severities, "params": b.params, "mode": b.mode,
+            "cooldown_s": b.cooldown_s, "rate_limit": b.rate_limit, "rate_window_s": b.rate_window_s,
+            "breaker_threshold": b.breaker_threshold, "breaker_open": b.breaker_open,
+            "consecutive_failures": b.consecutive_failures, "enabled": b.enabled, "origin": b.origin,
+            "queue": b.queue}

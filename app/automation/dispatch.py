@@ -1,0 +1,144 @@
+"""Hand queued executions to an execution backend (scheduler process).
+
+`inline`: a bounded thread pool here runs them. `rq`: they are enqueued to Redis Queue and
+`vigil worker` processes (anywhere) run them and write results to the database.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.automation import results
+from app.automation.models import Execution, RemediationVersion
+from app.automation.service import running_count
+from app.db import Database
+from config.schema import Config
+from remediations import RunnerError, RunRequest
+from remediations.backends.base import Backend
+
+log = logging.getLogger("vigil.dispatch")
+
+
+class RemoteQueue(Protocol):
+    def enqueue(self, execution: Execution, version: RemediationVersion) -> None: ...
+
+    def reconcile(self, session: Session) -> int: ...
+
+
+class Dispatcher:
+    """Claims queued executions (respecting each remediation's concurrency) and starts them."""
+
+    def __init__(self, database: Database, backend: Backend | None, config: Config, *, holder: str,
+                 scripts_dir: Path, environ: Mapping[str, str], remote: RemoteQueue | None = None) -> None:
+        self.database, self.backend, self.config, self.holder = database, backend, config, holder
+        self.settings = config.settings.automation
+        self.scripts_dir, self.environ, self.remote = scripts_dir, environ, remote
+        self._lock = threading.Lock()  # one dispatch pass at a time in this process
+
+    def recover(self) -> int:
+        """Inline executions left running by a crashed scheduler become interrupted, never stuck."""
+        with self.database.write() as session:
+            rows = session.scalars(select(Execution).where(
+                Execution.state == "running", Execution.runner.is_distinct_from(self.holder),
+                Execution.runner.not_like("rq%"))).all()
+            for row in rows:
+                _end_orphan(row)
+                results.interrupt(session, row, f"interrupted: runner {row.runner} stopped before the script finished")
+            return len(rows)
+
+    def reconcile(self) -> int:
+        """RQ: executions whose worker or job died become interrupted."""
+        if self.remote is None:
+            return 0
+        with self.database.write() as session:
+            return self.remote.reconcile(session)
+
+    def dispatch(self) -> int:
+        """Start every queued execution that may start now; returns how many."""
+        with self._lock:
+            with self.database.write() as session:
+                claimed = self._claim(session)
+                requests = [] if self.remote else self._prepare(session, claimed)
+            # Only after the claim has committed: a worker must find the row `dispatched`.
+            if self.remote is not None:
+                for execution, version in claimed:
+                    self._enqueue(execution, version)
+            for request in requests:
+                self._submit(request)
+            return len(claimed)
+
+    def _prepare(self, session: Session, claimed: list[tuple[Execution, RemediationVersion]]) -> list[RunRequest]:
+        requests = []
+        for execution, version in claimed:
+            try:
+                requests.append(results.build_request(session, execution, version, settings=self.settings,
+                                                      environ=self.environ, scripts_dir=self.scripts_dir))
+            except OSError as exc:  # e.g. a full disk: fail this run clearly instead of retrying forever
+                results.fail(session, execution, f"error: cannot write the script to {self.scripts_dir}: "
+                                                  f"{exc.strerror or exc}")
+        return requests
+
+    def _enqueue(self, execution: Execution, version: RemediationVersion) -> None:
+        assert self.remote is not None  # only called in rq mode
+        try:
+            self.remote.enqueue(execution, version)
+        except Exception as exc:  # Redis away: the execution waits, queued, for the next pass
+            log.warning("execution=%s could not be enqueued: %s", execution.id, type(exc).__name__)
+            self._requeue(execution.id, f"requeued: Redis unavailable ({type(exc).__name__})")
+
+    def _claim(self, session: Session) -> list[tuple[Execution, RemediationVersion]]:
+        queued = session.execute(
+            select(Execution, RemediationVersion).join(RemediationVersion,
+                                                       RemediationVersion.hash == Execution.version_hash)
+            .where(Execution.state == "queued").order_by(Execution.id).limit(100)).all()
+        state = "dispatched" if self.remote is not None else "running"
+        running: dict[str, int] = {}
+        claimed = []
+        for execution, version in queued:
+            if execution.remediation not in running:
+                running[execution.remediation] = running_count(session, execution.remediation)
+            if running[execution.remediation] >= version.max_concurrency:
+                continue  # waits for a slot; stays queued
+            taken = session.execute(update(Execution).where(Execution.id == execution.id,
+                                                            Execution.state == "queued")
+                                    .values(state=state, runner=self.holder if state == "running" else "rq"))
+            if taken.rowcount:  # type: ignore[attr-defined]
+                running[execution.remediation] += 1
+                claimed.append((execution, version))
+        return claimed
+
+    def _submit(self, request: RunRequest) -> None:
+        assert self.backend is not None  # inline mode always has a backend
+        execution_id = int(request.execution_id)
+        try:
+            self.backend.submit(
+                request, on_start=lambda pid: results.record_start(self.database, self.config, execution_id, pid),
+                on_done=lambda result: results.record_result(self.database, self.config, execution_id, result))
+        except RunnerError as exc:
+            self._requeue(execution_id, f"requeued: {exc}")
+
+    def _requeue(self, execution_id: int, reason: str) -> None:
+        with self.database.write() as session:
+            session.execute(update(Execution).where(Execution.id == execution_id)
+                            .values(state="queued", runner=None, reason=reason))
+
+
+def _end_orphan(execution: Execution) -> None:
+    """A script whose runner died on this machine keeps its own session; end it too."""
+    same_host = (execution.runner or "").startswith(f"{socket.gethostname()}:")
+    if not (same_host and execution.pid):
+        return
+    try:
+        if os.getsid(execution.pid) == execution.pid:  # still that session's leader, not a reused pid
+            os.killpg(execution.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,129 @@
+"""Record how an execution went, wherever it ran (inline thread or RQ worker)."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app import metrics
+from app.alerts.models import Alert, AlertEvent
+from app.audit import service as audit
+from app.automation.models import Binding, Execution, RemediationVersion
+from app.automation.service import alert_context
+from app.db import Database, utcnow
+from app.notify import service as notify
+from config.schema import AutomationSettings, Config
+from remediations import RunRequest, RunResult, breaker_should_open
+
+log = logging.getLogger("vigil.executions")
+FAILED = ("failed", "timed_out", "error")
+
+
+def build_request(session: Session, execution: Execution, version: RemediationVersion, *,
+                  settings: AutomationSettings, environ: Mapping[str, str], scripts_dir: Path) -> RunRequest:
+    alert = session.get(Alert, execution.alert_id) if execution.alert_id else None
+    env = {name: environ[name] for name in version.allowed_env if name in environ}
+    return RunRequest(
+        execution_id=execution.id, script_path=str(script_file(scripts_dir, version)), params=execution.params,
+        alert=alert_context(alert) if alert else None, env=env, timeout_s=version.timeout_s,
+        max_output_bytes=settings.max_output_bytes, memory_bytes=settings.memory_bytes,
+        max_file_bytes=settings.max_file_bytes, max_open_files=settings.max_open_files,
+        cpu_s=int(version.timeout_s) + 1,
+    )
+
+
+def script_file(scripts_dir: Path, version: RemediationVersion) -> Path:
+    """Scripts are content-addressed files, written once (atomically) from the database."""
+    path = scripts_dir / version.hash
+    if not path.exists():
+        scripts_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(version.script, encoding="utf-8")
+        tmp.chmod(0o700)
+        tmp.replace(path)
+    return path
+
+
+def record_start(database: Database, config: Config, execution_id: int, pid: int) -> None:
+    now = utcnow()
+    with database.write() as session:
+        execution = session.get(Execution, execution_id)
+        if execution is not None:
+            execution.pid, execution.started_at = pid, now
+            notify.enqueue_remediation(session, config, execution=execution, event="remediation.started", now=now)
+
+
+def record_result(database: Database, config: Config, execution_id: int, result: RunResult) -> None:
+    with database.write() as session:
+        execution = session.get(Execution, execution_id)
+        if execution is None or execution.state != "running":
+            return  # already reconciled elsewhere (e.g. marked interrupted)
+        execution.state, execution.exit_code = result.status, result.exit_code
+        execution.output, execution.truncated = result.output, result.truncated
+        execution.started_at = execution.started_at or result.started_at
+        execution.finished_at, execution.duration_s = result.finished_at, result.duration_s
+        execution.fingerprint = None
+        _close_loop(session, config, execution, result.finished_at)
+        _update_breaker(session, config, execution, result.finished_at)
+        if execution.alert_id:
+            session.add(AlertEvent(alert_id=execution.alert_id, at=result.finished_at, kind="remediation.ran",
+                                   details={"execution_id": execution.id, "state": execution.state,
+                                            "exit_code": execution.exit_code}))
+        event = "remediation.succeeded" if execution.state == "succeeded" else "remediation.failed"
+        notify.enqueue_remediation(session, config, execution=execution, event=event, now=result.finished_at)
+        audit.record(session, actor="system", action="execution.finish", target=f"execution:{execution.id}",
+                     details={"state": execution.state, "exit_code": execution.exit_code,
+                              "duration_s": round(result.duration_s, 3)})
+        remediation = execution.remediation
+    metrics.REMEDIATION_RUNS.labels(remediation, result.status).inc()
+    metrics.REMEDIATION_DURATION.labels(remediation).observe(result.duration_s)
+    log.info("execution=%s remediation=%s state=%s exit=%s", execution_id, remediation, result.status,
+             result.exit_code)
+
+
+def _close_loop(session: Session, config: Config, execution: Execution, now: datetime) -> None:
+    if execution.state != "succeeded" or not execution.alert_id:
+        return
+    alert = session.get(Alert, execution.alert_id)
+    if alert is not None and alert.state == "resolved":
+        execution.outcome, execution.recovery_s = "effective", 0.0
+    else:
+        execution.verify_until = now + timedelta(seconds=config.settings.automation.verify_window_s)
+
+
+def _update_breaker(session: Session, config: Config, execution: Execution, now: datetime) -> None:
+    binding = session.get(Binding, execution.binding_id) if execution.binding_id else None
+    if binding is None:
+        return
+    if execution.state not in FAILED:
+        binding.consecutive_failures = 0
+        return
+    binding.consecutive_failures += 1
+    if not binding.breaker_open and breaker_should_open(binding.consecutive_failures, binding.breaker_threshold):
+        binding.breaker_open = True
+        audit.record(session, actor="system", action="binding.breaker_open", target=f"binding:{binding.name}",
+                     details={"consecutive_failures": binding.consecutive_failures})
+        if execution.alert_id:
+            session.add(AlertEvent(alert_id=execution.alert_id, at=now, kind="breaker.opened",
+                                   details={"binding": binding.name}))
+        notify.enqueue_remediation(session, config, execution=execution, event="breaker.opened", now=now)
+
+
+def interrupt(session: Session, execution: Execution, reason: str) -> None:
+    _end(session, execution, "interrupted", reason)
+
+
+def fail(session: Session, execution: Execution, reason: str) -> None:
+    """A run that could not even start (its script could not be written, say)."""
+    _end(session, execution, "error", reason)
+
+
+def _end(session: Session, execution: Execution, state: str, reason: str) -> None:
+    execution.state, execution.fingerprint, execution.finished_at = state, None, utcnow()
+    execution.reason = reason
+    audit.record(session, actor="system", action=f"execution.{state}", target=f"execution:{execution.id}",
+                 details={"reason": reason})

@@ -1,0 +1,240 @@
+"""Automation decisions: what runs when an alert fires, approvals, the pause switch, stats.
+
+Everything here writes in the caller's transaction, so an alert transition, the decision
+it caused, the execution row and the audit record commit together or not at all.
+"""
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import metrics
+from app.alerts.models import Alert, AlertEvent
+from app.audit import service as audit
+from app.automation import bindings as binding_service
+from app.automation import registry
+from app.automation.models import ACTIVE_STATES, AutomationState, Binding, Execution, RemediationVersion
+from app.errors import BadRequestError, ConflictError, NotFoundError
+from remediations import ParamsError, decide, render_params, validate_params
+
+# States that count as a run for cooldown and rate limits (a skip or rejection is not a run).
+RAN_STATES = (*ACTIVE_STATES, "succeeded", "failed", "timed_out", "error", "interrupted")
+_STATE_OF_ACTION = {"run": "queued", "queue": "queued", "approve": "awaiting_approval",
+                    "dry_run": "dry_run", "skip": "skipped"}
+
+
+def alert_context(alert: Alert) -> dict[str, Any]:
+    """What templates and scripts see of an alert: plain data, never code."""
+    return {"id": alert.id, "fingerprint": alert.fingerprint, "detector": alert.detector,
+            "severity": alert.severity, "state": alert.state, "value": alert.value,
+            "threshold": alert.threshold, "labels": dict(alert.labels), "message": alert.message}
+
+
+def on_firing(session: Session, alert: Alert, *, now: datetime, silenced_by: str | None = None) -> list[Execution]:
+    """Decide for every binding that matches a newly firing alert; returns the executions created."""
+    paused = state(session).paused
+    created = []
+    for binding in session.scalars(select(Binding).where(Binding.enabled.is_(True)).order_by(Binding.id)):
+        if binding_service.matches(binding, alert):
+            created.append(_decide(session, binding, alert, now=now, paused=paused, silenced_by=silenced_by))
+    return created
+
+
+def _decide(session: Session, binding: Binding, alert: Alert, *, now: datetime, paused: bool,
+            silenced_by: str | None) -> Execution:
+    try:
+        version = registry.runnable(session, binding.remediation)
+    except (NotFoundError, ConflictError) as exc:
+        return _record(session, binding, alert, None, {}, "skipped", f"skipped: {exc.message}", now)
+    if _active(session, binding.id, alert.fingerprint):
+        return _record(session, binding, alert, version, {}, "skipped",
+                       "skipped: already queued or running for this alert", now)
+    decision = decide(
+        binding=binding_service.policy(binding), now=now, paused=paused, silenced_by=silenced_by,
+        last_run_at_for_fingerprint=_last_run(session, binding.id, alert.fingerprint),
+        runs_in_window=_runs_since(session, binding.id, now - timedelta(seconds=binding.rate_window_s)),
+        breaker_open=binding.breaker_open, running_for_remediation=running_count(session, binding.remediation),
+        max_concurrency=version.max_concurrency,
+    )
+    try:
+        params = validate_params(version.params_schema, render_params(binding.params, alert_context(alert)))
+    except ParamsError as exc:
+        return _record(session, binding, alert, version, {}, "skipped", f"skipped: {exc}", now)
+    return _record(session, binding, alert, version, params, _STATE_OF_ACTION[decision.action], decision.reason, now)
+
+
+def _record(session: Session, binding: Binding, alert: Alert, version: RemediationVersion | None,
+            params: dict[str, Any], state_: str, reason: str, now: datetime) -> Execution:
+    execution = Execution(
+        remediation=binding.remediation, version=version.version if version else 0,
+        version_hash=version.hash if version else "", binding_id=binding.id, alert_id=alert.id,
+        fingerprint=alert.fingerprint if state_ in ACTIVE_STATES else None, state=state_, reason=reason,
+        trigger="alert", triggered_by=f"binding:{binding.name}", params=params, queued_at=now, output="",
+        truncated=False, queue=binding.queue or "default",
+    )
+    try:
+        with session.begin_nested():
+            session.add(execution)
+    except IntegrityError:  # a concurrent decision won the active slot for this fingerprint
+        execution = Execution(**{**_columns(execution), "state": "skipped", "fingerprint": None,
+                                 "reason": "skipped: already queued or running for this alert"})
+        session.add(execution)
+    session.flush()
+    details = {"binding": binding.name, "remediation": binding.remediation, "state": execution.state,
+               "reason": execution.reason, "execution_id": execution.id}
+    session.add(AlertEvent(alert_id=alert.id, at=now, kind="remediation.decided", details=details))
+    audit.record(session, actor="system", action="automation.decide", target=f"alert:{alert.id}", details=details)
+    return execution
+
+
+def _columns(execution: Execution) -> dict[str, Any]:
+    return {c.key: getattr(execution, c.key) for c in Execution.__table__.columns if c.key != "id"}
+
+
+def _active(session: Session, binding_id: int, fingerprint: str) -> bool:
+    return session.scalar(select(Execution.id).where(
+        Execution.binding_id == binding_id, Execution.fingerprint == fingerprint,
+        Execution.state.in_(ACTIVE_STATES)).limit(1)) is not None
+
+
+def _last_run(session: Session, binding_id: int, fingerprint: str) -> datetime | None:
+    # Active rows keep the fingerprint column; finished ones are found through their alert.
+    return session.scalar(
+        select(func.max(Execution.queued_at)).join(Alert, Alert.id == Execution.alert_id)
+        .where(Execution.binding_id == binding_id, Alert.fingerprint == fingerprint,
+               Execution.state.in_(RAN_STATES)))
+
+
+def _runs_since(session: Session, binding_id: int, since: datetime) -> int:
+    return session.scalar(select(func.count()).select_from(Execution).where(
+        Execution.binding_id == binding_id, Execution.queued_at >= since, Execution.state.in_(RAN_STATES))) or 0
+
+
+def running_count(session: Session, remediation: str) -> int:
+    return session.scalar(select(func.count()).select_from(Execution).where(
+        Execution.remediation == remediation, Execution.state.in_(("dispatched", "running")))) or 0
+
+
+def on_resolved(session: Session, alert: Alert, *, now: datetime) -> None:
+    """Closed loop: a remediation that succeeded and was waiting for this alert was effective."""
+    for execution in session.scalars(select(Execution).where(
+            Execution.alert_id == alert.id, Execution.state == "succeeded", Execution.outcome.is_(None))):
+        execution.outcome = "effective"
+        execution.recovery_s = max(0.0, (now - (execution.finished_at or now)).total_seconds())
+        metrics.REMEDIATION_OUTCOMES.labels(execution.remediation, "effective").inc()
+
+
+def expire_verifications(session: Session, *, now: datetime) -> int:
+    """Succeeded runs whose alert did not resolve within the window were not effective."""
+    rows = session.scalars(select(Execution).where(
+        Execution.state == "succeeded", Execution.outcome.is_(None), Execution.verify_until < now)).all()
+    for execution in rows:
+        execution.outcome = "not_effective"
+        metrics.REMEDIATION_OUTCOMES.labels(execution.remediation, "not_effective").inc()
+    return len(rows)
+
+
+def state(session: Session) -> AutomationState:
+    row = session.get(AutomationState, 1)
+    if row is None:
+        row = AutomationState(id=1, paused=False, reason="")
+        session.add(row)
+        session.flush()
+    return row
+
+
+def set_paused(session: Session, *, paused: bool, by: str, now: datetime, reason: str = "") -> AutomationState:
+    row = state(session)
+    row.paused, row.changed_at, row.changed_by, row.reason = paused, now, by, reason
+    audit.record(session, actor=by, action="automation.pause" if paused else "automation.resume",
+                 target="automation", details={"reason": reason})
+    return row
+
+
+def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_id: int | None, by: str,
+                 now: datetime) -> Execution:
+    version = registry.runnable(session, name)
+    try:
+        params = validate_params(version.params_schema, params)
+    except ParamsError as exc:
+        raise BadRequestError(str(exc), exc.errors) from None
+    alert = session.get(Alert, alert_id) if alert_id else None
+    if alert_id and alert is None:
+        raise NotFoundError(f"alert {alert_id} not found")
+    execution = Execution(remediation=name, version=version.version, version_hash=version.hash, alert_id=alert_id,
+                          state="queued", reason=f"manual run by {by}", trigger="manual", triggered_by=by,
+                          params=params, queued_at=now, output="", truncated=False, queue="default")
+    session.add(execution)
+    session.flush()
+    audit.record(session, actor=by, action="remediation.run", target=f"execution:{execution.id}",
+                 details={"remediation": name, "version": version.version, "alert_id": alert_id})
+    return execution
+
+
+def get_execution(session: Session, execution_id: int) -> Execution:
+    execution = session.get(Execution, execution_id)
+    if execution is None:
+        raise NotFoundError(f"execution {execution_id} not found")
+    return execution
+
+
+def approve(session: Session, *, execution_id: int, by: str, now: datetime) -> Execution:
+    execution = _expect(session, execution_id, ("awaiting_approval",), "approve")
+    execution.state, execution.approved_by = "queued", by
+    execution.reason = f"approved by {by}"
+    _alert_event(session, execution, "remediation.approved", by, now)
+    audit.record(session, actor=by, action="execution.approve", target=f"execution:{execution_id}")
+    return execution
+
+
+def reject(session: Session, *, execution_id: int, by: str, now: datetime) -> Execution:
+    execution = _expect(session, execution_id, ("awaiting_approval",), "reject")
+    execution.state, execution.approved_by, execution.fingerprint = "rejected", by, None
+    execution.reason, execution.finished_at = f"rejected by {by}", now
+    _alert_event(session, execution, "remediation.rejected", by, now)
+    audit.record(session, actor=by, action="execution.reject", target=f"execution:{execution_id}")
+    return execution
+
+
+def cancel(session: Session, *, execution_id: int, by: str, now: datetime) -> Execution:
+    execution = _expect(session, execution_id, ("awaiting_approval", "queued"), "cancel")
+    execution.state, execution.fingerprint = "cancelled", None
+    execution.reason, execution.finished_at = f"cancelled by {by}", now
+    _alert_event(session, execution, "remediation.cancelled", by, now)
+    audit.record(session, actor=by, action="execution.cancel", target=f"execution:{execution_id}")
+    return execution
+
+
+def _expect(session: Session, execution_id: int, states: tuple[str, ...], verb: str) -> Execution:
+    execution = get_execution(session, execution_id)
+    if execution.state not in states:
+        raise ConflictError(f"cannot {verb} execution {execution_id}: it is {execution.state}")
+    return execution
+
+
+def _alert_event(session: Session, execution: Execution, kind: str, by: str, now: datetime) -> None:
+    if execution.alert_id:
+        session.add(AlertEvent(alert_id=execution.alert_id, at=now, kind=kind, actor=by,
+                               details={"execution_id": execution.id, "remediation": execution.remediation}))
+
+
+def stats(session: Session, name: str) -> dict[str, Any]:
+    registry.get(session, name)
+    rows: Sequence[Execution] = session.scalars(select(Execution).where(
+        Execution.remediation == name, Execution.state.in_(("succeeded", "failed", "timed_out", "error",
+                                                             "interrupted")))).all()
+    succeeded = [r for r in rows if r.state == "succeeded"]
+    judged = [r for r in succeeded if r.outcome]
+    effective = [r for r in judged if r.outcome == "effective"]
+    recoveries = [r.recovery_s for r in effective if r.recovery_s is not None]
+    return {"remediation": name, "runs": len(rows), "succeeded": len(succeeded),
+            "success_rate": len(succeeded) / len(rows) if rows else None,
+            "judged": len(judged), "effective": len(effective),
+            "effectiveness_rate": len(effective) / len(judged) if judged else None,
+            "median_time_to_recovery_s": statistics.median(recoveries) if recoveries else None}

@@ -1,0 +1,56 @@
+"""Sign in with an API token, sign out."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from app.auth import ratelimit
+from app.auth import service as auth
+from app.dashboard.blueprint import back, bp
+from app.dashboard.session import current_user, sign_in, sign_out
+from app.web import db
+
+_MAX_TOKEN_CHARS = 200
+
+
+@bp.get("/")
+def index() -> Any:
+    return redirect(url_for("dashboard.alerts"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """GET shows the form; POST checks the token and starts a session that never holds it."""
+    if request.method == "GET":
+        if current_user() is not None:
+            return redirect(back(url_for("dashboard.alerts")))
+        return render_template("dashboard/login.html", next=back(""))
+    client = request.remote_addr or "unknown"
+    wait_s = ratelimit.blocked(client)
+    if wait_s:  # the same per-client brake as the API's bearer check
+        return render_template("dashboard/login.html", next=back(""),
+                               error=f"Too many failed sign-ins; try again in {wait_s:.0f}s."), 429, \
+            {"Retry-After": str(int(wait_s) + 1)}
+    secret = request.form.get("token", "").strip()
+    found = None
+    if 0 < len(secret) <= _MAX_TOKEN_CHARS:
+        with db().read() as s:
+            found = auth.authenticate(s, secret)
+    if found is None:
+        ratelimit.record_failure(client)
+        return render_template("dashboard/login.html", next=back(""),
+                               error="That token is unknown or has been revoked."), 401
+    principal, stale = found
+    if stale:
+        with db().write() as s:
+            auth.touch(s, principal.name)
+    sign_in(principal, secret)
+    return redirect(back(url_for("dashboard.alerts")))
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    sign_out()
+    flash("Signed out.", "ok")
+    return redirect(url_for("dashboard.login"))

@@ -1,0 +1,111 @@
+"""Remediations, their versions and stats, bindings, executions, and the pause switch."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request, url_for
+from sqlalchemy import select
+
+from app.automation import bindings as binding_service
+from app.automation import registry, service
+from app.automation.models import ACTIVE_STATES, FINAL_STATES, Binding, Execution
+from app.dashboard.blueprint import bp, object_id, perform
+from app.dashboard.filters import PAGE_SIZE, choice, positive_int, text
+from app.dashboard.session import require
+from app.web import db, page
+
+EXECUTION_STATES = (*ACTIVE_STATES, *FINAL_STATES)
+
+
+@bp.get("/remediations")
+def remediations() -> Any:
+    with db().read() as s:
+        rows = registry.list_all(s)
+        stats = {r.name: service.stats(s, r.name) for r in rows}
+        bindings = binding_service.list_all(s)
+    return render_template("dashboard/remediations.html", remediations=rows, stats=stats, bindings=bindings)
+
+
+@bp.get("/remediations/<name>")
+def remediation(name: str) -> Any:
+    with db().read() as s:
+        row = registry.get(s, name)
+        versions = list(reversed(registry.versions(s, row)))
+        stats = service.stats(s, name)
+        bindings = list(s.scalars(select(Binding).where(Binding.remediation == name).order_by(Binding.id)))
+    return render_template("dashboard/remediation.html", remediation=row, versions=versions, stats=stats,
+                           bindings=bindings)
+
+
+@bp.get("/remediations/<name>/versions/<number>")
+def version(name: str, number: str) -> Any:
+    with db().read() as s:
+        row = registry.version(s, name, object_id(number, f"version of {name}"))
+    return render_template("dashboard/version.html", name=name, version=row)
+
+
+@bp.post("/bindings/<binding_id>/close-breaker")
+@require("operator")
+def close_breaker(binding_id: str) -> Any:
+    number = object_id(binding_id, "binding")
+    return perform(lambda s, by, _now: binding_service.close_breaker(s, binding_id=number, by=by),
+                   f"Breaker of binding {number} closed.", url_for("dashboard.remediations"))
+
+
+@bp.get("/executions")
+def executions() -> Any:
+    state = choice(request.args, "state", EXECUTION_STATES)
+    remediation_name = text(request.args, "remediation")
+    alert_id = positive_int(request.args.get("alert_id"), "alert_id")
+    cursor = positive_int(request.args.get("cursor"), "cursor")
+    stmt = select(Execution).order_by(Execution.id.desc()).limit(PAGE_SIZE + 1)
+    if state:
+        stmt = stmt.where(Execution.state == state)
+    if remediation_name:
+        stmt = stmt.where(Execution.remediation == remediation_name)
+    if alert_id:
+        stmt = stmt.where(Execution.alert_id == alert_id)
+    if cursor:
+        stmt = stmt.where(Execution.id < cursor)
+    with db().read() as s:
+        rows, next_cursor = page(list(s.scalars(stmt)), PAGE_SIZE)
+    filters = {k: v for k, v in (("state", state), ("remediation", remediation_name), ("alert_id", alert_id)) if v}
+    return render_template("dashboard/executions.html", executions=rows, next_cursor=next_cursor,
+                           filters=filters, states=EXECUTION_STATES)
+
+
+@bp.get("/executions/<execution_id>")
+def execution(execution_id: str) -> Any:
+    with db().read() as s:
+        row = service.get_execution(s, object_id(execution_id, "execution"))
+    return render_template("dashboard/execution.html", execution=row)
+
+
+def _execution_action(verb: str) -> Any:
+    action = getattr(service, verb)
+
+    @require("operator")
+    def view(execution_id: str) -> Any:
+        number = object_id(execution_id, "execution")
+        return perform(lambda s, by, now: action(s, execution_id=number, by=by, now=now),
+                       f"Execution {number}: {verb} done.", url_for("dashboard.execution", execution_id=number))
+
+    view.__name__ = f"execution_{verb}"
+    return view
+
+
+for _verb in ("approve", "reject", "cancel"):
+    bp.add_url_rule(f"/executions/<execution_id>/{_verb}", view_func=_execution_action(_verb), methods=["POST"])
+
+
+@bp.post("/automation/<switch>")
+@require("operator")
+def automation(switch: str) -> Any:
+    if switch not in ("pause", "resume"):
+        return render_template("dashboard/error.html", status=404, title="Not Found",
+                               message=f"no automation action {switch[:40]!r}"), 404
+    paused = switch == "pause"
+    reason = request.form.get("reason", "").strip()[:1000]
+    return perform(lambda s, by, now: service.set_paused(s, paused=paused, by=by, now=now, reason=reason),
+                   "Automation paused: nothing runs automatically until resumed." if paused
+                   else "Automation resumed.", url_for("dashboard.remediations"))

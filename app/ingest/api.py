@@ -1,0 +1,118 @@
+"""Inbound webhooks: Alertmanager, Grafana and a generic shape. Store, then answer 202.
+
+A 4xx here means the request really is bad: Alertmanager drops a notification for good
+on any 4xx, so anything we could process later is accepted.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import threading
+import time
+from typing import Any
+
+from flask import request
+from flask_restx import Namespace, Resource, fields
+from pydantic import ValidationError
+
+from app import metrics
+from app.db import utcnow
+from app.errors import BadRequestError, ServiceError
+from app.ingest import payloads, service
+from app.web import cfg, db
+from config.schema import IngestEndpoint
+
+ns = Namespace("ingest", description="Inbound alert webhooks (their own tokens)")
+accepted_out = ns.model("IngestAccepted", {"received": fields.Integer, "new": fields.Integer})
+MAX_SKEW_S = 300
+_SQLITE_WRITES = threading.Lock()
+
+
+class UnauthorizedError(ServiceError):
+    status = 401
+
+
+def _authenticate(source: str, endpoint: IngestEndpoint) -> None:
+    """A bearer token or an HMAC-SHA256 signature of "<timestamp>.<body>"; never both missing."""
+    header = request.headers.get("Authorization", "")
+    if endpoint.token and header.lower().startswith("bearer "):
+        if hmac.compare_digest(header[7:].strip().encode(), endpoint.token.get_secret_value().encode()):
+            return
+    signature = request.headers.get("X-Vigil-Signature", "")
+    stamp = request.headers.get("X-Vigil-Timestamp", "")
+    if endpoint.hmac_secret and signature.startswith("sha256=") and stamp.isdigit():
+        if abs(time.time() - int(stamp)) <= MAX_SKEW_S:
+            expected = hmac.new(endpoint.hmac_secret.get_secret_value().encode(),
+                                stamp.encode() + b"." + request.get_data(), hashlib.sha256).hexdigest()
+            if hmac.compare_digest(signature[7:], expected):
+                return
+    reason = "not_configured" if not (endpoint.token or endpoint.hmac_secret) else "bad_credentials"
+    metrics.INGEST_REJECTED.labels(source, reason).inc()
+    raise UnauthorizedError(f"{source} ingest needs its own token (Authorization: Bearer) or an HMAC signature")
+
+
+def _errors(exc: ValidationError) -> dict[str, str]:
+    out = {}
+    for err in exc.errors():
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        out[path or "body"] = err["msg"]
+    return out
+
+
+def _accept(source: str, endpoint: IngestEndpoint, parse: Any) -> tuple[dict[str, int], int]:
+    _authenticate(source, endpoint)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequestError("request body must be a JSON object", {"body": "expected a JSON object"})
+    try:
+        items = parse(body)
+    except ValidationError as exc:
+        # The whole batch is refused: nothing of a partly valid request is stored.
+        raise BadRequestError("invalid payload; nothing was stored", _errors(exc)) from None
+    limit = cfg().ingest.max_alerts_per_request
+    if len(items) > limit:
+        raise BadRequestError(f"at most {limit} alerts per request", {"alerts": f"{len(items)} > {limit}"})
+    unique = list({i["dedup_key"]: i for i in items}.values())
+    database = db()
+    # SQLite has one writer at a time, and a thread that finds the lock taken sleeps in growing
+    # steps (up to 100 ms) before it looks again. Threads of this process queue here instead
+    # and take the lock the moment the previous store commits.
+    with _SQLITE_WRITES if database.is_sqlite else contextlib.nullcontext():
+        with database.write() as session:
+            new = service.store(session, unique, now=utcnow())
+    metrics.INGESTED.labels(source).inc(new)
+    return {"received": len(items), "new": new}, 202
+
+
+@ns.route("/alertmanager")
+class Alertmanager(Resource):
+    @ns.response(202, "Stored; processed shortly", accepted_out)
+    @ns.response(400, "Malformed payload (nothing stored)")
+    @ns.response(401, "Missing or wrong credentials")
+    def post(self) -> Any:
+        """Alertmanager webhook (version 4): every alert of the group enters Vigil's lifecycle."""
+        return _accept("alertmanager", cfg().ingest.alertmanager,
+                       lambda b: payloads.from_prom("alertmanager", payloads.PromPayload.model_validate(b)))
+
+
+@ns.route("/grafana")
+class Grafana(Resource):
+    @ns.response(202, "Stored; processed shortly", accepted_out)
+    @ns.response(400, "Malformed payload (nothing stored)")
+    @ns.response(401, "Missing or wrong credentials")
+    def post(self) -> Any:
+        """Grafana unified alerting webhook."""
+        return _accept("grafana", cfg().ingest.grafana,
+                       lambda b: payloads.from_prom("grafana", payloads.PromPayload.model_validate(b)))
+
+
+@ns.route("/generic")
+class Generic(Resource):
+    @ns.response(202, "Stored; processed shortly", accepted_out)
+    @ns.response(400, "Malformed payload (nothing stored)")
+    @ns.response(401, "Missing or wrong credentials")
+    def post(self) -> Any:
+        """Anything else: {"alerts": [{"name", "status", "labels", "severity", "summary", "value"}]}."""
+        return _accept("generic", cfg().ingest.generic,
+                       lambda b: payloads.from_generic(payloads.GenericPayload.model_validate(b), utcnow()))

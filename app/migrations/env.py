@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import text
+
+import app.models  # noqa: F401  (registers every table on Base.metadata)
+from app.db import Base
+
+engine = context.config.attributes["engine"]
+
+with engine.connect() as connection:
+    is_sqlite = connection.dialect.name == "sqlite"
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=is_sqlite,  # SQLite cannot ALTER most things; batch mode copies tables
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Two processes starting at once must not both create the tables.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7426000)"))
+        context.run_migrations()

@@ -1,0 +1,11 @@
+"""Imports every domain's models so Base.metadata knows all tables (Alembic, tests)."""
+from app.alerts.models import Alert, AlertEvent, DetectorSlot, DetectorStatus, SchedulerLease
+from app.audit.models import AuditRecord
+from app.automation.models import AutomationState, Binding, Execution, Remediation, RemediationVersion
+from app.auth.models import ApiToken
+from app.ingest.models import InboxItem
+from app.notify.models import OutboxMessage
+from app.silences.models import Silence
+
+__all__ = ["Alert", "AlertEvent", "ApiToken", "AuditRecord", "AutomationState", "Binding", "DetectorSlot",
+           "DetectorStatus", "Execution", "InboxItem", "OutboxMessage", "Remediation", "RemediationVersion", "SchedulerLease", "Silence"]

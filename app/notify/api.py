@@ -1,0 +1,97 @@
+"""Channels (secrets masked), a test message per channel, and the outbox's state."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_restx import Namespace, fields
+
+from app.auth.decorators import Resource, actor, require
+from app.audit import service as audit
+from app.db import utcnow
+from app.errors import NotFoundError
+from app.notify.messages import Notification
+from app.notify.models import OutboxMessage
+from app.notify.render import render
+from app.notify.transport import send
+from app.web import cfg, db, iso, newest_first, page, page_parser
+from config.channels import ChannelConfig
+
+ns = Namespace("channels", description="Chat channels")
+outbox_ns = Namespace("notifications", description="Notification outbox")
+
+channel_out = ns.model("Channel", {
+    "name": fields.String, "type": fields.String, "url": fields.String(description="always masked"),
+    "events": fields.List(fields.String), "min_severity": fields.String, "matchers": fields.Raw,
+    "repeat_interval_s": fields.Float, "group_wait_s": fields.Float,
+})
+test_out = ns.model("ChannelTest", {"ok": fields.Boolean, "status": fields.Integer, "error": fields.String})
+message_out = outbox_ns.model("OutboxMessage", {
+    "id": fields.Integer, "channel": fields.String, "event": fields.String, "alert_id": fields.Integer,
+    "state": fields.String, "attempts": fields.Integer, "created_at": fields.String, "not_before": fields.String,
+    "sent_at": fields.String, "last_status": fields.Integer, "last_error": fields.String,
+})
+message_page = outbox_ns.model("OutboxPage", {"items": fields.List(fields.Nested(message_out)),
+                                              "next_cursor": fields.Integer})
+
+
+def _channel(name: str) -> ChannelConfig:
+    found = next((c for c in cfg().channels if c.name == name), None)
+    if found is None:
+        raise NotFoundError(f"channel {name!r} not found")
+    return found
+
+
+def _channel_dict(c: ChannelConfig) -> dict[str, Any]:
+    return {"name": c.name, "type": c.type, "url": "**********", "events": list(c.events),
+            "min_severity": c.min_severity, "matchers": dict(c.matchers),
+            "repeat_interval_s": c.repeat_interval_s, "group_wait_s": c.group_wait_s}
+
+
+@ns.route("")
+class Channels(Resource):
+    @require("viewer")
+    @ns.marshal_list_with(channel_out)
+    def get(self) -> list[dict[str, Any]]:
+        """Configured channels; URLs and secrets are never shown."""
+        return [_channel_dict(c) for c in cfg().channels]
+
+
+@ns.route("/<string:name>/test")
+class ChannelTest(Resource):
+    @require("operator")
+    @ns.response(404, "No such channel")
+    @ns.marshal_with(test_out)
+    def post(self, name: str) -> dict[str, Any]:
+        """Send a test message now and report the HTTP result."""
+        channel = _channel(name)
+        now = utcnow()
+        message = Notification(event="alert.firing", title=f"Vigil test message for {name}", severity="info",
+                               created_at=now)
+        delivery = send(channel, render(channel.type, message), now=now)
+        with db().write() as session:
+            audit.record(session, actor=actor(), action="channel.test", target=f"channel:{name}",
+                         details={"ok": delivery.ok, "status": delivery.status})
+        return {"ok": delivery.ok, "status": delivery.status, "error": delivery.error}
+
+
+filters = page_parser()
+filters.add_argument("state", choices=("pending", "sending", "sent", "failed"), location="args")
+filters.add_argument("channel", location="args")
+
+
+@outbox_ns.route("")
+class Outbox(Resource):
+    @require("viewer")
+    @outbox_ns.expect(filters)
+    @outbox_ns.marshal_with(message_page)
+    def get(self) -> dict[str, Any]:
+        """Outbox rows, newest first: what was sent, what waits, what failed and why."""
+        a = filters.parse_args(strict=True)
+        stmt = newest_first(OutboxMessage, a, state=a["state"], channel=a["channel"])
+        with db().read() as session:
+            rows, next_cursor = page(list(session.scalars(stmt)), a["limit"])
+            return {"items": [{"id": r.id, "channel": r.channel, "event": r.event, "alert_id": r.alert_id,
+                               "state": r.state, "attempts": r.attempts, "created_at": iso(r.created_at),
+                               "not_before": iso(r.not_before), "sent_at": iso(r.sent_at),
+                               "last_status": r.last_status, "last_error": r.last_error} for r in rows],
+                    "next_cursor": next_cursor}

@@ -1,0 +1,223 @@
+"""Deliver one rendered body to one channel, and decide when to try again.
+
+`send` makes exactly one attempt and classifies the outcome; the sender loop owns the
+outbox row, the retry schedule (`next_attempt_at`) and giving up after the channel's
+`give_up_after_s`.
+
+Webhook URLs are secrets (whoever has one can post), and requests puts the URL in its
+exception messages, so no error text here is ever built from an exception message or
+from unredacted response text.
+
+Verifying a `generic` delivery (receiver side)::
+
+    ts = request.headers["X-Vigil-Timestamp"]           # unix seconds, as text
+    sig = request.headers["X-Vigil-Signature"]          # "sha256=<hex>"
+    if abs(time.time() - int(ts)) > 300:                # older than 5 minutes: replay
+        reject()
+    mac = hmac.new(secret.encode(), ts.encode() + b"." + raw_body, hashlib.sha256)
+    if not hmac.compare_digest("sha256=" + mac.hexdigest(), sig):
+        reject()
+
+Sign and check the raw request bytes, not re-serialised JSON. The body's `sent_at` is
+the same instant as the timestamp header.
+"""
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import hmac
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from app.notify.messages import utc
+from app.notify.render import encode
+from config.channels import ChannelConfig, GenericChannel
+
+USER_AGENT = "Vigil-notify/1"
+MAX_ERROR_BODY = 200  # characters of a failed response worth keeping for the operator
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of one attempt. `permanent` failures must not be retried."""
+
+    ok: bool
+    status: int | None = None
+    error: str | None = None
+    retry_after_s: float | None = None
+    permanent: bool = False
+
+
+def _where(channel: ChannelConfig) -> str:
+    return f'{channel.type} channel "{channel.name}"'
+
+
+def _secrets(channel: ChannelConfig) -> list[str]:
+    """Every fragment of the URL or key that could identify the secret, longest first."""
+    url = channel.url.get_secret_value()
+    parts = urlsplit(url)
+    found = [url, parts.path, parts.query, parts.netloc] + [p for p in parts.path.split("/") if len(p) >= 6]
+    if isinstance(channel, GenericChannel):
+        found.append(channel.secret.get_secret_value())
+    return sorted({p for p in found if len(p) >= 4}, key=len, reverse=True)
+
+
+def redact(text: str, channel: ChannelConfig) -> str:
+    """Replace any part of the channel's URL or secret in `text` with '[redacted]'."""
+    for secret in _secrets(channel):
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Parse a Retry-After header: delay seconds or an HTTP-date; None if absent or invalid."""
+    if not value or not value.strip():
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        at = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (utc(at) - utc(now)).total_seconds())
+
+
+def _headers(channel: ChannelConfig, data: bytes, now: datetime) -> dict[str, str]:
+    headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+    if isinstance(channel, GenericChannel):
+        stamp = str(int(utc(now).timestamp()))
+        key = channel.secret.get_secret_value().encode()
+        mac = hmac.new(key, stamp.encode() + b"." + data, hashlib.sha256)
+        headers |= {"X-Vigil-Timestamp": stamp, "X-Vigil-Signature": f"sha256={mac.hexdigest()}"}
+    return headers
+
+
+def _classify(channel: ChannelConfig, response: requests.Response, now: datetime) -> Delivery:
+    status = response.status_code
+    if 200 <= status < 300:
+        return Delivery(ok=True, status=status)
+    # Stream a little of the body only: a failing endpoint may answer with megabytes.
+    raw = response.raw.read(4 * MAX_ERROR_BODY, decode_content=True) or b""
+    detail = redact(raw.decode("utf-8", "replace"), channel).strip()[:MAX_ERROR_BODY]
+    error = f"{_where(channel)} answered HTTP {status}" + (f": {detail}" if detail else "")
+    if status == 429:
+        wait = retry_after(response.headers.get("Retry-After"), now)
+        return Delivery(ok=False, status=status, error=error, retry_after_s=wait)
+    # 3xx: a webhook that redirects is misconfigured, and following would turn POST into GET.
+    permanent = status < 500 and status != 408
+    return Delivery(ok=False, status=status, error=error, permanent=permanent)
+
+
+def _post(channel: ChannelConfig, body: dict[str, Any], now: datetime, session: requests.Session) -> Delivery:
+    if isinstance(channel, GenericChannel):
+        body = {**body, "sent_at": utc(now).replace(microsecond=0).isoformat()}
+    data = encode(body)
+    try:
+        with session.post(
+            channel.url.get_secret_value(),
+            data=data,
+            headers=_headers(channel, data, now),
+            timeout=channel.timeout_s,
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            return _classify(channel, response, now)
+    # Messages are built here, never from the exception, whose text contains the URL.
+    except requests.Timeout:
+        return Delivery(ok=False, error=f"timed out after {channel.timeout_s:g}s sending to {_where(channel)}")
+    except requests.ConnectionError:
+        return Delivery(ok=False, error=f"ConnectionError to {_where(channel)}")
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
+        return Delivery(ok=False, error=f"invalid webhook URL for {_where(channel)}", permanent=True)
+    except requests.RequestException as exc:
+        return Delivery(ok=False, error=f"{type(exc).__name__} sending to {_where(channel)}")
+
+
+def _notify_apprise(channel: ChannelConfig, body: dict[str, Any]) -> Delivery:
+    import apprise  # imported here: only apprise channels need it, and it loads ~100 plugins
+
+    service = apprise.Apprise.instantiate(channel.url.get_secret_value(), suppress_exceptions=True)
+    if service is None:
+        return Delivery(ok=False, error=f"apprise does not understand the URL of {_where(channel)}", permanent=True)
+    service.socket_connect_timeout = service.socket_read_timeout = channel.timeout_s
+    try:
+        ok = service.notify(title=body["title"], body=body["body"], notify_type=body.get("type", "info"))
+    except Exception as exc:  # a plugin bug must not stop the sender; the text may hold the URL
+        return Delivery(ok=False, error=f"apprise raised {type(exc).__name__} for {_where(channel)}")
+    # apprise reports only True/False: a failure could be anything, so it counts as transient.
+    return Delivery(ok=True) if ok else Delivery(ok=False, error=f"apprise could not notify {_where(channel)}")
+
+
+def send(
+    channel: ChannelConfig,
+    body: dict[str, Any],
+    *,
+    now: datetime,
+    session: requests.Session | None = None,
+) -> Delivery:
+    """Make one delivery attempt of a rendered body to a channel.
+
+    Args:
+        channel: where to send; its `timeout_s` bounds the connect and each read.
+        body: the output of `render(channel.type, ...)`.
+        now: the time of the attempt (UTC-aware); it signs `generic` bodies and
+            resolves a Retry-After given as an HTTP-date.
+        session: a requests Session to reuse connections; a new one is used if None.
+            `apprise` channels use neither: apprise makes its own requests.
+
+    Returns:
+        The Delivery: ok on 2xx; on 429 not permanent with `retry_after_s`; 5xx, 408,
+        timeouts and connection errors transient; other 3xx/4xx permanent. Its error
+        text names the channel, never its URL or secret.
+    """
+    if channel.type == "apprise":
+        return _notify_apprise(channel, body)
+    if session is not None:
+        return _post(channel, body, now, session)
+    with requests.Session() as own:
+        return _post(channel, body, now, own)
+
+
+def backoff_s(attempt: int, *, base: float = 2, cap: float = 300, rng: random.Random) -> float:
+    """Return a delay before retry number `attempt`: exponential with full jitter.
+
+    Full jitter (uniform between 0 and min(cap, base * 2**(attempt-1))) spreads out
+    senders that failed together, so a recovering service is not hit all at once.
+
+    Args:
+        attempt: how many attempts have failed so far (1 for the first retry).
+        base: the ceiling of the first delay, seconds.
+        cap: the largest ceiling, seconds.
+        rng: the random source (pass a seeded one in tests).
+
+    Raises:
+        ValueError: attempt is less than 1.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt must be at least 1, got {attempt}")
+    ceiling = min(cap, base * 2 ** min(attempt - 1, 62))  # the exponent cap avoids huge ints
+    return rng.uniform(0, ceiling)
+
+
+def next_attempt_at(delivery: Delivery, attempt: int, now: datetime, *, rng: random.Random) -> datetime | None:
+    """Return when to try again after a failed attempt, or None when not to retry.
+
+    A server's Retry-After wins when it asks for longer than the backoff.
+
+    Args:
+        delivery: the outcome of attempt number `attempt`.
+        attempt: how many attempts have failed so far, including this one.
+        now: the time of the failed attempt.
+        rng: the random source for the jitter.
+    """
+    if delivery.ok or delivery.permanent:
+        return None
+    delay = max(backoff_s(attempt, rng=rng), delivery.retry_after_s or 0.0)
+    return now + timedelta(seconds=delay)

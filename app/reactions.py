@@ -1,0 +1,42 @@
+"""What follows an alert transition, in the same transaction: automation decisions and
+notification outbox rows. A silenced alert is still recorded, but neither notifies nor
+remediates; its skipped decisions name the silence. Detector jobs and inbound webhooks
+both come through here, so every alert source gets the same treatment."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.alerts.models import Alert, AlertEvent
+from app.alerts.service import Transition
+from app.automation import service as automation
+from app.notify import service as notify
+from app.silences import service as silences
+from config.schema import Config
+
+
+def react(session: Session, transitions: Iterable[Transition], *, now: datetime, config: Config) -> int:
+    """Returns how many executions were queued to run now (the caller dispatches them)."""
+    queued = 0
+    for t in transitions:
+        alert = session.get(Alert, t.alert_id)
+        if alert is None or t.event not in ("firing", "resolved"):
+            continue  # pending and cancelled are recorded, never announced
+        silence = silences.silenced_by(session, {**alert.labels, "detector": alert.detector}, now)
+        if silence is not None:
+            session.add(AlertEvent(alert_id=alert.id, at=now, kind="silenced",
+                                   details={"silence_id": silence.id, "event": t.event}))
+        else:
+            notify.enqueue_alert(session, config, alert=alert, event=f"alert.{t.event}", now=now)
+        if t.event == "resolved":
+            automation.on_resolved(session, alert, now=now)
+            continue
+        silenced_by = f"silence {silence.id}" if silence else None
+        for execution in automation.on_firing(session, alert, now=now, silenced_by=silenced_by):
+            queued += execution.state == "queued"
+            if execution.state == "awaiting_approval":
+                notify.enqueue_remediation(session, config, execution=execution, event="approval.requested",
+                                           now=now)
+    return queued

@@ -1,0 +1,203 @@
+"""The detector scheduler process: APScheduler jobs, active only while holding the lease.
+
+Run by `vigil scheduler` (and started beside Gunicorn by `vigil serve`). Several may run
+on several machines; the database lease lets exactly one run jobs, and the slot table
+makes sure a slot taken over mid-way does not run twice.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import delete
+
+from app import lease
+from app.alerts import detection
+from app.alerts.models import DetectorSlot
+from app.automation import bindings
+from app.automation import service as automation_service
+from app.automation.dispatch import Dispatcher
+from app.db import Database, utcnow
+from app.ingest import service as ingest_service
+from app.notify import service as notify_service
+from app.notify.sender import Sender
+from config.errors import ConfigError
+from config.schema import Config, DetectorConfig
+from detectors.sources import Source, build_source
+from remediations.backends.inline import InlineBackend
+
+log = logging.getLogger("vigil.scheduler")
+
+
+class LockedSource:
+    """Serialises fetches of one source: scrape and host sources keep rolling windows."""
+
+    def __init__(self, source: Source) -> None:
+        self._source, self._lock = source, threading.Lock()
+        self.name = source.name
+
+    def fetch(self, query: str, *, start: datetime, end: datetime, step_s: float):  # type: ignore[no-untyped-def]
+        with self._lock:
+            return self._source.fetch(query, start=start, end=end, step_s=step_s)
+
+
+class Scheduler:
+    def __init__(self, config: Config, database: Database, *, holder: str | None = None,
+                 clock: Callable[[], datetime] = utcnow, environ: Mapping[str, str] | None = None) -> None:
+        self.config, self.database, self.clock = config, database, clock
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.settings = config.settings.scheduler
+        self.sources: dict[str, Source] = {s.name: LockedSource(build_source(s)) for s in config.sources}
+        self.detectors = {d.name: d for d in config.detectors if d.enabled}
+        self.active = False
+        automation = config.settings.automation
+        remote = None
+        if automation.backend == "rq":
+            if automation.redis_url is None:
+                raise ConfigError(f"{config.source_file}: settings.automation.redis_url: required for backend rq "
+                                  "(or set REDIS_URL)")
+            from app.automation.rq_queue import RQQueue
+
+            remote = RQQueue(automation.redis_url.get_secret_value())
+        self.backend = None if remote else InlineBackend(automation.max_workers,
+                                                         max_pending=automation.max_workers * 64)
+        self.dispatcher = Dispatcher(database, self.backend, config, holder=self.holder,
+                                     scripts_dir=Path(config.settings.data_dir).resolve() / "scripts",
+                                     environ=environ or {}, remote=remote)
+        self._last_reconcile = datetime.min.replace(tzinfo=timezone.utc)
+        self.sender = Sender(database, config.channels)
+        self._last_repeat_check = datetime.min.replace(tzinfo=timezone.utc)
+        self._aps = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(self.settings.max_workers)}, timezone=timezone.utc
+        )
+
+    def run_forever(self, stop: threading.Event) -> None:
+        self._aps.start(paused=False)
+        log.info("scheduler holder=%s detectors=%d", self.holder, len(self.detectors))
+        sender = threading.Thread(target=self._background_loop, args=(stop,), name="vigil-background",
+                                  daemon=True)
+        sender.start()
+        try:
+            while not stop.is_set():
+                self.tick()
+                stop.wait(min(self.settings.renew_every_s, 1.0) if self.active else self.settings.renew_every_s)
+        finally:
+            self.shutdown()
+
+    def tick(self) -> None:
+        """Renew or take the lease, start or stop jobs accordingly, serve run requests."""
+        now = self.clock()
+        try:
+            with self.database.write() as session:
+                holding = lease.acquire(session, holder=self.holder, now=now, ttl_s=self.settings.lease_ttl_s)
+                requested = detection.take_requests(session) if holding else []
+        except Exception:  # the database may be briefly away; try again next tick
+            log.exception("scheduler holder=%s could not reach the database", self.holder)
+            holding, requested = False, []
+        if holding and not self.active:
+            self._take_over(now)
+        elif not holding and self.active:
+            self._stop_jobs()
+        for name in requested:
+            if name in self.detectors:
+                self._aps.add_job(self._run, args=(name, False), id=f"manual-{name}-{now.timestamp()}")
+        if self.active:
+            self._automation_tick(now)
+
+    def _take_over(self, now: datetime) -> None:
+        with self.database.write() as session:
+            bindings.sync_from_config(session, self.config.bindings, now=now)
+        self.sender.recover()
+        interrupted = self.dispatcher.recover()
+        if interrupted:
+            log.warning("scheduler holder=%s marked %d executions interrupted", self.holder, interrupted)
+        self._start_jobs(now)
+
+    def _automation_tick(self, now: datetime) -> None:
+        """Start approved and manual executions; judge closed-loop verifications that timed out."""
+        try:
+            self.dispatcher.dispatch()
+            if now - self._last_reconcile > timedelta(seconds=5):
+                self.dispatcher.reconcile()
+                self._last_reconcile = now
+            with self.database.write() as session:
+                automation_service.expire_verifications(session, now=now)
+                if now - self._last_repeat_check > timedelta(seconds=30):
+                    notify_service.enqueue_repeats(session, self.config, now=now)
+                    self._last_repeat_check = now
+        except Exception:
+            log.exception("scheduler holder=%s automation tick failed", self.holder)
+
+    def _start_jobs(self, now: datetime) -> None:
+        log.info("scheduler holder=%s took the lease; starting %d jobs", self.holder, len(self.detectors))
+        self.active = True
+        for name, d in self.detectors.items():
+            first = datetime.fromtimestamp(math.ceil(now.timestamp() / d.interval) * d.interval, timezone.utc)
+            self._aps.add_job(
+                self._run, IntervalTrigger(seconds=d.interval, start_date=first,
+                                           jitter=min(self.settings.jitter_s, d.interval / 4) or None),
+                args=(name, True), id=name, max_instances=1, coalesce=True,
+                misfire_grace_time=max(1, int(d.interval / 2)), replace_existing=True,
+            )
+        self._prune_slots(now)
+
+    def _background_loop(self, stop: threading.Event) -> None:
+        """While holding the lease: apply inbound alerts, then deliver notifications."""
+        while not stop.wait(0.2):
+            if not self.active:
+                continue
+            try:
+                self._process_inbox()
+                self.sender.run_once()
+            except Exception:  # the database may be away; rows wait in the inbox and outbox
+                log.exception("scheduler holder=%s background pass failed", self.holder)
+
+    def _process_inbox(self) -> None:
+        with self.database.write() as session:
+            processed, queued = ingest_service.process(session, self.config, now=self.clock())
+        if queued:
+            self.dispatcher.dispatch()
+        if processed:
+            log.info("scheduler holder=%s processed %d inbound alerts", self.holder, processed)
+
+    def _stop_jobs(self) -> None:
+        log.warning("scheduler holder=%s lost the lease; stopping jobs", self.holder)
+        self.active = False
+        self._aps.remove_all_jobs()
+
+    def _run(self, name: str, scheduled: bool) -> None:
+        definition: DetectorConfig = self.detectors[name]
+        now = self.clock()
+        job = self._aps.get_job(name)
+        try:
+            detection.run(self.database, self.config, definition, self.sources[definition.source], holder=self.holder, now=now,
+                          slot=detection.slot_of(definition, now) if scheduled else None,
+                          next_run_at=job.next_run_time if job else None, on_queued=self.dispatcher.dispatch)
+        except Exception:  # a failure of one detector must not stop the others
+            log.exception("detector=%s run failed", name)
+
+    def _prune_slots(self, now: datetime) -> None:
+        with self.database.write() as session:
+            session.execute(delete(DetectorSlot).where(DetectorSlot.claimed_at < now - timedelta(days=1)))
+
+    def shutdown(self) -> None:
+        if self._aps.running:
+            self._aps.shutdown(wait=True)
+        if self.backend is not None:
+            self.backend.shutdown(wait=True)
+        try:
+            with self.database.write() as session:
+                lease.release(session, holder=self.holder)
+        except Exception:
+            log.exception("scheduler holder=%s could not release the lease", self.holder)

@@ -1,0 +1,106 @@
+"""Silences and maintenance windows (operator; matching everything needs admin)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask_restx import Namespace, fields
+
+from app.auth.decorators import Resource, actor, current_principal, require
+from app.db import utcnow
+from app.errors import BadRequestError
+from app.silences import service
+from app.silences.models import Silence
+from app.web import cfg, db, iso, newest_first, page, page_parser, utc_datetime
+from config.units import parse_duration
+
+ns = Namespace("silences", description="Silences and maintenance windows")
+
+matcher = ns.model("Matcher", {
+    "name": fields.String(required=True), "op": fields.String(enum=list(service.OPS), default="="),
+    "value": fields.String(required=True),
+}, strict=True)
+silence_in = ns.model("SilenceCreate", {
+    "matchers": fields.List(fields.Nested(matcher), required=True),
+    "comment": fields.String(required=True, max_length=2000),
+    "starts_at": fields.String(description="ISO-8601; default now"),
+    "ends_at": fields.String(description="ISO-8601; or give duration"),
+    "duration": fields.String(description="e.g. 2h, instead of ends_at"),
+}, strict=True)
+silence_out = ns.model("Silence", {
+    "id": fields.Integer, "matchers": fields.Raw, "starts_at": fields.String, "ends_at": fields.String,
+    "created_at": fields.String, "created_by": fields.String, "comment": fields.String,
+    "expired_by": fields.String, "active": fields.Boolean,
+})
+silence_page = ns.model("SilencePage", {"items": fields.List(fields.Nested(silence_out)), "next_cursor": fields.Integer})
+
+filters = page_parser()
+filters.add_argument("active", type=lambda v: v.lower() in ("1", "true", "yes"), location="args")
+
+
+def silence_dict(s: Silence) -> dict[str, Any]:
+    now = utcnow()
+    return {"id": s.id, "matchers": s.matchers, "starts_at": iso(s.starts_at), "ends_at": iso(s.ends_at),
+            "created_at": iso(s.created_at), "created_by": s.created_by, "comment": s.comment,
+            "expired_by": s.expired_by, "active": s.starts_at <= now < s.ends_at}
+
+
+def _time(body: dict[str, Any], key: str) -> Any:
+    try:
+        return utc_datetime(body[key])
+    except ValueError as exc:
+        raise BadRequestError(f"{key}: {exc}", {key: str(exc)}) from None
+
+
+@ns.route("")
+class Silences(Resource):
+    @require("viewer")
+    @ns.expect(filters)
+    @ns.marshal_with(silence_page)
+    def get(self) -> dict[str, Any]:
+        """Silences, newest first; active=true for those in force now."""
+        a = filters.parse_args(strict=True)
+        now = utcnow()
+        active = (Silence.starts_at <= now, Silence.ends_at > now) if a["active"] else ()
+        stmt = newest_first(Silence, a, *active)
+        with db().read() as session:
+            rows, next_cursor = page(list(session.scalars(stmt)), a["limit"])
+            return {"items": [silence_dict(s) for s in rows], "next_cursor": next_cursor}
+
+    @require("operator")
+    @ns.expect(silence_in, validate=True)
+    @ns.response(201, "Created", silence_out)
+    @ns.response(400, "Invalid matchers or times, or a matcher that matches everything (admin only)")
+    def post(self) -> Any:
+        """Create a silence; the creator comes from the token and a comment is required."""
+        body = ns.payload
+        now = utcnow()
+        starts_at = _time(body, "starts_at") if body.get("starts_at") else now
+        if body.get("ends_at"):
+            ends_at = _time(body, "ends_at")
+        elif body.get("duration"):
+            try:
+                ends_at = starts_at + timedelta(seconds=parse_duration(body["duration"]))
+            except ValueError as exc:
+                raise BadRequestError(f"duration: {exc}", {"duration": str(exc)}) from None
+        else:
+            raise BadRequestError("give ends_at or duration", {"ends_at": "required (or duration)"})
+        principal = current_principal()
+        with db().write() as session:
+            silence = service.create(session, matchers=service.parse_matchers(body["matchers"]), starts_at=starts_at,
+                                     ends_at=ends_at, comment=body["comment"], by=actor(),
+                                     is_admin=bool(principal and principal.has("admin")),
+                                     max_duration_s=cfg().settings.silences.max_duration, now=now)
+            return silence_dict(silence), 201
+
+
+@ns.route("/<int:silence_id>")
+class SilenceDetail(Resource):
+    @require("operator")
+    @ns.response(404, "No such silence")
+    @ns.response(409, "Already ended")
+    @ns.marshal_with(silence_out)
+    def delete(self, silence_id: int) -> dict[str, Any]:
+        """Expire a silence now (it stays in history)."""
+        with db().write() as session:
+            return silence_dict(service.expire(session, silence_id=silence_id, by=actor(), now=utcnow()))

@@ -1,0 +1,119 @@
+"""Silences and maintenance windows with Alertmanager's matcher semantics (=, !=, =~, !~)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import service as audit
+from app.errors import BadRequestError, ConflictError, NotFoundError
+from app.silences.models import Silence
+
+OPS = ("=", "!=", "=~", "!~")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    op: str
+    value: str
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        # As in Alertmanager, a missing label is the empty string, and regexes are anchored.
+        actual = labels.get(self.name, "")
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        found = _regex(self.value).fullmatch(actual) is not None
+        return found if self.op == "=~" else not found
+
+
+@lru_cache(maxsize=512)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def parse_matchers(raw: Any) -> list[Matcher]:
+    """Validate [{"name", "op", "value"}]; errors name the index and field."""
+    if not isinstance(raw, list):
+        raise BadRequestError("matchers must be a list", {"matchers": "expected a list of {name, op, value}"})
+    out = []
+    for i, item in enumerate(raw):
+        where = f"matchers[{i}]"
+        if not isinstance(item, dict) or set(item) - {"name", "op", "value"}:
+            raise BadRequestError(f"{where}: expected {{name, op, value}}", {where: "expected {name, op, value}"})
+        name, op, value = item.get("name"), item.get("op", "="), item.get("value")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise BadRequestError(f"{where}.name: expected a label name", {f"{where}.name": "expected a label name"})
+        if op not in OPS:
+            raise BadRequestError(f"{where}.op: expected one of {', '.join(OPS)}", {f"{where}.op": f"got {op!r}"})
+        if not isinstance(value, str):
+            raise BadRequestError(f"{where}.value: expected a string", {f"{where}.value": "expected a string"})
+        if op in ("=~", "!~"):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise BadRequestError(f"{where}.value: invalid regex: {exc}", {f"{where}.value": str(exc)}) from None
+        out.append(Matcher(name, op, value))
+    return out
+
+
+def matches_everything(matchers: Sequence[Matcher]) -> bool:
+    """True for no matchers, or ones that every label set passes (e.g. job=~".*")."""
+    probes: tuple[dict[str, str], ...] = ({}, {m.name: "x-vigil-probe-Z9" for m in matchers})
+    return all(m.matches(p) for m in matchers for p in probes)
+
+
+def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, ends_at: datetime, comment: str,
+           by: str, is_admin: bool, max_duration_s: float, now: datetime) -> Silence:
+    if not comment.strip():
+        raise BadRequestError("comment is required: say why alerts are silenced", {"comment": "required"})
+    if ends_at <= starts_at:
+        raise BadRequestError("ends_at must be after starts_at", {"ends_at": "must be after starts_at"})
+    if ends_at <= now:
+        raise BadRequestError("ends_at is in the past", {"ends_at": "must be in the future"})
+    if (ends_at - starts_at).total_seconds() > max_duration_s:
+        raise BadRequestError(f"a silence may last at most {timedelta(seconds=max_duration_s)}",
+                              {"ends_at": f"longer than the maximum of {max_duration_s:g}s"})
+    if matches_everything(matchers) and not is_admin:
+        raise BadRequestError("this silence would match every alert; only an admin may create it",
+                              {"matchers": "matches everything"})
+    silence = Silence(matchers=[m.__dict__ for m in matchers], starts_at=starts_at, ends_at=ends_at,
+                      created_at=now, created_by=by, comment=comment)
+    session.add(silence)
+    session.flush()
+    audit.record(session, actor=by, action="silence.create", target=f"silence:{silence.id}",
+                 details={"matchers": silence.matchers, "starts_at": starts_at.isoformat(),
+                          "ends_at": ends_at.isoformat(), "comment": comment})
+    return silence
+
+
+def expire(session: Session, *, silence_id: int, by: str, now: datetime) -> Silence:
+    silence = session.get(Silence, silence_id)
+    if silence is None:
+        raise NotFoundError(f"silence {silence_id} not found")
+    if silence.ends_at <= now:
+        raise ConflictError(f"silence {silence_id} has already ended")
+    silence.ends_at, silence.expired_by = now, by
+    audit.record(session, actor=by, action="silence.expire", target=f"silence:{silence_id}")
+    return silence
+
+
+def active(session: Session, now: datetime) -> Sequence[Silence]:
+    return session.scalars(select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
+                           .order_by(Silence.id)).all()
+
+
+def silenced_by(session: Session, labels: Mapping[str, str], now: datetime) -> Silence | None:
+    """The first active silence whose matchers all match these labels."""
+    for silence in active(session, now):
+        if all(Matcher(**m).matches(labels) for m in silence.matchers):
+            return silence
+    return None

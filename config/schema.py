@@ -1,0 +1,277 @@
+"""Typed, frozen models of Vigil's YAML configuration.
+
+Every model forbids unknown keys so that a typo stops start-up with its key path
+instead of being silently ignored.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+
+from config.channels import ChannelConfig
+from config.units import Duration, Secret
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+Severity = Literal["info", "warning", "critical"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- sources -------------------------------------------------------------
+
+
+class BasicAuth(Model):
+    username: str
+    password: Secret
+
+
+class PrometheusSource(Model):
+    """The Prometheus HTTP API (query_range / query)."""
+
+    type: Literal["prometheus"]
+    name: Name
+    url: HttpUrl
+    bearer_token: Secret | None = None
+    basic_auth: BasicAuth | None = None
+    timeout_s: float = Field(10.0, gt=0, le=300)
+    max_series: int = Field(1000, ge=1, le=100_000)
+    verify_tls: bool = True
+
+
+class ScrapeSource(Model):
+    """A Prometheus text-exposition /metrics endpoint pulled directly."""
+
+    type: Literal["scrape"]
+    name: Name
+    url: HttpUrl
+    timeout_s: float = Field(5.0, gt=0, le=120)
+    keep_points: int = Field(2000, ge=10, le=100_000)
+    max_series: int = Field(1000, ge=1, le=100_000)
+
+
+class HostSource(Model):
+    """This machine's own CPU, memory, disk and load (psutil)."""
+
+    type: Literal["host"]
+    name: Name
+    disk_path: str = "/"
+    keep_points: int = Field(2000, ge=10, le=100_000)
+
+
+class CsvSource(Model):
+    """A file of timestamp,value[,series...] for replay and backtests."""
+
+    type: Literal["csv"]
+    name: Name
+    path: str
+
+
+SourceConfig = Annotated[
+    Union[PrometheusSource, ScrapeSource, HostSource, CsvSource], Field(discriminator="type")
+]
+
+
+# ---- analyses ------------------------------------------------------------
+
+
+class ThresholdAnalysis(Model):
+    """Fire while the value is above/below a bound for at least `for`."""
+
+    type: Literal["threshold"]
+    above: float | None = None
+    below: float | None = None
+    for_: Duration = Field(0.0, alias="for")
+    clear_after: Duration = 0.0
+    hysteresis: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> "ThresholdAnalysis":
+        if self.above is None and self.below is None:
+            raise ValueError("set 'above' or 'below' (or both)")
+        return self
+
+
+class ZScoreAnalysis(Model):
+    """Robust rolling z-score: (x - rolling median) / (1.4826 * rolling MAD)."""
+
+    type: Literal["zscore"]
+    threshold: float = Field(4.0, gt=0)
+    window_points: int = Field(60, ge=5, le=100_000)
+    min_history: int = Field(30, ge=5, le=100_000)
+    direction: Literal["up", "down", "both"] = "both"
+
+
+class ChangePointAnalysis(Model):
+    """Level shifts found by ruptures (KernelCPD) or a fast binary segmentation."""
+
+    type: Literal["changepoint"]
+    method: Literal["auto", "kernelcpd", "binseg"] = "auto"
+    penalty: float | None = Field(None, gt=0)
+    min_shift: float = Field(0.0, ge=0)
+    min_shift_sigma: float = Field(3.0, ge=0)
+    recent: float = Field(0.25, gt=0, le=1)
+    direction: Literal["up", "down", "both"] = "both"
+    min_size: int = Field(5, ge=2)
+
+
+class AutoAnalysis(Model):
+    """Anomalies against a baseline (local or daily/weekly seasonal) learnt from the window itself."""
+
+    type: Literal["auto"]
+    threshold: float = Field(4.0, gt=0)
+    margin: float = Field(1.0, ge=0)
+    hold: float = Field(0.1, gt=0, lt=0.5)
+    seasonality: Literal["auto", "none", "daily", "weekly"] = "auto"
+    direction: Literal["up", "down", "both"] = "both"
+    local_points: int = Field(72, ge=2, le=100_000)
+    min_history: int = Field(30, ge=2, le=100_000)
+    agree: int = Field(1, ge=1, le=3)
+    min_effect: float = Field(0.35, ge=0)
+
+
+AnalysisConfig = Annotated[
+    Union[ThresholdAnalysis, ZScoreAnalysis, ChangePointAnalysis, AutoAnalysis], Field(discriminator="type")
+]
+
+
+class DetectorConfig(Model):
+    name: Name
+    source: Name
+    query: str = Field(min_length=1)
+    analysis: AnalysisConfig
+    interval: Duration = 60.0
+    window: Duration = 3600.0
+    step: Duration | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    severity: Severity = "warning"
+    enabled: bool = True
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _sane_times(self) -> "DetectorConfig":
+        if self.interval < 1:
+            raise ValueError("interval must be at least 1s")
+        if self.window < self.interval:
+            raise ValueError("window must be at least as long as interval")
+        return self
+
+
+# ---- automation ----------------------------------------------------------
+
+
+class BindingConfig(Model):
+    """Which alerts run which remediation, and under which safety envelope."""
+
+    name: Name
+    remediation: Name
+    detector: str | None = None
+    matchers: dict[str, str] = Field(default_factory=dict)
+    severities: list[Severity] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["auto", "approve", "dry_run"] = "approve"
+    cooldown: Duration = 300.0
+    rate_limit: int = Field(5, ge=1, le=10_000)
+    rate_window: Duration = 3600.0
+    breaker_threshold: int = Field(3, ge=1, le=1000)
+    enabled: bool = True
+    queue: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # RQ queue (a target group)
+
+
+class AutomationSettings(Model):
+    backend: Literal["inline", "rq"] = "inline"
+    redis_url: Secret | None = None  # REDIS_URL; needed for backend rq
+    max_workers: int = Field(4, ge=1, le=64)
+    verify_window_s: float = Field(600.0, ge=1, le=7 * 86400)
+    max_output_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1_048_576)
+    memory_bytes: int | None = Field(512 * 1_048_576, ge=16 * 1_048_576)
+    max_file_bytes: int | None = Field(64 * 1_048_576, ge=1_048_576)
+    max_open_files: int = Field(256, ge=16, le=65536)
+    max_script_bytes: int = Field(256 * 1024, ge=1024, le=4 * 1_048_576)
+
+
+# ---- inbound webhooks and silences ---------------------------------------
+
+
+class IngestEndpoint(Model):
+    """Credentials for one inbound webhook: a bearer token and/or an HMAC-SHA256 secret."""
+
+    token: Secret | None = None
+    hmac_secret: Secret | None = None
+
+
+class IngestSettings(Model):
+    alertmanager: IngestEndpoint = IngestEndpoint()
+    grafana: IngestEndpoint = IngestEndpoint()
+    generic: IngestEndpoint = IngestEndpoint()
+    max_alerts_per_request: int = Field(1000, ge=1, le=100_000)
+
+
+class SilenceSettings(Model):
+    max_duration: Duration = 7 * 86400.0
+
+
+# ---- settings ------------------------------------------------------------
+
+
+class SchedulerSettings(Model):
+    enabled: bool = True
+    lease_ttl_s: float = Field(30.0, ge=2, le=3600)
+    renew_every_s: float = Field(10.0, ge=0.5, le=600)
+    jitter_s: float = Field(2.0, ge=0, le=600)
+    max_workers: int = Field(4, ge=1, le=64)
+
+
+class Settings(Model):
+    public_url: str = "http://127.0.0.1:8000"  # links in chat messages point here
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int | None = Field(None, ge=1, le=64)  # Gunicorn workers; default from the CPU count
+    data_dir: str = "var"
+    database_url: Secret | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    anonymous_read: bool = False
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    secret_key: Secret | None = None
+    scheduler: SchedulerSettings = SchedulerSettings()
+    automation: AutomationSettings = AutomationSettings()
+    silences: SilenceSettings = SilenceSettings()
+
+
+class Config(Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    settings: Settings = Settings()
+    sources: list[SourceConfig] = Field(default_factory=list)
+    detectors: list[DetectorConfig] = Field(default_factory=list)
+    bindings: list[BindingConfig] = Field(default_factory=list)
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    ingest: IngestSettings = IngestSettings()
+    source_file: str = Field("<memory>", exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> "Config":
+        names = [s.name for s in self.sources]
+        _unique(names, "sources")
+        _unique([d.name for d in self.detectors], "detectors")
+        _unique([b.name for b in self.bindings], "bindings")
+        _unique([c.name for c in self.channels], "channels")
+        for d in self.detectors:
+            if d.source not in names:
+                raise ValueError(f"detector {d.name!r} names unknown source {d.source!r}")
+        return self
+
+    def source(self, name: str) -> SourceConfig:
+        return next(s for s in self.sources if s.name == name)
+
+    def detector(self, name: str) -> DetectorConfig | None:
+        return next((d for d in self.detectors if d.name == name), None)
+
+
+def _unique(names: list[str], where: str) -> None:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{where}: duplicate name(s) {', '.join(dupes)}")

@@ -1,0 +1,28 @@
+"""The interface every execution backend offers (inline thread pool now, RQ later)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Protocol
+
+from remediations.runner import RunRequest, RunResult
+
+OnStart = Callable[[int], None]
+OnDone = Callable[[RunResult], None]
+
+
+class Backend(Protocol):
+    """Runs RunRequests somewhere and reports back through callbacks."""
+
+    def submit(self, req: RunRequest, on_start: OnStart | None = None,
+               on_done: OnDone | None = None) -> Future[RunResult]:
+        """Queue a run; on_start(pid) when it starts, on_done(result) when it ends.
+
+        Raises:
+            RunnerError: the backend is shut down or its queue is full.
+        """
+        ...
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop accepting work; with wait, return after running work has finished."""
+        ...

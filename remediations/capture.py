@@ -1,0 +1,58 @@
+"""Bounded capture of a script's output: keep the head and the tail, count what is dropped.
+
+The head shows how a run started and the tail how it ended (the error is usually last);
+the middle of a flood is what we can afford to lose.
+"""
+from __future__ import annotations
+
+TRUNCATION_MARKER = "[... output truncated by vigil: {dropped} bytes dropped ...]"
+
+
+class BoundedOutput:
+    """Accumulate bytes, keeping at most `max_bytes`: the first half and the last half."""
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
+        self.head_cap = max_bytes // 2
+        self.tail_cap = max_bytes - self.head_cap
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """Add a chunk read from the pipe."""
+        self.total += len(chunk)
+        room = self.head_cap - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            # Deleting from the front of a bytearray is cheap (it moves a start offset).
+            excess = len(self.tail) - self.tail_cap
+            if excess > 0:
+                del self.tail[:excess]
+
+    @property
+    def dropped(self) -> int:
+        """Bytes received but not kept."""
+        return self.total - len(self.head) - len(self.tail)
+
+    @property
+    def truncated(self) -> bool:
+        """True when some output was dropped."""
+        return self.dropped > 0
+
+    def text(self) -> str:
+        """The kept output as text; a marker line stands where bytes were dropped.
+
+        Invalid UTF-8 (or a character cut at the boundary) becomes U+FFFD.
+        """
+        if not self.truncated:
+            return (bytes(self.head) + bytes(self.tail)).decode("utf-8", "replace")
+        head = bytes(self.head).decode("utf-8", "replace")
+        tail = bytes(self.tail).decode("utf-8", "replace")
+        sep = "" if not head or head.endswith("\n") else "\n"
+        marker = TRUNCATION_MARKER.format(dropped=self.dropped)
+        return f"{head}{sep}{marker}\n{tail}"

@@ -1,0 +1,35 @@
+"""BoundedOutput keeps the head and the tail of a flood and says how much it dropped."""
+from __future__ import annotations
+
+from remediations.capture import BoundedOutput
+
+
+def test_output_under_the_limit_is_kept_whole_across_chunks():
+    output = BoundedOutput(10)
+    for chunk in (b"abc", b"defg", b"hij"):
+        output.feed(chunk)
+
+    assert (output.text(), output.truncated, output.dropped) == ("abcdefghij", False, 0)
+
+
+def test_a_flood_keeps_the_first_and_last_halves_with_a_marker_between():
+    output = BoundedOutput(8)
+    output.feed(b"HEAD" + b"x" * 1000)
+    output.feed(b"y" * 500 + b"TAIL")
+
+    assert output.truncated and output.dropped == 1508 - 8
+    assert output.text() == "HEAD\n[... output truncated by vigil: 1500 bytes dropped ...]\nTAIL"
+
+
+def test_a_zero_limit_keeps_nothing_but_counts_everything():
+    output = BoundedOutput(0)
+    output.feed(b"abc")
+
+    assert output.text() == "[... output truncated by vigil: 3 bytes dropped ...]\n"
+
+
+def test_a_character_cut_at_the_boundary_becomes_a_replacement_character():
+    output = BoundedOutput(4)
+    output.feed("é".encode() * 10)  # 2 bytes each: the head keeps one, the tail one
+
+    assert output.text().startswith("é\n[...") and output.text().endswith("\né")
