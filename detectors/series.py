@@ -117,8 +117,13 @@ def ns_from_seconds(t_s: FloatArray) -> IntArray:
 
 
 def seconds_from_ns(t_ns: IntArray) -> FloatArray:
-    """Unix seconds (float64) from int64 nanoseconds: the one conversion every path uses."""
-    return t_ns.astype(np.float64) / _NS
+    """Unix seconds (float64) from int64 nanoseconds: the one conversion every path uses.
+
+    Whole microseconds are divided exactly as `datetime.timestamp()` does, so a point
+    stamped `now` compares equal to `now` (ns as float64 would be off by an ulp).
+    """
+    us, rest_ns = np.divmod(t_ns, 1000)
+    return us.astype(np.float64) / 1e6 + rest_ns.astype(np.float64) / _NS
 
 
 def _sorted_unique(t_ns: IntArray, v: FloatArray) -> tuple[IntArray, FloatArray]:

@@ -1,10 +1,12 @@
 """LabelledSeries normalisation and evidence downsampling."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import numpy as np
 import pandas as pd
 
-from detectors.series import LabelledSeries, downsample, downsample_indices
+from detectors.series import LabelledSeries, arrays, downsample, downsample_indices
 
 
 def test_from_arrays_sorts_and_drops_duplicate_timestamps_keeping_the_last():
@@ -42,3 +44,16 @@ def test_downsampling_is_json_safe_and_shows_gaps(make_series):
 def test_short_series_are_kept_whole(make_series):
     out = downsample(make_series([1.0, 2.0, 3.0]))
     assert out["v"] == [1.0, 2.0, 3.0]
+
+
+def test_a_point_stamped_now_is_never_cut_off_as_future():
+    # A scheduler that takes over evaluates a one-sample host window stamped exactly `now`;
+    # a rounding error here turned "firing" into "no data" and resolved the alert.
+    start = datetime(2026, 11, 23, 11, 54, 44, tzinfo=timezone.utc)
+    nows = [start + timedelta(microseconds=7919 * i) for i in range(5000)]
+    stamps = np.array([n.timestamp() for n in nows])
+    s = LabelledSeries.from_arrays({}, stamps, np.ones(stamps.size))
+    assert (s.t_s == stamps).all()
+    for now in nows[::97]:
+        t, _ = arrays(s.values, now)
+        assert t[-1] == now.timestamp()
