@@ -23,7 +23,8 @@ def cfg() -> Config:
 
 
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """ISO-8601 with microseconds always, the shape the database-built alert list uses too."""
+    return value.isoformat(timespec="microseconds") if value else None
 
 
 def utc_datetime(value: str) -> datetime:

@@ -46,10 +46,9 @@ def rows(n: int) -> Iterator[tuple[Any, ...]]:
         roll = (i * 7919) % 100
         state = "firing" if roll < 2 else "pending" if roll < 3 else "resolved"
         labels = {"instance": f"web-{i % 200}", "env": "prod" if i % 3 else "staging", "team": TEAMS[i % 5]}
-        text = "\n" + "".join(f"{k}={v}\n" for k, v in sorted(labels.items()))
         resolved = (started + timedelta(minutes=5 + i % 90)).strftime(_STAMP) if state == "resolved" else None
         stamp = started.strftime(_STAMP)
-        yield (hashlib.sha256(str(i).encode()).hexdigest(), DETECTORS[i % 20], "detector", json.dumps(labels), text,
+        yield (hashlib.sha256(str(i).encode()).hexdigest(), DETECTORS[i % 20], "detector", json.dumps(labels),
                SEVERITIES[(i // 3) % 3], state, "threshold", "value above 90", 91.0 + i % 9, 90.0, "{}", stamp,
                stamp if state != "pending" else None, resolved, resolved or stamp)
 
@@ -67,9 +66,12 @@ def seed(path: Path, n: int) -> None:
     conn.execute("PRAGMA synchronous=OFF")
     with conn:
         conn.executemany(
-            "INSERT INTO alerts (fingerprint, detector, source, labels, labels_text, severity, state, kind, message,"
+            "INSERT INTO alerts (fingerprint, detector, source, labels, severity, state, kind, message,"
             " value, threshold, evidence, started_at, fired_at, resolved_at, last_seen_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows(n))
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows(n))
+        # What alerts.service writes for every new alert, in bulk.
+        conn.execute("INSERT INTO alert_labels (alert_id, name, value) "
+                     "SELECT a.id, j.key, j.value FROM alerts a, json_each(a.labels) j")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # measure the database, not a 500 MB WAL
     conn.close()
@@ -99,13 +101,11 @@ def cases(n: int) -> list[tuple[str, str, bool]]:
         ("api: state=firing", "/api/v1/alerts?state=firing", True),
         ("api: severity=critical, mid cursor", f"/api/v1/alerts?severity=critical&cursor={mid}", True),
         ("api: label team=db", "/api/v1/alerts?label=team%3Ddb", True),
+        ("page: label that matches nothing", "/alerts?labels=instance%3Dnope", False),
+        ("api: label that matches nothing", "/api/v1/alerts?label=instance%3Dnope", True),
+        ("api: since+until (a past week)", f"/api/v1/alerts?since={(NOW - timedelta(days=200)).date()}"
+                                           f"&until={(NOW - timedelta(days=193)).date()}", True),
     ]
-
-
-# Known slow, outside the target: a label matcher is a LIKE over labels_text, so a value
-# that (almost) never matches reads every row before the page fills.
-WORST_CASES = [("page: label that matches nothing", "/alerts?labels=instance%3Dnope", False),
-               ("api: label that matches nothing", "/api/v1/alerts?label=instance%3Dnope", True)]
 
 
 def measure(client: Any, url: str, headers: dict[str, str], requests: int) -> list[float]:
@@ -142,9 +142,6 @@ def run(directory: Path, n: int, requests: int) -> int:
         times = measure(client, url, bearer if is_api else {}, requests)
         worst = max(worst, p95(times))
         print(f"{name:44} {statistics.median(times):8.1f} {p95(times):8.1f}", flush=True)
-    for name, url, is_api in WORST_CASES:
-        times = measure(client, url, bearer if is_api else {}, 5)
-        print(f"{name + ' (worst case)':44} {statistics.median(times):8.1f} {max(times):8.1f}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(f"worst p95 {worst:.1f} ms: {'within' if worst < TARGET_P95_MS else 'OVER'} the {TARGET_P95_MS:.0f} ms target")
     app.extensions["vigil.db"].dispose()

@@ -42,7 +42,6 @@ sys.path.insert(0, str(ROOT))
 
 from app import migrate  # noqa: E402
 from app.alerts.models import Alert  # noqa: E402
-from app.alerts.service import labels_text  # noqa: E402
 from app.auth import service as auth  # noqa: E402
 from app.db import Database  # noqa: E402
 from app.ingest.models import InboxItem  # noqa: E402
@@ -166,7 +165,7 @@ def seed(database: Database, n_alerts: int) -> str:
             value = round(rng.uniform(80, 120), 3)
             rows.append({
                 "fingerprint": lifecycle.fingerprint(detector, labels), "detector": detector, "source": "detector",
-                "labels": labels, "labels_text": labels_text(labels),
+                "labels": labels,
                 "severity": ("info", "warning", "critical")[rng.randrange(3)], "state": state, "kind": "threshold",
                 "message": f"value {value} > 80 for 5m", "value": value, "threshold": 80.0,
                 "evidence": {"evidence": [[started.isoformat(), value]], "change_points": []},
@@ -181,6 +180,10 @@ def seed(database: Database, n_alerts: int) -> str:
                 rows.clear()
         if rows:
             conn.execute(table.insert(), rows)
+        # The label rows alerts.service writes for every new alert, in bulk.
+        each = "json_each(a.labels)" if conn.dialect.name == "sqlite" else "json_each_text(a.labels::json)"
+        conn.execute(text(f"INSERT INTO alert_labels (alert_id, name, value) SELECT a.id, j.key, j.value "
+                          f"FROM alerts a, {each} j"))
     with database.write() as session:
         _row, secret = auth.create(session, name="bench-admin", role="admin", by="bench")
     return secret

@@ -1,19 +1,19 @@
 """Alerts: list with filters, detail with evidence and events, acknowledge."""
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
 from functools import wraps
 from typing import Any, Callable
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask_restx import Model, Namespace, fields, inputs
 
 from app.alerts import service
 from app.alerts.models import Alert, AlertEvent
 from app.auth.decorators import Resource, actor, require
 from app.db import utcnow
-from app.web import db, iso, page, page_parser, utc_datetime
+from app.web import db, iso, page_parser, utc_datetime
 
 ns = Namespace("alerts", description="Alert history and lifecycle")
 
@@ -63,22 +63,21 @@ filters.add_argument("until", type=utc_datetime, location="args")
 filters.add_argument("acked", type=inputs.boolean, location="args")
 
 
-def marshal_built(model: Model) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """ns.marshal_with(model) for a method that already returns exactly the model's shape.
+def prebuilt_json(model: Model) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """ns.marshal_with(model) for a method that returns the model's JSON text already built.
 
     Same documentation and the same answer, without flask-restx formatting each of a page's
-    850 fields again (over half of the list's CPU); a request with an X-Fields mask still goes
-    through marshal_with, which applies it.
+    850 fields again; a request with an X-Fields mask goes through marshal_with, which applies it.
     """
 
-    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
-        marshalled = ns.marshal_with(model)(fn)
+    def wrap(fn: Callable[..., str]) -> Callable[..., Any]:
+        marshalled = ns.marshal_with(model)(lambda *a, **k: json.loads(fn(*a, **k)))
 
         @wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
             if request.headers.get(current_app.config["RESTX_MASK_HEADER"]):
                 return marshalled(*args, **kwargs)
-            return fn(*args, **kwargs)
+            return Response(fn(*args, **kwargs), mimetype="application/json")
 
         inner.__apidoc__ = marshalled.__apidoc__  # type: ignore[attr-defined]
         return inner
@@ -95,16 +94,6 @@ def alert_dict(a: Alert) -> dict[str, Any]:
 
 
 LISTED = tuple(alert_out)  # the model's fields, in its order; each is also an alerts column
-_TIMES = tuple(name for name in LISTED if name.endswith("_at"))
-
-
-def listed_dict(row: Sequence[Any]) -> dict[str, Any]:
-    """alert_dict() for a row of the LISTED columns: exactly alert_out's keys, order and JSON
-    types (see marshal_built). Unpacking the row is much cheaper than 17 attribute lookups."""
-    item = dict(zip(LISTED, row))
-    for name in _TIMES:
-        item[name] = iso(item[name])
-    return item
 
 
 def event_dict(e: AlertEvent) -> dict[str, Any]:
@@ -115,16 +104,16 @@ def event_dict(e: AlertEvent) -> dict[str, Any]:
 class Alerts(Resource):
     @require("viewer")
     @ns.expect(filters)
-    @marshal_built(alert_page)
-    def get(self) -> dict[str, Any]:
+    @prebuilt_json(alert_page)
+    def get(self) -> str:
         """Alerts, newest first; filter by state (comma list), detector, severity, label=value, time."""
         a = filters.parse_args(strict=True)
         query = service.AlertQuery(states=a["state"] or (), detector=a["detector"], severity=a["severity"],
                                    matchers=tuple(a["label"] or ()), since=a["since"], until=a["until"],
                                    acked=a["acked"], cursor=a["cursor"], limit=a["limit"])
         with db().read() as session:
-            rows, next_cursor = page(service.search_rows(session, query, LISTED), a["limit"])
-            return {"items": [listed_dict(r) for r in rows], "next_cursor": next_cursor}
+            items, next_cursor = service.search_json(session, query, LISTED)
+        return f'{{"items":[{",".join(items)}],"next_cursor":{json.dumps(next_cursor)}}}\n'
 
 
 @ns.route("/<int:alert_id>")

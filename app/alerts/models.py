@@ -30,7 +30,6 @@ class Alert(Base):
     detector: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(32), default="detector")
     labels: Mapped[dict[str, str]] = mapped_column(JSON)
-    labels_text: Mapped[str] = mapped_column(Text)  # "\nk=v\n" lines, for label filters in SQL
     severity: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(32))
@@ -44,6 +43,17 @@ class Alert(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     acked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AlertLabel(Base):
+    """One label of an alert, so label matchers are index lookups rather than scans."""
+
+    __tablename__ = "alert_labels"
+    __table_args__ = (Index("ix_alert_labels_name_value_alert_id", "name", "value", "alert_id"),)
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class AlertEvent(Base):

@@ -1,4 +1,5 @@
 import threading
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -82,3 +83,41 @@ def test_the_schema_upgrades_from_the_previous_revision_and_back(database: Datab
     assert migrate.current(database) == previous
     command.upgrade(config, "head")
     assert migrate.current(database) == head
+
+
+def test_alert_labels_are_carried_across_the_labels_table_migration(database: Database) -> None:
+    from alembic import command
+
+    from app.alerts import service
+    from app.alerts.models import AlertLabel
+    from detectors.findings import Finding
+
+    config = migrate.alembic_config(database)
+    command.downgrade(config, "0006")
+    with database.engine.begin() as conn:  # an alert as revision 0006 stored it
+        conn.execute(text(
+            "INSERT INTO alerts (fingerprint, detector, source, labels, labels_text, severity, state, kind, message,"
+            " evidence, started_at, last_seen_at) VALUES ('f1', 'cpu', 'detector', :labels, :text, 'warning',"
+            " 'firing', 'threshold', '', '{}', '2026-11-01 12:00:00.000000', '2026-11-01 12:00:00.000000')"),
+            {"labels": '{"team": "db", "host": "ü-1"}', "text": "\nhost=ü-1\nteam=db\n"})
+        conn.execute(text("INSERT INTO alert_events (alert_id, at, kind, actor, details)"
+                          " SELECT id, started_at, 'firing', 'system', '{}' FROM alerts"))
+    command.upgrade(config, "head")
+    with database.engine.connect() as conn:  # re-creating alerts (SQLite batch mode) must not cascade
+        assert conn.scalar(text("SELECT count(*) FROM alert_events")) == 1
+    with database.read() as session:
+        rows = {(r.name, r.value) for r in session.scalars(select(AlertLabel))}
+        found = service.search(session, service.AlertQuery(matchers=(("host", "=", "ü-1"),)))
+    assert rows == {("team", "db"), ("host", "ü-1")}
+    assert [a.fingerprint for a in found] == ["f1"]
+    command.downgrade(config, "0006")
+    with database.engine.connect() as conn:
+        assert conn.scalar(text("SELECT labels_text FROM alerts")) == "\nhost=ü-1\nteam=db\n"
+    command.upgrade(config, "head")
+    with database.write() as session:  # new alerts get label rows too
+        service.apply(session, detector="mem", severity="warning", static_labels={"env": "prod"},
+                      findings=[Finding(kind="threshold", labels={"host": "h2"}, state="firing", value=1.0)],
+                      now=datetime(2026, 11, 2, tzinfo=timezone.utc))
+    with database.read() as session:
+        found = service.search(session, service.AlertQuery(matchers=(("env", "=", "prod"), ("host", "!=", "ü-1"))))
+    assert [a.detector for a in found] == ["mem"]

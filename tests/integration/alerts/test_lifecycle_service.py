@@ -101,7 +101,7 @@ def test_no_two_open_alerts_can_exist_for_one_fingerprint(database) -> None:
     apply(database, "firing", 0)
     [alert] = alerts(database)
     with pytest.raises(IntegrityError), database.write() as session:
-        session.add(Alert(fingerprint=alert.fingerprint, detector="cpu", labels={}, labels_text="", severity="warning",
+        session.add(Alert(fingerprint=alert.fingerprint, detector="cpu", labels={}, severity="warning",
                           state="pending", kind="threshold", started_at=T0, last_seen_at=T0))
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(AlertEvent)) == 1

@@ -32,6 +32,41 @@ def test_alerts_list_newest_first_with_filters(client, app) -> None:
     assert len(since) == 2
 
 
+def test_a_listed_alert_says_what_its_detail_says(client, app) -> None:
+    # The list's JSON is built by the database, the detail's by Python: they must agree.
+    with app.extensions["vigil.db"].write() as session:
+        service.apply(session, detector="lat", severity="warning", static_labels={"note": 'say "hi" \\ ü'},
+                      findings=[Finding(kind="threshold", labels={"path": "/a b"}, state="firing", value=0.25,
+                                        threshold=None, message="p99 \"slow\"\n")],
+                      now=T0.replace(microsecond=0))
+    alert_id = client.get("/api/v1/alerts").json["items"][0]["id"]
+    client.as_("operator").post(f"/api/v1/alerts/{alert_id}/ack", json={})
+    listed = client.as_("viewer").get("/api/v1/alerts").json["items"][0]
+    detail = client.get(f"/api/v1/alerts/{alert_id}").json
+    assert listed == {k: v for k, v in detail.items() if k not in ("evidence", "events")}
+    assert listed["started_at"] == "2026-11-01T12:00:00.000000+00:00" and listed["threshold"] is None
+    assert listed["labels"] == {"note": 'say "hi" \\ ü', "path": "/a b"}
+    masked = client.get("/api/v1/alerts", headers={"X-Fields": "items{id,labels}"}).json
+    assert masked["items"] == [{"id": alert_id, "labels": listed["labels"]}]
+
+
+def test_label_matchers_equal_and_not_equal(client, app) -> None:
+    seed(app)
+    with app.extensions["vigil.db"].write() as session:  # one alert without the instance label
+        service.apply(session, detector="disk", severity="warning", static_labels={"team": "db"},
+                      findings=[Finding(kind="threshold", labels={}, state="firing", value=1.0)], now=T0)
+
+    def instances(query: str) -> list[str | None]:
+        items = client.as_("viewer").get(f"/api/v1/alerts?{query}").json["items"]
+        return [a["labels"].get("instance") for a in items]
+
+    assert instances("label=instance=i1") == ["i1"]
+    assert instances("label=instance!=i1") == [None, "i2", "i0"], "!= also matches alerts without the label"
+    assert instances("label=team=sre&label=instance!=i0") == ["i2", "i1"]
+    assert instances("label=instance=nope") == []
+    assert instances("label=team=db") == [None]
+
+
 def test_bad_filters_are_400s_naming_the_parameter(client) -> None:
     answer = client.get("/api/v1/alerts?state=burning&label=nonsense")
     assert answer.status_code == 400

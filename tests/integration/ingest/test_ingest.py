@@ -69,6 +69,9 @@ def test_alertmanager_alerts_enter_the_lifecycle_firing_then_resolved(ingest, da
     post_am(client, am_payload(am_alert("resolved"), status="resolved"))
     process(database, config)
     assert [a.state for a in alerts(database)] == ["resolved", "firing"]
+    viewer = client.as_("viewer")
+    found = viewer.get("/api/v1/alerts?label=instance=web-2&label=alertname=HighLatency").json["items"]
+    assert [a["labels"]["instance"] for a in found] == ["web-2"], "external alerts are found by their labels"
 
 
 def test_the_same_notification_twice_changes_nothing(ingest, database) -> None:
