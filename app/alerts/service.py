@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Select, String, Text, cast, func, literal, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, ColumnElement, Select, String, Text, and_, cast, exists, func, literal, select, type_coerce
+from sqlalchemy.orm import Session, aliased
 
 from app.alerts.models import OPEN_STATES, Alert, AlertEvent, AlertLabel
 from app.audit import service as audit
@@ -201,16 +201,26 @@ def _search_stmt(stmt: Select[Any], query: AlertQuery) -> Select[Any]:
 
 
 def _page_ids(query: AlertQuery) -> Select[Any]:
-    stmt = select(Alert.id).order_by(Alert.id.desc()).limit(query.limit + 1)
+    # With a label=value matcher, its (name, value, alert_id) index drives the scan newest
+    # first: as fast for a value on every fifth alert as for one on none (ordering by
+    # alerts.id instead makes SQLite sort every match).
+    newest: Any = Alert.id
+    stmt = select(Alert.id)
+    for name, op, value in query.matchers:
+        label = aliased(AlertLabel)
+        same = and_(label.alert_id == Alert.id, label.name == name, label.value == value)
+        if op == "=":
+            stmt = stmt.join(label, same)
+            newest = label.alert_id if newest is Alert.id else newest
+        else:  # also matches alerts without the label, as in Prometheus
+            stmt = stmt.where(~exists().where(same))
+    stmt = stmt.order_by(newest.desc()).limit(query.limit + 1)
     if query.states:
         stmt = stmt.where(Alert.state.in_(query.states))
     if query.detector:
         stmt = stmt.where(Alert.detector == query.detector)
     if query.severity:
         stmt = stmt.where(Alert.severity == query.severity)
-    for name, op, value in query.matchers:  # '!=' also matches alerts without the label, as in Prometheus
-        having = Alert.id.in_(select(AlertLabel.alert_id).where(AlertLabel.name == name, AlertLabel.value == value))
-        stmt = stmt.where(having if op == "=" else ~having)
     if query.since:
         stmt = stmt.where(Alert.started_at >= query.since)
     if query.until:
@@ -218,5 +228,5 @@ def _page_ids(query: AlertQuery) -> Select[Any]:
     if query.acked is not None:
         stmt = stmt.where(Alert.acked_at.is_not(None) if query.acked else Alert.acked_at.is_(None))
     if query.cursor:
-        stmt = stmt.where(Alert.id < query.cursor)
+        stmt = stmt.where(newest < query.cursor)
     return stmt

@@ -65,6 +65,10 @@ def test_label_matchers_equal_and_not_equal(client, app) -> None:
     assert instances("label=team=sre&label=instance!=i0") == ["i2", "i1"]
     assert instances("label=instance=nope") == []
     assert instances("label=team=db") == [None]
+    first = client.get("/api/v1/alerts?label=team=sre&limit=2").json
+    rest = client.get(f"/api/v1/alerts?label=team=sre&limit=2&cursor={first['next_cursor']}").json
+    assert [a["labels"]["instance"] for a in first["items"] + rest["items"]] == ["i2", "i1", "i0"]
+    assert rest["next_cursor"] is None
 
 
 def test_bad_filters_are_400s_naming_the_parameter(client) -> None:
