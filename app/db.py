@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -80,7 +80,8 @@ class Database:
                 connect_args={"connect_timeout": 5},
             )
         self._write = sessionmaker(self.engine, expire_on_commit=False)
-        self._read = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+        self._reader = self.engine.execution_options(sqlite_begin="DEFERRED")
+        self._read = sessionmaker(self._reader, expire_on_commit=False)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -92,6 +93,12 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._read() as session:
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A plain connection for a hot read path that needs no ORM session."""
+        with self._reader.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

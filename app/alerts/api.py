@@ -111,8 +111,8 @@ class Alerts(Resource):
         query = service.AlertQuery(states=a["state"] or (), detector=a["detector"], severity=a["severity"],
                                    matchers=tuple(a["label"] or ()), since=a["since"], until=a["until"],
                                    acked=a["acked"], cursor=a["cursor"], limit=a["limit"])
-        with db().read() as session:
-            items, next_cursor = service.search_json(session, query, LISTED)
+        with db().read_connection() as connection:
+            items, next_cursor = service.search_json(connection, query, LISTED)
         return f'{{"items":[{",".join(items)}],"next_cursor":{json.dumps(next_cursor)}}}\n'
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (JSON, ColumnElement, Dialect, Integer, Select, String, Text, and_, bindparam, cast, exists, func,
+from sqlalchemy import (JSON, ColumnElement, Connection, Dialect, Integer, Select, String, Text, and_, bindparam, cast, exists, func,
                         literal, select, type_coerce)
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.orm import Session, aliased
@@ -161,7 +161,7 @@ def search(session: Session, query: AlertQuery) -> list[Alert]:
     return list(session.scalars(_search_stmt(_Shape.of(query), None), _values(query)))
 
 
-def search_json(session: Session, query: AlertQuery, columns: Sequence[str]) -> tuple[list[str], int | None]:
+def search_json(connection: Connection, query: AlertQuery, columns: Sequence[str]) -> tuple[list[str], int | None]:
     """A page of search() as one JSON object text per alert, built by the database.
 
     The list endpoint's answer is then a join of these texts: decoding 17 columns per row,
@@ -169,7 +169,6 @@ def search_json(session: Session, query: AlertQuery, columns: Sequence[str]) -> 
     and cache-keying the statement on every call most of the rest. So the SQL is compiled
     once per filter shape and runs as driver SQL. Returns (items, next_cursor) like web.page().
     """
-    connection = session.connection()
     compiled, processors = _compiled_json_page(connection.dialect, _Shape.of(query), tuple(columns))
     params: dict[str, Any] = dict(compiled.construct_params(_values(query)))
     for name, process in processors.items():
