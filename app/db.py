@@ -5,12 +5,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from app.errors import NotFoundError
+
+RowT = TypeVar("RowT")
 
 # Stable constraint names so Alembic batch migrations on SQLite can address them.
 NAMING = {
@@ -43,6 +47,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def get_or_404(session: Session, model: type[RowT], key: Any, what: str) -> RowT:
+    """The row with this primary key, or NotFoundError("<what> <key> not found")."""
+    row = session.get(model, key)
+    if row is None:
+        raise NotFoundError(f"{what} {key} not found")
+    return row
 
 
 def utcnow() -> datetime:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, aliased
 
 from app.alerts.models import OPEN_STATES, Alert, AlertEvent, AlertLabel
 from app.audit import service as audit
-from app.db import UTCDateTime
-from app.errors import ConflictError, NotFoundError
+from app.db import UTCDateTime, get_or_404
+from app.errors import ConflictError
 from detectors import lifecycle
 from detectors.findings import Finding, finite_or_none
 
@@ -133,10 +133,7 @@ def acknowledge(session: Session, *, alert_id: int, by: str, now: datetime, comm
 
 
 def get(session: Session, alert_id: int) -> Alert:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFoundError(f"alert {alert_id} not found")
-    return alert
+    return get_or_404(session, Alert, alert_id, "alert")
 
 
 def events(session: Session, alert_id: int) -> Sequence[AlertEvent]:

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.models import ApiToken
-from app.db import utcnow
-from app.errors import ConflictError, NotFoundError
+from app.db import get_or_404, utcnow
+from app.errors import ConflictError
 
 ROLES = ("viewer", "operator", "admin")
 _TOUCH_EVERY = timedelta(minutes=1)
@@ -109,9 +109,7 @@ def touch(session: Session, name: str) -> None:
 
 
 def revoke(session: Session, *, token_id: int, by: str) -> ApiToken:
-    row = session.get(ApiToken, token_id)
-    if row is None:
-        raise NotFoundError(f"token {token_id} not found")
+    row = get_or_404(session, ApiToken, token_id, "token")
     if row.revoked_at is None:
         RECENT.clear()
         row.revoked_at = utcnow()

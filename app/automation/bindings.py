@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from app.alerts.models import Alert
 from app.audit import service as audit
 from app.automation.models import Binding
-from app.errors import BadRequestError, ConflictError, NotFoundError
+from app.db import get_or_404
+from app.errors import BadRequestError, ConflictError
 from config.schema import BindingConfig
 from remediations import BindingPolicy
 
@@ -89,10 +90,7 @@ def _check_regexes(matchers: dict[str, str]) -> None:
 
 
 def get(session: Session, binding_id: int) -> Binding:
-    binding = session.get(Binding, binding_id)
-    if binding is None:
-        raise NotFoundError(f"binding {binding_id} not found")
-    return binding
+    return get_or_404(session, Binding, binding_id, "binding")
 
 
 def list_all(session: Session) -> Sequence[Binding]:

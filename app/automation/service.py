@@ -6,11 +6,10 @@ it caused, the execution row and the audit record commit together or not at all.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +19,7 @@ from app.audit import service as audit
 from app.automation import bindings as binding_service
 from app.automation import registry
 from app.automation.models import ACTIVE_STATES, AutomationState, Binding, Execution, RemediationVersion
+from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError, NotFoundError
 from remediations import ParamsError, decide, render_params, validate_params
 
@@ -164,9 +164,8 @@ def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_i
         params = validate_params(version.params_schema, params)
     except ParamsError as exc:
         raise BadRequestError(str(exc), exc.errors) from None
-    alert = session.get(Alert, alert_id) if alert_id else None
-    if alert_id and alert is None:
-        raise NotFoundError(f"alert {alert_id} not found")
+    if alert_id:
+        get_or_404(session, Alert, alert_id, "alert")  # a run may name the alert it is for
     execution = Execution(remediation=name, version=version.version, version_hash=version.hash, alert_id=alert_id,
                           state="queued", reason=f"manual run by {by}", trigger="manual", triggered_by=by,
                           params=params, queued_at=now, output="", truncated=False, queue="default")
@@ -178,10 +177,7 @@ def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_i
 
 
 def get_execution(session: Session, execution_id: int) -> Execution:
-    execution = session.get(Execution, execution_id)
-    if execution is None:
-        raise NotFoundError(f"execution {execution_id} not found")
-    return execution
+    return get_or_404(session, Execution, execution_id, "execution")
 
 
 def approve(session: Session, *, execution_id: int, by: str, now: datetime) -> Execution:
@@ -225,16 +221,21 @@ def _alert_event(session: Session, execution: Execution, kind: str, by: str, now
 
 
 def stats(session: Session, name: str) -> dict[str, Any]:
+    """Run counts in SQL; only the recovery times of effective runs are fetched (for the median)."""
     registry.get(session, name)
-    rows: Sequence[Execution] = session.scalars(select(Execution).where(
-        Execution.remediation == name, Execution.state.in_(("succeeded", "failed", "timed_out", "error",
-                                                             "interrupted")))).all()
-    succeeded = [r for r in rows if r.state == "succeeded"]
-    judged = [r for r in succeeded if r.outcome]
-    effective = [r for r in judged if r.outcome == "effective"]
-    recoveries = [r.recovery_s for r in effective if r.recovery_s is not None]
-    return {"remediation": name, "runs": len(rows), "succeeded": len(succeeded),
-            "success_rate": len(succeeded) / len(rows) if rows else None,
-            "judged": len(judged), "effective": len(effective),
-            "effectiveness_rate": len(effective) / len(judged) if judged else None,
+    finished = and_(Execution.remediation == name,
+                    Execution.state.in_(("succeeded", "failed", "timed_out", "error", "interrupted")))
+    succeeded = and_(finished, Execution.state == "succeeded")
+    runs, ok, judged, effective = session.execute(select(
+        func.count(),
+        func.count().filter(Execution.state == "succeeded"),
+        func.count().filter(Execution.state == "succeeded", Execution.outcome.is_not(None)),
+        func.count().filter(Execution.state == "succeeded", Execution.outcome == "effective"),
+    ).where(finished)).one()
+    recoveries = [r for r in session.scalars(select(Execution.recovery_s).where(
+        succeeded, Execution.outcome == "effective", Execution.recovery_s.is_not(None))) if r is not None]
+    return {"remediation": name, "runs": runs, "succeeded": ok,
+            "success_rate": ok / runs if runs else None,
+            "judged": judged, "effective": effective,
+            "effectiveness_rate": effective / judged if judged else None,
             "median_time_to_recovery_s": statistics.median(recoveries) if recoveries else None}

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.errors import BadRequestError, ConflictError, NotFoundError
+from app.db import get_or_404
+from app.errors import BadRequestError, ConflictError
 from app.silences.models import Silence
 
 OPS = ("=", "!=", "=~", "!~")
@@ -96,9 +97,7 @@ def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, en
 
 
 def expire(session: Session, *, silence_id: int, by: str, now: datetime) -> Silence:
-    silence = session.get(Silence, silence_id)
-    if silence is None:
-        raise NotFoundError(f"silence {silence_id} not found")
+    silence = get_or_404(session, Silence, silence_id, "silence")
     if silence.ends_at <= now:
         raise ConflictError(f"silence {silence_id} has already ended")
     silence.ends_at, silence.expired_by = now, by

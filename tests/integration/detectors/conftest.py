@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -19,14 +18,10 @@ from dataclasses import dataclass
 import pytest
 import requests
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from tests.helpers import free_port
 
 PROMETHEUS = "/usr/bin/prometheus"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _Serve:

@@ -1,7 +1,6 @@
 """The Prometheus client and pipeline against a real Prometheus on loopback."""
 from __future__ import annotations
 
-import socket
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -12,15 +11,9 @@ from config.schema import DetectorConfig, PrometheusSource
 from detectors.errors import SourceError
 from detectors.pipeline import run
 from detectors.sources import PrometheusClient, build_source
-
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # closed on return: nothing listens there
 
 
 def client(url: str, **kw) -> PrometheusClient:
@@ -80,6 +73,7 @@ def test_a_bad_query_is_a_permanent_error_carrying_prometheus_text(prometheus_ur
 def test_a_prometheus_that_is_down_is_a_transient_error():
     end = now()
     with pytest.raises(SourceError, match="connection refused") as info:
+        # free_port() closes its socket on return: nothing listens there.
         client(f"http://127.0.0.1:{free_port()}").fetch("up", start=end, end=end, step_s=1)
     assert not info.value.permanent
 
