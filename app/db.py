@@ -92,8 +92,9 @@ class Database:
                 connect_args={"connect_timeout": 5},
             )
         self._write = sessionmaker(self.engine, expire_on_commit=False)
-        self._reader = self.engine.execution_options(sqlite_begin="DEFERRED")
-        self._read = sessionmaker(self._reader, expire_on_commit=False)
+        self._read = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
+        # One statement needs no transaction: on SQLite skip BEGIN (its own snapshot suffices).
+        self._one_read = self.engine.execution_options(sqlite_begin=None)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -108,8 +109,8 @@ class Database:
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """A plain connection for a hot read path that needs no ORM session."""
-        with self._reader.connect() as connection:
+        """A plain connection for a hot path that reads with a single statement."""
+        with self._one_read.connect() as connection:
             yield connection
 
     def dispose(self) -> None:
@@ -133,4 +134,5 @@ def _sqlite_pragmas(engine: Engine) -> None:
         # A deferred BEGIN that later upgrades to a write lock fails with SQLITE_BUSY at
         # once, whatever the busy timeout; IMMEDIATE waits for the lock instead.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:
+            conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,6 +1,7 @@
 """Alerts: list with filters, detail with evidence and events, acknowledge."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from functools import wraps
@@ -100,6 +101,16 @@ def event_dict(e: AlertEvent) -> dict[str, Any]:
     return {"id": e.id, "at": iso(e.at), "kind": e.kind, "actor": e.actor, "details": e.details}
 
 
+@functools.lru_cache(maxsize=1024)
+def _query(query_string: bytes) -> service.AlertQuery:
+    """The current request's filters, remembered by query string: clients repeat theirs, and
+    reqparse cost a tenth of the list's CPU. A bad query raises and is not remembered."""
+    a = filters.parse_args(strict=True)
+    return service.AlertQuery(states=a["state"] or (), detector=a["detector"], severity=a["severity"],
+                              matchers=tuple(a["label"] or ()), since=a["since"], until=a["until"],
+                              acked=a["acked"], cursor=a["cursor"], limit=a["limit"])
+
+
 @ns.route("")
 class Alerts(Resource):
     @require("viewer")
@@ -107,10 +118,7 @@ class Alerts(Resource):
     @prebuilt_json(alert_page)
     def get(self) -> str:
         """Alerts, newest first; filter by state (comma list), detector, severity, label=value, time."""
-        a = filters.parse_args(strict=True)
-        query = service.AlertQuery(states=a["state"] or (), detector=a["detector"], severity=a["severity"],
-                                   matchers=tuple(a["label"] or ()), since=a["since"], until=a["until"],
-                                   acked=a["acked"], cursor=a["cursor"], limit=a["limit"])
+        query = _query(request.query_string)
         with db().read_connection() as connection:
             items, next_cursor = service.search_json(connection, query, LISTED)
         return f'{{"items":[{",".join(items)}],"next_cursor":{json.dumps(next_cursor)}}}\n'
