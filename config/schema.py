@@ -128,8 +128,10 @@ class AutoAnalysis(Model):
     direction: Literal["up", "down", "both"] = "both"
     local_points: int = Field(72, ge=2, le=100_000)
     min_history: int = Field(30, ge=2, le=100_000)
-    agree: int = Field(1, ge=1, le=3)
+    agree: int = Field(1, ge=1, le=5)  # of the signals: residual over 1, 6, 24 points, volatility, slow baseline
     min_effect: float = Field(0.35, ge=0)
+    peak_quantile: float = Field(0.999, gt=0, le=1)  # of the history's |z| that `margin` applies to
+    slow_points: int = Field(576, ge=0, le=100_000)  # the slow rolling median's length; 0 turns it off
 
 
 AnalysisConfig = Annotated[

@@ -12,10 +12,16 @@ Each run, on the trailing window only:
    `SCALES` points (a level shift or a drift too small to see in one point shows in
    a mean), are turned into robust z-scores against the history part of the window
    (all but its most recent `hold` fraction): median and MAD, so past incidents do
-   not inflate the scale.
-3. Adaptive threshold. A scale fires when a recent z passes both `threshold` and
-   `margin` times the largest |z| of the history at that scale: what happens every
-   week does not fire, and a noisy series needs a larger excursion than a quiet one.
+   not inflate the scale. Two more signals are scored the same way: the moving mean
+   of |residual| over `VOLATILITY_SCALE` points (a burst of swings both ways, whose
+   plain mean stays near 0), and the residual against a slow rolling median of
+   `slow_points` points, averaged over a quarter of that (a shift that lasts longer
+   than the local median takes to absorb it, e.g. a day-long drop).
+3. Adaptive threshold. A signal fires when a recent z passes both `threshold` and
+   `margin` times the `peak_quantile` quantile of the history's |z| for that signal:
+   what happens every week does not fire, and a noisy series needs a larger excursion
+   than a quiet one. A quantile just below 1 rather than the maximum keeps a single
+   extreme point of the past week from masking every later incident.
 4. Effect size. A z-score alone flags tiny moves on a quiet series, so a firing
    scale's residual mean must also reach `min_effect` times the typical range of the
    history's values (5th to 95th percentile): a move must matter next to what the
@@ -53,6 +59,16 @@ SEASONAL_GAIN = 0.8
 """A seasonal baseline must cut the residuals' robust scale to below this fraction of the local one's."""
 SEASONS_BACK = 3
 """How many previous days (weeks) the seasonal baseline takes the median of."""
+VOLATILITY_SCALE = 6
+"""Moving-mean length (points) of |residual|: alternating swings that cancel out in a plain mean."""
+PEAK_QUANTILE = 0.999
+"""Default quantile of the history's |z| a recent z must beat (times `margin`); taken as the
+order statistic at or below it: a history of 1,000 points drops its largest |z|, of 2,000 its two largest."""
+SLOW_POINTS = 576
+"""Default length of the slow rolling median (two days of 5-minute points); 0 turns it off."""
+_TINY = 1e-9
+"""A MAD below this fraction of the largest deviation is rounding noise (bottleneck's running
+sums leave ~1e-15 where a moving mean of zeros should be 0), not a scale."""
 _MAX_GRID_FACTOR = 4
 """A grid longer than this many times the point count (sparse, gappy data) is not built."""
 
@@ -60,8 +76,8 @@ _MAX_GRID_FACTOR = 4
 def auto(
     series: pd.Series, *, threshold: float = 4.0, margin: float = 1.0, hold: float = 0.1,
     seasonality: Seasonality = "auto", direction: Direction = "both", local_points: int = 72,
-    min_history: int = 30, agree: int = 1, min_effect: float = 0.35, now: datetime | None = None,
-    name: str = "value",
+    min_history: int = 30, agree: int = 1, min_effect: float = 0.35, peak_quantile: float = PEAK_QUANTILE,
+    slow_points: int = SLOW_POINTS, now: datetime | None = None, name: str = "value",
 ) -> Finding:
     """Judge the recent part of `series` against a baseline learnt from the rest of the window.
 
@@ -76,9 +92,13 @@ def auto(
         direction: 'up', 'down' or 'both'.
         local_points: the rolling median's length for the non-seasonal baseline.
         min_history: points needed before anything can fire (warm-up).
-        agree: how many of the time scales (1, 6, 24 points) must fire together.
+        agree: how many of the signals (residual over 1, 6, 24 points, volatility, slow
+            baseline) must fire together.
         min_effect: a firing scale's residual mean must also reach this fraction of the
             history's typical range (5th to 95th percentile); 0 turns the floor off.
+        peak_quantile: which quantile of the history's |z| (0 < q <= 1; 1 = the largest)
+            `margin` applies to.
+        slow_points: the slow rolling median's length (0 turns that signal off).
         now: evaluation time; points after it are ignored.
         name: what to call the value in the message.
 
@@ -93,19 +113,22 @@ def auto(
     t, v = arrays(series, now)
     return auto_arrays(t, v, threshold=threshold, margin=margin, hold=hold, seasonality=seasonality,
                        direction=direction, local_points=local_points, min_history=min_history, agree=agree,
-                       min_effect=min_effect, name=name)
+                       min_effect=min_effect, peak_quantile=peak_quantile, slow_points=slow_points, name=name)
 
 
 def auto_arrays(
     t: FloatArray, v: FloatArray, *, threshold: float = 4.0, margin: float = 1.0, hold: float = 0.1,
     seasonality: Seasonality = "auto", direction: Direction = "both", local_points: int = 72,
-    min_history: int = 30, agree: int = 1, min_effect: float = 0.35, name: str = "value",
-    labels: dict[str, str] | None = None,
+    min_history: int = 30, agree: int = 1, min_effect: float = 0.35, peak_quantile: float = PEAK_QUANTILE,
+    slow_points: int = SLOW_POINTS, name: str = "value", labels: dict[str, str] | None = None,
 ) -> Finding:
     """`auto` on (unix seconds, values) arrays already cut at `now`; labels go on the Finding."""
     _check(threshold, margin, hold, seasonality, direction, local_points, min_history)
     if min_effect < 0:
         raise AnalysisError(f"min_effect must be >= 0, got {min_effect}")
+    if not 0 < peak_quantile <= 1 or slow_points < 0:
+        raise AnalysisError(f"peak_quantile must be in (0, 1] and slow_points >= 0, got {peak_quantile} and "
+                            f"{slow_points}")
     t, v = drop_nan(t, v)
     if v.size < max(min_history, 8):
         why = f"warming up ({v.size} points, need {max(min_history, 8)})" if v.size else "no data in the window"
@@ -117,13 +140,14 @@ def auto_arrays(
     recent = max(1, int(hold * n))
     floor = min_effect * _spread(g[:n - recent])
     best_z, best_at, need, agreeing = 0.0, -1, threshold, 0
-    for scale in SCALES:
+    r = g - pred
+    for signal, scale, way in _signals(g, r, slow_points, direction):
         if scale > 1 and scale * 4 > n - recent:
             continue
-        z, limit = _scored(g - pred, scale, recent, threshold, margin)
-        hit = _beyond(z[n - recent:], limit, direction)
+        z, limit = _scored(signal, scale, recent, threshold, margin, peak_quantile)
+        hit = _beyond(z[n - recent:], limit, way)
         if floor > 0:
-            hit &= _large(_smooth(g - pred, scale)[n - recent:], floor)
+            hit &= _large(_smooth(signal, scale)[n - recent:], floor)
         if hit.any():
             agreeing += 1
             at = n - recent + int(np.flatnonzero(hit)[0])
@@ -146,9 +170,7 @@ def baseline(g: FloatArray, step_s: float, seasonality: str, local_points: int) 
         local_points: the rolling median's length.
     """
     n = g.size
-    m = max(2, min(local_points, n - 1))
-    local = np.full(n, np.nan)
-    local[1:] = bn.move_median(g, m, min_count=max(1, m // 2))[:-1]
+    local = _rolling_median(g, local_points)
     if seasonality == "none":
         return "local", local
     candidates = [("local", local)]
@@ -168,6 +190,28 @@ def baseline(g: FloatArray, step_s: float, seasonality: str, local_points: int) 
         if scale < SEASONAL_GAIN * best_scale:
             best, best_scale = (model, p), scale
     return best
+
+
+def _signals(g: FloatArray, r: FloatArray, slow_points: int,
+             direction: str) -> list[tuple[FloatArray, int, str]]:
+    """(signal, moving-mean length, direction) to score: the residuals at each of `SCALES`,
+    their volatility (only when both directions are watched: |residual| cannot tell a rise
+    from a fall), and the residuals against the slow rolling median; `agree` counts them all."""
+    out = [(r, scale, direction) for scale in SCALES]
+    if direction == "both":
+        out.append((np.abs(r), VOLATILITY_SCALE, "up"))
+    if slow_points >= 2:
+        out.append((g - _rolling_median(g, slow_points), max(2, slow_points // 4), direction))
+    return out
+
+
+def _rolling_median(g: FloatArray, points: int) -> FloatArray:
+    """Each grid point's prediction from the median of up to `points` preceding points."""
+    n = g.size
+    m = max(2, min(points, n - 1))
+    out = np.full(n, np.nan)
+    out[1:] = bn.move_median(g, m, min_count=max(1, m // 2))[:-1]
+    return out
 
 
 def _seasonal(g: FloatArray, period: int) -> FloatArray:
@@ -199,8 +243,9 @@ def _large(effect: FloatArray, floor: float) -> npt.NDArray[np.bool_]:
         return np.abs(effect) >= floor
 
 
-def _scored(r: FloatArray, scale: int, recent: int, threshold: float, margin: float) -> tuple[FloatArray, float]:
-    """(robust z of the residuals' moving mean, the limit recent z must reach)."""
+def _scored(r: FloatArray, scale: int, recent: int, threshold: float, margin: float,
+            peak_quantile: float) -> tuple[FloatArray, float]:
+    """(robust z of the signal's moving mean, the limit recent z must reach)."""
     n = r.size
     smooth = _smooth(r, scale)
     history = smooth[:n - recent]
@@ -212,7 +257,8 @@ def _scored(r: FloatArray, scale: int, recent: int, threshold: float, margin: fl
     if spread <= 0:
         return np.full(n, np.nan), math.inf
     z = (smooth - centre) / spread
-    peak = float(np.max(np.abs(z[:n - recent][~np.isnan(z[:n - recent])])))
+    past = np.abs(z[:n - recent][~np.isnan(z[:n - recent])])
+    peak = float(np.max(past)) if peak_quantile >= 1 else float(np.quantile(past, peak_quantile, method="lower"))
     return z, max(threshold, margin * peak)
 
 
@@ -221,8 +267,11 @@ def _scale(x: FloatArray, centre: float | None = None) -> float:
     if x.size < 2:
         return 0.0
     c = float(bn.median(x)) if centre is None else centre
-    mad = MAD_SCALE * float(bn.median(np.abs(x - c)))
-    return mad if mad > 0 else float(np.std(x))
+    dev = np.abs(x - c)
+    mad = MAD_SCALE * float(bn.median(dev))
+    # A sparse series (mostly zeros, rare spikes) has a MAD of 0, or of rounding noise once
+    # smoothed; z against that would be ~1e16 and compare at random.
+    return mad if mad > _TINY * float(np.max(dev)) else float(np.std(x))
 
 
 def _beyond(z: FloatArray, limit: float, direction: str) -> npt.NDArray[np.bool_]:

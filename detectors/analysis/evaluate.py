@@ -61,6 +61,7 @@ def evaluate_arrays(t: FloatArray, v: FloatArray, labels: dict[str, str], analys
         return auto_arrays(t, v, threshold=analysis.threshold, margin=analysis.margin, hold=analysis.hold,
                            seasonality=analysis.seasonality, direction=analysis.direction,
                            local_points=analysis.local_points, min_history=analysis.min_history,
-                           agree=analysis.agree, min_effect=analysis.min_effect, name=name,
+                           agree=analysis.agree, min_effect=analysis.min_effect,
+                           peak_quantile=analysis.peak_quantile, slow_points=analysis.slow_points, name=name,
                            labels=labels)
     raise AnalysisError(f"unknown analysis {type(analysis).__name__}")

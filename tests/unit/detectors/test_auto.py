@@ -93,9 +93,49 @@ def test_it_keeps_firing_for_the_hold_after_a_spike_then_resolves() -> None:
 
 def test_an_excursion_no_larger_than_the_windows_own_history_does_not_fire() -> None:
     values = np.random.default_rng(6).normal(0, 1, 5 * DAY)
-    values[100] += 10
+    values[[100, 400]] += 10  # twice: one lone point alone would not set the bar (peak_quantile)
     values[-1] += 9
     assert auto(series_of(values, step_s=STEP_S)).state == "ok"
+
+
+def test_a_single_extreme_point_last_week_does_not_mask_a_new_spike() -> None:
+    values = np.random.default_rng(12).normal(0, 1, 7 * DAY)
+    values[3 * DAY] += 40  # one wild point four days ago
+    values[-1] += 12
+    s = series_of(values, step_s=STEP_S)
+    assert auto(s).state == "firing"
+    assert auto(s, peak_quantile=1.0).state == "ok"  # the old rule: beat the largest |z| of the history
+
+
+def test_a_spike_on_a_mostly_zero_series_fires_at_a_sane_sigma() -> None:
+    rng = np.random.default_rng(11)
+    values = np.zeros(6 * DAY)  # 75% zeros, small rare blips: the MAD is 0 at every time scale
+    blips = rng.choice(values.size - 20, values.size // 4, replace=False)
+    values[blips] = rng.uniform(0.5, 3.0, blips.size)
+    assert auto(series_of(values, step_s=STEP_S)).state == "ok"
+    values[-3:] = 40
+    finding = auto(series_of(values, step_s=STEP_S))
+    assert finding.state == "firing"
+    assert finding.threshold is not None and finding.threshold < 100  # not a 1e16σ limit from rounding noise
+    assert "e+" not in finding.message
+
+
+def test_a_burst_of_swings_whose_mean_stays_level_fires_when_both_directions_are_watched() -> None:
+    values = np.random.default_rng(13).normal(0, 1, 6 * DAY)
+    values[[DAY - 40, 2 * DAY - 40, 3 * DAY - 40, 4 * DAY - 40, 5 * DAY - 40]] += [9, -9, 9, -9, 9]
+    values[-12:] += 6 * (-1.0) ** np.arange(12)  # each swing is smaller than the lone spikes before
+    s = series_of(values, step_s=STEP_S)
+    assert auto(s).state == "firing"
+    assert auto(s, direction="up").state == "ok"
+
+
+def test_a_drop_that_lasts_a_day_fires_though_a_deeper_short_dip_came_before() -> None:
+    values = np.random.default_rng(14).normal(50, 1, 7 * DAY)
+    values[3 * DAY:3 * DAY + 36] -= 12  # six hours, deeper: every local scale has seen worse
+    values[-DAY:] -= 8  # the local median has long absorbed it; the slow one has not
+    s = series_of(values, step_s=STEP_S)
+    assert auto(s).state == "firing"
+    assert auto(s, slow_points=0).state == "ok"
 
 
 @pytest.mark.parametrize("values, why", [([], "no data"), ([1.0] * 10, "warming up"),
@@ -132,6 +172,8 @@ def test_bad_options_are_refused() -> None:
         auto(s, seasonality="hourly")  # type: ignore[arg-type]
     with pytest.raises(AnalysisError, match="min_effect"):
         auto(s, min_effect=-1.0)
+    with pytest.raises(AnalysisError, match="peak_quantile"):
+        auto(s, peak_quantile=0.0)
 
 
 def test_the_config_model_reaches_the_analysis_through_evaluate() -> None:
@@ -145,3 +187,22 @@ def test_the_config_model_reaches_the_analysis_through_evaluate() -> None:
     finding = evaluate(labelled, definition.analysis, now=end_of(s))
     assert (finding.state, finding.labels) == ("firing", {"host": "a"})
     assert finding.to_dict()["evidence"]["model"] == "local"
+
+
+def test_peak_quantile_and_slow_points_are_configurable() -> None:
+    values = np.random.default_rng(12).normal(0, 1, 7 * DAY)
+    values[3 * DAY] += 40
+    values[-1] += 12
+    s = series_of(values, step_s=STEP_S)
+    labelled = LabelledSeries({}, pd.Index(s.index).astype("int64").to_numpy() / 1e9, s.to_numpy())
+
+    def state(**options: object) -> str:
+        definition = DetectorConfig.model_validate({"name": "d", "source": "s", "query": "q",
+                                                    "analysis": {"type": "auto", **options}})
+        return evaluate(labelled, definition.analysis, now=end_of(s)).state
+
+    assert state() == "firing"
+    assert state(peak_quantile=1.0) == "ok", "the configured quantile reaches the analysis"
+    with pytest.raises(ValueError, match="slow_points"):
+        DetectorConfig.model_validate({"name": "d", "source": "s", "query": "q",
+                                       "analysis": {"type": "auto", "slow_points": -1}})
