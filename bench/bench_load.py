@@ -555,7 +555,8 @@ def table(results: list[Result], args: argparse.Namespace) -> None:
             continue
         target = ""
         if r.name == "alerts":
-            ratio = f", {r.rps / hello:.0%} of hello (>= 50%)" if hello else ""
+            ratio = (f", {r.rps / hello:.0%} of hello (>= {TARGET_RATIO:.0%}: "
+                     f"{'PASS' if r.rps / hello >= TARGET_RATIO else 'MISS'}) and") if hello else ""
             target = f">= {TARGET_ALERTS_RPS}/s p99 < {TARGET_P99_MS:.0f} ms{ratio}"
         elif r.name == "ingest":
             target = f">= {TARGET_INGEST_RPS}/s, lost {s['lost']} alerts"
