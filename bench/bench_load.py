@@ -446,7 +446,7 @@ def soak(tmp: Path, server: Server, token: str, database: Database, args: argpar
         "max_growth_in_a_worker_pct": max(per_pid, default=0.0), "stored": stored, "expected": 10 * i["ok"],
     }, os.getloadavg())
     result.notes.append(f"alerts {a['ok_rps']:.0f} req/s p99 {a['p99_ms']:.1f} ms, ingest {i['ok_rps']:.0f} req/s "
-                        f"p99 {i['p99_ms']:.1f} ms; errors {a['errors'] + i['errors']}; RSS sum "
+                        f"p99 {i['p99_ms']:.1f} ms; errors {a['errors'] + i['errors']} ({_kinds(a)} / {_kinds(i)}); RSS sum "
                         f"{first / 2**20:.1f} -> {last / 2**20:.1f} MB ({growth:+.1f}%), {len(pids)} worker pids "
                         f"(recycled {len(pids) - args.workers}x), max growth within one worker "
                         f"{max(per_pid, default=0.0):+.1f}%; inbox rows {stored} vs 10 x {i['ok']} 2xx")
@@ -455,6 +455,12 @@ def soak(tmp: Path, server: Server, token: str, database: Database, args: argpar
 
 
 # ---- main ------------------------------------------------------------------------------------
+
+def _kinds(stats: dict[str, Any]) -> str:
+    """Which errors wrk saw, e.g. 'read 3, non2xx 1'."""
+    kinds = ("non2xx", "connect", "read", "write", "timeout")
+    return ", ".join(f"{k} {stats[k]}" for k in kinds if stats[k]) or "none"
+
 
 def bench_db(db: str, args: argparse.Namespace, results: list[Result]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"vigil-load-{db}-"))
