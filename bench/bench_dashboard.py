@@ -26,6 +26,7 @@ from typing import Any, Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app, migrate  # noqa: E402
+from app.alerts.models import listed_json  # noqa: E402
 from app.auth import service as auth  # noqa: E402
 from app.db import Database  # noqa: E402
 from config.loader import from_dict  # noqa: E402
@@ -46,11 +47,17 @@ def rows(n: int) -> Iterator[tuple[Any, ...]]:
         roll = (i * 7919) % 100
         state = "firing" if roll < 2 else "pending" if roll < 3 else "resolved"
         labels = {"instance": f"web-{i % 200}", "env": "prod" if i % 3 else "staging", "team": TEAMS[i % 5]}
-        resolved = (started + timedelta(minutes=5 + i % 90)).strftime(_STAMP) if state == "resolved" else None
+        resolved = started + timedelta(minutes=5 + i % 90) if state == "resolved" else None
+        fields = {"fingerprint": hashlib.sha256(str(i).encode()).hexdigest(), "detector": DETECTORS[i % 20],
+                  "source": "detector", "labels": labels, "severity": SEVERITIES[(i // 3) % 3], "state": state,
+                  "kind": "threshold", "message": "value above 90", "value": 91.0 + i % 9, "threshold": 90.0,
+                  "started_at": started, "fired_at": started if state != "pending" else None,
+                  "resolved_at": resolved, "last_seen_at": resolved or started, "acked_at": None, "acked_by": None}
         stamp = started.strftime(_STAMP)
-        yield (hashlib.sha256(str(i).encode()).hexdigest(), DETECTORS[i % 20], "detector", json.dumps(labels),
-               SEVERITIES[(i // 3) % 3], state, "threshold", "value above 90", 91.0 + i % 9, 90.0, "{}", stamp,
-               stamp if state != "pending" else None, resolved, resolved or stamp)
+        end = resolved.strftime(_STAMP) if resolved else None
+        yield (fields["fingerprint"], fields["detector"], "detector", json.dumps(labels), fields["severity"], state,
+               "threshold", "value above 90", fields["value"], 90.0, "{}", stamp, stamp if state != "pending" else None,
+               end, end or stamp, listed_json(fields))
 
 
 def seed(path: Path, n: int) -> None:
@@ -67,8 +74,8 @@ def seed(path: Path, n: int) -> None:
     with conn:
         conn.executemany(
             "INSERT INTO alerts (fingerprint, detector, source, labels, severity, state, kind, message,"
-            " value, threshold, evidence, started_at, fired_at, resolved_at, last_seen_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows(n))
+            " value, threshold, evidence, started_at, fired_at, resolved_at, last_seen_at, listed)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows(n))
         # What alerts.service writes for every new alert, in bulk.
         conn.execute("INSERT INTO alert_labels (alert_id, name, value) "
                      "SELECT a.id, j.key, j.value FROM alerts a, json_each(a.labels) j")

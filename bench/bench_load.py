@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import migrate  # noqa: E402
-from app.alerts.models import Alert  # noqa: E402
+from app.alerts.models import Alert, listed_json  # noqa: E402
 from app.auth import service as auth  # noqa: E402
 from app.db import Database  # noqa: E402
 from app.ingest.models import InboxItem  # noqa: E402
@@ -172,6 +172,7 @@ def seed(database: Database, n_alerts: int) -> str:
                 "acked_at": started + timedelta(minutes=7) if i % 10 == 0 else None,
                 "acked_by": "oncall" if i % 10 == 0 else None,
             })
+            rows[-1]["listed"] = listed_json(rows[-1])  # what the ORM keeps on every write
             if len(rows) == 10_000:
                 conn.execute(table.insert(), rows)
                 rows.clear()

@@ -11,7 +11,7 @@ from flask import Response, current_app, request
 from flask_restx import Model, Namespace, fields, inputs
 
 from app.alerts import service
-from app.alerts.models import Alert, AlertEvent
+from app.alerts.models import AlertEvent
 from app.auth.decorators import Resource, actor, require
 from app.db import utcnow
 from app.web import db, iso, page_parser, utc_datetime
@@ -86,17 +86,6 @@ def prebuilt_json(model: Model) -> Callable[[Callable[..., Any]], Callable[..., 
     return wrap
 
 
-def alert_dict(a: Alert) -> dict[str, Any]:
-    return {"id": a.id, "fingerprint": a.fingerprint, "detector": a.detector, "source": a.source,
-            "labels": a.labels, "severity": a.severity, "state": a.state, "kind": a.kind, "message": a.message,
-            "value": a.value, "threshold": a.threshold, "started_at": iso(a.started_at), "fired_at": iso(a.fired_at),
-            "resolved_at": iso(a.resolved_at), "last_seen_at": iso(a.last_seen_at), "acked_at": iso(a.acked_at),
-            "acked_by": a.acked_by}
-
-
-LISTED = tuple(alert_out)  # the model's fields, in its order; each is also an alerts column
-
-
 def event_dict(e: AlertEvent) -> dict[str, Any]:
     return {"id": e.id, "at": iso(e.at), "kind": e.kind, "actor": e.actor, "details": e.details}
 
@@ -120,7 +109,7 @@ class Alerts(Resource):
         """Alerts, newest first; filter by state (comma list), detector, severity, label=value, time."""
         query = _query(request.query_string)
         with db().read_connection() as connection:
-            items, next_cursor = service.search_json(connection, query, LISTED)
+            items, next_cursor = service.search_json(connection, query)
         return f'{{"items":[{",".join(items)}],"next_cursor":{json.dumps(next_cursor)}}}\n'
 
 
@@ -133,7 +122,7 @@ class AlertDetail(Resource):
         """One alert with its evidence window and every event."""
         with db().read() as session:
             alert = service.get(session, alert_id)
-            return {**alert_dict(alert), "evidence": alert.evidence,
+            return {**alert.as_dict(), "evidence": alert.evidence,
                     "events": [event_dict(e) for e in service.events(session, alert_id)]}
 
 
@@ -148,5 +137,5 @@ class AlertAck(Resource):
         """Acknowledge an open alert (recorded with who did it)."""
         comment = (ns.payload or {}).get("comment", "")
         with db().write() as session:
-            return alert_dict(service.acknowledge(session, alert_id=alert_id, by=actor(), now=utcnow(),
-                                                  comment=comment))
+            return service.acknowledge(session, alert_id=alert_id, by=actor(), now=utcnow(),
+                                        comment=comment).as_dict()

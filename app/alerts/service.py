@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (JSON, ColumnElement, Connection, Dialect, Integer, Select, String, Text, and_, bindparam, cast, exists, func,
-                        literal, select, type_coerce)
-from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy import (ColumnElement, Connection, Dialect, Integer, Select, String, and_, bindparam, cast, exists, func,
+                        literal, select)
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.alerts.models import OPEN_STATES, Alert, AlertEvent, AlertLabel
 from app.audit import service as audit
-from app.db import UTCDateTime, get_or_404
+from app.db import get_or_404
 from app.errors import ConflictError
 from detectors import lifecycle
 from detectors.findings import Finding, finite_or_none
@@ -88,9 +88,9 @@ def open_alert(session: Session, fingerprint: str) -> Alert | None:
 
 def _open(session: Session, *, detector: str, severity: str, labels: dict[str, str], fingerprint: str,
           finding: Finding, now: datetime) -> Alert:
-    return _add(session, Alert(fingerprint=fingerprint, detector=detector, labels=labels, severity=severity,
-                               state="pending", kind=finding.kind, started_at=finding.active_since or now,
-                               last_seen_at=now))
+    return _add(session, Alert(fingerprint=fingerprint, detector=detector, source="detector", labels=labels,
+                               severity=severity, state="pending", kind=finding.kind, message=finding.message,
+                               started_at=finding.active_since or now, last_seen_at=now))
 
 
 def _add(session: Session, alert: Alert) -> Alert:
@@ -158,15 +158,15 @@ def search(session: Session, query: AlertQuery) -> list[Alert]:
     return list(session.scalars(_search_stmt(_Shape.of(query), None), _values(query)))
 
 
-def search_json(connection: Connection, query: AlertQuery, columns: Sequence[str]) -> tuple[list[str], int | None]:
-    """A page of search() as one JSON object text per alert, built by the database.
+def search_json(connection: Connection, query: AlertQuery) -> tuple[list[str], int | None]:
+    """A page of search() as one JSON object text per alert, read from `alerts.listed`.
 
     The list endpoint's answer is then a join of these texts: decoding 17 columns per row,
-    formatting times and encoding JSON again in Python cost most of its CPU, and building
-    and cache-keying the statement on every call most of the rest. So the SQL is compiled
-    once per filter shape and runs as driver SQL. Returns (items, next_cursor) like web.page().
+    formatting times and encoding JSON again cost most of its CPU, and building and
+    cache-keying the statement on every call most of the rest. So the SQL is compiled once
+    per filter shape and runs as driver SQL. Returns (items, next_cursor) like web.page().
     """
-    compiled, processors = _compiled_json_page(connection.dialect, _Shape.of(query), tuple(columns))
+    compiled, processors = _compiled_json_page(connection.dialect, _Shape.of(query))
     params: dict[str, Any] = dict(compiled.construct_params(_values(query)))
     for name, process in processors.items():
         params[name] = process(params[name])
@@ -207,9 +207,10 @@ def _values(q: AlertQuery) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=256)  # one per filter shape in use; bounded, as shapes come from requests
-def _compiled_json_page(dialect: Dialect, shape: _Shape, columns: tuple[str, ...]) -> tuple[SQLCompiler, dict[str, Any]]:
+def _compiled_json_page(dialect: Dialect, shape: _Shape) -> tuple[SQLCompiler, dict[str, Any]]:
     """The compiled page statement and the bind processors its parameters need (UTC times)."""
-    stmt = _search_stmt(shape, _json_object(dialect.name, columns))
+    item = literal('{"id":').concat(cast(Alert.id, String)).concat(",").concat(func.substr(Alert.listed, 2))
+    stmt = _search_stmt(shape, item)
     compiled = stmt.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
     processors = {name: proc for name, bind in compiled.binds.items()
@@ -217,33 +218,11 @@ def _compiled_json_page(dialect: Dialect, shape: _Shape, columns: tuple[str, ...
     return compiled, processors
 
 
-def _json_object(dialect: str, columns: tuple[str, ...]) -> ColumnElement[str]:
-    """One row as a JSON object, times as ISO-8601 UTC with microseconds (as web.iso gives them)."""
-    table, args, spliced = Alert.__table__.c, [], []
-    for name in columns:
-        column = table[name]
-        value: Any = column
-        if isinstance(column.type, UTCDateTime) and dialect == "sqlite":  # stored 'YYYY-MM-DD HH:MM:SS.ffffff'
-            value = func.replace(type_coerce(column, String), " ", "T").concat("+00:00")
-        elif isinstance(column.type, UTCDateTime):
-            value = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
-        elif isinstance(column.type, JSON) and dialect == "sqlite":
-            # Stored as JSON text by SQLAlchemy's serializer: splice it in as it is, since
-            # re-parsing it with json() cost a quarter of the query.
-            spliced.append(literal(f'"{name}":').concat(type_coerce(column, String)).concat(","))
-            continue
-        args += [literal(name), value]
-    if dialect == "sqlite":
-        parts = [literal("{"), *spliced, func.substr(func.json_object(*args), 2)]  # json_object without its "{"
-        return type_coerce(functools.reduce(lambda a, b: a.concat(b), parts), String)
-    return cast(func.json_build_object(*args), Text)  # text: psycopg would decode json
-
-
 @functools.lru_cache(maxsize=256)  # one per filter shape in use; bounded, as shapes come from requests
-def _search_stmt(shape: _Shape, json_object: ColumnElement[str] | None) -> Select[Any]:
+def _search_stmt(shape: _Shape, item: ColumnElement[str] | None) -> Select[Any]:
     """The page's rows (whole alerts, or (id, JSON text)): their ids are picked from indexes
     alone (a time window sorts ids, not whole rows), then only those rows are read."""
-    stmt: Select[Any] = select(Alert) if json_object is None else select(Alert.id, json_object)  # type: ignore[assignment]
+    stmt: Select[Any] = select(Alert) if item is None else select(Alert.id, item)  # type: ignore[assignment]
     return stmt.where(Alert.id.in_(_page_ids(shape))).order_by(Alert.id.desc())
 
 

@@ -1,3 +1,4 @@
+import json
 import threading
 from datetime import datetime, timezone
 
@@ -97,8 +98,9 @@ def test_alert_labels_are_carried_across_the_labels_table_migration(database: Da
     with database.engine.begin() as conn:  # an alert as revision 0006 stored it
         conn.execute(text(
             "INSERT INTO alerts (fingerprint, detector, source, labels, labels_text, severity, state, kind, message,"
-            " evidence, started_at, last_seen_at) VALUES ('f1', 'cpu', 'detector', :labels, :text, 'warning',"
-            " 'firing', 'threshold', '', '{}', '2026-11-01 12:00:00.000000', '2026-11-01 12:00:00.000000')"),
+            " value, evidence, started_at, last_seen_at) VALUES ('f1', 'cpu', 'detector', :labels, :text, 'warning',"
+            " 'firing', 'threshold', 'cpu \"high\"', 0.25, '{}', '2026-11-01 12:00:00.000000',"
+            " '2026-11-01 12:00:00.000000')"),
             {"labels": '{"team": "db", "host": "ü-1"}', "text": "\nhost=ü-1\nteam=db\n"})
         conn.execute(text("INSERT INTO alert_events (alert_id, at, kind, actor, details)"
                           " SELECT id, started_at, 'firing', 'system', '{}' FROM alerts"))
@@ -110,6 +112,9 @@ def test_alert_labels_are_carried_across_the_labels_table_migration(database: Da
         found = service.search(session, service.AlertQuery(matchers=(("host", "=", "ü-1"),)))
     assert rows == {("team", "db"), ("host", "ü-1")}
     assert [a.fingerprint for a in found] == ["f1"]
+    with database.read_connection() as conn:  # the list JSON was filled in for the stored alert
+        items, _ = service.search_json(conn, service.AlertQuery())
+    assert [json.loads(i) for i in items] == [found[0].as_dict()]
     command.downgrade(config, "0006")
     with database.engine.connect() as conn:
         assert conn.scalar(text("SELECT labels_text FROM alerts")) == "\nhost=ü-1\nteam=db\n"
