@@ -4,7 +4,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from functools import wraps
 from typing import Any, Callable
 
 from flask import Response, current_app, request
@@ -74,7 +73,7 @@ def prebuilt_json(model: Model) -> Callable[[Callable[..., Any]], Callable[..., 
     def wrap(fn: Callable[..., str]) -> Callable[..., Any]:
         marshalled = ns.marshal_with(model)(lambda *a, **k: json.loads(fn(*a, **k)))
 
-        @wraps(fn)
+        @functools.wraps(fn)
         def inner(*args: Any, **kwargs: Any) -> Any:
             if request.headers.get(current_app.config["RESTX_MASK_HEADER"]):
                 return marshalled(*args, **kwargs)
