@@ -61,6 +61,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def iso(value: datetime | None) -> str | None:
+    """ISO-8601 with microseconds always: every time the API answers, stored list JSON included."""
+    return value.isoformat(timespec="microseconds") if value else None
+
+
 def normalise_url(url: str) -> str:
     """Accept postgres:// and postgresql:// and use the psycopg 3 driver for both."""
     if url.startswith("postgres://"):

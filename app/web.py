@@ -22,11 +22,6 @@ def cfg() -> Config:
     return config
 
 
-def iso(value: datetime | None) -> str | None:
-    """ISO-8601 with microseconds always, the shape the database-built alert list uses too."""
-    return value.isoformat(timespec="microseconds") if value else None
-
-
 def utc_datetime(value: str) -> datetime:
     """Query-string datetime: ISO-8601 (naive means UTC)."""
     try:

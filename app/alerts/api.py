@@ -12,8 +12,8 @@ from flask_restx import Model, Namespace, fields, inputs
 from app.alerts import service
 from app.alerts.models import AlertEvent
 from app.auth.decorators import Resource, actor, require
-from app.db import utcnow
-from app.web import db, iso, page_parser, utc_datetime
+from app.db import iso, utcnow
+from app.web import db, page_parser, utc_datetime
 
 ns = Namespace("alerts", description="Alert history and lifecycle")
 

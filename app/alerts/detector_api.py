@@ -11,9 +11,9 @@ from app.alerts import detection
 from app.alerts.models import DetectorStatus
 from app.auth.decorators import Resource, actor, require
 from app.audit import service as audit
-from app.db import utcnow
+from app.db import iso, utcnow
 from app.errors import NotFoundError
-from app.web import cfg, db, iso
+from app.web import cfg, db
 from config.schema import DetectorConfig
 from detectors import pipeline
 from detectors.sources import Source, build_source

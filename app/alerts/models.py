@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from app.db import Base, UTCDateTime
+from app.db import Base, UTCDateTime, iso
 
 OPEN_STATES = ("pending", "firing")
 
@@ -47,7 +47,7 @@ class Alert(Base):
     acked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The alert as the list answers it (JSON without "id"), kept on every write: the alerts
     # list then reads one text per row instead of decoding and re-encoding 17 columns.
-    listed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    listed: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)  # only the list reads it
 
     def as_dict(self) -> dict[str, Any]:
         """The alert's fields as the API answers them (times ISO-8601 UTC with microseconds)."""
@@ -60,7 +60,7 @@ LISTED = ("id", "fingerprint", "detector", "source", "labels", "severity", "stat
 
 
 def _json_value(value: Any) -> Any:
-    return value.isoformat(timespec="microseconds") if isinstance(value, datetime) else value
+    return iso(value) if isinstance(value, datetime) else value
 
 
 def listed_json(fields: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (ColumnElement, Connection, Dialect, Integer, Select, String, and_, bindparam, cast, exists, func,
+from sqlalchemy import (Connection, Dialect, Integer, Select, String, and_, bindparam, cast, exists, func,
                         literal, select)
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -155,7 +155,7 @@ class AlertQuery:
 
 def search(session: Session, query: AlertQuery) -> list[Alert]:
     """Newest first, keyset-paginated on id: no OFFSET and no COUNT(*)."""
-    return list(session.scalars(_search_stmt(_Shape.of(query), None), _values(query)))
+    return list(session.scalars(_search_stmt(_Shape.of(query), as_json=False), _values(query)))
 
 
 def search_json(connection: Connection, query: AlertQuery) -> tuple[list[str], int | None]:
@@ -209,9 +209,7 @@ def _values(q: AlertQuery) -> dict[str, Any]:
 @functools.lru_cache(maxsize=256)  # one per filter shape in use; bounded, as shapes come from requests
 def _compiled_json_page(dialect: Dialect, shape: _Shape) -> tuple[SQLCompiler, dict[str, Any]]:
     """The compiled page statement and the bind processors its parameters need (UTC times)."""
-    item = literal('{"id":').concat(cast(Alert.id, String)).concat(",").concat(func.substr(Alert.listed, 2))
-    stmt = _search_stmt(shape, item)
-    compiled = stmt.compile(dialect=dialect)
+    compiled = _search_stmt(shape, as_json=True).compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
     processors = {name: proc for name, bind in compiled.binds.items()
                   if (proc := bind.type.bind_processor(dialect)) is not None}
@@ -219,10 +217,12 @@ def _compiled_json_page(dialect: Dialect, shape: _Shape) -> tuple[SQLCompiler, d
 
 
 @functools.lru_cache(maxsize=256)  # one per filter shape in use; bounded, as shapes come from requests
-def _search_stmt(shape: _Shape, item: ColumnElement[str] | None) -> Select[Any]:
+def _search_stmt(shape: _Shape, *, as_json: bool) -> Select[Any]:
     """The page's rows (whole alerts, or (id, JSON text)): their ids are picked from indexes
     alone (a time window sorts ids, not whole rows), then only those rows are read."""
-    stmt: Select[Any] = select(Alert) if item is None else select(Alert.id, item)  # type: ignore[assignment]
+    # `listed` lacks the id, which is only known after the insert: put it in front.
+    item = literal('{"id":').concat(cast(Alert.id, String)).concat(",").concat(func.substr(Alert.listed, 2))
+    stmt: Select[Any] = select(Alert.id, item) if as_json else select(Alert)  # type: ignore[assignment]
     return stmt.where(Alert.id.in_(_page_ids(shape))).order_by(Alert.id.desc())
 
 

@@ -8,7 +8,8 @@ from flask_restx import Namespace, fields
 from app.audit import service
 from app.audit.models import AuditRecord
 from app.auth.decorators import Resource, require
-from app.web import db, iso, newest_first, page, page_parser, utc_datetime
+from app.db import iso
+from app.web import db, newest_first, page, page_parser, utc_datetime
 
 ns = Namespace("audit", description="Append-only, hash-chained audit log")
 

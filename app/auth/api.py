@@ -7,7 +7,8 @@ from flask_restx import Namespace, fields
 
 from app.auth import service
 from app.auth.decorators import Resource, actor, require
-from app.web import db, iso
+from app.db import iso
+from app.web import db
 
 ns = Namespace("tokens", description="API tokens (admin)")
 

@@ -10,9 +10,9 @@ from app.auth.decorators import Resource, actor, require
 from app.automation import bindings as binding_service
 from app.automation import registry, service
 from app.automation.models import Execution, RemediationVersion
-from app.db import utcnow
+from app.db import iso, utcnow
 from app.errors import BadRequestError
-from app.web import bounded_int, cfg, db, iso, newest_first, page, page_parser
+from app.web import bounded_int, cfg, db, newest_first, page, page_parser
 from config.loader import describe
 from config.schema import BindingConfig
 from remediations import ParamsError, validate_params

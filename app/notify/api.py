@@ -7,13 +7,13 @@ from flask_restx import Namespace, fields
 
 from app.auth.decorators import Resource, actor, require
 from app.audit import service as audit
-from app.db import utcnow
+from app.db import iso, utcnow
 from app.errors import NotFoundError
 from app.notify.messages import Notification
 from app.notify.models import OutboxMessage
 from app.notify.render import render
 from app.notify.transport import send
-from app.web import cfg, db, iso, newest_first, page, page_parser
+from app.web import cfg, db, newest_first, page, page_parser
 from config.channels import ChannelConfig
 
 ns = Namespace("channels", description="Chat channels")

@@ -7,11 +7,11 @@ from typing import Any
 from flask_restx import Namespace, fields
 
 from app.auth.decorators import Resource, actor, current_principal, require
-from app.db import utcnow
+from app.db import iso, utcnow
 from app.errors import BadRequestError
 from app.silences import service
 from app.silences.models import Silence
-from app.web import cfg, db, iso, newest_first, page, page_parser, utc_datetime
+from app.web import cfg, db, newest_first, page, page_parser, utc_datetime
 from config.units import parse_duration
 
 ns = Namespace("silences", description="Silences and maintenance windows")
