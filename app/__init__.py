@@ -61,6 +61,7 @@ def create_app(config: Config | None = None, environ: Mapping[str, str] | None =
 
         config = loader.load(None, environ if environ is not None else os.environ)
     from app import api, dashboard, logs, metrics
+    from app.alerts import list_cache
 
     app = Flask(__name__)
     app.request_class = JSONRequest
@@ -70,10 +71,14 @@ def create_app(config: Config | None = None, environ: Mapping[str, str] | None =
     app.config["RESTX_ERROR_404_HELP"] = False
     app.config["BUNDLE_ERRORS"] = True
     app.extensions["vigil.config"] = config
-    app.extensions["vigil.db"] = database_for(config)
+    app.extensions["vigil.db"] = database = database_for(config)
     logs.instrument(app)
     metrics.register(app)
     api.create_api(app)
     app.secret_key = dashboard.secret_key(config.settings)  # signs the dashboard's session cookie
     dashboard.register(app, config)
+    if list_cache.sqlite_file(database) and config.settings.alert_list_cache_mb:
+        app.wsgi_app = list_cache.ListCache(  # type: ignore[method-assign]
+            app.wsgi_app, database, mask_header=app.config["RESTX_MASK_HEADER"],
+            max_bytes=config.settings.alert_list_cache_mb << 20)
     return app

@@ -29,28 +29,34 @@ def configure(*, fmt: str, level: str) -> None:
     logging.getLogger("apprise").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
+def request_id(incoming: str) -> str:
+    """The caller's X-Request-ID if it is short and plain (so it cannot forge log lines), else a new one."""
+    return incoming if 0 < len(incoming) <= 64 and incoming.isascii() and incoming.isprintable() \
+        else uuid.uuid4().hex
+
+
+def record(*, method: str, endpoint: str, path: str, status: int, elapsed_s: float, rid: str, actor: str) -> None:
+    """Count, time and log one answered request."""
+    metrics.HTTP_REQUESTS.labels(method, endpoint, str(status)).inc()
+    metrics.HTTP_LATENCY.labels(method, endpoint).observe(elapsed_s)
+    # The path only, never the query string: it could carry a secret someone pasted.
+    log.info("request_id=%s method=%s path=%s status=%s duration_ms=%.1f actor=%s",
+             rid, method, path, status, elapsed_s * 1000, actor, extra={"request_id": rid, "status": status})
+
+
 def instrument(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
-        # Keep a caller's id only if it is short and plain, so it cannot forge log lines.
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() and incoming.isprintable() \
-            else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID", ""))
 
     @app.after_request
     def _finish(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.HTTP_REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
-        metrics.HTTP_LATENCY.labels(request.method, endpoint).observe(elapsed)
-        response.headers["X-Request-ID"] = g.get("request_id", "")
+        rid = g.get("request_id", "")
+        response.headers["X-Request-ID"] = rid
         principal = g.get("principal")
-        # The path only, never the query string: it could carry a secret someone pasted.
-        log.info(
-            "request_id=%s method=%s path=%s status=%s duration_ms=%.1f actor=%s",
-            g.get("request_id"), request.method, request.path, response.status_code, elapsed * 1000,
-            principal.name if principal else "-",
-            extra={"request_id": g.get("request_id"), "status": response.status_code},
-        )
+        record(method=request.method, endpoint=request.url_rule.rule if request.url_rule else "unmatched",
+               path=request.path, status=response.status_code, elapsed_s=elapsed, rid=rid,
+               actor=principal.name if principal else "-")
         return response

@@ -18,6 +18,10 @@ HTTP_LATENCY = Histogram(
     "vigil_http_request_duration_seconds", "HTTP request latency", ["method", "endpoint"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+ALERT_LIST_CACHE = Counter(
+    "vigil_alert_list_cache_total", "GET /api/v1/alerts answers by source: hit (replayed, database unchanged) or miss",
+    ["result"],
+)
 REMEDIATION_RUNS = Counter(
     "vigil_remediation_runs_total", "Remediation executions finished", ["remediation", "status"]
 )

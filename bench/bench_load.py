@@ -3,7 +3,10 @@
 Seeds a database (SQLite, and PostgreSQL with --db postgres) with 100,000 alerts and an admin
 token, starts `python -m app web` (2 gthread workers x 4 threads) and measures:
 
-  alerts   GET /api/v1/alerts?limit=50 with a bearer token  (target >= 1,500 req/s, p99 < 100 ms)
+  alerts   GET /api/v1/alerts?limit=50 with a bearer token  (target >= 1,500 req/s, p99 < 100 ms);
+           the data does not change, so workers replay the answer from memory (app/alerts/list_cache.py)
+  uncached the alerts scenario on a Vigil started with alert_list_cache_mb: 0 (every answer queried)
+  pages    the list, each request a random page (cursor): every answer made by a query, deep pages
   hello    a bare WSGI callable under the same Gunicorn settings; alerts/hello (target >= 50%)
   ingest   POST /api/v1/ingest/alertmanager, 10 new alerts per request (target >= 300 req/s),
            then checks that ingest_inbox holds 10 rows per 2xx answer (nothing acknowledged lost)
@@ -105,6 +108,17 @@ function init(args)
   req = wrk.format("GET", args[3])
 end
 function request() return req end
+'''
+
+# Each request a different page (a random cursor), so no answer is replayed from memory.
+LUA_PAGES = r'''
+function init(args)
+  interval_ms = 0
+  math.randomseed(id * 7919)
+  wrk.headers["Authorization"] = "Bearer " .. args[1]
+  top = tonumber(args[2])
+end
+function request() return wrk.format("GET", "/api/v1/alerts?limit=50&cursor=" .. math.random(51, top)) end
 '''
 
 LUA_INGEST = r'''
@@ -258,12 +272,13 @@ class Server:
         return text_.count("Traceback") + text_.count(" ERROR ") + text_.count("[CRITICAL]")
 
 
-def start_vigil(tmp: Path, database_url: str | None, args: argparse.Namespace) -> Server:
+def start_vigil(tmp: Path, database_url: str | None, args: argparse.Namespace, *, list_cache_mb: int = 16) -> Server:
     port = free_port()
-    config = tmp / "vigil.yaml"
+    config = tmp / f"vigil-{port}.yaml"
     config.write_text(json.dumps({  # JSON is YAML
         "settings": {"host": "127.0.0.1", "workers": args.workers, "log_level": args.log_level,
-                     "data_dir": str(tmp / "data"), "scheduler": {"enabled": False}},
+                     "data_dir": str(tmp / "data"), "scheduler": {"enabled": False},
+                     "alert_list_cache_mb": list_cache_mb},
         "ingest": {"alertmanager": {"token": INGEST_TOKEN}},
     }))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIGIL_ADMIN_TOKEN", "VIGIL_CONFIG")}
@@ -370,6 +385,24 @@ def run_get(tmp: Path, server: Server, token: str, path: str, args: argparse.Nam
     stats = wrk(tmp, LUA_COMMON + LUA_GET, server, ["0", token, path], threads=args.threads,
                 connections=args.connections, duration_s=args.duration, profile=profile_for(args, name))
     return Result(name, db, stats["ok_rps"], stats, os.getloadavg())
+
+
+def run_uncached(tmp: Path, url: str | None, token: str, args: argparse.Namespace, db: str) -> Result:
+    """The alerts scenario on a Vigil that never replays an answer (alert_list_cache_mb: 0)."""
+    server = start_vigil(tmp, url, args, list_cache_mb=0)
+    try:
+        r = run_get(tmp, server, token, "/api/v1/alerts?limit=50", args, "uncached", db)
+    finally:
+        server.stop()
+    r.ok = r.rps >= TARGET_ALERTS_RPS and r.stats["p99_ms"] < TARGET_P99_MS and r.stats["errors"] == 0
+    print(f"[{db}] {line(r)}", flush=True)
+    return r
+
+
+def run_pages(tmp: Path, server: Server, token: str, args: argparse.Namespace, db: str) -> Result:
+    stats = wrk(tmp, LUA_COMMON + LUA_PAGES, server, [token, str(args.alerts)], threads=args.threads,
+                connections=args.connections, duration_s=args.duration, profile=profile_for(args, "pages"))
+    return Result("pages", db, stats["ok_rps"], stats, os.getloadavg())
 
 
 def run_ingest(tmp: Path, server: Server, database: Database, args: argparse.Namespace, db: str) -> Result:
@@ -497,6 +530,10 @@ def bench_db(db: str, args: argparse.Namespace, results: list[Result]) -> None:
                 r.ok = r.rps >= TARGET_ALERTS_RPS and r.stats["p99_ms"] < TARGET_P99_MS and r.stats["errors"] == 0
                 results.append(r)
                 print(f"[{db}] {line(r)}", flush=True)
+            if "pages" in args.only:
+                r = run_pages(tmp, server, token, args, db)
+                results.append(r)
+                print(f"[{db}] {line(r)}", flush=True)
             if "health" in args.only:
                 r = run_get(tmp, server, "", "/api/v1/health", args, "health", db)
                 results.append(r)
@@ -515,7 +552,9 @@ def bench_db(db: str, args: argparse.Namespace, results: list[Result]) -> None:
                 print(f"[{db}] server log has {problems} error lines: {server.log}", flush=True)
         finally:
             server.stop()
-            database.dispose()
+        if "uncached" in args.only:
+            results.append(run_uncached(tmp, url, token, args, db))
+        database.dispose()
     finally:
         if drop:
             drop()
@@ -561,7 +600,7 @@ def table(results: list[Result], args: argparse.Namespace) -> None:
                   f"RSS {s['rss_growth_pct']:+.1f}% ({'ok' if r.ok else 'MISS'})")
             continue
         target = ""
-        if r.name == "alerts":
+        if r.name in ("alerts", "uncached"):
             ratio = (f", {r.rps / hello:.0%} of hello (>= {TARGET_RATIO:.0%}: "
                      f"{'PASS' if r.rps / hello >= TARGET_RATIO else 'MISS'}) and") if hello else ""
             target = f">= {TARGET_ALERTS_RPS}/s p99 < {TARGET_P99_MS:.0f} ms{ratio}"
@@ -575,7 +614,8 @@ def table(results: list[Result], args: argparse.Namespace) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", default="sqlite", help="comma list of sqlite, postgres")
-    p.add_argument("--only", default="hello,alerts,ingest", help="comma list of hello, alerts, health, ingest")
+    p.add_argument("--only", default="hello,alerts,uncached,pages,ingest",
+                   help="comma list of hello, alerts, uncached, pages, health, ingest")
     p.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--connections", type=int, default=16, help="wrk connections for GET runs")

@@ -237,6 +237,8 @@ class Settings(Model):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     anonymous_read: bool = False
     max_body_bytes: int = Field(1_048_576, ge=1024, le=64 * 1_048_576)
+    # Memory per worker for unchanged alert-list answers (SQLite only); 0 turns replaying off.
+    alert_list_cache_mb: int = Field(16, ge=0, le=1024)
     secret_key: Secret | None = None
     scheduler: SchedulerSettings = SchedulerSettings()
     automation: AutomationSettings = AutomationSettings()

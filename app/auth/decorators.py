@@ -70,21 +70,20 @@ def actor() -> str:
 
 
 def _from_header() -> Principal | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
+    secret = service.bearer_secret(request.headers.get("Authorization", ""))
+    if secret is None:
         return None
     client = request.remote_addr or "unknown"
     wait_s = ratelimit.blocked(client)
     if wait_s:
         raise TooManyRequests(f"too many failed authentications from {client}; retry in {wait_s:.0f}s",
                               retry_after=int(wait_s) + 1)
-    database, digest = db(), service.hash_token(secret.strip())
+    database, digest = db(), service.hash_token(secret)
     recent = service.RECENT.get(database.url, digest)
     if recent is not None:
         return recent  # authenticated (and its last use recorded) within RECENT.ttl_s
     with database.read() as session:
-        found = service.authenticate(session, secret.strip())
+        found = service.authenticate(session, secret)
     if found is None:
         ratelimit.record_failure(client)
         return None

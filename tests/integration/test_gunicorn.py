@@ -8,11 +8,15 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 import requests
 
+from app.alerts import service
+from app.db import Database
+from detectors.findings import Finding
 from tests.helpers import free_port
 
 
@@ -71,3 +75,31 @@ def test_metrics_aggregate_requests_across_workers(served) -> None:
         body = requests.get(f"{base}/metrics", timeout=5).text
         match = re.search(r'vigil_http_requests_total\{endpoint="/api/v1/health",method="GET",status="200"\} (\S+)', body)
         assert match and float(match.group(1)) == n
+
+
+def test_an_ack_shows_at_once_in_every_workers_alert_list(served) -> None:
+    # Each worker replays unchanged alert lists from memory; a commit anywhere must end that.
+    base, log, data = served
+    token = re.search(r"bootstrap admin token.*: (vgl_\S+)", log.read_text()).group(1)
+    database = Database(f"sqlite:///{data}/vigil.db")
+    with database.write() as session:
+        service.apply(session, detector="disk", severity="warning", static_labels={}, now=datetime.now(timezone.utc),
+                      findings=[Finding(kind="threshold", labels={}, state="firing", value=1.0)])
+    database.dispose()
+    headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+
+    def acked_by(_: int) -> str | None:
+        answer = requests.get(f"{base}/api/v1/alerts", headers=headers, timeout=5)
+        return answer.json()["items"][0]["acked_by"]
+
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(20):  # until both workers have answered (and so keep the list)
+            assert set(pool.map(acked_by, range(40))) == {None}
+            if len(list((data / "prometheus-multiproc").glob("counter_*.db"))) >= 2:
+                break
+        alert_id = requests.get(f"{base}/api/v1/alerts", headers=headers, timeout=5).json()["items"][0]["id"]
+        assert requests.post(f"{base}/api/v1/alerts/{alert_id}/ack", json={}, headers=headers, timeout=5).ok
+        after = set(pool.map(acked_by, range(80)))
+    assert len(after) == 1 and None not in after
+    hits = re.search(r'vigil_alert_list_cache_total\{result="hit"\} (\S+)', requests.get(f"{base}/metrics", timeout=5).text)
+    assert hits and float(hits.group(1)) > 0

@@ -1,0 +1,134 @@
+"""GET /api/v1/alerts answered from memory while the SQLite database has not changed.
+
+Dashboards and scripts poll the same pages of the alert list, and each answer cost a query
+plus Flask's whole request cycle. This WSGI middleware keeps the answers Flask made, keyed by
+query string, and replays one only while `PRAGMA data_version` still reads the value it read
+before Flask made that answer: SQLite changes that number whenever any other connection (any
+worker, the scheduler, another process) commits, so a replayed answer is never stale.
+Only callers whose token this process verified in the last seconds (auth.service.RECENT, the
+same check the Flask path makes first) are answered from memory; everyone else reaches Flask.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, NamedTuple
+
+from cachetools import LRUCache
+from sqlalchemy.engine import make_url
+
+from app import logs, metrics
+from app.auth import ratelimit, service
+from app.db import Database
+
+log = logging.getLogger("vigil.alerts")
+
+PATH = "/api/v1/alerts"
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class Entry(NamedTuple):
+    version: int
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class ListCache:
+    def __init__(self, wsgi_app: WSGIApp, database: Database, *, mask_header: str = "X-Fields",
+                 max_bytes: int = 16 << 20) -> None:
+        self.app, self.database = wsgi_app, database
+        self.file = sqlite_file(database)
+        self.mask_key = "HTTP_" + mask_header.upper().replace("-", "_")
+        self._entries: LRUCache[str, Entry] = LRUCache(maxsize=max_bytes, getsizeof=lambda e: len(e.body))
+        self._lock = threading.Lock()
+        self._probe: sqlite3.Connection | None = None
+        self._probe_pid = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if (environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET" or self.file is None
+                or environ.get(self.mask_key)):
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        version = self._version()
+        if version is None:
+            return self.app(environ, start_response)
+        key = environ.get("QUERY_STRING", "")
+        actor = self._verified_caller(environ)
+        with self._lock:
+            entry = self._entries.get(key)
+        if actor is not None and entry is not None and entry.version == version:
+            return self._replay(entry, environ, start_response, actor, started)
+        return self._fill(key, version, environ, start_response)  # Flask checks the caller itself
+
+    def _verified_caller(self, environ: dict[str, Any]) -> str | None:
+        """The name of a caller this process authenticated within RECENT's ttl, else None."""
+        secret = service.bearer_secret(environ.get("HTTP_AUTHORIZATION", ""))
+        if secret is None or ratelimit.blocked(environ.get("REMOTE_ADDR") or "unknown"):
+            return None
+        principal = service.RECENT.get(self.database.url, service.hash_token(secret))
+        return principal.name if principal is not None and principal.has("viewer") else None
+
+    def _version(self) -> int | None:
+        """SQLite's data_version on this process's own read-only connection (None: cannot tell)."""
+        assert self.file is not None
+        with self._lock:
+            try:
+                if self._probe is None or self._probe_pid != os.getpid():  # never share one across fork
+                    self._probe = sqlite3.connect(f"{self.file.as_uri()}?mode=ro", uri=True,
+                                                  check_same_thread=False, isolation_level=None)
+                    self._probe_pid = os.getpid()
+                    self._entries.clear()  # versions of another connection mean nothing here
+                version: int = self._probe.execute("PRAGMA data_version").fetchone()[0]
+                return version
+            except sqlite3.Error as e:
+                log.warning("alert list cache off for this request: %s", e)
+                self._probe = None
+                return None
+
+    def _replay(self, entry: Entry, environ: dict[str, Any], start_response: Callable[..., Any], actor: str,
+                started: float) -> list[bytes]:
+        rid = logs.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+        start_response(entry.status, [*entry.headers, ("X-Request-ID", rid)])
+        metrics.ALERT_LIST_CACHE.labels("hit").inc()
+        logs.record(method="GET", endpoint=PATH, path=PATH, status=int(entry.status[:3]),
+                    elapsed_s=time.perf_counter() - started, rid=rid, actor=actor)
+        return [entry.body]
+
+    def _fill(self, key: str, version: int, environ: dict[str, Any],
+              start_response: Callable[..., Any]) -> list[bytes]:
+        """Let Flask answer, and keep a 200 answer under the version read before it ran."""
+        seen: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, capture)
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        status, headers = seen
+        metrics.ALERT_LIST_CACHE.labels("miss").inc()
+        if status.startswith("200 ") and not any(k.lower() == "set-cookie" for k, _ in headers):
+            kept = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
+            with self._lock:
+                try:
+                    self._entries[key] = Entry(version, status, kept, body)
+                except ValueError:
+                    pass  # one answer larger than the whole cache: just not kept
+        return [body]
+
+
+def sqlite_file(database: Database) -> Path | None:
+    """The database's file when it is SQLite on disk; None otherwise (no cache there)."""
+    if not database.is_sqlite:
+        return None
+    name = make_url(database.url).database
+    return Path(name).resolve() if name and name != ":memory:" and not name.startswith("file:") else None
