@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 from typing import Any, NoReturn
@@ -15,6 +16,7 @@ from config.schema import Config
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 
 
 class JSONRequest(Request):
@@ -25,7 +27,8 @@ class JSONRequest(Request):
 
     def get_json(self, *args: Any, **kwargs: Any) -> Any:
         data = super().get_json(*args, **kwargs)
-        if _has_surrogate(data):
+        # Only a body with a \uD8xx-\uDFxx escape or a raw surrogate's bytes can hold one.
+        if _MAYBE_SURROGATE.search(self.get_data(cache=True)) and _has_surrogate(data):
             # JSON may escape lone surrogates (\ud800); no database can store them as text.
             raise BadRequest("request body holds invalid Unicode (a lone surrogate)")
         return data

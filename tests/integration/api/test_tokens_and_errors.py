@@ -82,6 +82,21 @@ def test_malformed_json_gets_a_clear_400(client) -> None:
     assert "not valid JSON" in answer.json["message"]
 
 
+@pytest.mark.parametrize("comment", [rb'"\ud800 alone"', b'"\xed\xa0\x80 raw"', rb'"\uDFFF\u0041"'])
+def test_a_lone_surrogate_gets_a_clear_400_and_nothing_is_stored(client, comment) -> None:
+    body = b'{"matchers": [{"name": "job", "value": "api"}], "duration": "1h", "comment": ' + comment + b"}"
+    answer = client.post("/api/v1/silences", data=body, content_type="application/json")
+    assert answer.status_code == 400 and "lone surrogate" in answer.json["message"]
+    assert client.get("/api/v1/silences").json["items"] == []
+
+
+def test_an_escaped_surrogate_pair_is_ordinary_text(client) -> None:
+    body = rb'{"matchers": [{"name": "job", "value": "api"}], "duration": "1h", "comment": "deploy \ud83d\ude80 \\ud800"}'
+    answer = client.post("/api/v1/silences", data=body, content_type="application/json")
+    assert answer.status_code == 201, answer.json
+    assert answer.json["comment"] == "deploy \U0001f680 \\ud800"
+
+
 def test_an_oversized_body_gets_413(client) -> None:
     answer = client.post("/api/v1/tokens", data="x" * 2_000_000, content_type="application/json")
     assert answer.status_code == 413
