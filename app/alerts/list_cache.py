@@ -79,12 +79,14 @@ class ListCache:
         with self._lock:
             try:
                 if self._probe is None or self._probe_pid != os.getpid():  # never share one across fork
-                    self._probe = sqlite3.connect(f"{self.file.as_uri()}?mode=ro", uri=True,
+                    self._probe = sqlite3.connect(f"{self.file.as_uri()}?mode=ro", uri=True, timeout=0.2,
                                                   check_same_thread=False, isolation_level=None)
                     self._probe_pid = os.getpid()
                     self._entries.clear()  # versions of another connection mean nothing here
                 version: int = self._probe.execute("PRAGMA data_version").fetchone()[0]
                 return version
+            except sqlite3.OperationalError:
+                return None  # busy for a moment: this request takes the full path
             except sqlite3.Error as e:
                 log.warning("alert list cache off for this request: %s", e)
                 self._probe = None
