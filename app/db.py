@@ -118,6 +118,12 @@ class Database:
         with self._one_read.connect() as connection:
             yield connection
 
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A plain transaction (BEGIN IMMEDIATE on SQLite) for a hot path that writes with Core statements."""
+        with self.engine.begin() as connection:
+            yield connection
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -225,12 +225,13 @@ def stats(session: Session, name: str) -> dict[str, Any]:
     registry.get(session, name)
     finished = and_(Execution.remediation == name,
                     Execution.state.in_(("succeeded", "failed", "timed_out", "error", "interrupted")))
-    succeeded = and_(finished, Execution.state == "succeeded")
+    is_ok = Execution.state == "succeeded"
+    succeeded = and_(finished, is_ok)
     runs, ok, judged, effective = session.execute(select(
         func.count(),
-        func.count().filter(Execution.state == "succeeded"),
-        func.count().filter(Execution.state == "succeeded", Execution.outcome.is_not(None)),
-        func.count().filter(Execution.state == "succeeded", Execution.outcome == "effective"),
+        func.count().filter(is_ok),
+        func.count().filter(is_ok, Execution.outcome.is_not(None)),
+        func.count().filter(is_ok, Execution.outcome == "effective"),
     ).where(finished)).one()
     recoveries = [r for r in session.scalars(select(Execution.recovery_s).where(
         succeeded, Execution.outcome == "effective", Execution.recovery_s.is_not(None))) if r is not None]

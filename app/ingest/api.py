@@ -79,8 +79,8 @@ def _accept(source: str, endpoint: IngestEndpoint, parse: Any) -> tuple[dict[str
     # steps (up to 100 ms) before it looks again. Threads of this process queue here instead
     # and take the lock the moment the previous store commits.
     with _SQLITE_WRITES if database.is_sqlite else contextlib.nullcontext():
-        with database.write() as session:
-            new = service.store(session, unique, now=utcnow())
+        with database.write_connection() as connection:
+            new = service.store(connection, unique, now=utcnow())
     metrics.INGESTED.labels(source).inc(new)
     return {"received": len(items), "new": new}, 202
 

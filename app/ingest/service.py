@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -15,17 +15,17 @@ from app.reactions import react
 from config.schema import Config
 
 
-def store(session: Session, items: Sequence[dict[str, Any]], *, now: datetime) -> int:
+def store(connection: Connection, items: Sequence[dict[str, Any]], *, now: datetime) -> int:
     """Insert the batch; duplicates of stored items are skipped. Returns how many were new."""
     if not items:
         return 0
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     rows = [{"dedup_key": i["dedup_key"], "source": i["source"], "received_at": now, "item": i} for i in items]
     # One statement with the rows as parameters (SQLAlchemy sends them as a multi-row INSERT):
     # it compiles once per process, where .values(rows) compiled anew on every request.
     stmt = insert(cast(Table, InboxItem.__table__)).on_conflict_do_nothing(index_elements=["dedup_key"])
     # rowcount is not reliable for multi-row inserts on every driver; RETURNING is.
-    return len(session.execute(stmt.returning(InboxItem.id), rows).all())
+    return len(connection.execute(stmt.returning(InboxItem.id), rows).all())
 
 
 def process(session: Session, config: Config, *, now: datetime, limit: int = 500) -> tuple[int, int]:
