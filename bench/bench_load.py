@@ -245,6 +245,23 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: flo
     raise RuntimeError(f"server did not answer {url} within {timeout_s:.0f}s:\n{log.read_text()[-3000:]}")
 
 
+def wait_workers_booted(server: "Server", workers: int, timeout_s: float = 90) -> None:
+    """Until every worker has started and gone quiet: the first to boot would otherwise accept
+    every keep-alive connection wrk opens, and keep them, leaving the others idle."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        procs = server.workers()
+        for proc in procs:
+            proc.cpu_percent(None)
+        time.sleep(0.5)
+        try:
+            if len(procs) == workers and all(proc.cpu_percent(None) < 10 for proc in procs):
+                return
+        except psutil.NoSuchProcess:
+            pass
+    raise RuntimeError(f"{workers} workers did not settle within {timeout_s:.0f}s")
+
+
 @dataclass
 class Server:
     proc: subprocess.Popen[bytes]
@@ -291,6 +308,7 @@ def start_vigil(tmp: Path, database_url: str | None, args: argparse.Namespace, *
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(proc, port, log)
     wait_http(f"{server.base}/api/v1/health", proc, log)
+    wait_workers_booted(server, args.workers)
     return server
 
 
@@ -308,6 +326,7 @@ def start_hello(tmp: Path, args: argparse.Namespace) -> Server:
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(proc, port, log)
     wait_http(f"{server.base}/", proc, log)
+    wait_workers_booted(server, args.workers)
     return server
 
 
