@@ -1,11 +1,14 @@
 """Engine, sessions and the declarative Base shared by every domain's models."""
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
@@ -15,6 +18,7 @@ from sqlalchemy.types import TypeDecorator
 from app.errors import NotFoundError
 
 RowT = TypeVar("RowT")
+T = TypeVar("T")
 
 # Stable constraint names so Alembic batch migrations on SQLite can address them.
 NAMING = {
@@ -100,6 +104,8 @@ class Database:
         self._read = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
         # One statement needs no transaction: on SQLite skip BEGIN (its own snapshot suffices).
         self._one_read = self.engine.execution_options(sqlite_begin=None)
+        file = make_url(self.url).database if self.is_sqlite else None
+        self._group = GroupCommit(self, f"{file}.write-lock") if file and file != ":memory:" else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -124,8 +130,100 @@ class Database:
         with self.engine.begin() as connection:
             yield connection
 
+    def grouped_write(self, write: Callable[[Connection], T]) -> T:
+        """Run `write` in a committed transaction, shared on SQLite with other threads' writes."""
+        if self._group is None:
+            with self.write_connection() as connection:
+                return write(connection)
+        return self._group.run(write)
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _Write(Generic[T]):
+    def __init__(self, write: Callable[[Connection], T]) -> None:
+        self.write, self.woken, self.lead = write, threading.Event(), False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
+
+class GroupCommit:
+    """Group commit for SQLite, which has one writer at a time.
+
+    Threads that would queue for the write lock hand their writes to the thread that holds it,
+    which runs them all in one transaction: one lock hand-over and one commit for the group.
+    Group leaders of different processes take turns through a lock file.
+    Every caller returns only once the transaction holding its write has committed. Should the
+    group fail, each write is retried alone, so one bad write fails only its own caller.
+    """
+
+    def __init__(self, database: Database, lock_path: str) -> None:
+        self.database, self.lock_path = database, lock_path
+        self._lock_file: Any = None
+        self._lock_pid = 0
+        self._lock = threading.Lock()
+        self._pending: list[_Write[Any]] = []
+        self._busy = False
+
+    def run(self, write: Callable[[Connection], T]) -> T:
+        job = _Write(write)
+        with self._lock:
+            self._pending.append(job)
+            follow, self._busy = self._busy, True
+        if follow:
+            job.woken.wait()
+            if not job.lead:
+                return job.outcome()
+        with self._lock:
+            group, self._pending = self._pending, []
+        self._commit(group)
+        with self._lock:
+            if self._pending:  # they arrived while this group committed: the first leads the next
+                self._pending[0].lead = True
+                self._pending[0].woken.set()
+            else:
+                self._busy = False
+        for other in group:
+            if other is not job:
+                other.woken.set()
+        return job.outcome()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """The write transaction, taken in turn with other processes' group writers: a kernel
+        lock wakes the next one at once, where SQLite's busy handler sleeps up to 100 ms."""
+        if self._lock_pid != os.getpid():  # a lock file shared across fork would not exclude
+            self._lock_file, self._lock_pid = open(self.lock_path, "a+b"), os.getpid()
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            with self.database.write_connection() as connection:
+                yield connection
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def _commit(self, group: list[_Write[Any]]) -> None:
+        try:
+            with self._transaction() as connection:
+                results = [job.write(connection) for job in group]
+            for job, result in zip(group, results):
+                job.result = result
+            return
+        except BaseException as e:  # noqa: BLE001 - handed to each caller below
+            if len(group) == 1:
+                group[0].error = e
+                return
+        for job in group:
+            try:
+                with self._transaction() as connection:
+                    job.result = job.write(connection)
+            except BaseException as e:  # noqa: BLE001 - raised in the caller's thread
+                job.error = e
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

@@ -5,10 +5,8 @@ on any 4xx, so anything we could process later is accepted.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import threading
 import time
 from typing import Any
 
@@ -26,7 +24,6 @@ from config.schema import IngestEndpoint
 ns = Namespace("ingest", description="Inbound alert webhooks (their own tokens)")
 accepted_out = ns.model("IngestAccepted", {"received": fields.Integer, "new": fields.Integer})
 MAX_SKEW_S = 300
-_SQLITE_WRITES = threading.Lock()
 
 
 class UnauthorizedError(ServiceError):
@@ -74,13 +71,8 @@ def _accept(source: str, endpoint: IngestEndpoint, parse: Any) -> tuple[dict[str
     if len(items) > limit:
         raise BadRequestError(f"at most {limit} alerts per request", {"alerts": f"{len(items)} > {limit}"})
     unique = list({i["dedup_key"]: i for i in items}.values())
-    database = db()
-    # SQLite has one writer at a time, and a thread that finds the lock taken sleeps in growing
-    # steps (up to 100 ms) before it looks again. Threads of this process queue here instead
-    # and take the lock the moment the previous store commits.
-    with _SQLITE_WRITES if database.is_sqlite else contextlib.nullcontext():
-        with database.write_connection() as connection:
-            new = service.store(connection, unique, now=utcnow())
+    now = utcnow()
+    new = db().grouped_write(lambda connection: service.store(connection, unique, now=now))
     metrics.INGESTED.labels(source).inc(new)
     return {"received": len(items), "new": new}, 202
 

@@ -1,5 +1,6 @@
 import json
 import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -126,3 +127,71 @@ def test_alert_labels_are_carried_across_the_labels_table_migration(database: Da
     with database.read() as session:
         found = service.search(session, service.AlertQuery(matchers=(("env", "=", "prod"), ("host", "!=", "ü-1"))))
     assert [a.detector for a in found] == ["mem"]
+
+
+def _inbox_item(key: str) -> dict:
+    return {"dedup_key": key, "source": "generic", "name": key}
+
+
+def test_concurrent_grouped_writes_each_commit_and_answer_their_own_caller(database: Database) -> None:
+    from app.ingest import service as ingest
+
+    now = datetime.now(timezone.utc)
+    answers: dict[str, int] = {}
+
+    def worker(t: int) -> None:
+        for i in range(25):
+            key = f"k{t}-{i}" if i % 5 else f"shared-{i}"  # every fifth key is stored by all threads
+            answers[f"{t}-{i}"] = database.grouped_write(lambda c, key=key: ingest.store(c, [_inbox_item(key)], now=now))
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with database.read() as session:
+        keys = set(session.scalars(text("SELECT dedup_key FROM ingest_inbox")))
+    assert len(keys) == 8 * 20 + 5
+    assert all(answers[f"{t}-{i}"] == 1 for t in range(8) for i in range(25) if i % 5)
+    assert [sum(answers[f"{t}-{i}"] for t in range(8)) for i in range(0, 25, 5)] == [1] * 5  # stored once
+
+
+def test_a_failing_write_in_a_group_fails_only_its_own_caller(tmp_path) -> None:
+    from app.ingest import service as ingest
+
+    database = Database(f"sqlite:///{tmp_path}/v.db")
+    migrate.upgrade(database)
+    now, go, outcomes = datetime.now(timezone.utc), threading.Event(), {}
+
+    def hold(c):  # the first writer holds the lock until the others have queued behind it
+        ingest.store(c, [_inbox_item("first")], now=now)
+        go.wait(10)
+
+    def bad(c):
+        ingest.store(c, [_inbox_item("bad")], now=now)
+        raise ValueError("this write is refused")
+
+    def call(name, write):
+        try:
+            outcomes[name] = database.grouped_write(write)
+        except ValueError as e:
+            outcomes[name] = str(e)
+
+    first = threading.Thread(target=call, args=("first", hold))
+    first.start()
+    while not database._group._busy:
+        time.sleep(0.01)
+    queued = [threading.Thread(target=call, args=(name, write)) for name, write in (
+        ("b", lambda c: ingest.store(c, [_inbox_item("b")], now=now)), ("bad", bad),
+        ("d", lambda c: ingest.store(c, [_inbox_item("d")], now=now)))]
+    for thread in queued:
+        thread.start()
+    while len(database._group._pending) < 3:  # b, bad and d wait as one group
+        time.sleep(0.01)
+    go.set()
+    for thread in [first, *queued]:
+        thread.join()
+    assert outcomes == {"first": None, "b": 1, "bad": "this write is refused", "d": 1}
+    with database.read() as session:
+        assert set(session.scalars(text("SELECT dedup_key FROM ingest_inbox"))) == {"first", "b", "d"}
+    database.dispose()
