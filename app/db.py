@@ -12,6 +12,7 @@ from typing import Any, Callable, Generic, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -159,8 +160,9 @@ class GroupCommit:
     Threads that would queue for the write lock hand their writes to the thread that holds it,
     which runs them all in one transaction: one lock hand-over and one commit for the group.
     Group leaders of different processes take turns through a lock file.
-    Every caller returns only once the transaction holding its write has committed. Should the
-    group fail, each write is retried alone, so one bad write fails only its own caller.
+    Every caller returns only once the transaction holding its write has committed. Should a
+    write fail the group, each write is retried alone, so it fails only its own caller; when
+    the database itself is away (locked, gone), every caller gets that error at once.
     """
 
     def __init__(self, database: Database, lock_path: str) -> None:
@@ -213,6 +215,10 @@ class GroupCommit:
                 results = [job.write(connection) for job in group]
             for job, result in zip(group, results):
                 job.result = result
+            return
+        except (OperationalError, InterfaceError) as e:  # the database is away: alone would fail too
+            for job in group:
+                job.error = e
             return
         except BaseException as e:  # noqa: BLE001 - handed to each caller below
             if len(group) == 1:

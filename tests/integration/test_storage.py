@@ -1,10 +1,13 @@
 import json
+import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from app import migrate
 from app.audit import service as audit
@@ -194,4 +197,46 @@ def test_a_failing_write_in_a_group_fails_only_its_own_caller(tmp_path) -> None:
     assert outcomes == {"first": None, "b": 1, "bad": "this write is refused", "d": 1}
     with database.read() as session:
         assert set(session.scalars(text("SELECT dedup_key FROM ingest_inbox"))) == {"first", "b", "d"}
+    database.dispose()
+
+
+def test_when_the_database_is_away_a_group_fails_at_once_not_write_by_write(tmp_path) -> None:
+    from app.ingest import service as ingest
+
+    database = Database(f"sqlite:///{tmp_path}/v.db")
+    migrate.upgrade(database)
+    now, go, outcomes, attempts = datetime.now(timezone.utc), threading.Event(), {}, []
+
+    @contextmanager
+    def away():
+        # A really locked database costs the 30 s busy timeout per attempt; this stands in for it.
+        attempts.append(1)
+        raise OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+        yield
+
+    def call(name, write):
+        try:
+            outcomes[name] = database.grouped_write(write)
+        except OperationalError as e:
+            outcomes[name] = str(e.orig)
+
+    def hold(c):
+        go.wait(10)
+
+    first = threading.Thread(target=call, args=("first", hold))
+    first.start()
+    while not database._group._busy:
+        time.sleep(0.01)
+    queued = [threading.Thread(target=call, args=(name, lambda c, name=name: ingest.store(
+        c, [_inbox_item(name)], now=now))) for name in ("a", "b", "c")]
+    for thread in queued:
+        thread.start()
+    while len(database._group._pending) < 3:
+        time.sleep(0.01)
+    database.write_connection = away  # the database goes away while they wait
+    go.set()
+    for thread in [first, *queued]:
+        thread.join()
+    assert outcomes == {"first": None, "a": "database is locked", "b": "database is locked", "c": "database is locked"}
+    assert len(attempts) == 1
     database.dispose()
