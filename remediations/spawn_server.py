@@ -46,9 +46,9 @@ MAX_REQUEST_BYTES = 1 << 18  # the parent falls back to prlimit for larger reque
 # Descriptors the server keeps besides two per running script (control, wakeup pipe,
 # the three arriving with a request, a pidfd, Python's own), with a margin.
 _BASE_FDS = 16
-# Signals Python ignores (SIGPIPE, SIGXFSZ) or this server ignores (SIGINT): a script
-# must start with the default action, as it would from a shell.
-_RESET_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT)
+# Every signal starts with its default action, as from a login shell: Python ignores SIGPIPE
+# and SIGXFSZ, this server SIGINT, and whoever started Vigil may have ignored more (nohup: SIGHUP).
+_RESET_SIGNALS = tuple(signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP})
 
 
 def main() -> None:

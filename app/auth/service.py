@@ -138,7 +138,7 @@ def ensure_bootstrap(session: Session, *, secret: str | None) -> str | None:
     try:
         with session.begin_nested():
             return _bootstrap(session, secret)
-    except IntegrityError:
+    except (IntegrityError, ConflictError):  # the other one committed between our check and insert
         return None
 
 

@@ -157,3 +157,26 @@ def _lease_holder(database: Database) -> str:
         row = session.get(SchedulerLease, "scheduler")
         assert row is not None
         return row.holder
+
+
+@pytest.mark.parametrize("secret", [ADMIN, None], ids=["VIGIL_ADMIN_TOKEN", "generated"])
+def test_instances_starting_together_end_with_one_bootstrap_token(pg_url, monkeypatch, secret) -> None:
+    from app import migrate
+    from app.auth import service as auth
+
+    database = Database(pg_url)
+    migrate.upgrade(database)
+    real_create = auth.create
+
+    def create_after_the_other_instance(session, **kw):
+        # The other instance commits its bootstrap token between this one's checks and its insert.
+        with database.write() as other:
+            real_create(other, **kw)
+        return real_create(session, **kw)
+
+    monkeypatch.setattr(auth, "create", create_after_the_other_instance)
+    with database.write() as session:
+        assert auth.ensure_bootstrap(session, secret=secret) is None  # the winner prints its secret
+    with database.read() as session:
+        assert [(t.name, t.role) for t in auth.list_tokens(session)] == [("admin", "admin")]
+    database.dispose()

@@ -71,8 +71,8 @@ def test_the_script_gets_default_signal_dispositions_and_no_stray_descriptors(sc
 
     result = run(request(path, **LIMITS), launcher=own_spawner)
 
-    # Python ignores SIGPIPE and SIGXFSZ, the server also SIGINT; scripts get the defaults.
-    # (glibc's posix_spawn leaves its own two internal signals, 32 and 33, ignored.)
+    # Python ignores SIGPIPE and SIGXFSZ, the server also SIGINT, nohup SIGHUP; scripts get
+    # the defaults. (glibc's posix_spawn leaves its own two internal signals, 32 and 33, ignored.)
     ignored = int(result.output.splitlines()[0].split()[1], 16)
     assert ignored & ~(1 << 31 | 1 << 32) == 0
     assert sorted(result.output.split()[2:]) == ["0", "1", "2", "3"]  # 3: ls's own dir fd
