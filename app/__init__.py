@@ -80,7 +80,7 @@ def create_app(config: Config | None = None, environ: Mapping[str, str] | None =
     api.create_api(app)
     app.secret_key = dashboard.secret_key(config.settings)  # signs the dashboard's session cookie
     dashboard.register(app, config)
-    if list_cache.sqlite_file(database) and config.settings.alert_list_cache_mb:
+    if database.file and config.settings.alert_list_cache_mb:
         app.wsgi_app = list_cache.ListCache(  # type: ignore[method-assign]
             app.wsgi_app, database, mask_header=app.config["RESTX_MASK_HEADER"],
             max_bytes=config.settings.alert_list_cache_mb << 20)

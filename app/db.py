@@ -91,7 +91,11 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 5) -> None:
         self.url = normalise_url(url)
-        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        name = parsed.database if self.is_sqlite else None
+        # The SQLite file on disk; None for PostgreSQL and for in-memory or URI-named SQLite.
+        self.file = Path(name).resolve() if name and name != ":memory:" and not name.startswith("file:") else None
         if self.is_sqlite:
             self.engine = create_engine(self.url, connect_args={"timeout": 30, "check_same_thread": False})
             _sqlite_pragmas(self.engine)
@@ -105,8 +109,7 @@ class Database:
         self._read = sessionmaker(self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False)
         # One statement needs no transaction: on SQLite skip BEGIN (its own snapshot suffices).
         self._one_read = self.engine.execution_options(sqlite_begin=None)
-        file = make_url(self.url).database if self.is_sqlite else None
-        self._group = GroupCommit(self, f"{file}.write-lock") if file and file != ":memory:" else None
+        self._group = GroupCommit(self, f"{self.file}.write-lock") if self.file else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:

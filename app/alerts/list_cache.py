@@ -15,11 +15,9 @@ import os
 import sqlite3
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
 from cachetools import LRUCache
-from sqlalchemy.engine import make_url
 
 from app import logs, metrics
 from app.auth import ratelimit, service
@@ -41,8 +39,9 @@ class Entry(NamedTuple):
 class ListCache:
     def __init__(self, wsgi_app: WSGIApp, database: Database, *, mask_header: str = "X-Fields",
                  max_bytes: int = 16 << 20) -> None:
-        self.app, self.database = wsgi_app, database
-        self.file = sqlite_file(database)
+        if database.file is None:
+            raise ValueError("the alert list cache needs a SQLite database file")
+        self.app, self.database, self.file = wsgi_app, database, database.file
         self.mask_key = "HTTP_" + mask_header.upper().replace("-", "_")
         self._entries: LRUCache[str, Entry] = LRUCache(maxsize=max_bytes, getsizeof=lambda e: len(e.body))
         self._lock = threading.Lock()
@@ -50,8 +49,7 @@ class ListCache:
         self._probe_pid = 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if (environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET" or self.file is None
-                or environ.get(self.mask_key)):
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET" or environ.get(self.mask_key):
             return self.app(environ, start_response)
         started = time.perf_counter()
         version = self._version()
@@ -75,7 +73,6 @@ class ListCache:
 
     def _version(self) -> int | None:
         """SQLite's data_version on this process's own read-only connection (None: cannot tell)."""
-        assert self.file is not None
         with self._lock:
             try:
                 if self._probe is None or self._probe_pid != os.getpid():  # never share one across fork
@@ -127,10 +124,3 @@ class ListCache:
                     pass  # one answer larger than the whole cache: just not kept
         return [body]
 
-
-def sqlite_file(database: Database) -> Path | None:
-    """The database's file when it is SQLite on disk; None otherwise (no cache there)."""
-    if not database.is_sqlite:
-        return None
-    name = make_url(database.url).database
-    return Path(name).resolve() if name and name != ":memory:" and not name.startswith("file:") else None

@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from app.alerts import list_cache, service
+from app.alerts import service
 from app.auth import ratelimit
 from app.db import Database
 from detectors.findings import Finding
@@ -21,7 +21,7 @@ def counted(result: str) -> float:
 
 
 def hits_expected(app: Any) -> int:
-    return 1 if list_cache.sqlite_file(app.extensions["vigil.db"]) else 0
+    return 1 if app.extensions["vigil.db"].file else 0
 
 
 def test_a_repeated_list_is_replayed_until_anything_commits(client: Any, app: Any, database_url: str) -> None:
@@ -102,6 +102,6 @@ def test_only_callers_flask_would_let_in_are_answered(client: Any, app: Any) -> 
 
 
 def test_only_sqlite_files_are_cached(tmp_path: Any) -> None:
-    assert list_cache.sqlite_file(Database(f"sqlite:///{tmp_path}/v.db")) == (tmp_path / "v.db").resolve()
-    assert list_cache.sqlite_file(Database("sqlite://")) is None
-    assert list_cache.sqlite_file(Database("postgresql://u@127.0.0.1:1/x")) is None
+    assert Database(f"sqlite:///{tmp_path}/v.db").file == (tmp_path / "v.db").resolve()
+    assert Database("sqlite://").file is None
+    assert Database("postgresql://u@127.0.0.1:1/x").file is None
