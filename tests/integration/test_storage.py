@@ -205,7 +205,8 @@ def test_when_the_database_is_away_a_group_fails_at_once_not_write_by_write(tmp_
 
     database = Database(f"sqlite:///{tmp_path}/v.db")
     migrate.upgrade(database)
-    now, go, outcomes, attempts = datetime.now(timezone.utc), threading.Event(), {}, []
+    now, outcomes, attempts = datetime.now(timezone.utc), {}, []
+    entered, go = threading.Event(), threading.Event()
 
     @contextmanager
     def away():
@@ -221,17 +222,21 @@ def test_when_the_database_is_away_a_group_fails_at_once_not_write_by_write(tmp_
             outcomes[name] = str(e.orig)
 
     def hold(c):
-        go.wait(10)
+        # Inside the first group's transaction: its connection is open, and every later
+        # write must queue behind it as one pending group, however the threads are scheduled.
+        entered.set()
+        assert go.wait(60)
 
     first = threading.Thread(target=call, args=("first", hold))
     first.start()
-    while not database._group._busy:
-        time.sleep(0.01)
+    assert entered.wait(60)
     queued = [threading.Thread(target=call, args=(name, lambda c, name=name: ingest.store(
         c, [_inbox_item(name)], now=now))) for name in ("a", "b", "c")]
     for thread in queued:
         thread.start()
-    while len(database._group._pending) < 3:
+    deadline = time.monotonic() + 60
+    while len(database._group._pending) < 3:  # each queued caller is waiting for its turn
+        assert time.monotonic() < deadline, "the three writes never queued"
         time.sleep(0.01)
     database.write_connection = away  # the database goes away while they wait
     go.set()
