@@ -110,6 +110,7 @@ def test_http_call_sends_method_headers_and_json_body(http_server):
     base, received = http_server
 
     result = run_builtin("http_call", {"method": "POST", "url": f"{base}/hooks/restart",
+                                       "allow_hosts": ["127.0.0.1"],
                                        "headers": {"X-Token": "abc"}, "body": {"host": "web-1"}})
 
     assert result.status == "succeeded", result.output
@@ -126,14 +127,15 @@ def test_http_call_sends_method_headers_and_json_body(http_server):
 def test_http_call_fails_on_an_http_error_status(http_server):
     base, _ = http_server
 
-    result = run_builtin("http_call", {"url": f"{base}/status/503"})
+    result = run_builtin("http_call", {"url": f"{base}/status/503", "allow_hosts": ["127.0.0.1"]})
 
     assert (result.status, result.exit_code) == ("failed", 1)
     assert "HTTP 503" in result.output
 
 
 def test_http_call_fails_with_exit_3_when_it_cannot_connect():
-    result = run_builtin("http_call", {"url": "http://127.0.0.1:9/", "timeout_s": 2})
+    result = run_builtin("http_call", {"url": "http://127.0.0.1:9/", "timeout_s": 2,
+                                       "allow_hosts": ["127.0.0.1"]})
 
     assert (result.status, result.exit_code) == ("failed", 3)
     assert "request failed" in result.output
@@ -141,7 +143,7 @@ def test_http_call_fails_with_exit_3_when_it_cannot_connect():
 
 def test_http_call_refuses_a_header_value_with_a_newline(http_server):
     base, received = http_server
-    params = {"url": base, "headers": {"X-A": "1\r\nX-Injected: yes"}}
+    params = {"url": base, "allow_hosts": ["127.0.0.1"], "headers": {"X-A": "1\r\nX-Injected: yes"}}
 
     result = run(request(builtin_path("http_call"), params=params))
 
@@ -151,7 +153,8 @@ def test_http_call_refuses_a_header_value_with_a_newline(http_server):
 
 def test_http_call_schema_refuses_a_non_http_url():
     with pytest.raises(ParamsError) as caught:
-        validate_params(load_builtin("http_call").params_schema, {"url": "file:///etc/passwd"})
+        validate_params(load_builtin("http_call").params_schema, {"url": "file:///etc/passwd",
+                                                                  "allow_hosts": ["x"]})
 
     assert "$.url" in caught.value.errors
 

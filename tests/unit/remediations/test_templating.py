@@ -20,10 +20,11 @@ def test_a_whole_string_reference_takes_the_value_with_its_type():
 
 
 def test_embedded_references_are_rendered_as_text():
-    params = render_params({"url": "http://{{ labels.instance }}/restart?job={{labels.job}}",
-                            "msg": "value={{ value }}"}, ALERT)
+    params = render_params({"url": "http://web-1:9100/restart?job={{labels.job}}",
+                            "msg": "value={{ value }} on {{ labels.instance }}"}, ALERT)
 
-    assert params == {"url": "http://web-1:9100/restart?job=api", "msg": "value=0.93"}
+    assert params == {"url": "http://web-1:9100/restart?job=api",
+                      "msg": "value=0.93 on web-1:9100"}
 
 
 def test_nested_objects_and_lists_are_rendered_and_the_template_is_unchanged():
