@@ -15,14 +15,29 @@ from flask_restx import Namespace, Resource, fields
 from pydantic import ValidationError
 
 from app import metrics
-from app.db import utcnow
+from app.auth import decorators
+from app.db import iso, utcnow
 from app.errors import BadRequestError, ServiceError
 from app.ingest import payloads, service
-from app.web import cfg, db
+from app.ingest.models import InboxItem
+from app.web import cfg, db, newest_first, page, page_parser
 from config.schema import IngestEndpoint
 
 ns = Namespace("ingest", description="Inbound alert webhooks (their own tokens)")
 accepted_out = ns.model("IngestAccepted", {"received": fields.Integer, "new": fields.Integer})
+inbox_out = ns.model("InboxItem", {
+    "id": fields.Integer, "source": fields.String, "received_at": fields.String, "processed_at": fields.String,
+    "state": fields.String(enum=["pending", "processed", "failed"]),
+    "error": fields.String(description="why a failed item could not be applied"),
+    "item": fields.Raw(description="the alert as received, normalised"),
+})
+inbox_page = ns.model("InboxPage", {"items": fields.List(fields.Nested(inbox_out)), "next_cursor": fields.Integer})
+inbox_filters = page_parser()
+inbox_filters.add_argument("state", choices=("pending", "processed", "failed"), location="args")
+# Each state as conditions on the row; "failed" and "pending" are served by their own indexes.
+_STATES = {"pending": (InboxItem.processed_at.is_(None),),
+           "processed": (InboxItem.processed_at.is_not(None), InboxItem.error.is_(None)),
+           "failed": (InboxItem.error.is_not(None),)}
 MAX_SKEW_S = 300
 
 
@@ -108,3 +123,23 @@ class Generic(Resource):
         """Anything else: {"alerts": [{"name", "status", "labels", "severity", "summary", "value"}]}."""
         return _accept("generic", cfg().ingest.generic,
                        lambda b: payloads.from_generic(payloads.GenericPayload.model_validate(b), utcnow()))
+
+
+def inbox_dict(row: InboxItem) -> dict[str, Any]:
+    state = "pending" if row.processed_at is None else "failed" if row.error is not None else "processed"
+    return {"id": row.id, "source": row.source, "received_at": iso(row.received_at),
+            "processed_at": iso(row.processed_at), "state": state, "error": row.error, "item": row.item}
+
+
+@ns.route("/inbox")
+class Inbox(decorators.Resource):
+    @decorators.require("viewer")
+    @ns.expect(inbox_filters)
+    @ns.marshal_with(inbox_page)
+    def get(self) -> dict[str, Any]:
+        """Received alerts, newest first; state=failed lists the quarantined ones with their error."""
+        a = inbox_filters.parse_args(strict=True)
+        stmt = newest_first(InboxItem, a, *_STATES.get(a["state"] or "", ()))
+        with db().read() as session:
+            rows, next_cursor = page(list(session.scalars(stmt)), a["limit"])
+            return {"items": [inbox_dict(r) for r in rows], "next_cursor": next_cursor}

@@ -1,18 +1,23 @@
 """Inbound alerts: store first (answer the sender fast), process after, exactly once."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.alerts import service as alerts
 from app.ingest.models import InboxItem
 from app.reactions import react
 from config.schema import Config
+
+log = logging.getLogger("vigil.ingest")
+MAX_ERROR_CHARS = 2000
 
 
 def store(connection: Connection, items: Sequence[dict[str, Any]], *, now: datetime) -> int:
@@ -31,14 +36,54 @@ def store(connection: Connection, items: Sequence[dict[str, Any]], *, now: datet
 def process(session: Session, config: Config, *, now: datetime, limit: int = 500) -> tuple[int, int]:
     """Apply stored items to the alert lifecycle in arrival order.
 
+    The batch is applied in one savepoint. If it fails, each item gets its own, so an item
+    that cannot be applied (text PostgreSQL refuses, a malformed row) is quarantined with
+    its error and the others go on; otherwise it would fail every later batch for good.
+    A database that is away is no item's fault: that error is raised and the batch waits.
+
     Returns:
-        (items processed, executions queued to run now).
+        (items processed or quarantined, executions queued to run now).
     """
-    items = session.scalars(select(InboxItem).where(InboxItem.processed_at.is_(None))
-                            .order_by(InboxItem.id).limit(limit)).all()
+    rows = session.scalars(select(InboxItem).where(InboxItem.processed_at.is_(None))
+                           .order_by(InboxItem.id).limit(limit)).all()
+    try:
+        with session.begin_nested():
+            return len(rows), sum(_apply(session, row, config, now) for row in rows)
+    except Exception as exc:  # noqa: BLE001 - sorted out below, item by item
+        if _database_away(exc):
+            raise
     queued = 0
-    for row in items:
-        transitions = alerts.apply_external(session, row.item, now=now)
-        queued += react(session, transitions, now=now, config=config)
-        row.processed_at = now
-    return len(items), queued
+    for row in rows:
+        try:
+            with session.begin_nested():
+                queued += _apply(session, row, config, now)
+        except Exception as exc:  # noqa: BLE001 - quarantine this item, keep going
+            if _database_away(exc):
+                raise
+            _quarantine(row, exc, now)
+    return len(rows), queued
+
+
+def _apply(session: Session, row: InboxItem, config: Config, now: datetime) -> int:
+    transitions = alerts.apply_external(session, row.item, now=now)
+    queued = react(session, transitions, now=now, config=config)
+    row.processed_at = now
+    return queued
+
+
+def _database_away(exc: BaseException) -> bool:
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def _quarantine(row: InboxItem, exc: Exception, now: datetime) -> None:
+    row.processed_at, row.error = now, describe(exc)
+    log.warning("ingest inbox item=%d source=%s quarantined: %s", row.id, row.source, row.error)
+
+
+def describe(exc: BaseException) -> str:
+    """The error in a line any database can store: the driver's message, not the SQL and its values."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    text = f"{type(cause).__name__}: {cause}".splitlines()[0] if str(cause) else type(cause).__name__
+    # The error may quote the very text that was refused (a NUL, a lone surrogate).
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()[:MAX_ERROR_CHARS]

@@ -44,7 +44,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/silences"): "viewer", ("POST", "/api/v1/silences"): "operator",
     ("DELETE", "/api/v1/silences/<int:silence_id>"): "operator",
     ("POST", "/api/v1/ingest/alertmanager"): "ingest", ("POST", "/api/v1/ingest/grafana"): "ingest",
-    ("POST", "/api/v1/ingest/generic"): "ingest",
+    ("POST", "/api/v1/ingest/generic"): "ingest", ("GET", "/api/v1/ingest/inbox"): "viewer",
     # The dashboard signs in with a token into a session (tests/integration/dashboard checks
     # each role there); without a session every page sends you to /login and no action runs.
     ("GET", "/assets/<path:filename>"): OPEN, ("GET", "/login"): OPEN, ("POST", "/login"): OPEN,
