@@ -22,13 +22,13 @@ match a value that itself starts with `~`, write a regex: `~~literal`.
 """
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from typing import Annotated, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
 
+from config import regex
 from config.units import Duration
 
 Event = Literal[
@@ -79,9 +79,9 @@ class _Channel(BaseModel):
         for label, wanted in matchers.items():
             if wanted.startswith("~"):
                 try:
-                    re.compile(wanted[1:])
-                except re.error as exc:
-                    raise ValueError(f"label {label!r}: invalid regex {wanted[1:]!r} ({exc})") from None
+                    regex.compile_label_regex(wanted[1:])
+                except regex.RegexError as exc:
+                    raise ValueError(f"label {label!r}: {wanted[1:]!r}: {exc}") from None
         return matchers
 
 
@@ -165,14 +165,9 @@ def parse_channel(raw: Mapping[str, object]) -> ChannelConfig:
     return _ADAPTER.validate_python(raw)
 
 
-@functools.lru_cache(maxsize=1024)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _label_matches(value: str, wanted: str) -> bool:
     if wanted.startswith("~"):
-        return _regex(wanted[1:]).fullmatch(value) is not None
+        return regex.fullmatch(wanted[1:], value)  # validated when the config was loaded
     return value == wanted
 
 

@@ -1,7 +1,6 @@
 """Bindings: which alerts run which remediation, from the API and from the config file."""
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -14,6 +13,7 @@ from app.audit import service as audit
 from app.automation.models import Binding
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError
+from config import regex
 from config.schema import BindingConfig
 from remediations import BindingPolicy
 
@@ -33,8 +33,11 @@ def matches(binding: Binding, alert: Alert) -> bool:
         if value is None:
             return False
         if wanted.startswith("~"):
-            if not re.fullmatch(wanted[1:], value):
-                return False
+            try:
+                if not regex.fullmatch(wanted[1:], value):
+                    return False
+            except regex.RegexError:
+                return False  # stored before RE2: it matches nothing rather than running anything
         elif value != wanted:
             return False
     return True
@@ -83,10 +86,9 @@ def _check_regexes(matchers: dict[str, str]) -> None:
     for name, value in matchers.items():
         if value.startswith("~"):
             try:
-                re.compile(value[1:])
-            except re.error as exc:
-                raise BadRequestError(f"matchers.{name}: invalid regex: {exc}", {f"matchers.{name}": str(exc)}) \
-                    from None
+                regex.compile_label_regex(value[1:])
+            except regex.RegexError as exc:
+                raise BadRequestError(f"matchers.{name}: {exc}", {f"matchers.{name}": str(exc)}) from None
 
 
 def get(session: Session, binding_id: int) -> Binding:

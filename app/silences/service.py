@@ -5,7 +5,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +14,7 @@ from app.audit import service as audit
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError
 from app.silences.models import Silence
+from config import regex
 
 OPS = ("=", "!=", "=~", "!~")
 
@@ -32,13 +32,11 @@ class Matcher:
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        found = _regex(self.value).fullmatch(actual) is not None
+        try:
+            found = regex.fullmatch(self.value, actual)
+        except regex.RegexError:
+            return False  # stored before RE2 (say, a lookahead): it silences nothing rather than everything
         return found if self.op == "=~" else not found
-
-
-@lru_cache(maxsize=512)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 def parse_matchers(raw: Any) -> list[Matcher]:
@@ -59,17 +57,21 @@ def parse_matchers(raw: Any) -> list[Matcher]:
             raise BadRequestError(f"{where}.value: expected a string", {f"{where}.value": "expected a string"})
         if op in ("=~", "!~"):
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise BadRequestError(f"{where}.value: invalid regex: {exc}", {f"{where}.value": str(exc)}) from None
+                regex.compile_label_regex(value)
+            except regex.RegexError as exc:
+                raise BadRequestError(f"{where}.value: {exc}", {f"{where}.value": str(exc)}) from None
         out.append(Matcher(name, op, value))
     return out
 
 
-def matches_everything(matchers: Sequence[Matcher]) -> bool:
-    """True for no matchers, or ones that every label set passes (e.g. job=~".*")."""
-    probes: tuple[dict[str, str], ...] = ({}, {m.name: "x-vigil-probe-Z9" for m in matchers})
-    return all(m.matches(p) for m in matchers for p in probes)
+def is_targeted(matchers: Sequence[Matcher]) -> bool:
+    """Whether some matcher names one value of one label (`service=api`).
+
+    Negative and regex matchers alone can reach every alert (`detector!=x` did), and no probe
+    can tell a regex that matches "nearly everything" from one that does not; an equality on
+    a non-empty value cannot match an alert that lacks that label value.
+    """
+    return any(m.op == "=" and m.value for m in matchers)
 
 
 def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, ends_at: datetime, comment: str,
@@ -83,9 +85,11 @@ def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, en
     if (ends_at - starts_at).total_seconds() > max_duration_s:
         raise BadRequestError(f"a silence may last at most {timedelta(seconds=max_duration_s)}",
                               {"ends_at": f"longer than the maximum of {max_duration_s:g}s"})
-    if matches_everything(matchers) and not is_admin:
-        raise BadRequestError("this silence would match every alert; only an admin may create it",
-                              {"matchers": "matches everything"})
+    if not is_admin and not is_targeted(matchers):
+        raise BadRequestError("a silence needs at least one matcher of the form name=value (only an admin may "
+                              "silence by negative or regex matchers alone)",
+                              {"matchers": "needs an equality matcher with a non-empty value; without one it "
+                                            "matches everything it does not exclude"})
     silence = Silence(matchers=[m.__dict__ for m in matchers], starts_at=starts_at, ends_at=ends_at,
                       created_at=now, created_by=by, comment=comment)
     session.add(silence)

@@ -166,7 +166,8 @@ def test_silences_guard_rails_and_effect(ingest, database, tmp_path) -> None:
                                                  "duration": "30d"})
     assert too_long.status_code == 400
     assert client.as_("viewer").post("/api/v1/silences", json={}).status_code == 403
-    created = op.post("/api/v1/silences", json={"matchers": [{"name": "instance", "op": "=~", "value": "web-.*"}],
+    created = op.post("/api/v1/silences", json={"matchers": [{"name": "alertname", "value": "HighLatency"},
+                                                             {"name": "instance", "op": "=~", "value": "web-.*"}],
                                                 "comment": "maintenance", "duration": "1h"})
     assert created.status_code == 201 and created.json["created_by"] == "test-operator"
     assert client.as_("admin").post("/api/v1/silences", json={"matchers": [], "comment": "freeze",
