@@ -1,15 +1,19 @@
 """Drain the outbox: group due rows, render once per group, send, retry with backoff.
 
 Runs in the scheduler process while it holds the lease, so exactly one sender works at a
-time and a slow webhook never blocks detection, remediation or any API request.
+time and a slow webhook never blocks detection, remediation or any API request. Each
+channel has its own thread (`start`): a channel that hangs until its timeout holds up
+only its own messages, never another channel's nor the inbox.
 """
 from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Callable
 
 import requests
 from sqlalchemy import select, update
@@ -24,6 +28,18 @@ from config.channels import ChannelConfig
 
 log = logging.getLogger("vigil.notify")
 
+POLL_S = 0.2  # how often an idle channel looks for due rows (a read, no write lock)
+
+
+def idempotency_key(rows: Sequence[OutboxMessage]) -> str:
+    """The key a receiver drops duplicates by: the outbox row's id.
+
+    A grouped message is keyed by its first row and its size ("17.3"): a group only ever
+    grows between attempts, so a retry that picked up more alerts is a new message.
+    """
+    first = str(rows[0].id)
+    return first if len(rows) == 1 else f"{first}.{len(rows)}"
+
 
 class Sender:
     def __init__(self, database: Database, channels: Sequence[ChannelConfig], *, batch: int = 200,
@@ -31,52 +47,91 @@ class Sender:
         self.database, self.batch = database, batch
         self.channels = {c.name: c for c in channels}
         self.rng = rng or random.Random()
-        self.http = requests.Session()
+        # requests.Session is not thread-safe: one per channel, used only by its thread.
+        self._http = {name: requests.Session() for name in self.channels}
+        self._in_flight: set[int] = set()
+        self._lock = threading.Lock()
 
     def recover(self) -> int:
-        """Rows a crashed sender left mid-send go back to pending (at-least-once after a crash)."""
+        """Rows a crashed sender left mid-send go back to pending (at-least-once after a crash);
+        rows of channels no longer configured fail, saying so. Returns how many went back."""
+        with self._lock:
+            busy = list(self._in_flight)  # still being sent by this process: not abandoned
         with self.database.write() as session:
-            result = session.execute(update(OutboxMessage).where(OutboxMessage.state == "sending")
-                                     .values(state="pending"))
+            result = session.execute(update(OutboxMessage).where(
+                OutboxMessage.state.in_(("pending", "sending")), OutboxMessage.channel.not_in(list(self.channels)))
+                .values(state="failed", last_error="the channel is no longer configured"))
+            if result.rowcount:  # type: ignore[attr-defined]
+                log.warning("outbox rows=%d failed: their channel is no longer configured",
+                            result.rowcount)  # type: ignore[attr-defined]
+            result = session.execute(update(OutboxMessage).where(
+                OutboxMessage.state == "sending", OutboxMessage.id.not_in(busy)).values(state="pending"))
             return int(result.rowcount)  # type: ignore[attr-defined]
 
+    def start(self, stop: threading.Event, active: Callable[[], bool]) -> list[threading.Thread]:
+        """One daemon thread per channel, sending while `active()` (the lease is held)."""
+        threads = [threading.Thread(target=self._loop, args=(name, stop, active), name=f"vigil-notify-{name}",
+                                    daemon=True) for name in self.channels]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _loop(self, name: str, stop: threading.Event, active: Callable[[], bool]) -> None:
+        while not stop.wait(POLL_S):
+            if not active():
+                continue
+            try:
+                self.run_channel(name)
+            except Exception:  # the database may be away; the rows wait in the outbox
+                log.exception("channel=%s sender pass failed", name)
+
     def run_once(self, now: datetime | None = None) -> int:
-        """Send every due group once; returns how many groups were attempted."""
-        now = now or utcnow()
-        groups = self._claim(now)
+        """Send every due group of every channel once, in this thread; returns how many groups."""
+        return sum(self.run_channel(name, now) for name in self.channels)
+
+    def run_channel(self, name: str, now: datetime | None = None) -> int:
+        """Send the channel's due groups once. `now` fixes the clock (tests); by default each
+        outcome is judged at the time the attempt ended, so a timeout's wait is not lost."""
+        groups = self._claim(name, now or utcnow())
         for rows in groups:
-            self._deliver(rows, now)
+            try:
+                self._deliver(self.channels[name], rows, now)
+            finally:
+                with self._lock:
+                    self._in_flight.difference_update(r.id for r in rows)
         return len(groups)
 
-    def _claim(self, now: datetime) -> list[list[OutboxMessage]]:
+    def _claim(self, name: str, now: datetime) -> list[list[OutboxMessage]]:
+        due = (OutboxMessage.channel == name, OutboxMessage.state == "pending", OutboxMessage.not_before <= now)
+        with self.database.read() as session:  # most passes find nothing: no write lock for them
+            if session.scalar(select(OutboxMessage.id).where(*due).limit(1)) is None:
+                return []
         with self.database.write() as session:
-            due = session.scalars(select(OutboxMessage).where(
-                OutboxMessage.state == "pending", OutboxMessage.not_before <= now)
-                .order_by(OutboxMessage.id).limit(self.batch)).all()
-            groups: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
-            for row in due:
-                groups[(row.channel, row.group_key)].append(row)
-            if due:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in due]))
+            rows = session.scalars(select(OutboxMessage).where(*due).order_by(OutboxMessage.id)
+                                   .limit(self.batch)).all()
+            groups: dict[str, list[OutboxMessage]] = defaultdict(list)
+            for row in rows:
+                groups[row.group_key].append(row)
+            if rows:
+                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
                                 .values(state="sending"))
+                with self._lock:
+                    self._in_flight.update(r.id for r in rows)
             return list(groups.values())
 
-    def _deliver(self, rows: list[OutboxMessage], now: datetime) -> None:
-        channel = self.channels.get(rows[0].channel)
-        if channel is None:
-            self._finish(rows, Delivery(ok=False, error=f"channel {rows[0].channel!r} is no longer configured",
-                                        permanent=True), now)
-            return
+    def _deliver(self, channel: ChannelConfig, rows: list[OutboxMessage], now: datetime | None) -> None:
         try:
-            delivery = send(channel, render(channel.type, service.notification(rows)), now=now, session=self.http)
+            body = render(channel.type, service.notification(rows))
+            delivery = send(channel, body, now=now or utcnow(), session=self._http[channel.name],
+                            idempotency_key=idempotency_key(rows))
         except Exception as exc:  # a rendering bug must not wedge the outbox; the row records it
             log.exception("channel=%s outbox=%s render/send failed", channel.name, rows[0].id)
             delivery = Delivery(ok=False, error=f"internal error: {type(exc).__name__}", permanent=True)
-        self._finish(rows, delivery, now)
+        self._finish(rows, delivery, now or utcnow())
 
     def _finish(self, rows: list[OutboxMessage], delivery: Delivery, now: datetime) -> None:
         ids = [r.id for r in rows]
-        attempts = rows[0].attempts + 1
+        attempts = rows[0].attempts + 1  # one request, one attempt, whether answered or timed out
         retry_at = None if delivery.ok or delivery.permanent else next_attempt_at(delivery, attempts, now,
                                                                                   rng=self.rng)
         if delivery.ok:
@@ -90,5 +145,5 @@ class Sender:
         with self.database.write() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**values))
         metrics.NOTIFICATIONS.labels(rows[0].channel, outcome).inc()
-        log.info("channel=%s event=%s rows=%d outcome=%s status=%s error=%s", rows[0].channel, rows[0].event,
-                 len(rows), outcome, delivery.status, delivery.error)
+        log.info("channel=%s event=%s outbox=%s rows=%d outcome=%s status=%s error=%s", rows[0].channel,
+                 rows[0].event, ids[0], len(rows), outcome, delivery.status, delivery.error)

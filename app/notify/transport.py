@@ -40,6 +40,7 @@ from config.channels import ChannelConfig, GenericChannel
 
 USER_AGENT = "Vigil-notify/1"
 MAX_ERROR_BODY = 200  # characters of a failed response worth keeping for the operator
+MIN_RETRY_AFTER_S = 1.0  # `Retry-After: 0` on every answer must not become a busy loop
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,10 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (utc(at) - utc(now)).total_seconds())
 
 
-def _headers(channel: ChannelConfig, data: bytes, now: datetime) -> dict[str, str]:
+def _headers(channel: ChannelConfig, data: bytes, now: datetime, idempotency_key: str | None) -> dict[str, str]:
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
     if isinstance(channel, GenericChannel):
         stamp = str(int(utc(now).timestamp()))
         key = channel.secret.get_secret_value().encode()
@@ -115,15 +118,18 @@ def _classify(channel: ChannelConfig, response: requests.Response, now: datetime
     return Delivery(ok=False, status=status, error=error, permanent=permanent)
 
 
-def _post(channel: ChannelConfig, body: dict[str, Any], now: datetime, session: requests.Session) -> Delivery:
+def _post(channel: ChannelConfig, body: dict[str, Any], now: datetime, session: requests.Session,
+          idempotency_key: str | None) -> Delivery:
     if isinstance(channel, GenericChannel):
         body = {**body, "sent_at": utc(now).replace(microsecond=0).isoformat()}
+        if idempotency_key:
+            body["idempotency_key"] = idempotency_key  # inside the signed bytes, unlike the header
     data = encode(body)
     try:
         with session.post(
             channel.url.get_secret_value(),
             data=data,
-            headers=_headers(channel, data, now),
+            headers=_headers(channel, data, now, idempotency_key),
             timeout=channel.timeout_s,
             allow_redirects=False,
             stream=True,
@@ -161,6 +167,7 @@ def send(
     *,
     now: datetime,
     session: requests.Session | None = None,
+    idempotency_key: str | None = None,
 ) -> Delivery:
     """Make one delivery attempt of a rendered body to a channel.
 
@@ -171,6 +178,8 @@ def send(
             resolves a Retry-After given as an HTTP-date.
         session: a requests Session to reuse connections; a new one is used if None.
             `apprise` channels use neither: apprise makes its own requests.
+        idempotency_key: sent as the `Idempotency-Key` header (and in a `generic`
+            body) so a receiver can drop a message it was already sent.
 
     Returns:
         The Delivery: ok on 2xx; on 429 not permanent with `retry_after_s`; 5xx, 408,
@@ -180,9 +189,9 @@ def send(
     if channel.type == "apprise":
         return _notify_apprise(channel, body)
     if session is not None:
-        return _post(channel, body, now, session)
+        return _post(channel, body, now, session, idempotency_key)
     with requests.Session() as own:
-        return _post(channel, body, now, own)
+        return _post(channel, body, now, own, idempotency_key)
 
 
 def backoff_s(attempt: int, *, base: float = 2, cap: float = 300, rng: random.Random) -> float:
@@ -209,7 +218,9 @@ def backoff_s(attempt: int, *, base: float = 2, cap: float = 300, rng: random.Ra
 def next_attempt_at(delivery: Delivery, attempt: int, now: datetime, *, rng: random.Random) -> datetime | None:
     """Return when to try again after a failed attempt, or None when not to retry.
 
-    A server's Retry-After wins when it asks for longer than the backoff.
+    A server's Retry-After is obeyed as given (at least MIN_RETRY_AFTER_S): it knows when
+    it will take messages again, and growing backoff on top of it made a `Retry-After: 3`
+    wait close to two minutes after a few 429s.
 
     Args:
         delivery: the outcome of attempt number `attempt`.
@@ -219,5 +230,6 @@ def next_attempt_at(delivery: Delivery, attempt: int, now: datetime, *, rng: ran
     """
     if delivery.ok or delivery.permanent:
         return None
-    delay = max(backoff_s(attempt, rng=rng), delivery.retry_after_s or 0.0)
-    return now + timedelta(seconds=delay)
+    if delivery.retry_after_s is not None:
+        return now + timedelta(seconds=max(delivery.retry_after_s, MIN_RETRY_AFTER_S))
+    return now + timedelta(seconds=backoff_s(attempt, rng=rng))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,6 +17,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.time() when the request arrived
 
     @property
     def json(self) -> Any:
@@ -49,7 +51,7 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            hook.received.append(Received(self.path, dict(self.headers.items()), body))
+            hook.received.append(Received(self.path, dict(self.headers.items()), body, time.time()))
             reply = hook.replies.pop(0) if hook.replies else Reply()
             if reply.delay_s and hook.stop.wait(reply.delay_s):
                 return  # the test is over; nobody is listening any more
@@ -70,17 +72,31 @@ def _handler(hook: Webhook) -> type[BaseHTTPRequestHandler]:
 
 
 @pytest.fixture
-def webhook() -> Iterator[Webhook]:
+def webhooks() -> Iterator[Callable[[], Webhook]]:
+    """Make receivers at secret-looking paths, like real webhook URLs; each stops at the end
+    (which also releases any reply still waiting out its delay_s)."""
+    started: list[tuple[Webhook, threading.Thread]] = []
+
+    def make() -> Webhook:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        server.daemon_threads = True
+        hook = Webhook(server, "/services/T0001/B0002/s3cr3tWebhookT0ken")
+        server.RequestHandlerClass = _handler(hook)
+        # A short poll interval keeps shutdown (and so each test) quick.
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        thread.start()
+        started.append((hook, thread))
+        return hook
+
+    yield make
+    for hook, thread in started:
+        hook.stop.set()
+        hook.server.shutdown()
+        hook.server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture
+def webhook(webhooks: Callable[[], Webhook]) -> Webhook:
     """A receiver at a secret-looking path, like a real webhook URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    server.daemon_threads = True
-    hook = Webhook(server, "/services/T0001/B0002/s3cr3tWebhookT0ken")
-    server.RequestHandlerClass = _handler(hook)
-    # A short poll interval keeps shutdown (and so each test) quick.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield hook
-    hook.stop.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    return webhooks()

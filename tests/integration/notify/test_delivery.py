@@ -101,6 +101,15 @@ def test_generic_deliveries_are_signed_over_timestamp_and_raw_body(webhook):
     assert received.json["event"] == "alert.firing"
 
 
+def test_the_idempotency_key_is_a_header_and_a_signed_field_of_generic_bodies(webhook):
+    send(channel("generic", webhook.url), render("generic", notification()), now=NOW, idempotency_key="41")
+    send(channel("slack", webhook.url), render("slack", notification()), now=NOW, idempotency_key="42")
+    generic, slack = webhook.received
+    assert generic.headers["Idempotency-Key"] == "41" and generic.json["idempotency_key"] == "41"
+    assert verify(generic.headers, generic.body, SECRET, NOW.timestamp())
+    assert slack.headers["Idempotency-Key"] == "42" and "idempotency_key" not in slack.json
+
+
 def test_a_receiver_rejects_a_tampered_body_a_wrong_key_or_an_old_timestamp(webhook):
     send(channel("generic", webhook.url), render("generic", notification()), now=NOW)
     (received,) = webhook.received

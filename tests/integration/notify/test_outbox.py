@@ -103,13 +103,36 @@ def test_rows_left_mid_send_by_a_crash_are_delivered_after_restart(database, web
     config = make_config(webhook.url, group_wait_s="0s")
     fire(database, config, ["a", "b"])
     crashed = Sender(database, config.channels)
-    assert crashed._claim(T0)  # claimed, then the process died before sending
+    assert crashed._claim("ops", T0)  # claimed, then the process died before sending
     assert {r.state for r in rows(database)} == {"sending"}
     restarted = Sender(database, config.channels)
     assert restarted.recover() == 2
     restarted.run_once(T0)
     restarted.run_once(T0 + timedelta(hours=1))
     assert len(webhook.received) == 1 and {r.state for r in rows(database)} == {"sent"}
+
+
+def test_a_message_sent_again_after_a_crash_carries_the_same_idempotency_key(database, webhook) -> None:
+    config = make_config(webhook.url, group_wait_s="0s")
+    fire(database, config, ["a"])
+    crashed = Sender(database, config.channels)
+    crashed._finish = lambda *args: None  # the process dies after the send, before recording it
+    crashed.run_once(T0)
+    restarted = Sender(database, config.channels)
+    assert restarted.recover() == 1
+    restarted.run_once(T0)
+    [row] = rows(database)
+    first, second = webhook.received
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == str(row.id)
+    assert row.state == "sent"
+
+
+def test_a_grouped_message_is_keyed_by_its_first_row_and_its_size(database, webhook) -> None:
+    config = make_config(webhook.url, group_wait_s="0s")
+    fire(database, config, ["a", "b", "c"])
+    Sender(database, config.channels).run_once(T0)
+    [message] = webhook.received
+    assert message.headers["Idempotency-Key"] == f"{rows(database)[0].id}.3"
 
 
 def test_channels_filter_by_severity_and_labels(database, webhook) -> None:
