@@ -232,6 +232,9 @@ class Settings(Model):
     port: int = Field(8000, ge=0, le=65535)
     workers: int | None = Field(None, ge=1, le=64)  # Gunicorn workers; default from the CPU count
     data_dir: str = "var"
+    # Prometheus multiprocess files under Gunicorn; None: a fresh directory on /dev/shm (or the
+    # temp dir). Not under data_dir: a full data disk made the workers' mmaps die with SIGBUS.
+    metrics_dir: str | None = None
     database_url: Secret | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
