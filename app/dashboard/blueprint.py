@@ -123,7 +123,9 @@ def perform(action: Callable[[Session, str, datetime], Any], success: str, fallb
 def back(fallback: str) -> str:
     """The form's `next` when it is a path on this site, else `fallback` (no open redirect)."""
     target = request.values.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Control characters: CR/LF cannot go in a Location header (a 500), and browsers drop tabs.
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and target.isprintable():
         return target
     return fallback
 
