@@ -5,11 +5,17 @@ anything imports prometheus_client) makes the view aggregate all workers' files.
 """
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
 
 from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger("vigil.metrics")
 
 HTTP_REQUESTS = Counter(
     "vigil_http_requests_total", "HTTP requests answered", ["method", "endpoint", "status"]
@@ -47,13 +53,40 @@ DETECTOR_DURATION = Histogram(
 )
 
 
+class LeaseCollector(Collector):
+    """The scheduler lease, read from the database at scrape time (there is one lease, so its
+    holder is a label of one series): alert on vigil_scheduler_lease_age_seconds > lease_ttl_s."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from app import readiness
+        from app.db import utcnow
+        from app.web import cfg, db
+
+        try:
+            with db().read_connection() as connection:
+                lease = readiness.lease_state(connection, now=utcnow(), ttl_s=cfg().settings.scheduler.lease_ttl_s)
+        except Exception as exc:  # /metrics must answer while the database is away
+            log.warning("metrics: could not read the scheduler lease: %s", type(exc).__name__)
+            return
+        if lease is None:
+            return
+        age = GaugeMetricFamily("vigil_scheduler_lease_age_seconds",
+                                "Seconds since the scheduler lease was last renewed")
+        age.add_metric([], lease.age_s)
+        info = GaugeMetricFamily("vigil_scheduler_lease_info", "The scheduler lease's holder (value 1)",
+                                 labels=["holder"])
+        info.add_metric([lease.holder], 1)
+        yield from (age, info)
+
+
 def register(app: Flask) -> None:
     @app.get("/metrics")
     def metrics() -> Response:
+        registry = CollectorRegistry()
+        registry.register(LeaseCollector())
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             body = generate_latest(registry)
-        else:
-            body = generate_latest()
+        else:  # one process: its own metrics, from the default registry
+            body = generate_latest() + generate_latest(registry)
         return Response(body, mimetype=CONTENT_TYPE_LATEST)
