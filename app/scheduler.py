@@ -11,6 +11,7 @@ import math
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -78,6 +79,7 @@ class Scheduler:
         self._last_reconcile = datetime.min.replace(tzinfo=timezone.utc)
         self.sender = Sender(database, config.channels)
         self._last_repeat_check = datetime.min.replace(tzinfo=timezone.utc)
+        self._threads: list[threading.Thread] = []
         self._aps = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(self.settings.max_workers)}, timezone=timezone.utc
         )
@@ -87,8 +89,9 @@ class Scheduler:
         log.info("scheduler holder=%s detectors=%d", self.holder, len(self.detectors))
         # The inbox and each channel have their own thread: a webhook hanging until its
         # timeout delayed new alerts from 0.5 s to 91 s when one thread did both.
-        threading.Thread(target=self._inbox_loop, args=(stop,), name="vigil-inbox", daemon=True).start()
-        self.sender.start(stop, active=lambda: self.active)
+        inbox = threading.Thread(target=self._inbox_loop, args=(stop,), name="vigil-inbox", daemon=True)
+        inbox.start()
+        self._threads = [inbox, *self.sender.start(stop, active=lambda: self.active)]
         try:
             while not stop.is_set():
                 self.tick()
@@ -192,6 +195,11 @@ class Scheduler:
             session.execute(delete(DetectorSlot).where(DetectorSlot.claimed_at < now - timedelta(days=1)))
 
     def shutdown(self) -> None:
+        # In-flight sends get a moment to record their outcome; one still hanging stays
+        # 'sending' and is sent again (same Idempotency-Key) by the next holder.
+        deadline = time.monotonic() + 5
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self._aps.running:
             self._aps.shutdown(wait=True)
         if self.backend is not None:
