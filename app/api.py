@@ -10,8 +10,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app import readiness
+from app.automation import isolation
 from app.errors import ServiceError
-from app.web import db
+from app.web import cfg, db
 
 log = logging.getLogger("vigil.api")
 
@@ -135,4 +136,6 @@ class Health(Resource):
 class Ready(Resource):
     def get(self) -> Any:
         """Readiness: the database reads and takes writes; the scheduler lease is renewed."""
-        return readiness.answer()
+        body, status = readiness.answer()
+        body["isolation"] = isolation.status(cfg()).as_dict()  # how remediation scripts run here
+        return body, status

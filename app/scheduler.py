@@ -26,7 +26,7 @@ from sqlalchemy import delete
 from app import lease
 from app.alerts import detection
 from app.alerts.models import DetectorSlot
-from app.automation import bindings
+from app.automation import bindings, isolation
 from app.automation import service as automation_service
 from app.automation.dispatch import Dispatcher
 from app.db import Database, utcnow
@@ -72,7 +72,8 @@ class Scheduler:
 
             remote = RQQueue(automation.redis_url.get_secret_value())
         self.backend = None if remote else InlineBackend(automation.max_workers,
-                                                         max_pending=automation.max_workers * 64)
+                                                         max_pending=automation.max_workers * 64,
+                                                         launcher=isolation.launcher(config))
         self.dispatcher = Dispatcher(database, self.backend, config, holder=self.holder,
                                      scripts_dir=Path(config.settings.data_dir).resolve() / "scripts",
                                      environ=environ or {}, remote=remote)

@@ -17,12 +17,13 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 
 from app import database_for
-from app.automation import results
+from app.automation import isolation, results
 from app.automation.models import Execution, RemediationVersion
 from app.automation.rq_queue import HEARTBEAT_S, WORKER_PREFIX
 from app.db import Database
 from config.schema import Config
 from remediations import run
+from remediations.launch import Launcher
 
 _context: dict[str, object] = {}
 
@@ -67,7 +68,8 @@ def execute(execution_id: int) -> str:
                                              f"{exc.strerror or exc}")
             return "error"
     with _heartbeats():
-        result = run(request, on_start=lambda pid: results.record_start(database, config, execution_id, pid))
+        result = run(request, on_start=lambda pid: results.record_start(database, config, execution_id, pid),
+                     launcher=_launcher(config))
     results.record_result(database, config, execution_id, result)
     return result.status
 
@@ -92,6 +94,13 @@ def _heartbeats() -> Iterator[None]:
         yield
     finally:
         stop.set()
+
+
+def _launcher(config: Config) -> Launcher:
+    if "launcher" not in _context:  # once per worker: it probes isolation and logs the outcome
+        _context["launcher"] = isolation.launcher(config)
+    launcher: Launcher = _context["launcher"]  # type: ignore[assignment]
+    return launcher
 
 
 def _database(config: Config) -> Database:

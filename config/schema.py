@@ -192,6 +192,14 @@ class AutomationSettings(Model):
     max_file_bytes: int | None = Field(64 * 1_048_576, ge=1_048_576)
     max_open_files: int = Field(256, ge=16, le=65536)
     max_script_bytes: int = Field(256 * 1024, ge=1024, le=4 * 1_048_576)
+    # Isolation of scripts (README "Remediations"): the user they run as, what else they may
+    # not see besides data_dir and the config file, their processes and their writable space.
+    run_as: str = Field("vigil-run", pattern=r"^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10}(:[0-9]{1,10})?)$")
+    hide_paths: list[str] = Field(default_factory=list)
+    max_processes: int = Field(256, ge=8, le=65536)
+    max_workdir_bytes: int = Field(64 * 1_048_576, ge=1_048_576)
+    # Where scripts cannot be isolated, run them anyway (as Vigil's user, seeing its secrets).
+    allow_unisolated: bool = False
 
 
 # ---- inbound webhooks and silences ---------------------------------------

@@ -45,11 +45,16 @@ class ServerProcess:
         self.retiring = False  # it neared its own CPU limit: replace it
 
     @classmethod
-    def start(cls, python: str, key: LimitsKey) -> ServerProcess:
+    def start(cls, python: str, key: LimitsKey, sandbox: str = "") -> ServerProcess:
         """Start a server that applies `key`'s limits to itself; wait for its "ready".
 
+        Args:
+            sandbox: a remediations.sandbox.Sandbox as JSON: the server isolates every
+                script (and first checks that it can); "" for none.
+
         Raises:
-            ServerStartError: it could not be executed, or it failed or hung at start-up.
+            ServerStartError: it could not be executed, or it failed or hung at start-up
+                (with a sandbox: also when isolation does not work here; the reason).
         """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         limits_arg = ",".join(f"{res}:{soft}:{hard}" for res, soft, hard in key)
@@ -57,7 +62,7 @@ class ServerProcess:
             # -I -S: no site-packages, no environment; start_new_session: a terminal's
             # signals go to the scheduler, which then closes the control socket.
             proc = subprocess.Popen(
-                [python, "-I", "-S", SERVER_PATH, str(theirs.fileno()), limits_arg],
+                [python, "-I", "-S", SERVER_PATH, str(theirs.fileno()), limits_arg, sandbox],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, start_new_session=True,
                 env={})  # scripts get their env in each request; the server needs none
@@ -70,6 +75,8 @@ class ServerProcess:
         greeting = _recv(ours, READY_TIMEOUT_S)
         if not isinstance(greeting, tuple) or greeting[:1] != ("ready",):
             server.stop(timeout_s=0)
+            if isinstance(greeting, tuple) and greeting[:1] == ("failed",):
+                raise ServerStartError(str(greeting[1]))
             raise ServerStartError(f"spawn server pid={proc.pid} limits="
                                    f"{limits_arg or 'none'} did not start: {greeting!r}")
         server.subreaper = bool(greeting[1])

@@ -1,8 +1,14 @@
 """The spawn server: starts scripts with resource limits on behalf of the threaded scheduler.
 
-remediations.spawner runs this file as `python -I -S spawn_server.py CONTROL_FD LIMITS`,
-LIMITS being "resource:soft:hard,..." (possibly empty). It imports only the standard
-library (never remediations) so it starts in ~30 ms without site-packages.
+remediations.spawner runs this file as `python -I -S spawn_server.py CONTROL_FD LIMITS [SANDBOX]`,
+LIMITS being "resource:soft:hard,..." (possibly empty), SANDBOX a remediations.sandbox.Sandbox
+as JSON. It imports only the standard library (never remediations; sandbox.py, itself
+standard library only, is loaded by path) so it starts in ~30 ms without site-packages.
+
+With SANDBOX, scripts run isolated (see remediations.sandbox): the server forks each one
+into its own PID and mount namespaces as another user instead of posix_spawning it, the
+request carries the run's limits (the child applies them), and the server checks at start
+that isolation works (a self-test run), answering "failed" with the reason if it does not.
 
 Why it exists: rlimits must hold from a script's first instruction, so they must be set
 before exec, yet a forked child of the multi-threaded scheduler may deadlock on a lock
@@ -16,7 +22,8 @@ space, two descriptors per running script, and CPU time, which it watches: past 
 RLIMIT_CPU soft limit it asks to be replaced (the "retire" flag) rather than be killed.
 
 Protocol, AF_UNIX SOCK_SEQPACKET, one marshal-encoded tuple per packet:
-    control, parent -> server: (argv, env, cwd) with three fds attached: the script's
+    control, parent -> server: (argv, env, cwd) (with SANDBOX: (argv, env, cwd, limits),
+        limits a list of (resource, soft, hard)) with three fds attached: the script's
         stdin, its stdout (also its stderr) and the run's reply socket; argv is a list of
         bytes, env a dict of bytes, cwd bytes.
     control, server -> parent, once: ("ready", is_subreaper) or ("failed", reason).
@@ -33,6 +40,7 @@ process's children list instead of scanning /proc, and the server reaps them.
 """
 from __future__ import annotations
 
+import importlib.util
 import marshal
 import os
 import resource
@@ -40,6 +48,7 @@ import select
 import signal
 import socket
 import sys
+from typing import Any
 
 _PR_SET_CHILD_SUBREAPER = 36
 MAX_REQUEST_BYTES = 1 << 18  # the parent falls back to prlimit for larger requests
@@ -69,8 +78,28 @@ def main() -> None:
     except (ValueError, OSError) as exc:
         control.send(marshal.dumps(("failed", f"cannot set limits {sys.argv[2]}: {exc}")))
         return
+    jail = None
+    if len(sys.argv) > 3 and sys.argv[3]:
+        try:
+            jail = _jail(sys.argv[3])
+        except Exception as exc:  # noqa: BLE001 (any failure means: no isolation here)
+            control.send(marshal.dumps(("failed", f"scripts cannot be isolated: {exc}")))
+            return
     control.send(marshal.dumps(("ready", subreaper)))
-    _Server(control, wake_r).serve()
+    _Server(control, wake_r, jail).serve()
+
+
+def _jail(spec: str) -> Any:
+    """A sandbox.Jail for `spec` that passed its self-test (raises why otherwise)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox.py")
+    module_spec = importlib.util.spec_from_file_location("vigil_sandbox", path)
+    assert module_spec is not None and module_spec.loader is not None  # a .py path always has one
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules["vigil_sandbox"] = module  # dataclasses looks its module up there
+    module_spec.loader.exec_module(module)
+    jail = module.Jail(module.Sandbox.decode(spec))
+    jail.check()
+    return jail
 
 
 def _become_subreaper() -> bool:
@@ -83,8 +112,8 @@ def _become_subreaper() -> bool:
 
 
 class _Server:
-    def __init__(self, control: socket.socket, wake_r: int) -> None:
-        self.control, self.wake_r = control, wake_r
+    def __init__(self, control: socket.socket, wake_r: int, jail: Any = None) -> None:
+        self.control, self.wake_r, self.jail = control, wake_r, jail
         self.runs: dict[int, socket.socket] = {}  # script pid -> its reply socket
         self.max_fds = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         cpu_soft = resource.getrlimit(resource.RLIMIT_CPU)[0]
@@ -126,26 +155,17 @@ class _Server:
             os.close(stdout_fd)
         return True
 
-    def start(self, request: tuple[list[bytes], dict[bytes, bytes], bytes], stdin_fd: int,
-              stdout_fd: int, reply: socket.socket) -> None:
-        argv, env, cwd = request
+    def start(self, request: tuple[Any, ...], stdin_fd: int, stdout_fd: int,
+              reply: socket.socket) -> None:
         if 2 * len(self.runs) + _BASE_FDS > self.max_fds:
             _send(reply, ("refused", f"spawn server has {len(self.runs)} runs, no "
                                      f"descriptors to spare under RLIMIT_NOFILE={self.max_fds}"))
             reply.close()
             return
-        what = "enter the work dir of"
         try:
-            # posix_spawn has no chdir action (Python 3.11); the child inherits ours.
-            os.chdir(cwd)
-            what = "start"
-            pid = os.posix_spawn(argv[0], argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
-                                 file_actions=[(os.POSIX_SPAWN_DUP2, stdin_fd, 0),
-                                               (os.POSIX_SPAWN_DUP2, stdout_fd, 1),
-                                               (os.POSIX_SPAWN_DUP2, stdout_fd, 2)])
-        except OSError as exc:
-            _send(reply, ("error", f"cannot {what} {os.fsdecode(argv[0])}: "
-                                   f"{exc.strerror or exc}"))
+            pid = self.spawn(request, stdin_fd, stdout_fd)
+        except Exception as exc:  # noqa: BLE001 (OSError, or the jail's SandboxError)
+            _send(reply, ("error", str(exc)))
             reply.close()
             return
         # Opened before this loop can reap the script, so the pidfd names the right process.
@@ -155,6 +175,25 @@ class _Server:
         finally:
             os.close(pidfd)
         self.runs[pid] = reply
+
+    def spawn(self, request: tuple[Any, ...], stdin_fd: int, stdout_fd: int) -> int:
+        """Start the script of `request`; its pid. Raises with the reason it cannot."""
+        argv, env, cwd = request[:3]
+        if self.jail is not None:
+            return int(self.jail.spawn(argv, env, os.fsdecode(cwd), request[3], stdin_fd,
+                                       stdout_fd))
+        what = "enter the work dir of"
+        try:
+            # posix_spawn has no chdir action (Python 3.11); the child inherits ours.
+            os.chdir(cwd)
+            what = "start"
+            return os.posix_spawn(argv[0], argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
+                                  file_actions=[(os.POSIX_SPAWN_DUP2, stdin_fd, 0),
+                                                (os.POSIX_SPAWN_DUP2, stdout_fd, 1),
+                                                (os.POSIX_SPAWN_DUP2, stdout_fd, 2)])
+        except OSError as exc:
+            raise OSError(f"cannot {what} {os.fsdecode(argv[0])}: {exc.strerror or exc}") \
+                from None
 
     def retiring(self) -> bool:
         """True once this server used half its CPU limit: the parent should replace it."""

@@ -10,7 +10,11 @@ max_servers servers in all (whole pools retired least recently used first).
 
 Runs go through the fallback launcher (prlimit) when a server cannot start (retried after
 retry_after_s), when the limits would starve the server itself (tiny memory or descriptor
-limits), when a request is too large, or when a server refuses one. A dead server is
+limits), when a request is too large, or when a server refuses one.
+
+With a Sandbox, every script is isolated (remediations.sandbox): there is one pool, the
+limits travel with each request (the isolated child applies them), and the fallback
+refuses to run anything: an execution that cannot be isolated does not run. A dead server is
 replaced on the next launch. A run whose request was sent but never answered is an error,
 not retried: the script may have started, and a remediation must not run twice.
 """
@@ -26,7 +30,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 
+from remediations.errors import RunnerError
 from remediations.launch import Child, Launcher, Limits, PrlimitLauncher
+from remediations.sandbox import Sandbox
 from remediations.spawn_client import (MAX_REQUEST_BYTES, LimitsKey, ServerProcess,
                                        ServerStartError)
 
@@ -43,11 +49,16 @@ class Spawner:
 
     def __init__(self, *, fallback: Launcher | None = None, python: str = sys.executable,
                  pool_size: int = 4, max_servers: int = 16,
-                 retry_after_s: float = 10.0) -> None:
+                 retry_after_s: float = 10.0, sandbox: Sandbox | None = None) -> None:
         if not 1 <= pool_size <= max_servers:
             raise ValueError(f"need 1 <= pool_size <= max_servers, got {pool_size} and "
                              f"{max_servers}")
-        self.fallback = fallback if fallback is not None else PrlimitLauncher()
+        self.sandbox = sandbox
+        self._sandbox_arg = sandbox.encode() if sandbox is not None else ""
+        if fallback is None:
+            fallback = PrlimitLauncher() if sandbox is None else RefusingLauncher(
+                "the isolated spawn server is unavailable")
+        self.fallback = fallback
         self.python, self.retry_after_s = python, retry_after_s
         self.pool_size, self.max_servers = pool_size, max_servers
         self._lock = threading.Lock()
@@ -55,13 +66,20 @@ class Spawner:
         self._growing: set[LimitsKey] = set()  # a server is being started in the background
         self._retired: list[ServerProcess] = []
         self._failed_at: dict[LimitsKey, float] = {}
+        self._last_failure: str | None = None
         self._owner_pid = os.getpid()
 
     def start(self) -> None:
         """Start the no-limits server now; other limit sets start on first use."""
+        self.check()
+
+    def check(self) -> str | None:
+        """Start the no-limits server now; None if it runs, else why it cannot."""
         server = self._checkout(())
-        if server is not None:
-            self._checkin((), server)
+        if server is None:
+            return self._last_failure or "the spawn server did not start"
+        self._checkin((), server)
+        return None
 
     def close(self, *, timeout_s: float = 5.0) -> None:
         """Retire every server and reap those that exit within timeout_s.
@@ -94,13 +112,17 @@ class Spawner:
             RunnerError: the script cannot be started, or a server died before saying
                 whether it did.
         """
-        key = tuple(sorted((res, soft, hard) for res, (soft, hard) in limits.items()))
+        key: LimitsKey = tuple(sorted((res, soft, hard) for res, (soft, hard) in limits.items()))
         fs, errors = _FS_ENCODING, "surrogateescape"  # os.fsencode, minus its per-call checks
-        request = marshal.dumps(([arg.encode(fs, errors) for arg in argv],
-                                 {k.encode(fs, errors): v.encode(fs, errors)
-                                  for k, v in env.items()},
-                                 cwd.encode(fs, errors)))
-        if _server_can_live_under(limits) and len(request) <= MAX_REQUEST_BYTES:
+        fields = ([arg.encode(fs, errors) for arg in argv],
+                  {k.encode(fs, errors): v.encode(fs, errors) for k, v in env.items()},
+                  cwd.encode(fs, errors))
+        if self.sandbox is not None:  # one pool; the isolated child applies the limits
+            request, key = marshal.dumps((*fields, list(key))), ()
+        else:
+            request = marshal.dumps(fields)
+        if (self.sandbox is not None or _server_can_live_under(limits)) \
+                and len(request) <= MAX_REQUEST_BYTES:
             for _ in range(2):  # a server found dead (or refusing) is tried once more
                 server = self._checkout(key)
                 if server is None:
@@ -167,13 +189,15 @@ class Spawner:
 
     def _start_server(self, key: LimitsKey) -> ServerProcess | None:
         try:
-            server = ServerProcess.start(self.python, key)
+            server = ServerProcess.start(self.python, key, self._sandbox_arg)
         except ServerStartError as exc:
             log.warning("%s; using %s for limits %s for %gs", exc,
                         type(self.fallback).__name__, key, self.retry_after_s)
             self._failed_at[key] = time.monotonic()
+            self._last_failure = str(exc)
             return None
         self._failed_at.pop(key, None)
+        self._last_failure = None
         return server
 
     def _evict(self, *, keep: LimitsKey) -> None:
@@ -184,6 +208,21 @@ class Spawner:
             for server in self._pools.pop(oldest):
                 server.retire()
                 self._retired.append(server)
+
+
+class RefusingLauncher:
+    """Starts nothing: scripts must not run here (they could not be isolated)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def start(self) -> None:
+        pass
+
+    def launch(self, argv: list[str], *, env: Mapping[str, str], cwd: str,
+               limits: Limits) -> Child:
+        """Always raises RunnerError with the reason."""
+        raise RunnerError(f"refused to run {argv[0]}: {self.reason}")
 
 
 def _server_can_live_under(limits: Limits) -> bool:

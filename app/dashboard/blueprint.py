@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from app.automation import isolation as automation_isolation
 from app.automation.models import AutomationState
 from app.dashboard import display
 from app.dashboard.session import SESSION_LIFETIME, actor, check_csrf, csrf_token, current_user
 from app.db import utcnow
 from app.errors import NotFoundError, ServiceError
-from app.web import db
+from app.web import cfg, db
 from config.schema import Config
 
 bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
@@ -75,6 +76,7 @@ def _page_globals() -> dict[str, Any]:
     user = current_user()
     return {"user": user, "can_act": bool(user and user.has("operator")), "csrf_token": csrf_token,
             "automation": automation_state() if user else None, "now": utcnow(),
+            "isolation": automation_isolation.status(cfg()) if user else None,
             "alert_duration": display.alert_duration}
 
 

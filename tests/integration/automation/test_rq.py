@@ -13,6 +13,7 @@ import pytest
 import yaml
 from redis import Redis
 from rq import Queue
+from rq.job import Job
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
@@ -50,8 +51,7 @@ def worker(path: Path, queue: str, *extra: str) -> subprocess.Popen[bytes]:
 
 def test_an_rq_worker_runs_the_execution_and_writes_back(rq_setup, tmp_path: Path) -> None:
     auto, queue, path = rq_setup
-    marker = tmp_path / "runs"
-    auto.register(script=f"#!/bin/sh\necho ran >> {marker}\necho hello from the worker\n")
+    auto.register(script="#!/bin/sh\necho hello from the worker\n")
     auto.bind(queue=queue)
     auto.fire()  # dispatches: the execution is enqueued, not run here
     [execution] = auto.executions()
@@ -63,7 +63,8 @@ def test_an_rq_worker_runs_the_execution_and_writes_back(rq_setup, tmp_path: Pat
     [done] = auto.executions()
     assert done.state == "succeeded" and "hello from the worker" in done.output
     assert done.runner.startswith("rq-worker:")
-    assert marker.read_text() == "ran\n"
+    duplicate = Job.fetch(f"dup-{execution.id}", connection=Redis.from_url(REDIS_URL), serializer=JSONSerializer)
+    assert duplicate.return_value() == "skipped: already claimed or no longer dispatched"
 
 
 def test_a_worker_killed_mid_job_leaves_the_execution_interrupted(rq_setup) -> None:
