@@ -56,6 +56,10 @@ class VigilApi(Api):
         if isinstance(e, (OperationalError, InterfaceError)) or (isinstance(e, DBAPIError) and e.connection_invalidated):
             # The database is briefly away (restart, failover, a long lock): nothing was
             # written, since each request is one transaction; the client may retry.
+            if "database or disk is full" in str(e.orig):  # SQLITE_FULL: reads still work, writes wait for space
+                log.warning("database disk full path=%s", request.path)
+                return _error(503, "the database's disk is full; nothing was changed, retry once space is freed",
+                              None, [("Retry-After", "30")])
             log.warning("database unavailable path=%s error=%s", request.path, type(e.orig).__name__)
             return _error(503, "database unavailable; nothing was changed, retry shortly", None,
                           [("Retry-After", "2")])
