@@ -47,12 +47,18 @@ class BoundedOutput:
     def text(self) -> str:
         """The kept output as text; a marker line stands where bytes were dropped.
 
-        Invalid UTF-8 (or a character cut at the boundary) becomes U+FFFD.
+        Invalid UTF-8 (or a character cut at the boundary) becomes U+FFFD, and so does NUL:
+        PostgreSQL text cannot hold it, and an output with one (a script that printed
+        /proc/*/environ) could never be recorded, leaving its execution "running".
         """
         if not self.truncated:
-            return (bytes(self.head) + bytes(self.tail)).decode("utf-8", "replace")
-        head = bytes(self.head).decode("utf-8", "replace")
-        tail = bytes(self.tail).decode("utf-8", "replace")
+            return _text(bytes(self.head) + bytes(self.tail))
+        head = _text(bytes(self.head))
+        tail = _text(bytes(self.tail))
         sep = "" if not head or head.endswith("\n") else "\n"
         marker = TRUNCATION_MARKER.format(dropped=self.dropped)
         return f"{head}{sep}{marker}\n{tail}"
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace").replace("\x00", "\ufffd")

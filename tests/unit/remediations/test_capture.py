@@ -33,3 +33,12 @@ def test_a_character_cut_at_the_boundary_becomes_a_replacement_character():
     output.feed("é".encode() * 10)  # 2 bytes each: the head keeps one, the tail one
 
     assert output.text().startswith("é\n[...") and output.text().endswith("\né")
+
+
+def test_nul_bytes_become_replacement_characters_so_postgresql_can_store_the_output():
+    whole, cut = BoundedOutput(100), BoundedOutput(4)
+    whole.feed(b"A=1\x00B=2\x00")
+    cut.feed(b"\x00" * 10)
+
+    assert whole.text() == "A=1\ufffdB=2\ufffd"
+    assert "\x00" not in cut.text()
