@@ -102,7 +102,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from app import server
 
     # Before anything imports prometheus_client, so every worker writes multiprocess files.
-    server.prepare_metrics_dir(config.settings.data_dir, os.environ)  # type: ignore[arg-type]
+    metrics_dir = server.prepare_metrics_dir(config.settings, os.environ)
     from app import database_for, logs, migrate
     from app.auth import service
 
@@ -113,7 +113,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         generated = service.ensure_bootstrap(session, secret=os.environ.get("VIGIL_ADMIN_TOKEN"))
     database.dispose()  # workers open their own connections after the fork
     _announce(config, generated)
-    server.serve(config, config_path=args.config, with_scheduler=not args.no_scheduler)
+    server.serve(config, config_path=args.config, with_scheduler=not args.no_scheduler, metrics_dir=metrics_dir)
     return 0
 
 

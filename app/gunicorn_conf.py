@@ -26,11 +26,17 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """Mark a dead worker's prometheus-client files so /metrics drops its live gauges."""
+    """Gunicorn calls this in the master when a worker has exited, whatever the cause."""
+    forget_metrics_of(worker.pid)
+
+
+def forget_metrics_of(pid: int) -> None:
+    """Remove a dead process's live-gauge files so /metrics stops reporting it (its counters
+    stay: they are totals, and dropping them would make them go backwards)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
 def options() -> dict[str, Any]:

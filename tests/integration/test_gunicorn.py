@@ -45,6 +45,17 @@ def served(tmp_path: Path):
     log.close()
 
 
+def metrics_dir(log: Path) -> Path:
+    return Path(re.search(r"prometheus multiprocess files in (\S+)", log.read_text()).group(1))
+
+
+def test_prometheus_files_live_off_the_data_disk(served) -> None:
+    _base, log, data = served
+    path = metrics_dir(log)
+    assert path.is_dir() and data not in path.parents
+    assert path.parent == Path("/dev/shm") or not Path("/dev/shm").is_dir()
+
+
 def test_serve_prints_the_docs_url_and_a_bootstrap_token_that_works(served) -> None:
     base, log, _data = served
     text = log.read_text()
@@ -57,7 +68,8 @@ def test_serve_prints_the_docs_url_and_a_bootstrap_token_that_works(served) -> N
 
 
 def test_metrics_aggregate_requests_across_workers(served) -> None:
-    base, _log, data = served
+    base, log, _data = served
+    files = metrics_dir(log)
     n = 0
 
     def hit(_: int) -> None:
@@ -68,9 +80,9 @@ def test_metrics_aggregate_requests_across_workers(served) -> None:
         for _ in range(20):
             list(pool.map(hit, range(40)))
             n += 40
-            if len(list((data / "prometheus-multiproc").glob("counter_*.db"))) >= 2:
+            if len(list(files.glob("counter_*.db"))) >= 2:
                 break
-    assert len(list((data / "prometheus-multiproc").glob("counter_*.db"))) >= 2, "both workers served"
+    assert len(list(files.glob("counter_*.db"))) >= 2, "both workers served"
     for _ in range(3):  # whichever worker answers, the total is the same
         body = requests.get(f"{base}/metrics", timeout=5).text
         match = re.search(r'vigil_http_requests_total\{endpoint="/api/v1/health",method="GET",status="200"\} (\S+)', body)
@@ -95,7 +107,7 @@ def test_an_ack_shows_at_once_in_every_workers_alert_list(served) -> None:
     with ThreadPoolExecutor(8) as pool:
         for _ in range(20):  # until both workers have answered (and so keep the list)
             assert set(pool.map(acked_by, range(40))) == {None}
-            if len(list((data / "prometheus-multiproc").glob("counter_*.db"))) >= 2:
+            if len(list(metrics_dir(log).glob("counter_*.db"))) >= 2:
                 break
         alert_id = requests.get(f"{base}/api/v1/alerts", headers=headers, timeout=5).json()["items"][0]["id"]
         assert requests.post(f"{base}/api/v1/alerts/{alert_id}/ack", json={}, headers=headers, timeout=5).ok
