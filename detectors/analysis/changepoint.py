@@ -1,11 +1,13 @@
-"""Level-shift detection: where regimes change, and whether a recent one matters.
+"""Level-shift detection: where regimes change, and whether a shift is still in force.
 
 `change_points` finds mean shifts with an L2 cost under a per-change penalty, either
 exactly (ruptures' C-backed KernelCPD with a linear kernel, O(n^2)) or greedily
-(`binseg`, numpy prefix sums, O(n log n)). `changepoint` turns the last change into a
-Finding. The series is centred and scaled by its noise sigma before the search, so the
+(`binseg`, numpy prefix sums, O(n log n)), then keeps only the cuts where the level
+jumps (`jumps.keep_jumps`): a mean-shift search alone cuts a trend or a daily swing into
+steps. The series is centred and scaled by its noise sigma before the search, so the
 automatic penalty is simply `PENALTY_FACTOR * log(n)` and large magnitudes (bytes,
-nanoseconds) do not lose precision in squared sums.
+nanoseconds) do not lose precision in squared sums. `changepoint` turns the segments
+into a Finding through `episode.judge`.
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ import pandas as pd
 import ruptures as rpt
 
 from detectors.analysis.binseg import binseg
+from detectors.analysis.episode import RETURN_FRACTION, Episode, judge
+from detectors.analysis.jumps import keep_jumps
 from detectors.analysis.noise import auto_penalty, noise_sigma
 from detectors.errors import AnalysisError
-from detectors.findings import Finding, LazyEvidence, format_value
+from detectors.findings import Finding, LazyEvidence, State, format_value
 from detectors.series import FloatArray, arrays, downsample_arrays, drop_nan, to_datetime
 
 Method = Literal["auto", "kernelcpd", "binseg"]
@@ -35,7 +39,7 @@ beyond the default 240-point window binseg keeps a detector tick cheap."""
 
 def change_points(
     values: npt.ArrayLike | pd.Series, *, method: Method = "auto", penalty: float | None = None,
-    min_size: int = 5,
+    min_size: int = 5, jumps: bool = True,
 ) -> list[int]:
     """Sorted indices where a new regime (mean level) starts.
 
@@ -51,6 +55,9 @@ def change_points(
         penalty: cost of one change point in squared units of the values; None
             derives `PENALTY_FACTOR * sigma^2 * log(n)` from a robust noise estimate.
         min_size: the shortest regime, in points (>= 2).
+        jumps: keep only the cuts where the level jumps (lines fitted on both sides
+            leave a gap); False returns the mean-shift search as it is, which also cuts
+            trends and swings.
 
     Returns:
         Sorted indices into `values`, never 0 and never len(values).
@@ -60,11 +67,12 @@ def change_points(
     """
     x = np.asarray(values, dtype=np.float64).ravel()
     keep = np.flatnonzero(~np.isnan(x))
-    found, _ = _search(x[keep], method, penalty, min_size)
+    found, _ = _search(x[keep], method, penalty, min_size, jumps)
     return [int(keep[i]) for i in found]
 
 
-def _search(x: npt.NDArray[np.float64], method: str, penalty: float | None, min_size: int) -> tuple[list[int], float]:
+def _search(x: npt.NDArray[np.float64], method: str, penalty: float | None, min_size: int,
+            jumps: bool = True) -> tuple[list[int], float]:
     """(change points in x, noise sigma) for finite x."""
     if min_size < 2:
         raise AnalysisError(f"min_size must be >= 2, got {min_size}")
@@ -80,8 +88,10 @@ def _search(x: npt.NDArray[np.float64], method: str, penalty: float | None, min_
     pen = auto_penalty(n, 1.0) if penalty is None else penalty / (sigma * sigma)
     if method == "kernelcpd" or (method == "auto" and n <= AUTO_KERNELCPD_MAX_POINTS):
         ends = rpt.KernelCPD(kernel="linear", min_size=min_size).fit(z.reshape(-1, 1)).predict(pen=pen)
-        return [int(e) for e in ends[:-1]], sigma  # ruptures lists segment ends, incl. n
-    return binseg(z, penalty=pen, min_size=min_size), sigma
+        found = [int(e) for e in ends[:-1]]  # ruptures lists segment ends, incl. n
+    else:
+        found = binseg(z, penalty=pen, min_size=min_size)
+    return (keep_jumps(z, found) if jumps else found), sigma
 
 
 def changepoint(
@@ -89,21 +99,30 @@ def changepoint(
     min_shift_sigma: float = 3.0, recent: float = 0.25, direction: Direction = "both", min_size: int = 5,
     now: datetime | None = None, name: str = "value",
 ) -> Finding:
-    """Fire when the window's last level shift is recent, large and in the watched direction.
+    """Fire while the level stays away, in the watched direction, from where it was before a shift.
+
+    The window's change points split it into segments; `episode.judge` reads from them
+    which shift is still in force (see there). A shift is announced ('firing') when it
+    starts in the recent part of the window; while its level stays away from the baseline
+    the Finding keeps saying so ('pending' once the shift is older than `recent`, which an
+    alert that is already firing stays in, and which a detector started in the middle of
+    an old shift records without announcing), and it is 'ok' once the level comes back.
 
     Args:
         series: float values on a UTC DatetimeIndex.
         method, penalty, min_size: as in `change_points`.
-        min_shift: smallest |after - before| worth an alert, in value units.
-        min_shift_sigma: smallest shift in noise sigmas; the larger of the two applies.
-        recent: the last change must lie in this trailing fraction of the window's time span.
+        min_shift: smallest |level - baseline| worth an alert, in value units.
+        min_shift_sigma: smallest shift in noise sigmas (noise of the segments compared);
+            the larger of the two applies.
+        recent: a shift is announced only while it lies in this trailing fraction of the
+            window's time span.
         direction: 'up', 'down' or 'both'.
         now: evaluation time; points after it are ignored.
         name: what to call the value in the message.
 
     Returns:
-        A Finding (kind 'changepoint', labels empty) with every change point's time and
-        the medians of the segments before and after the last one.
+        A Finding (kind 'changepoint', labels empty) with every change point's time,
+        before = the baseline, after = the current level, active_since = the shift's start.
     """
     t, v = arrays(series, now)
     return changepoint_arrays(t, v, method=method, penalty=penalty, min_shift=min_shift,
@@ -125,30 +144,37 @@ def changepoint_arrays(
             f"not enough data ({v.size} points, need {2 * min_size})" if v.size < 2 * min_size else "no level shift")
         return Finding("changepoint", dict(labels or {}), "ok", value=value, message=f"{name}: {why}",
                        evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), "change_points": []}))
-    last = found[-1]
-    start = found[-2] if len(found) > 1 else 0
-    before, after = float(bn.median(v[start:last])), float(bn.median(v[last:]))
-    shift, need = after - before, max(min_shift, min_shift_sigma * sigma)
-    reasons = _reasons(t, last, recent, shift, need, direction)
-    times = [to_datetime(t[i]) for i in found]
-    sig = f", {abs(shift) / sigma:.1f}σ" if sigma > 0 else ""
-    text = (f"{name} shifted {format_value(before)} → {format_value(after)} "
-            f"({shift:+.4g}{sig}) at {times[-1].strftime('%Y-%m-%d %H:%M:%SZ')}")
-    extra = {"change_points": [float(t[i]) for i in found], "before": before, "after": after, "min_shift": need}
-    return Finding("changepoint", dict(labels or {}), "ok" if reasons else "firing", value=value,
-                   change_points=times, before=before, after=after, active_since=times[-1],
-                   message=f"{text} ({'; '.join(reasons)})" if reasons else text,
+    ep = judge(v, found, window_sigma=sigma, min_shift=min_shift, min_shift_sigma=min_shift_sigma,
+               direction=direction)
+    assert ep.onset is not None  # judge names the last change point when no episode is open
+    old = bool(t[ep.onset] < t[-1] - recent * (t[-1] - t[0]))
+    state: State = ("pending" if old else "firing") if ep.open else "ok"
+    # An open episode is told against its baseline; otherwise the last change as it is.
+    before = ep.baseline if ep.open or ep.previous is None else ep.previous
+    shift, since = ep.level - before, to_datetime(t[ep.onset])
+    sig = f", {abs(shift) / ep.sigma:.1f}σ" if ep.sigma > 0 else ""
+    text = (f"{name} shifted {format_value(before)} → {format_value(ep.level)} "
+            f"({shift:+.4g}{sig}) at {since.strftime('%Y-%m-%d %H:%M:%SZ')}")
+    why = _why(state, shift, ep, direction, recent)
+    extra = {"change_points": [float(t[i]) for i in found], "before": before, "after": ep.level,
+             "baseline": ep.baseline, "min_shift": ep.need}
+    return Finding("changepoint", dict(labels or {}), state, value=value,
+                   change_points=[to_datetime(t[i]) for i in found], before=before, after=ep.level,
+                   active_since=since, message=f"{text} ({why})" if why else text,
                    evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), **extra}))
 
 
-def _reasons(t: npt.NDArray[np.float64], last: int, recent: float, shift: float, need: float,
-             direction: str) -> list[str]:
-    """Why a found change does not fire (empty list: it fires)."""
+def _why(state: str, shift: float, ep: Episode, direction: str, recent: float) -> str:
+    """What the message adds to "shifted a → b": why it is not (or no longer) announced."""
+    if state == "firing":
+        return ""
+    if state == "pending":
+        return f"still in force; it started before the last {recent:.0%} of the window"
+    if ep.returned_to is not None:
+        return f"back within {RETURN_FRACTION:.0%} of the shift from {format_value(ep.returned_to)}"
     reasons = []
-    if t[last] < t[-1] - recent * (t[-1] - t[0]):
-        reasons.append(f"not in the last {recent:.0%} of the window")
-    if abs(shift) < need or shift == 0:
-        reasons.append(f"smaller than {format_value(need)}")
+    if abs(shift) < ep.need or shift == 0:
+        reasons.append(f"smaller than {format_value(ep.need)}")
     if (direction == "up" and shift < 0) or (direction == "down" and shift > 0):
         reasons.append(f"not {direction}")
-    return reasons
+    return "; ".join(reasons) or f"within {format_value(ep.need)} of the baseline {format_value(ep.baseline)}"
