@@ -196,6 +196,7 @@ class AutomationSettings(Model):
     # not see besides data_dir and the config file, their processes and their writable space.
     run_as: str = Field("vigil-run", pattern=r"^([a-z_][a-z0-9_-]{0,31}|[0-9]{1,10}(:[0-9]{1,10})?)$")
     hide_paths: list[str] = Field(default_factory=list)
+    writable_paths: list[str] = Field(default_factory=list)  # all else is read-only to scripts
     max_processes: int = Field(256, ge=8, le=65536)
     max_workdir_bytes: int = Field(64 * 1_048_576, ge=1_048_576)
     # Where scripts cannot be isolated, run them anyway (as Vigil's user, seeing its secrets).

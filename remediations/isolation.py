@@ -54,14 +54,15 @@ class Isolation:
         return f"remediation scripts cannot be isolated here ({self.detail}): {action}"
 
 
-def sandbox(*, run_as: str, hide: Sequence[str], scratch_bytes: int,
-            max_processes: int) -> Sandbox:
+def sandbox(*, run_as: str, hide: Sequence[str], scratch_bytes: int, max_processes: int,
+            writable: Sequence[str] = ()) -> Sandbox:
     """The Sandbox for these settings.
 
     Args:
         run_as: a user name, "uid" or "uid:gid". The default "vigil-run" falls back to
             nobody (65534) where no such user exists.
         hide: paths scripts must not see (data_dir, ...); relative ones are resolved.
+        writable: paths scripts may write (everything else is read-only to them).
 
     Raises:
         RunnerError: run_as names a missing user, or root itself, or a path to hide is "/".
@@ -70,8 +71,15 @@ def sandbox(*, run_as: str, hide: Sequence[str], scratch_bytes: int,
     paths = tuple(sorted({os.path.realpath(p) for p in hide}))
     if "/" in paths:
         raise RunnerError("cannot hide / from scripts (is data_dir the root directory?)")
-    return Sandbox(uid=uid, gid=gid, hide=paths, scratch_bytes=scratch_bytes,
-                   max_processes=max_processes)
+    open_paths = tuple(sorted({os.path.realpath(p) for p in writable}))
+    for path in open_paths:
+        if not os.path.isdir(path):
+            raise RunnerError(f"writable path {path} is not a directory")
+        if path == "/" or any(path == h or path.startswith(h + "/") or h.startswith(path + "/")
+                              for h in paths):
+            raise RunnerError(f"writable path {path} overlaps a hidden path (data_dir, config)")
+    return Sandbox(uid=uid, gid=gid, hide=paths, writable=open_paths,
+                   scratch_bytes=scratch_bytes, max_processes=max_processes)
 
 
 def _user(run_as: str) -> tuple[int, int]:

@@ -52,6 +52,9 @@ class Sandbox:
     Attributes:
         uid, gid: the user and group scripts run as (not Vigil's).
         hide: absolute paths made invisible to scripts (data_dir, config, secrets files).
+        writable: absolute paths that stay writable (for scripts that clean or fix files
+            there; the run user still needs the file permissions). Not under /tmp,
+            /var/tmp or /dev/shm, which are the run's own tmpfs.
         scratch_bytes: size of the run's tmpfs (work dir, /tmp, /var/tmp, /dev/shm).
         max_processes: RLIMIT_NPROC of the run user (all its processes on the machine).
     """
@@ -59,6 +62,7 @@ class Sandbox:
     uid: int
     gid: int
     hide: tuple[str, ...] = ()
+    writable: tuple[str, ...] = ()
     scratch_bytes: int = 64 * 1024 * 1024
     max_processes: int = 256
 
@@ -68,7 +72,8 @@ class Sandbox:
     @classmethod
     def decode(cls, text: str) -> Sandbox:
         fields = json.loads(text)
-        return cls(**{**fields, "hide": tuple(fields["hide"])})
+        return cls(**{**fields, "hide": tuple(fields["hide"]),
+                      "writable": tuple(fields["writable"])})
 
 
 class SandboxError(Exception):
@@ -141,7 +146,10 @@ class Jail:
         self._mount(None, "/", None, MS_REC | MS_PRIVATE, None, "make mounts private")
         for path in sandbox.hide:
             self._hide(path)
-        self._read_only()
+        self._read_only("/", recursive=True)
+        for path in sandbox.writable:
+            self._mount(path, path, None, MS_BIND | MS_REC, None, f"bind {path}")
+            self._read_only(path, recursive=True, clear=True)
         self._scratch(cwd)
         self._mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None,
                     "mount /proc")
@@ -197,11 +205,15 @@ class Jail:
         elif os.path.exists(path):
             self._mount("/dev/null", path, None, MS_BIND, None, f"hide {path}")
 
-    def _read_only(self) -> None:
-        attr = _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
-        result = self.libc.syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, b"/", _AT_RECURSIVE,
-                                   ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)))
-        self._call(int(result), "make every mount read-only (mount_setattr, Linux >= 5.12)")
+    def _read_only(self, path: str, *, recursive: bool, clear: bool = False) -> None:
+        """Make the mounts at `path` read-only (or, with clear, writable again)."""
+        attr = _MountAttr(0, _MOUNT_ATTR_RDONLY, 0, 0) if clear else \
+            _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
+        result = self.libc.syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, os.fsencode(path),
+                                   _AT_RECURSIVE if recursive else 0, ctypes.byref(attr),
+                                   ctypes.c_size_t(ctypes.sizeof(attr)))
+        self._call(int(result), f"make {path} {'writable' if clear else 'read-only'} "
+                                "(mount_setattr, Linux >= 5.12)")
 
     def _mount(self, source: str | None, target: str, fstype: str | None, flags: int,
                data: str | None, what: str) -> None:

@@ -33,7 +33,8 @@ def sandbox(config: Config) -> Sandbox:
         hide.append(str(Path(config.source_file).resolve()))
     return isolation.sandbox(run_as=automation.run_as, hide=hide,
                              scratch_bytes=automation.max_workdir_bytes,
-                             max_processes=automation.max_processes)
+                             max_processes=automation.max_processes,
+                             writable=automation.writable_paths)
 
 
 def status(config: Config) -> Isolation:

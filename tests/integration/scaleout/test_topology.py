@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -58,8 +60,23 @@ def wait_for(what: str, predicate, timeout_s: float) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def record_lines() -> tuple[list[str], int]:
+    """A loopback listener keeping the line each connection sends; (lines, port)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    lines: list[str] = []
+
+    def serve() -> None:
+        while True:
+            conn, _ = listener.accept()
+            with conn, conn.makefile() as stream:
+                lines.extend(stream.read().split())
+
+    threading.Thread(target=serve, daemon=True).start()
+    return lines, listener.getsockname()[1]
+
+
 def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_each(tmp_path, pg_url) -> None:
-    marker = tmp_path / "ran.txt"
+    ran, recorder = record_lines()  # scripts run isolated: they report over loopback, not in a file
     queue = f"topology-{uuid.uuid4().hex[:6]}"
     (tmp_path / "vigil.yaml").write_text(yaml.safe_dump({
         "settings": {"data_dir": str(tmp_path / "data"), "workers": 2,
@@ -77,7 +94,7 @@ def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_ea
         bases = [f"http://127.0.0.1:{p}" for p in ports]
         wait_for("both web instances", lambda: all(requests.get(f"{b}/api/v1/ready", timeout=5).ok for b in bases),
                  180)
-        script = f"#!/bin/sh\nsleep 0.5\nprintf '%s\\n' \"$VIGIL_PARAM_WHO\" >> {marker}\n"
+        script = f"#!/bin/bash\nsleep 0.5\nprintf '%s\\n' \"$VIGIL_PARAM_WHO\" > /dev/tcp/127.0.0.1/{recorder}\n"
         answer = requests.post(f"{bases[0]}/api/v1/remediations", headers={"Authorization": f"Bearer {ADMIN}"},
                                json={"name": "fix", "script": script, "timeout_s": 30, "max_concurrency": 8,
                                      "params_schema": {"type": "object"}}, timeout=10)
@@ -132,11 +149,10 @@ def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_ea
         assert len({e.alert_id for e in executions}) == n, "one execution per alert"
         states = {e.state for e in executions}
         assert states <= {"succeeded", "interrupted"}, states
-        ran = marker.read_text().split()
-        assert len(ran) == len(set(ran)), "no remediation ran twice"
         succeeded = {a.labels["who"] for a in alerts for e in executions if e.alert_id == a.id and e.state ==
                      "succeeded"}
-        assert succeeded <= set(ran)
+        wait_for("every succeeded run's report", lambda: succeeded <= set(ran), 30)
+        assert len(ran) == len(set(ran)), "no remediation ran twice"
         print(f"topology: {n} alerts, {len(succeeded)} succeeded, "
               f"{sum(e.state == 'interrupted' for e in executions)} interrupted by the kills")
     finally:

@@ -6,9 +6,12 @@ vigil.db); scripts run through a Spawner with a Sandbox, as the scheduler's do.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +19,8 @@ import pytest
 from remediation_helpers import request
 
 from remediations import isolation
+from remediations.builtin import builtin_path
+from remediations.errors import RunnerError
 from remediations.runner import run
 from remediations.sandbox import Sandbox
 from remediations.spawner import Spawner
@@ -201,6 +206,52 @@ def test_it_reports_how_scripts_are_isolated_here(data_dir):
 
 
 def test_run_as_root_is_refused():
-    with pytest.raises(Exception, match="must not be root"):
+    with pytest.raises(RunnerError, match="must not be root"):
         isolation.sandbox(run_as="0", hide=[], scratch_bytes=1 << 20, max_processes=32)
 
+
+
+def test_a_writable_path_stays_writable_for_the_run_user(script, data_dir):
+    shared = Path(tempfile.mkdtemp(prefix="vigil-writable-", dir="/run"))
+    try:
+        os.chown(shared, 65534, 65534)
+        box = isolation.sandbox(run_as="nobody", hide=[str(data_dir)], scratch_bytes=1 << 20,
+                                max_processes=32, writable=[str(shared)])
+        launcher = Spawner(sandbox=box, pool_size=1)
+        try:
+            result = run(request(script(f"#!/bin/sh\necho kept > {shared}/out\ntouch /run/x\n")),
+                         launcher=launcher)
+        finally:
+            launcher.close()
+        assert (shared / "out").read_text() == "kept\n"
+        assert "Read-only file system" in result.output  # only that path
+    finally:
+        shutil.rmtree(shared)
+
+
+def test_a_writable_path_may_not_uncover_a_hidden_one(data_dir):
+    with pytest.raises(RunnerError, match="overlaps a hidden path"):
+        isolation.sandbox(run_as="nobody", hide=[str(data_dir)], scratch_bytes=1 << 20,
+                          max_processes=32, writable=[str(data_dir.parent)])
+
+
+def test_the_builtin_http_call_works_isolated(jail):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    params = {"url": f"http://127.0.0.1:{port}/hook", "allow_hosts": [f"127.0.0.1:{port}"],
+              "timeout_s": 20}
+    answered = threading.Thread(target=answer_once, args=(listener,), daemon=True)
+    answered.start()
+
+    result = run(request(builtin_path("http_call"), params=params, timeout_s=30), launcher=jail)
+
+    answered.join(timeout=30)
+    listener.close()
+    assert result.status == "succeeded" and "HTTP 200" in result.output, result.output
+
+
+def answer_once(listener: socket.socket) -> None:
+    conn, _ = listener.accept()
+    with conn:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
