@@ -12,7 +12,6 @@ Run: .venv/bin/python bench/bench_changepoints.py [--per-kind 10] [--seed 2024] 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from collections import defaultdict
@@ -20,27 +19,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import ruptures as rpt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detectors.analysis import change_points  # noqa: E402
-from tests.changepoint_cases import Case, cases, cover, f1_score  # noqa: E402
+from tests.changepoint_cases import Case, binseg_mbic, cases, cover, f1_score  # noqa: E402
 
 Method = Callable[[np.ndarray], list[int]]
 
 
 def no_change(values: np.ndarray) -> list[int]:
     return []
-
-
-def binseg_mbic(values: np.ndarray) -> list[int]:
-    """ruptures Binseg (L2) on standardised data, penalty 3·log(n) per change."""
-    sd = float(np.std(values))
-    if sd == 0:
-        return []
-    z = ((values - values.mean()) / sd).reshape(-1, 1)
-    return rpt.Binseg(model="l2", min_size=5, jump=1).fit(z).predict(pen=3 * math.log(values.size))[:-1]
 
 
 METHODS: dict[str, Method] = {"defaults": change_points, "no change": no_change, "binseg/MBIC": binseg_mbic}

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import ruptures as rpt
 
 Rng = np.random.Generator
 
@@ -148,6 +149,16 @@ def cases(per_kind: int, seed: int = 2024) -> Iterator[Case]:
     for make in KINDS:
         for _ in range(per_kind):
             yield make(rng, int(rng.integers(100, 601)))
+
+
+def binseg_mbic(values: np.ndarray) -> list[int]:
+    """The reference: ruptures' Binseg (L2 cost) on the series standardised to mean 0 and
+    standard deviation 1, with an MBIC-like penalty of 3·log(n) per change."""
+    sd = float(np.std(values))
+    if sd == 0:
+        return []
+    z = ((values - values.mean()) / sd).reshape(-1, 1)
+    return [int(i) for i in rpt.Binseg(model="l2", min_size=5, jump=1).fit(z).predict(pen=3 * np.log(values.size))[:-1]]
 
 
 def f1_score(changes: Sequence[int], predicted: Sequence[int], margin: int = 5) -> tuple[float, float, float]:

@@ -1,12 +1,13 @@
 """Keep only the change points where the level jumps, not where a trend or a swing passes.
 
 A mean-shift search cuts any smooth movement into steps: a trend becomes a staircase, a
-daily swing a row of plateaus. What sets a real change apart is a discontinuity: fit a
-line to the segment on each side of a cut, extrapolate both to the cut, and a step leaves
-a gap between them while a trend or a swing (continuous) does not. `keep_jumps` removes,
-weakest first, every cut whose gap is not both significant (`MIN_JUMP_T` standard errors)
-and large relative to how far the data stray from those lines (`MIN_JUMP_EFFECT` times
-their residual spread, at least the noise), then judges the merged segments again.
+daily swing a row of plateaus. What sets a real change apart is a discontinuity: fit the
+segment on each side of a cut (its mean, or a line, or a parabola: see `_Segment.fit`),
+extrapolate both to the cut, and a step leaves a gap between them while a trend or a
+swing (continuous) does not. `keep_jumps` removes, weakest first, every cut whose gap is
+not both significant (`MIN_JUMP_T` standard errors) and large relative to how far the data
+stray from those fits (`MIN_JUMP_EFFECT` times their residual spread, at least the noise),
+then judges the merged segments again.
 """
 from __future__ import annotations
 
@@ -19,56 +20,72 @@ import numpy.typing as npt
 MIN_JUMP_T = 8.0
 """The gap at a kept cut is at least this many standard errors of the two extrapolations.
 Tuned on tests/changepoint_cases.py (bench/bench_changepoints.py): 6 keeps cuts between the
-plateaus of daily swings, 10 misses a fifth of 3-sigma shifts 20 points from the end."""
+humps of daily swings, 10 misses an eighth of 3-sigma shifts 20 points from the end."""
 
 MIN_JUMP_EFFECT = 2.0
 """The gap at a kept cut is at least this many times the larger residual spread of its two
 segments (so a 3-sigma step in plain noise passes, a step inside wider swings must be larger)."""
 
-SLOPE_PENALTY = 2.0
-"""A segment gets a slope when that removes more than SLOPE_PENALTY * log(m) residual
-variances of squared error (1, plain BIC, lets a 20-point flat segment take a chance slope
-one time in twelve and blur the gap)."""
+TERM_PENALTY = 2.0
+"""A segment's fit gets a slope (or a curvature) term when that removes more than
+TERM_PENALTY * log(m) residual variances of squared error (1, plain BIC, lets a 20-point
+flat segment take a chance slope one time in twelve and blur the gap)."""
 
 FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass
 class _Segment:
-    """A segment [a, b) and its sums of z, t*z and z*z (t: the index); merging adds them."""
+    """A segment [a, b) and its sums of z, t*z, t*t*z and z*z (t: the index); merging adds them."""
 
     a: int
     b: int
     z: float
     tz: float
+    ttz: float
     zz: float
 
     def __add__(self, other: "_Segment") -> "_Segment":
-        return _Segment(self.a, other.b, self.z + other.z, self.tz + other.tz, self.zz + other.zz)
+        return _Segment(self.a, other.b, self.z + other.z, self.tz + other.tz, self.ttz + other.ttz,
+                        self.zz + other.zz)
 
     def fit(self, at: float) -> tuple[float, float, float]:
-        """(value at index `at`, its variance factor, residual variance) of the segment's line.
+        """(value at index `at`, its variance factor, residual variance) of the segment's fit.
 
-        A segment whose slope does not earn its keep (see SLOPE_PENALTY) is fitted by its
-        mean instead, so a flat segment's extrapolation is not blurred by a spurious slope.
+        The fit is the mean plus a slope and a curvature term (orthogonal polynomials
+        centred on the segment), each kept only when it earns its keep (TERM_PENALTY): a
+        flat segment is fitted by its mean, a trend by a line, one hump of a swing by a
+        parabola, and each extrapolates to its ends as the data do.
         """
         m = self.b - self.a
-        mean, sse_flat = self.z / m, max(self.zz - self.z * self.z / m, 0.0)
-        centre = (self.a + self.b - 1) / 2
-        vt = m * (m * m - 1) / 12.0  # sum of (t - centre)^2
-        cov = self.tz - centre * self.z  # sum of (t - centre) * z
-        gain = cov * cov / vt if vt > 0 else 0.0
-        var_line = max(sse_flat - gain, 0.0) / max(m - 2, 1)
-        if m < 4 or gain < SLOPE_PENALTY * math.log(m) * max(var_line, 1.0):
-            return mean, 1.0 / m, sse_flat / max(m - 1, 1)
-        dt = at - centre
-        return mean + cov / vt * dt, 1.0 / m + dt * dt / vt, var_line
+        c = (self.a + self.b - 1) / 2
+        s1 = self.tz - c * self.z  # sum of z * u, u = t - c
+        s2 = self.ttz - 2 * c * self.tz + c * c * self.z  # sum of z * u^2
+        q1 = m * (m * m - 1) / 12.0  # sum of u^2
+        q2 = m * (m * m - 1) * (m * m - 4) / 180.0  # sum of (u^2 - q1/m)^2
+        p2 = s2 - q1 / m * self.z
+        gains = [s1 * s1 / q1 if q1 > 0 else 0.0, p2 * p2 / q2 if q2 > 0 else 0.0]
+        sse = max(self.zz - self.z * self.z / m - gains[0] - gains[1], 0.0)
+        bar = TERM_PENALTY * math.log(max(m, 2)) * max(sse / max(m - 3, 1), 1.0)
+        u = at - c
+        w = u * u - q1 / m
+        value, h = self.z / m, 1.0 / m
+        if m >= 4 and gains[0] >= bar:
+            value, h = value + s1 / q1 * u, h + u * u / q1
+        else:
+            sse += gains[0]
+        if m >= 6 and gains[1] >= bar:
+            value, h = value + p2 / q2 * w, h + w * w / q2
+        else:
+            sse += gains[1]
+        return value, h, sse / max(m - 1, 1)
 
 
 def _segments(z: FloatArray, bounds: list[int]) -> list[_Segment]:
     starts = np.asarray(bounds[:-1])
     t = np.arange(z.size, dtype=np.float64)
-    sums = [np.add.reduceat(x, starts).tolist() for x in (z, t * z, z * z)]
+    tz = t * z
+    sums = [np.add.reduceat(x, starts).tolist() for x in (z, tz, t * tz, z * z)]
     return [_Segment(a, b, *row) for a, b, row in zip(bounds, bounds[1:], zip(*sums))]
 
 
