@@ -19,6 +19,10 @@ How a run goes:
       grandchildren too) gets SIGTERM, then SIGKILL after kill_grace_s. The pipe is then
       closed instead of waiting for EOF, so a process that escaped with setsid() and holds
       the pipe cannot hang the runner.
+    * Isolated runs (a Spawner with a Sandbox; see remediations.isolation) start the script
+      as init of its own PID and mount namespaces, as another user: killing it kills every
+      process it made, setsid() or not. (An init ignores a SIGTERM it has no handler for,
+      so such a script gets SIGKILL after kill_grace_s.)
 Status: exit 0 "succeeded"; other exit or signal "failed" (exit_code is -N for signal N);
 timeout "timed_out"; script missing, not executable, bad interpreter or prlimit missing
 "error" (output holds the reason, exit_code and pid are None). If the spawn server dies
