@@ -151,6 +151,27 @@ def cases(per_kind: int, seed: int = 2024) -> Iterator[Case]:
             yield make(rng, int(rng.integers(100, 601)))
 
 
+STEP_S = 15
+"""The square wave's sampling interval, in seconds."""
+
+
+def square_wave(seed: int, *, low: float = 10.0, high: float = 80.0, lead_min: int = 75, high_min: int = 30,
+                low_min: int = 30, cycles: int = 3, noise: float = 0.02) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """low for lead_min, then `cycles` times high for high_min and low for low_min; 2% multiplicative noise.
+
+    Returns the values (one every STEP_S seconds) and each high phase's (start, end) point index.
+    """
+    per_min = 60 // STEP_S
+    level = [np.full(lead_min * per_min, low)]
+    phases, at = [], lead_min * per_min
+    for _ in range(cycles):
+        level += [np.full(high_min * per_min, high), np.full(low_min * per_min, low)]
+        phases.append((at, at + high_min * per_min))
+        at += (high_min + low_min) * per_min
+    values = np.concatenate(level)
+    return values * (1 + np.random.default_rng(seed).normal(0, noise, values.size)), phases
+
+
 def binseg_mbic(values: np.ndarray) -> list[int]:
     """The reference: ruptures' Binseg (L2 cost) on the series standardised to mean 0 and
     standard deviation 1, with an MBIC-like penalty of 3·log(n) per change."""

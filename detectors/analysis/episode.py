@@ -31,7 +31,8 @@ RETURN_FRACTION = 0.25
 from the baseline (hysteresis: it opened at `need`, a partial return keeps it open)."""
 
 MIN_NOISE_POINTS = 10
-"""A segment needs this many points for its own noise estimate; shorter ones use the window's."""
+"""A segment needs this many points for its own noise estimate to stand alone; a shorter
+one's noise is the larger of its own estimate and the window's."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,11 @@ def judge(v: FloatArray, starts: list[int], *, window_sigma: float, min_shift: f
 
 def _noise(segment: FloatArray, window_sigma: float) -> float:
     # Noise is often proportional to the level (2% of 10 is not 2% of 80), so each segment
-    # gets its own estimate when it is long enough to have one.
+    # gets its own estimate; a short one's is rough, so it may only raise the window's.
+    own = noise_sigma(segment) if segment.size > 2 else 0.0
     if segment.size < MIN_NOISE_POINTS:
-        return window_sigma
-    return noise_sigma(segment) or window_sigma
+        return max(own, window_sigma)
+    return own or window_sigma
 
 
 def _need(min_shift: float, min_shift_sigma: float, a: float, b: float) -> float:

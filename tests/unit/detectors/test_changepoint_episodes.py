@@ -12,27 +12,9 @@ from config.schema import CsvSource, DetectorConfig
 from detectors.analysis import changepoint
 from detectors.lifecycle import replay
 from detectors.sources import build_source
+from tests.changepoint_cases import STEP_S, square_wave
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
-STEP_S = 15
-
-
-def square_wave(seed: int, *, low: float = 10.0, high: float = 80.0, lead_min: int = 75, high_min: int = 30,
-                low_min: int = 30, cycles: int = 3, noise: float = 0.02) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """low for lead_min, then `cycles` times high for high_min and low for low_min; 2% multiplicative noise.
-
-    Returns the values (one every STEP_S seconds) and each high phase's (start, end) point index.
-    """
-    per_min = 60 // STEP_S
-    level = [np.full(lead_min * per_min, low)]
-    phases, at = [], lead_min * per_min
-    for _ in range(cycles):
-        level += [np.full(high_min * per_min, high), np.full(low_min * per_min, low)]
-        phases.append((at, at + high_min * per_min))
-        at += (high_min + low_min) * per_min
-    values = np.concatenate(level)
-    return values * (1 + np.random.default_rng(seed).normal(0, noise, values.size)), phases
-
 
 def csv_source(tmp_path, values):
     times = pd.date_range(T0, periods=len(values), freq=pd.Timedelta(seconds=STEP_S))
