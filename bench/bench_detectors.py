@@ -41,12 +41,12 @@ def windows(n_series: int, n_points: int) -> np.ndarray:
     return values
 
 
-def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
+def best_of(fn: Callable[[], Any], repeat: int = 3, clock: Callable[[], float] = time.perf_counter) -> float:
     best = float("inf")
     for _ in range(repeat):
-        began = time.perf_counter()
+        began = clock()
         fn()
-        best = min(best, time.perf_counter() - began)
+        best = min(best, clock() - began)
     return best
 
 
@@ -65,6 +65,11 @@ def bench_change_points() -> None:
             target = {500: 2500, 2000: 3000}.get(n_points) if method == "auto" else None
             report(f"change_points {method} {n_points} pts", rate, "series/s", f">= {target:,}" if target else "-",
                    target is None or rate >= target)
+            if target:  # CPU time is what the code costs; wall time also counts other work on a shared machine
+                cpu = len(rows) / best_of(lambda: [change_points(row, method=method) for row in rows],
+                                          clock=time.process_time)
+                report(f"change_points {method} {n_points} pts (CPU time)", cpu, "series/s", f">= {target:,}",
+                       cpu >= target)
 
 
 def bench_matrices() -> None:

@@ -82,11 +82,13 @@ class _Segment:
 
 
 def _segments(z: FloatArray, bounds: list[int]) -> list[_Segment]:
-    starts = np.asarray(bounds[:-1])
-    t = np.arange(z.size, dtype=np.float64)
-    tz = t * z
-    sums = [np.add.reduceat(x, starts).tolist() for x in (z, tz, t * tz, z * z)]
-    return [_Segment(a, b, *row) for a, b, row in zip(bounds, bounds[1:], zip(*sums))]
+    terms = np.empty((4, z.size))
+    terms[0] = z
+    np.multiply(np.arange(z.size, dtype=np.float64), z, out=terms[1])
+    np.multiply(np.arange(z.size, dtype=np.float64), terms[1], out=terms[2])
+    np.multiply(z, z, out=terms[3])
+    sums = np.add.reduceat(terms, bounds[:-1], axis=1).T.tolist()  # one pass for every segment
+    return [_Segment(a, b, *row) for a, b, row in zip(bounds, bounds[1:], sums)]
 
 
 def keep_jumps(z: FloatArray, starts: list[int], *, min_t: float = MIN_JUMP_T,
