@@ -122,7 +122,8 @@ def changepoint(
 
     Returns:
         A Finding (kind 'changepoint', labels empty) with every change point's time,
-        before = the baseline, after = the current level, active_since = the shift's start.
+        after = the current level, and while a shift is in force before = its baseline and
+        active_since = its start (otherwise the level before, and the time of, the last change).
     """
     t, v = arrays(series, now)
     return changepoint_arrays(t, v, method=method, penalty=penalty, min_shift=min_shift,
