@@ -53,8 +53,12 @@ class BoundedIntConverter(IntegerConverter):
 
 
 def database_for(config: Config, *, pool_size: int = 5) -> Database:
+    from app.audit import service as audit
+
     url = config.settings.database_url
-    return Database(url.get_secret_value() if url else sqlite_url(config.settings.data_dir), pool_size=pool_size)
+    database = Database(url.get_secret_value() if url else sqlite_url(config.settings.data_dir), pool_size=pool_size)
+    audit.configure(database.url, config.settings)  # every process that writes audit records comes through here
+    return database
 
 
 def create_app(config: Config | None = None, environ: Mapping[str, str] | None = None) -> Flask:
@@ -65,6 +69,7 @@ def create_app(config: Config | None = None, environ: Mapping[str, str] | None =
         config = loader.load(None, environ if environ is not None else os.environ)
     from app import api, dashboard, logs, metrics
     from app.alerts import list_cache
+    from app.auth.proxies import TrustedProxies
 
     app = Flask(__name__)
     app.request_class = JSONRequest
@@ -84,4 +89,6 @@ def create_app(config: Config | None = None, environ: Mapping[str, str] | None =
         app.wsgi_app = list_cache.ListCache(  # type: ignore[method-assign]
             app.wsgi_app, database, mask_header=app.config["RESTX_MASK_HEADER"],
             max_bytes=config.settings.alert_list_cache_mb << 20)
+    if config.settings.trusted_proxies:  # outermost, so the list cache and the brake see the client
+        app.wsgi_app = TrustedProxies(app.wsgi_app, config.settings.trusted_proxies)  # type: ignore[method-assign]
     return app

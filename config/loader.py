@@ -23,6 +23,7 @@ _ENV_SETTINGS = {
     "VIGIL_PUBLIC_URL": "public_url",
     "VIGIL_LOG_FORMAT": "log_format",
     "VIGIL_SECRET_KEY": "secret_key",
+    "VIGIL_AUDIT_KEY": "audit_key",
 }
 
 
@@ -106,7 +107,7 @@ def _shown_input(err: Any, loc: str, msg: str) -> str:
     got = err.get("input")
     if err["type"] in ("extra_forbidden", "missing") or isinstance(got, (dict, list)) or "got " in msg:
         return ""
-    if any(word in loc.lower() for word in ("password", "token", "secret", "database_url", "channels")):
+    if any(word in loc.lower() for word in ("password", "token", "secret", "database_url", "channels", "audit_key")):
         return ""  # never echo a secret into a log line
     return f", got {got!r}"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, IPvAnyNetwork, field_validator, model_validator
 
 from config.channels import ChannelConfig
 from config.units import Duration, Secret
@@ -252,9 +252,21 @@ class Settings(Model):
     # Memory per worker for unchanged alert-list answers (SQLite only); 0 turns replaying off.
     alert_list_cache_mb: int = Field(16, ge=0, le=1024)
     secret_key: Secret | None = None
+    # Keys the audit chain's HMAC (VIGIL_AUDIT_KEY); unset, a key is derived from secret_key.
+    audit_key: Secret | None = None
+    # Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the real client;
+    # the header is ignored from every other peer.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
     scheduler: SchedulerSettings = SchedulerSettings()
     automation: AutomationSettings = AutomationSettings()
     silences: SilenceSettings = SilenceSettings()
+
+    @field_validator("audit_key")
+    @classmethod
+    def _long_key(cls, key: Secret | None) -> Secret | None:
+        if key is not None and len(key.get_secret_value()) < 16:
+            raise ValueError("expected at least 16 characters")
+        return key
 
 
 class Config(Model):

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app import create_app, migrate
+from app.audit import service as audit
 from app.auth import service as auth
 from app.db import Base, Database, normalise_url
 from config.loader import from_dict
@@ -57,6 +58,7 @@ def database_url(tmp_path: Any, _pg_migrated: str | None) -> Iterator[str]:
     if _pg_migrated:
         yield _pg_migrated
         _truncate(_pg_migrated)
+        audit.forget(_pg_migrated)  # the next test has its own data_dir (audit key and anchor file)
     else:
         yield f"sqlite:///{tmp_path}/vigil.db"
 

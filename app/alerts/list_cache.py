@@ -5,8 +5,9 @@ plus Flask's whole request cycle. This WSGI middleware keeps the answers Flask m
 query string, and replays one only while `PRAGMA data_version` still reads the value it read
 before Flask made that answer: SQLite changes that number whenever any other connection (any
 worker, the scheduler, another process) commits, so a replayed answer is never stale.
-Only callers whose token this process verified in the last seconds (auth.service.RECENT, the
-same check the Flask path makes first) are answered from memory; everyone else reaches Flask.
+Only callers holding a live token are answered from memory: the token is looked up on the
+same read-only connection, as one probe of its unique index, so a token revoked by any
+process is refused at once. Callers whose last use needs recording, and everyone else, reach Flask.
 """
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from typing import Any, Callable, Iterable, NamedTuple
 from cachetools import LRUCache
 
 from app import logs, metrics
-from app.auth import ratelimit, service
+from app.auth import service
 from app.db import Database
 
 log = logging.getLogger("vigil.alerts")
 
 PATH = "/api/v1/alerts"
+_LIVE_TOKEN = ("SELECT name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL "
+               "AND last_used_at >= ?")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -56,20 +59,34 @@ class ListCache:
         if version is None:
             return self.app(environ, start_response)
         key = environ.get("QUERY_STRING", "")
-        actor = self._verified_caller(environ)
         with self._lock:
             entry = self._entries.get(key)
-        if actor is not None and entry is not None and entry.version == version:
-            return self._replay(entry, environ, start_response, actor, started)
+        if entry is not None and entry.version == version:
+            actor = self._verified_caller(environ, time.time())
+            if actor is not None:
+                return self._replay(entry, environ, start_response, actor, started)
         return self._fill(key, version, environ, start_response)  # Flask checks the caller itself
 
-    def _verified_caller(self, environ: dict[str, Any]) -> str | None:
-        """The name of a caller this process authenticated within RECENT's ttl, else None."""
+    def _verified_caller(self, environ: dict[str, Any], now_s: float) -> str | None:
+        """The name of a viewer (or better) whose live token this request carries, else None.
+
+        None too when its last use is over a minute old: Flask then records it.
+        """
         secret = service.bearer_secret(environ.get("HTTP_AUTHORIZATION", ""))
-        if secret is None or ratelimit.blocked(environ.get("REMOTE_ADDR") or "unknown"):
+        if secret is None:
             return None
-        principal = service.RECENT.get(self.database.url, service.hash_token(secret))
-        return principal.name if principal is not None and principal.has("viewer") else None
+        # api_tokens.last_used_at as SQLite stores it: naive UTC text, which sorts as time does.
+        fresh_after = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now_s - service.TOUCH_EVERY.total_seconds()))
+        with self._lock:
+            try:
+                if self._probe is None:
+                    return None
+                row = self._probe.execute(_LIVE_TOKEN, (service.hash_token(secret), fresh_after)).fetchone()
+            except sqlite3.Error:
+                return None  # Flask checks the caller itself
+        if row is None or row[1] not in service.ROLES:
+            return None
+        return str(row[0])
 
     def _version(self) -> int | None:
         """SQLite's data_version on this process's own read-only connection (None: cannot tell)."""

@@ -27,3 +27,23 @@ class AuditRecord(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's head (a single row, id 1): how many records, the last one, and an HMAC over them.
+
+    Written in the transaction of each record, under the chain's lock. Without the key nobody
+    can sign a shorter head, so deleting the newest records is detected; a copy of the head
+    also goes to a file outside the database (app.audit.anchor) against restoring an old row.
+    Records up to keyed_from were chained with plain SHA-256 before the chain was keyed.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    keyed_from: Mapped[int] = mapped_column(Integer)
+    mac: Mapped[str] = mapped_column(String(64))  # '' until the first keyed record signs it

@@ -2,24 +2,22 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.auth.models import ApiToken
+from app.auth.models import ApiToken, DashboardSession
 from app.db import get_or_404, utcnow
 from app.errors import ConflictError
 
 ROLES = ("viewer", "operator", "admin")
-_TOUCH_EVERY = timedelta(minutes=1)
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -62,50 +60,34 @@ def create(session: Session, *, name: str, role: str, by: str, secret: str | Non
     return row, secret
 
 
-def authenticate(session: Session, secret: str) -> tuple[Principal, bool] | None:
-    """The principal for a bearer secret and whether its last use needs recording,
-    or None when the secret is unknown or revoked."""
-    digest = hash_token(secret)
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-    # The lookup is by hash, so timing reveals nothing about the secret; compare anyway.
-    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_hash, digest):
-        return None
-    stale = row.last_used_at is None or utcnow() - row.last_used_at > _TOUCH_EVERY
-    return Principal(name=row.name, role=row.role), stale
+class Verified(NamedTuple):
+    token_id: int
+    principal: Principal
+    stale: bool  # its last use is older than a minute and needs recording
 
 
-class RecentTokens:
-    """Bearer tokens this process authenticated in the last ttl_s seconds, by database and hash.
+_LOOKUP = (select(ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.last_used_at)
+           .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
 
-    The API checks here before querying the token table, which was a fifth of the cost of a
-    small GET. The price: a token revoked by another process (another Gunicorn worker, another
-    host) still works here for up to ttl_s; revoke() in this process forgets every entry at once.
-    Only successes are kept, so failed attempts still reach the rate limiter.
+
+def verify(connection: Connection | Session, secret: str) -> Verified | None:
+    """The live token behind a bearer secret, or None when it is unknown or revoked.
+
+    Asked of the database on every request, never of a per-process cache: a token revoked
+    through one worker (or host) is refused by every other one at once. The query is one
+    probe of a unique index, a small part of a request's cost.
     """
-
-    def __init__(self, ttl_s: float = 5.0, max_entries: int = 1024) -> None:
-        self.ttl_s, self.max_entries = ttl_s, max_entries
-        self._entries: dict[tuple[str, str], tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, database: str, digest: str) -> Principal | None:
-        entry = self._entries.get((database, digest))
-        if entry is None or entry[0] <= time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, database: str, digest: str, principal: Principal) -> None:
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()  # simpler than LRU; a burst of distinct tokens just re-queries
-            self._entries[(database, digest)] = (time.monotonic() + self.ttl_s, principal)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+    digest = hash_token(secret)
+    row = connection.execute(_LOOKUP, {"digest": digest}).first()
+    if row is None:
+        return None
+    stale = row.last_used_at is None or utcnow() - as_utc(row.last_used_at) > TOUCH_EVERY
+    return Verified(row.id, Principal(name=row.name, role=row.role), stale)
 
 
-RECENT = RecentTokens()
+def as_utc(value: datetime) -> datetime:
+    # A Core row from SQLite carries the stored naive UTC time (the ORM type adds the zone).
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def touch(session: Session, name: str) -> None:
@@ -118,8 +100,9 @@ def touch(session: Session, name: str) -> None:
 def revoke(session: Session, *, token_id: int, by: str) -> ApiToken:
     row = get_or_404(session, ApiToken, token_id, "token")
     if row.revoked_at is None:
-        RECENT.clear()
         row.revoked_at = utcnow()
+        # Its dashboard sessions end in this same transaction.
+        session.execute(delete(DashboardSession).where(DashboardSession.token_id == row.id))
         audit.record(session, actor=by, action="token.revoke", target=f"token:{row.name}")
     return row
 

@@ -1,4 +1,4 @@
-"""Sign in with an API token, sign out."""
+"""Sign in with an API token, sign out (both audited, in app.dashboard.session)."""
 from __future__ import annotations
 
 from typing import Any
@@ -26,31 +26,27 @@ def login() -> Any:
         if current_user() is not None:
             return redirect(back(url_for("dashboard.alerts")))
         return render_template("dashboard/login.html", next=back(""))
-    client = request.remote_addr or "unknown"
-    wait_s = ratelimit.blocked(client)
-    if wait_s:  # the same per-client brake as the API's bearer check
-        return render_template("dashboard/login.html", next=back(""),
-                               error=f"Too many failed sign-ins; try again in {wait_s:.0f}s."), 429, \
-            {"Retry-After": str(int(wait_s) + 1)}
     secret = request.form.get("token", "").strip()
     found = None
-    if 0 < len(secret) <= _MAX_TOKEN_CHARS:
-        with db().read() as s:
-            found = auth.authenticate(s, secret)
+    if 0 < len(secret) <= _MAX_TOKEN_CHARS:  # the token first: a valid one always gets in
+        with db().read_connection() as connection:
+            found = auth.verify(connection, secret)
+    client = request.remote_addr or "unknown"
     if found is None:
-        ratelimit.record_failure(client)
+        wait_s = ratelimit.record_failure(client)  # the same per-client brake as the API's bearer check
+        if wait_s:
+            return render_template("dashboard/login.html", next=back(""),
+                                   error=f"Too many failed sign-ins; try again in {wait_s:.0f}s."), 429, \
+                {"Retry-After": str(int(wait_s) + 1)}
         return render_template("dashboard/login.html", next=back(""),
                                error="That token is unknown or has been revoked."), 401
-    principal, stale = found
-    if stale:
-        with db().write() as s:
-            auth.touch(s, principal.name)
-    sign_in(principal, secret)
+    sign_in(found, client=client)
     return redirect(back(url_for("dashboard.alerts")))
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    sign_out()
+    sign_out(client=request.remote_addr or "unknown")
     flash("Signed out.", "ok")
     return redirect(url_for("dashboard.login"))
+

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from app.automation import isolation as automation_isolation
 from app.automation.models import AutomationState
 from app.dashboard import display
-from app.dashboard.session import SESSION_LIFETIME, actor, check_csrf, csrf_token, current_user
+from app.dashboard.session import SESSION_LIFETIME, actor, check_csrf, csrf_token, current_user, safe_next
 from app.db import utcnow
 from app.errors import NotFoundError, ServiceError
 from app.web import cfg, db
@@ -55,6 +55,8 @@ def _guard() -> Any:
         return None
     if request.endpoint and request.endpoint.endswith("_json"):
         return jsonify({"message": "sign in to the dashboard first"}), 401
+    if request.method == "POST" and request.endpoint != "dashboard.logout":  # e.g. from a copied cookie
+        return _error_page(401, "Signed out", "Your session has ended. Sign in again.")
     return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
 
 
@@ -124,12 +126,7 @@ def perform(action: Callable[[Session, str, datetime], Any], success: str, fallb
 
 def back(fallback: str) -> str:
     """The form's `next` when it is a path on this site, else `fallback` (no open redirect)."""
-    target = request.values.get("next", "")
-    # Control characters: CR/LF cannot go in a Location header (a 500), and browsers drop tabs.
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target \
-            and target.isprintable():
-        return target
-    return fallback
+    return safe_next(request.values.get("next", ""), fallback)
 
 
 def object_id(value: str, what: str) -> int:

@@ -1,71 +1,77 @@
-"""Dashboard sign-in: a signed session cookie that names a token, CSRF tokens, role checks.
+"""Dashboard sign-in: a signed cookie naming a server-side session, CSRF tokens, role checks.
 
-The cookie holds the token's name, role and SHA-256 (never the secret). Every request
-looks the hash up again, so revoking a token ends its dashboard sessions at once.
+The cookie holds a random session id and the CSRF token (never the API token or its hash).
+Every request looks the session up joined with its token (app.auth.sessions), so signing
+out, or revoking the token, ends the session for every copy of the cookie at once.
 """
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
-from datetime import timedelta
+import string
 from functools import wraps
-from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from flask import abort, g, session
-from sqlalchemy import select
 
+from app.audit import service as audit
 from app.auth import service as auth
-from app.auth.models import ApiToken
-from app.auth.service import Principal
+from app.auth import sessions
+from app.auth.keys import secret_key
+from app.auth.service import Principal, Verified
 from app.db import utcnow
 from app.web import db
-from config.schema import Settings
+
+__all__ = ["secret_key", "safe_next", "sign_in", "sign_out", "current_user", "csrf_token", "check_csrf",
+           "require", "actor", "SESSION_LIFETIME"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-SESSION_LIFETIME = timedelta(hours=12)
-_TOUCH_EVERY = timedelta(minutes=1)
+SESSION_LIFETIME = sessions.LIFETIME
+# What a same-site path may hold: visible ASCII without backslash. Browsers drop tabs and
+# newlines from URLs and read "\" as "/", so "/\t/evil.example" would leave the site.
+_PATH_CHARS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/?%#[]")
 
 
-def secret_key(settings: Settings) -> str:
-    """settings.secret_key, else a random key made once in <data_dir>/secret_key (0600).
+def safe_next(target: str, fallback: str) -> str:
+    """`target` when it is a path on this site ("/alerts?state=firing"), else `fallback`.
 
-    Every Gunicorn worker builds its own app; reading one file gives them all the same
-    key, so a cookie signed by one worker is accepted by the others.
+    Anything else is refused rather than repaired: "//host", "/\\host", "https://host",
+    and any control character, space, backslash or non-ASCII letter anywhere.
     """
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value()
-    path = Path(settings.data_dir).resolve() / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-        try:
-            os.link(tmp, path)  # atomic and refuses to replace: the first worker wins
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
+    if (len(target) > 2000 or not target.startswith("/") or target[1:2] == "/"
+            or not set(target) <= _PATH_CHARS):
+        return fallback
+    return target
 
 
-def sign_in(principal: Principal, secret: str) -> None:
-    """Start a fresh session (a new CSRF token too, against session fixation)."""
+def sign_in(verified: Verified, *, client: str) -> None:
+    """Record a new session (and its audit record) and hand its id to this browser, with a
+    fresh CSRF token against session fixation."""
+    name = verified.principal.name
+    with db().write() as s:
+        session_id = sessions.start(s, token_id=verified.token_id, now=utcnow())
+        if verified.stale:
+            auth.touch(s, name)
+        audit.record(s, actor=name, action="dashboard.sign_in", target=f"token:{name}", details={"client": client})
     session.clear()
     session.permanent = True
-    session["user"] = {"name": principal.name, "role": principal.role, "hash": auth.hash_token(secret)}
+    session["sid"] = session_id
     session["csrf"] = secrets.token_urlsafe(32)
 
 
-def sign_out() -> None:
+def sign_out(*, client: str) -> None:
+    """End this browser's session for every copy of its cookie (audited when one was live)."""
+    user, session_id = current_user(), session.get("sid")
+    if user is not None and isinstance(session_id, str):
+        with db().write() as s:
+            if sessions.end(s, session_id=session_id):
+                audit.record(s, actor=user.name, action="dashboard.sign_out", target=f"token:{user.name}",
+                             details={"client": client})
     session.clear()
 
 
 def current_user() -> Principal | None:
-    """The signed-in principal, re-checked against the token table (cached per request)."""
+    """The signed-in principal, re-checked against the session and token tables (cached per request)."""
     if "dashboard_user" not in g:
         g.dashboard_user = _lookup()
     user: Principal | None = g.dashboard_user
@@ -73,19 +79,18 @@ def current_user() -> Principal | None:
 
 
 def _lookup() -> Principal | None:
-    stored = session.get("user")
-    if not isinstance(stored, dict) or not isinstance(stored.get("hash"), str):
+    session_id = session.get("sid")
+    if not isinstance(session_id, str):
         return None
-    with db().read() as s:
-        row = s.execute(select(ApiToken.name, ApiToken.role, ApiToken.revoked_at, ApiToken.last_used_at)
-                        .where(ApiToken.token_hash == stored["hash"])).first()
-    if row is None or row.revoked_at is not None:
+    with db().read_connection() as connection:
+        found = sessions.lookup(connection, session_id=session_id, now=utcnow())
+    if found is None:
         session.clear()
         return None
-    if row.last_used_at is None or utcnow() - row.last_used_at > _TOUCH_EVERY:
+    if found.stale:
         with db().write() as s:
-            auth.touch(s, row.name)
-    return Principal(name=row.name, role=row.role)
+            auth.touch(s, found.principal.name)
+    return found.principal
 
 
 def csrf_token() -> str:
