@@ -2,46 +2,19 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 
-from typing import Any, NoReturn
+from typing import Any
 
-from flask import Flask, Request
-from werkzeug.exceptions import BadRequest
+from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from app.db import Database, sqlite_url
+from app.web import BodyJSONProvider, JSONRequest
 from config.schema import Config
 
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
-_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
-
-
-class JSONRequest(Request):
-    def on_json_loading_failed(self, e: ValueError | None) -> NoReturn:
-        if e is None:
-            raise BadRequest("request body must be JSON (Content-Type: application/json)")
-        raise BadRequest(f"request body is not valid JSON: {e}")
-
-    def get_json(self, *args: Any, **kwargs: Any) -> Any:
-        data = super().get_json(*args, **kwargs)
-        # Only a body with a \uD8xx-\uDFxx escape or a raw surrogate's bytes can hold one.
-        if _MAYBE_SURROGATE.search(self.get_data(cache=True)) and _has_surrogate(data):
-            # JSON may escape lone surrogates (\ud800); no database can store them as text.
-            raise BadRequest("request body holds invalid Unicode (a lone surrogate)")
-        return data
-
-
-def _has_surrogate(value: Any) -> bool:
-    if isinstance(value, str):
-        return any("\ud800" <= c <= "\udfff" for c in value) if not value.isascii() else False
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_surrogate(v) for v in value)
-    return False
 
 
 class BoundedIntConverter(IntegerConverter):
@@ -73,6 +46,7 @@ def create_app(config: Config | None = None, environ: Mapping[str, str] | None =
 
     app = Flask(__name__)
     app.request_class = JSONRequest
+    app.json = BodyJSONProvider(app)
     app.url_map.converters["int"] = BoundedIntConverter
     app.config["MAX_CONTENT_LENGTH"] = config.settings.max_body_bytes
     app.config["RESTX_MASK_SWAGGER"] = False

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from app import readiness
 from app.automation import isolation
 from app.errors import ServiceError
-from app.web import cfg, db
+from app.web import cfg, db, refuse_unstorable_input
 
 log = logging.getLogger("vigil.api")
 
@@ -117,6 +117,8 @@ def create_api(app: Flask) -> VigilApi:
     api.add_namespace(notify_api.outbox_ns, path="/notifications")
     api.add_namespace(ingest_ns, path="/ingest")
     api.add_namespace(silences_ns, path="/silences")
+    # One check for every route (API and dashboard): text no database can store never gets in.
+    app.before_request(refuse_unstorable_input)
     _json_errors_under_api(app)
     return api
 
@@ -127,7 +129,8 @@ def _json_errors_under_api(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException) -> Any:
         if request.path.startswith("/api/"):
-            return _error(e.code or 500, e.description or e.name, None, e.get_headers())
+            errors = (getattr(e, "data", None) or {}).get("errors")
+            return _error(e.code or 500, e.description or e.name, errors, e.get_headers())
         return e
 
 

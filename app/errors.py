@@ -1,6 +1,8 @@
 """Service-level errors; the API maps each to one HTTP status with the shared error shape."""
 from __future__ import annotations
 
+from werkzeug.exceptions import BadRequest
+
 
 class ServiceError(Exception):
     status = 400
@@ -21,3 +23,11 @@ class NotFoundError(ServiceError):
 
 class ConflictError(ServiceError):
     status = 409
+
+
+def invalid(message: str, errors: dict[str, str]) -> BadRequest:
+    """A 400 raised where a ServiceError cannot be (request parsing, before any view):
+    the API answers it in the shared shape, naming each field."""
+    error = BadRequest(message)
+    error.data = {"message": message, "errors": errors}  # type: ignore[attr-defined]  # read by app.api
+    return error

@@ -218,6 +218,12 @@ class IngestSettings(Model):
     grafana: IngestEndpoint = IngestEndpoint()
     generic: IngestEndpoint = IngestEndpoint()
     max_alerts_per_request: int = Field(1000, ge=1, le=100_000)
+    # Bounds per received alert (a 40,000-label alert made a 6.9 MB dashboard page). Names
+    # are stored in a 200-character column, hence their ceiling.
+    max_labels: int = Field(64, ge=1, le=10_000)
+    max_label_name_bytes: int = Field(128, ge=16, le=200)
+    max_label_value_bytes: int = Field(2048, ge=64, le=1_048_576)
+    max_annotation_bytes: int = Field(16384, ge=256, le=16 * 1_048_576)  # all of an alert's, with its URL
 
 
 class SilenceSettings(Model):

@@ -33,7 +33,8 @@ detector_out = ns.model("Detector", {
 })
 preview_out = ns.model("DetectorPreview", {
     "detector": fields.String, "at": fields.String, "error": fields.String, "points": fields.Integer,
-    "series": fields.Integer, "duration_s": fields.Float, "findings": fields.Raw,
+    "series": fields.Integer, "duration_s": fields.Float,
+    "findings": fields.List(fields.Raw(description="a finding: kind, labels, value, threshold, evidence ...")),
 })
 _sources_lock = threading.Lock()
 

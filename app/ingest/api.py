@@ -74,7 +74,9 @@ def _errors(exc: ValidationError) -> dict[str, str]:
 
 def _accept(source: str, endpoint: IngestEndpoint, parse: Any) -> tuple[dict[str, int], int]:
     _authenticate(source, endpoint)
-    body = request.get_json(silent=True)
+    # Parsed whatever the Content-Type; a body that is no JSON, or JSON we refuse (NaN, NUL,
+    # deep nesting), answers a 400 naming why (app.web).
+    body = request.get_json(force=True)
     if not isinstance(body, dict):
         raise BadRequestError("request body must be a JSON object", {"body": "expected a JSON object"})
     try:
@@ -82,9 +84,13 @@ def _accept(source: str, endpoint: IngestEndpoint, parse: Any) -> tuple[dict[str
     except ValidationError as exc:
         # The whole batch is refused: nothing of a partly valid request is stored.
         raise BadRequestError("invalid payload; nothing was stored", _errors(exc)) from None
-    limit = cfg().ingest.max_alerts_per_request
-    if len(items) > limit:
-        raise BadRequestError(f"at most {limit} alerts per request", {"alerts": f"{len(items)} > {limit}"})
+    limits = cfg().ingest
+    if len(items) > limits.max_alerts_per_request:
+        raise BadRequestError(f"at most {limits.max_alerts_per_request} alerts per request",
+                              {"alerts": f"{len(items)} > {limits.max_alerts_per_request}"})
+    too_big = payloads.over_limits(items, limits)
+    if too_big:
+        raise BadRequestError("alerts over the configured bounds; nothing was stored", too_big)
     unique = list({i["dedup_key"]: i for i in items}.values())
     now = utcnow()
     new = db().grouped_write(lambda connection: service.store(connection, unique, now=now))

@@ -3,16 +3,30 @@ validated whole and normalised to one plain item per alert."""
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from config.schema import IngestSettings
 from detectors import lifecycle
 
 SEVERITIES = ("info", "warning", "critical")
 _SEVERITY_ALIASES = {"page": "critical", "error": "critical", "high": "critical", "major": "critical",
                      "warn": "warning", "medium": "warning", "minor": "warning", "low": "info", "none": "info"}
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # year 1 at +05:00, year 9999 at -05:00: no such UTC time
+        raise ValueError("out of range once converted to UTC") from None
+
+
+UTCTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+MAX_NAME_CHARS = 200  # an alert's name is stored in a 200-character column
 
 
 class _Loose(BaseModel):
@@ -24,11 +38,18 @@ class PromAlert(_Loose):
     status: Literal["firing", "resolved"]
     labels: dict[str, str] = Field(min_length=1)
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: AwareDatetime
-    endsAt: AwareDatetime | None = None
+    startsAt: UTCTime
+    endsAt: UTCTime | None = None
     generatorURL: str = ""
     fingerprint: str = ""
     valueString: str = ""
+
+    @field_validator("labels")
+    @classmethod
+    def _alertname(cls, labels: dict[str, str]) -> dict[str, str]:
+        if len(labels.get("alertname", "")) > MAX_NAME_CHARS:
+            raise ValueError(f"alertname must be at most {MAX_NAME_CHARS} characters (it names the alert)")
+        return labels
 
 
 class PromPayload(_Loose):
@@ -48,8 +69,8 @@ class GenericAlert(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     severity: Literal["info", "warning", "critical"] = "warning"
     summary: str = Field("", max_length=4000)
-    value: float | None = None
-    starts_at: AwareDatetime | None = None
+    value: float | None = Field(None, allow_inf_nan=False)  # NaN would make the alert list invalid JSON
+    starts_at: UTCTime | None = None
     fingerprint: str = Field("", max_length=200)
 
     @field_validator("labels")
@@ -65,6 +86,40 @@ class GenericPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alerts: list[GenericAlert] = Field(min_length=1)
+
+
+def over_limits(items: list[dict[str, Any]], limits: IngestSettings) -> dict[str, str]:
+    """The bounds of IngestSettings each alert passes, as {"alerts[i].labels": reason}."""
+    errors = {}
+    for i, item in enumerate(items):
+        reason = _labels_over(item["labels"], limits) or _annotations_over(item, limits)
+        if reason:
+            errors[f"alerts[{i}].{reason[0]}"] = reason[1]
+    return errors
+
+
+def _labels_over(labels: Mapping[str, str], limits: IngestSettings) -> tuple[str, str] | None:
+    if len(labels) > limits.max_labels:
+        return "labels", f"at most {limits.max_labels} labels per alert, got {len(labels)}"
+    for name, value in labels.items():
+        if _size(name) > limits.max_label_name_bytes:
+            return "labels", f"label names are at most {limits.max_label_name_bytes} bytes, got {_size(name)}"
+        if _size(value) > limits.max_label_value_bytes:
+            return f"labels.{name}", f"at most {limits.max_label_value_bytes} bytes, got {_size(value)}"
+    return None
+
+
+def _annotations_over(item: Mapping[str, Any], limits: IngestSettings) -> tuple[str, str] | None:
+    annotations = item.get("annotations") or {}
+    size = sum(_size(k) + _size(v) for k, v in annotations.items()) + _size(item.get("generator_url") or "")
+    if size > limits.max_annotation_bytes:
+        return "annotations", (f"annotations and generatorURL are at most {limits.max_annotation_bytes} bytes "
+                               f"together, got {size}")
+    return None
+
+
+def _size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def severity_of(labels: dict[str, str]) -> str:
@@ -108,6 +163,7 @@ def _number(text: str) -> float | None:
         return None
     token = text[marker + 6:].split()[0].rstrip("],")
     try:
-        return float(token)
+        value = float(token)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None  # "value=NaN" is no number to store

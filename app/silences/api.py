@@ -28,7 +28,8 @@ silence_in = ns.model("SilenceCreate", {
     "duration": fields.String(description="e.g. 2h, instead of ends_at"),
 }, strict=True)
 silence_out = ns.model("Silence", {
-    "id": fields.Integer, "matchers": fields.Raw, "starts_at": fields.String, "ends_at": fields.String,
+    "id": fields.Integer, "matchers": fields.List(fields.Nested(matcher)), "starts_at": fields.String,
+    "ends_at": fields.String,
     "created_at": fields.String, "created_by": fields.String, "comment": fields.String,
     "expired_by": fields.String, "active": fields.Boolean,
 })
