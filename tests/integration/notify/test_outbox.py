@@ -127,6 +127,14 @@ def test_a_message_sent_again_after_a_crash_carries_the_same_idempotency_key(dat
     assert row.state == "sent"
 
 
+def test_rows_of_a_channel_no_longer_configured_fail_at_takeover_saying_why(database, webhook) -> None:
+    config = make_config(webhook.url, group_wait_s="0s")
+    fire(database, config, ["a"])
+    assert Sender(database, []).recover() == 0  # the next configuration has no channel "ops"
+    [row] = rows(database)
+    assert (row.state, row.last_error) == ("failed", "the channel is no longer configured")
+
+
 def test_a_grouped_message_is_keyed_by_its_first_row_and_its_size(database, webhook) -> None:
     config = make_config(webhook.url, group_wait_s="0s")
     fire(database, config, ["a", "b", "c"])
