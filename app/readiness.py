@@ -27,6 +27,7 @@ class LeaseState:
     holder: str
     age_s: float  # since the holder last renewed it
     stale: bool   # not renewed within lease_ttl_s: nobody is running jobs or the inbox
+    released: bool  # its holder stopped cleanly (lease.release) and nobody took it since
 
 
 def lease_state(connection: Connection, *, now: datetime, ttl_s: float) -> LeaseState | None:
@@ -37,7 +38,8 @@ def lease_state(connection: Connection, *, now: datetime, ttl_s: float) -> Lease
         return None
     expires_at = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
     renewed_at = expires_at.timestamp() - ttl_s
-    return LeaseState(holder=row.holder, age_s=round(now.timestamp() - renewed_at, 3), stale=now >= expires_at)
+    return LeaseState(holder=row.holder, age_s=round(now.timestamp() - renewed_at, 3), stale=now >= expires_at,
+                      released=expires_at.timestamp() <= 0)
 
 
 def _writable(connection: Connection, database: Database) -> str | None:
@@ -81,9 +83,10 @@ def check(database: Database, config: Config, *, now: datetime) -> tuple[int, di
     if unwritable:
         body |= {"status": "unavailable", "database": "read-only", "reason": unwritable}
     elif lease is not None and lease.stale and scheduler.enabled:
-        body |= {"status": "unavailable", "reason": f"the scheduler lease of {lease.holder} was last renewed "
-                 f"{lease.age_s:.0f}s ago (lease_ttl_s {scheduler.lease_ttl_s:g}): inbound alerts, detectors "
-                 "and notifications wait"}
+        when = ("released it when it stopped" if lease.released else
+                f"last renewed it {lease.age_s:.0f}s ago (lease_ttl_s {scheduler.lease_ttl_s:g})")
+        body |= {"status": "unavailable", "reason": f"no scheduler is running: {lease.holder} {when}; inbound "
+                 "alerts, detectors and notifications wait"}
     return (200 if body["status"] == "ok" else 503), body
 
 

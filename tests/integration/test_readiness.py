@@ -36,6 +36,14 @@ def test_a_lease_not_renewed_within_its_ttl_makes_ready_503_with_the_reason(clie
     assert "host-a:41:abc" in body["reason"] and "lease_ttl_s 30" in body["reason"]
 
 
+def test_a_lease_released_by_a_scheduler_that_stopped_makes_ready_503_saying_so(client, database) -> None:
+    take_lease(database, "host-a:41:abc")
+    with database.write() as session:
+        lease.release(session, holder="host-a:41:abc")
+    answer = client.as_(None).get("/api/v1/ready")
+    assert answer.status_code == 503 and "host-a:41:abc released it when it stopped" in answer.json["reason"]
+
+
 def test_a_stale_lease_is_no_concern_when_no_scheduler_is_configured(tmp_path, database, database_url) -> None:
     take_lease(database, "host-a:41:abc", ago_s=95)
     app = create_app(make_config(tmp_path, database_url, settings={"scheduler": {"enabled": False}}))
