@@ -4,8 +4,8 @@ from app.audit.models import AuditRecord
 from app.automation.models import AutomationState, Binding, Execution, Remediation, RemediationVersion
 from app.auth.models import ApiToken
 from app.ingest.models import InboxItem
-from app.notify.models import OutboxMessage
+from app.notify.models import ChatMessage, OutboxMessage
 from app.silences.models import Silence
 
-__all__ = ["Alert", "AlertEvent", "ApiToken", "AuditRecord", "AutomationState", "Binding", "DetectorSlot",
+__all__ = ["Alert", "AlertEvent", "ApiToken", "AuditRecord", "AutomationState", "Binding", "ChatMessage", "DetectorSlot",
            "DetectorStatus", "Execution", "InboxItem", "OutboxMessage", "Remediation", "RemediationVersion", "SchedulerLease", "Silence"]

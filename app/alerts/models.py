@@ -117,6 +117,9 @@ class DetectorStatus(Base):
     runs_total: Mapped[int] = mapped_column(Integer, default=0)
     errors_total: Mapped[int] = mapped_column(Integer, default=0)
     run_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The first run of the current streak of failed / empty runs (None: the last run was not).
+    error_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    no_data_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class DetectorSlot(Base):

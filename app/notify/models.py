@@ -37,3 +37,30 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ChatMessage(Base):
+    """A message a threaded channel (a Slack or Mattermost bot) posted and may update later.
+
+    role "alert": the alert's one message (its thread's root), whose `state` it shows;
+    role "approval": an approval request with buttons, answered from chat.
+    `chat_channel` and `ref` address it in the chat service (Slack channel id and ts,
+    Mattermost channel id and post id).
+    """
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        Index("ix_chat_messages_channel_alert", "channel", "role", "alert_id"),
+        Index("ix_chat_messages_channel_execution", "channel", "role", "execution_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), nullable=True)
+    execution_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"), nullable=True)
+    chat_channel: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
