@@ -285,6 +285,9 @@ def links(n: Notification) -> list[tuple[str, str]]:
 
 
 def summary(n: Notification) -> str:
-    """One plain line for notification previews: '🔴 [FIRING] api-latency (3 alerts)'."""
-    count = f" ({len(n.alerts)} alerts)" if len(n.alerts) > 1 else ""
-    return f"{emoji_of(n)} {n.title}{count}"
+    """One plain line for notification previews: '🔴 Firing: api-latency (3 alerts)'.
+
+    The title already says how many alerts a group holds (notify.service writes it), so
+    this adds nothing to it: adding the count here printed it twice on every channel.
+    """
+    return f"{emoji_of(n)} {n.title}"
