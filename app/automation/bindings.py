@@ -70,7 +70,21 @@ def sync_from_config(session: Session, specs: Sequence[BindingConfig], *, now: d
         if existing is None:
             create(session, spec=spec, by="config", now=now, origin="config")
         elif existing.origin == "config":
+            before = _fields(existing)
             _assign(existing, spec)
+            after = _fields(existing)
+            changed = {k: {"from": v, "to": after[k]} for k, v in before.items() if after[k] != v}
+            if changed:  # an edit of the config file is a change like any other: audited
+                audit.record(session, actor="config", action="binding.update", target=f"binding:{spec.name}",
+                             details={"changed": changed}, at=now)
+
+
+_FIELDS = ("remediation", "detector", "matchers", "severities", "params", "mode", "cooldown_s", "rate_limit",
+           "rate_window_s", "breaker_threshold", "enabled", "queue")
+
+
+def _fields(binding: Binding) -> dict[str, Any]:
+    return {name: getattr(binding, name) for name in _FIELDS}
 
 
 def _assign(binding: Binding, spec: BindingConfig) -> None:
@@ -79,6 +93,7 @@ def _assign(binding: Binding, spec: BindingConfig) -> None:
     binding.mode, binding.cooldown_s = spec.mode, spec.cooldown
     binding.rate_limit, binding.rate_window_s = spec.rate_limit, spec.rate_window
     binding.breaker_threshold, binding.enabled = spec.breaker_threshold, spec.enabled
+    binding.approval_timeout_s = spec.approval_timeout
     binding.queue = spec.queue
 
 
@@ -118,5 +133,6 @@ def as_dict(b: Binding) -> dict[str, Any]:
             "matchers": b.matchers, "severities": b.severities, "params": b.params, "mode": b.mode,
             "cooldown_s": b.cooldown_s, "rate_limit": b.rate_limit, "rate_window_s": b.rate_window_s,
             "breaker_threshold": b.breaker_threshold, "breaker_open": b.breaker_open,
-            "consecutive_failures": b.consecutive_failures, "enabled": b.enabled, "origin": b.origin,
+            "consecutive_failures": b.consecutive_failures, "approval_timeout_s": b.approval_timeout_s,
+            "enabled": b.enabled, "origin": b.origin,
             "queue": b.queue}
