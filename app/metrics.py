@@ -35,9 +35,6 @@ REMEDIATION_DURATION = Histogram(
     "vigil_remediation_duration_seconds", "Remediation execution time", ["remediation"],
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600),
 )
-REMEDIATION_OUTCOMES = Counter(
-    "vigil_remediation_outcomes_total", "Closed-loop verdicts after successful runs", ["remediation", "outcome"]
-)
 NOTIFICATIONS = Counter(
     "vigil_notifications_total", "Notification delivery attempts by outcome (sent, retry, failed)",
     ["channel", "outcome"],
@@ -82,8 +79,11 @@ class LeaseCollector(Collector):
 def register(app: Flask) -> None:
     @app.get("/metrics")
     def metrics() -> Response:
+        from app.automation.effectiveness import OutcomeCollector
+
         registry = CollectorRegistry()
         registry.register(LeaseCollector())
+        registry.register(OutcomeCollector())  # vigil_remediation_outcomes_total, from the database
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             body = generate_latest(registry)

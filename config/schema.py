@@ -178,6 +178,8 @@ class BindingConfig(Model):
     rate_limit: int = Field(5, ge=1, le=10_000)
     rate_window: Duration = 3600.0
     breaker_threshold: int = Field(3, ge=1, le=1000)
+    # How long a mode "approve" execution waits for a person before it expires.
+    approval_timeout: Duration = Field(3600.0, ge=1, le=30 * 86400)
     enabled: bool = True
     queue: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # RQ queue (a target group)
 

@@ -6,13 +6,13 @@ tests and benchmarks call it directly.
 from remediations.errors import ManifestError, ParamsError, RunnerError
 from remediations.manifest import (Manifest, content_hash, parse_manifest, validate_params,
                                    validate_schema, validate_script)
-from remediations.policy import BindingPolicy, Decision, breaker_should_open, decide
+from remediations.policy import BindingPolicy, Decision, admit, breaker_should_open, decide
 from remediations.runner import RunRequest, RunResult, run
 from remediations.templating import render_params
 
 __all__ = [
     "BindingPolicy", "Decision", "Manifest", "ManifestError", "ParamsError", "RunRequest",
-    "RunResult", "RunnerError", "breaker_should_open", "content_hash", "decide",
+    "RunResult", "RunnerError", "admit", "breaker_should_open", "content_hash", "decide",
     "parse_manifest", "render_params", "run", "validate_params", "validate_schema",
     "validate_script",
 ]

@@ -7,9 +7,10 @@ records the Decision, including skips, so every "why didn't it run?" has an answ
 Order of checks (first that applies wins):
     paused -> silenced -> breaker open -> cooldown -> rate limit -> concurrency -> mode
 
-Concurrency: in mode "auto", a remediation already running `max_concurrency` times gets
-action "queue" (the caller keeps the execution queued and dispatches it when a slot frees)
-instead of being dropped, since an alert usually fires once. In modes "approve" and
+Concurrency: in mode "auto", a remediation already running (or queued to run) `max_concurrency`
+times gets action "queue" (the caller keeps the execution queued and dispatches it when a
+slot frees) instead of being dropped, since an alert usually fires once. Queued runs count:
+when 15 alerts arrive in one batch, none is running yet, but only the first ones will start. In modes "approve" and
 "dry_run" nothing starts now, so concurrency does not apply; the caller checks it again
 when an approved execution is dispatched.
 
@@ -78,7 +79,7 @@ def decide(*, binding: BindingPolicy, now: datetime, paused: bool, silenced_by: 
             fingerprint (count dry runs too if dry_run should mirror auto), None if never.
         runs_in_window: this binding's runs started within binding.rate_window_s before now.
         breaker_open: the binding's circuit breaker is open (see breaker_should_open).
-        running_for_remediation: executions of the remediation currently running.
+        running_for_remediation: executions of the remediation running or queued to run.
         max_concurrency: the remediation's manifest max_concurrency.
 
     Returns:
@@ -100,12 +101,44 @@ def decide(*, binding: BindingPolicy, now: datetime, paused: bool, silenced_by: 
         return Decision("skip", f"skipped: rate limit ({runs_in_window} runs in the last "
                                 f"{binding.rate_window_s:g}s, limit {binding.rate_limit})")
     if binding.mode == "auto" and running_for_remediation >= max_concurrency:
-        return Decision("queue", f"queued: concurrency ({running_for_remediation} running, "
+        return Decision("queue", f"queued: concurrency ({running_for_remediation} running or waiting, "
                                  f"max {max_concurrency})")
     if binding.mode == "approve":
         return Decision("approve", "waiting for approval")
     if binding.mode == "dry_run":
         return Decision("dry_run", "dry run: would run")
+    return Decision("run", "run: all checks passed")
+
+
+def admit(*, binding: BindingPolicy, paused: bool, silenced_by: str | None, breaker_open: bool,
+          consecutive_failures: int, in_flight: int) -> Decision:
+    """At dispatch: may a queued run of this binding start now? Decided again because the
+    facts change between decision and start: a burst queues many runs before the first
+    one fails, and the switch may be paused or a silence added meanwhile.
+
+    Args:
+        binding: the binding's policy.
+        paused: the global automation pause switch.
+        silenced_by: a silence now covering the alert, or None (pass None for a run a
+            person approved: they saw the alert).
+        breaker_open: the binding's breaker is open.
+        consecutive_failures: the binding's failures in a row so far.
+        in_flight: this binding's runs started (or handed to a worker) and not finished.
+
+    Returns:
+        "skip" (with the reason), "queue" when starting now could overshoot the breaker
+        (each run in flight may still fail), else "run".
+    """
+    if paused:
+        return Decision("skip", "skipped at dispatch: automation paused")
+    if silenced_by is not None:
+        return Decision("skip", f"skipped at dispatch: silenced by {silenced_by}")
+    if breaker_open:
+        return Decision("skip", f"skipped at dispatch: circuit breaker open (after "
+                                f"{binding.breaker_threshold} consecutive failures)")
+    if consecutive_failures + in_flight >= binding.breaker_threshold:
+        return Decision("queue", f"queued: breaker budget ({consecutive_failures} failures in a row and "
+                                 f"{in_flight} running, threshold {binding.breaker_threshold})")
     return Decision("run", "run: all checks passed")
 
 

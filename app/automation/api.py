@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_restx import Namespace, fields
 from pydantic import ValidationError
 
@@ -50,17 +51,26 @@ run_in = ns.model("RemediationRun", {
 }, strict=True)
 stats_out = ns.model("RemediationStats", {
     "remediation": fields.String, "runs": fields.Integer, "succeeded": fields.Integer, "success_rate": fields.Float,
-    "judged": fields.Integer, "effective": fields.Integer, "effectiveness_rate": fields.Float,
-    "median_time_to_recovery_s": fields.Float,
+    "judged": fields.Integer(description="effective + not_effective"), "effective": fields.Integer,
+    "not_effective": fields.Integer,
+    "not_applicable": fields.Integer(description="succeeded runs that started after their alert had resolved"),
+    "effectiveness_rate": fields.Float, "median_time_to_recovery_s": fields.Float,
 })
 execution_out = executions_ns.model("Execution", {
     "id": fields.Integer, "remediation": fields.String, "version": fields.Integer, "version_hash": fields.String,
     "binding_id": fields.Integer, "alert_id": fields.Integer, "state": fields.String, "reason": fields.String,
-    "trigger": fields.String, "triggered_by": fields.String, "approved_by": fields.String, "params": fields.Raw,
+    "trigger": fields.String, "triggered_by": fields.String, "approved_by": fields.String,
+    "rejected_by": fields.String, "cancelled_by": fields.String, "comment": fields.String, "params": fields.Raw,
     "exit_code": fields.Integer, "truncated": fields.Boolean, "queued_at": fields.String,
+    "expires_at": fields.String(description="when a waiting approval expires"),
     "started_at": fields.String, "finished_at": fields.String, "duration_s": fields.Float,
-    "outcome": fields.String, "recovery_s": fields.Float,
+    "outcome": fields.String(description="effective | not_effective | not_applicable"), "recovery_s": fields.Float,
+    "outcome_unknown": fields.Boolean(description="interrupted after the script started: it may have completed"),
 })
+action_in = executions_ns.model("ExecutionAction", {
+    "comment": fields.String(max_length=1000, description="kept with the execution and in the audit log"),
+    "force": fields.Boolean(description="approve: run even though the alert resolved or the approval expired"),
+}, strict=True)
 execution_full = executions_ns.inherit("ExecutionWithOutput", execution_out, {"output": fields.String})
 execution_page = executions_ns.model("ExecutionPage", {
     "items": fields.List(fields.Nested(execution_out)), "next_cursor": fields.Integer})
@@ -70,6 +80,7 @@ binding_in = bindings_ns.model("BindingCreate", {
     "params": fields.Raw, "mode": fields.String(enum=["auto", "approve", "dry_run"]),
     "cooldown": fields.String(description="duration, e.g. 5m"), "rate_limit": fields.Integer,
     "rate_window": fields.String(description="duration, e.g. 1h"), "breaker_threshold": fields.Integer,
+    "approval_timeout": fields.String(description="duration a mode approve execution waits, e.g. 30m (default 1h)"),
     "enabled": fields.Boolean, "queue": fields.String(description="RQ queue (target group)"),
 }, strict=True)
 binding_out = bindings_ns.model("Binding", {
@@ -77,7 +88,7 @@ binding_out = bindings_ns.model("Binding", {
     "matchers": fields.Raw, "severities": fields.List(fields.String), "params": fields.Raw, "mode": fields.String,
     "cooldown_s": fields.Float, "rate_limit": fields.Integer, "rate_window_s": fields.Float,
     "breaker_threshold": fields.Integer, "breaker_open": fields.Boolean, "consecutive_failures": fields.Integer,
-    "enabled": fields.Boolean, "origin": fields.String, "queue": fields.String,
+    "approval_timeout_s": fields.Float, "enabled": fields.Boolean, "origin": fields.String, "queue": fields.String,
 })
 pause_in = automation_ns.model("PauseRequest", {"reason": fields.String(max_length=1000)}, strict=True)
 automation_out = automation_ns.model("AutomationState", {
@@ -95,10 +106,12 @@ def version_dict(v: RemediationVersion, *, script: bool = False) -> dict[str, An
 def execution_dict(e: Execution, *, output: bool = False) -> dict[str, Any]:
     out = {"id": e.id, "remediation": e.remediation, "version": e.version, "version_hash": e.version_hash,
            "binding_id": e.binding_id, "alert_id": e.alert_id, "state": e.state, "reason": e.reason,
-           "trigger": e.trigger, "triggered_by": e.triggered_by, "approved_by": e.approved_by, "params": e.params,
+           "trigger": e.trigger, "triggered_by": e.triggered_by, "approved_by": e.approved_by,
+           "rejected_by": e.rejected_by, "cancelled_by": e.cancelled_by, "comment": e.comment, "params": e.params,
            "exit_code": e.exit_code, "truncated": e.truncated, "queued_at": iso(e.queued_at),
-           "started_at": iso(e.started_at), "finished_at": iso(e.finished_at), "duration_s": e.duration_s,
-           "outcome": e.outcome, "recovery_s": e.recovery_s}
+           "expires_at": iso(e.expires_at), "started_at": iso(e.started_at), "finished_at": iso(e.finished_at),
+           "duration_s": e.duration_s, "outcome": e.outcome, "recovery_s": e.recovery_s,
+           "outcome_unknown": bool(e.outcome_unknown)}
     return {**out, "output": e.output} if output else out
 
 
@@ -246,14 +259,25 @@ def _execution_action(verb: str) -> type[Resource]:
 
     class ExecutionAction(Resource):
         @require("operator")
+        @executions_ns.expect(action_in)
         @executions_ns.response(404, "No such execution")
-        @executions_ns.response(409, f"Execution cannot be {verb}d in its state")
+        @executions_ns.response(409, f"Execution cannot be {verb}d in its state" +
+                                (", or is stale (its alert resolved, or it expired) without force"
+                                 if verb == "approve" else ""))
         @executions_ns.marshal_with(execution_out)
         def post(self, execution_id: int) -> dict[str, Any]:
+            body = request.get_json(silent=True) if request.content_length else None
+            body = body if body is not None else {}  # a bare POST (curl -X POST, the dashboard) is fine
+            action_in.validate(body)  # the same check and 400 shape as validate=True, for a body sent
+            if body.get("force") and verb != "approve":
+                raise BadRequestError("force applies to approve only", {"force": f"not accepted by {verb}"})
+            extra = {"force": bool(body.get("force"))} if verb == "approve" else {}
             with db().write() as session:
-                return execution_dict(action(session, execution_id=execution_id, by=actor(), now=utcnow()))
+                return execution_dict(action(session, execution_id=execution_id, by=actor(), now=utcnow(),
+                                             comment=body.get("comment") or "", **extra))
 
-    ExecutionAction.post.__doc__ = f"{verb.capitalize()} an execution (the operator is recorded)."
+    ExecutionAction.post.__doc__ = f"{verb.capitalize()} an execution (the operator and an optional comment are " \
+                                   "recorded)."
     ExecutionAction.__name__ = f"Execution{verb.capitalize()}"
     return ExecutionAction
 

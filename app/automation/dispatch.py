@@ -11,16 +11,17 @@ import signal
 import socket
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.automation import results
+from app.automation import admission, approvals, results
 from app.automation.models import Execution, RemediationVersion
-from app.automation.service import running_count
-from app.db import Database
+from app.automation.service import state as automation_state
+from app.db import Database, utcnow
 from config.schema import Config
 from remediations import RunnerError, RunRequest
 from remediations.backends.base import Backend
@@ -62,11 +63,14 @@ class Dispatcher:
         with self.database.write() as session:
             return self.remote.reconcile(session)
 
-    def dispatch(self) -> int:
-        """Start every queued execution that may start now; returns how many."""
+    def dispatch(self, now: datetime | None = None) -> int:
+        """End approvals that timed out, then start every queued execution that may start now;
+        returns how many started. Called on every scheduler tick, so expiry needs no request."""
+        now = now or utcnow()
         with self._lock:
             with self.database.write() as session:
-                claimed = self._claim(session)
+                approvals.expire(session, now=now)
+                claimed = self._claim(session, now)
                 requests = [] if self.remote else self._prepare(session, claimed)
             # Only after the claim has committed: a worker must find the row `dispatched`.
             if self.remote is not None:
@@ -95,24 +99,30 @@ class Dispatcher:
             log.warning("execution=%s could not be enqueued: %s", execution.id, type(exc).__name__)
             self._requeue(execution.id, f"requeued: Redis unavailable ({type(exc).__name__})")
 
-    def _claim(self, session: Session) -> list[tuple[Execution, RemediationVersion]]:
+    def _claim(self, session: Session, now: datetime) -> list[tuple[Execution, RemediationVersion]]:
         queued = session.execute(
             select(Execution, RemediationVersion).join(RemediationVersion,
                                                        RemediationVersion.hash == Execution.version_hash)
             .where(Execution.state == "queued").order_by(Execution.id).limit(100)).all()
         state = "dispatched" if self.remote is not None else "running"
-        running: dict[str, int] = {}
+        paused = automation_state(session).paused
+        slots = admission.Slots(session)
         claimed = []
         for execution, version in queued:
-            if execution.remediation not in running:
-                running[execution.remediation] = running_count(session, execution.remediation)
-            if running[execution.remediation] >= version.max_concurrency:
+            if slots.running_for(execution.remediation) >= version.max_concurrency:
                 continue  # waits for a slot; stays queued
+            verdict = admission.check(session, execution, now=now, paused=paused, slots=slots)
+            if verdict.action == "skip":
+                admission.skip(session, execution, verdict.reason, now=now)
+                continue
+            if verdict.action == "queue":
+                admission.hold(execution, verdict.reason)
+                continue
             taken = session.execute(update(Execution).where(Execution.id == execution.id,
                                                             Execution.state == "queued")
                                     .values(state=state, runner=self.holder if state == "running" else "rq"))
             if taken.rowcount:  # type: ignore[attr-defined]
-                running[execution.remediation] += 1
+                slots.take(execution)
                 claimed.append((execution, version))
         return claimed
 

@@ -11,7 +11,7 @@ from app.db import Base, UTCDateTime
 # Execution states. "Active" ones hold a slot: at most one per binding and fingerprint.
 ACTIVE_STATES = ("awaiting_approval", "queued", "dispatched", "running")
 FINAL_STATES = ("succeeded", "failed", "timed_out", "error", "cancelled", "rejected", "skipped",
-                "interrupted", "dry_run")
+                "interrupted", "dry_run", "expired")
 
 
 class Remediation(Base):
@@ -63,6 +63,7 @@ class Binding(Base):
     rate_limit: Mapped[int] = mapped_column(Integer)
     rate_window_s: Mapped[float] = mapped_column(Float)
     breaker_threshold: Mapped[int] = mapped_column(Integer)
+    approval_timeout_s: Mapped[float] = mapped_column(Float, default=3600.0, server_default="3600")
     breaker_open: Mapped[bool] = mapped_column(Boolean, default=False)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -97,6 +98,10 @@ class Execution(Base):
     trigger: Mapped[str] = mapped_column(String(16))  # alert | manual
     triggered_by: Mapped[str] = mapped_column(String(64))
     approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rejected_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cancelled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # "system": its alert resolved
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")  # the approver's or rejecter's
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # of a waiting approval
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     runner: Mapped[str | None] = mapped_column(String(128), nullable=True)
     queue: Mapped[str] = mapped_column(String(64), default="default")
@@ -111,6 +116,8 @@ class Execution(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)  # effective | not_effective
     verify_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     recovery_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Interrupted after its script was started: it may have run to completion (side effects).
+    outcome_unknown: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class AutomationState(Base):

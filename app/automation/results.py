@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from app import metrics
 from app.alerts.models import Alert, AlertEvent
 from app.audit import service as audit
+from app.automation import effectiveness
 from app.automation.models import Binding, Execution, RemediationVersion
 from app.automation.service import alert_context
-from app.db import Database, utcnow
+from app.db import Database, iso, utcnow
 from app.notify import service as notify
 from config.schema import AutomationSettings, Config
 from remediations import RunRequest, RunResult, breaker_should_open
@@ -86,13 +87,11 @@ def record_result(database: Database, config: Config, execution_id: int, result:
 
 
 def _close_loop(session: Session, config: Config, execution: Execution, now: datetime) -> None:
+    """Watch for the alert's resolution from now on; judge at once if it already resolved."""
     if execution.state != "succeeded" or not execution.alert_id:
         return
-    alert = session.get(Alert, execution.alert_id)
-    if alert is not None and alert.state == "resolved":
-        execution.outcome, execution.recovery_s = "effective", 0.0
-    else:
-        execution.verify_until = now + timedelta(seconds=config.settings.automation.verify_window_s)
+    execution.verify_until = now + timedelta(seconds=config.settings.automation.verify_window_s)
+    effectiveness.judge(session, execution, now=now)
 
 
 def _update_breaker(session: Session, config: Config, execution: Execution, now: datetime) -> None:
@@ -114,7 +113,22 @@ def _update_breaker(session: Session, config: Config, execution: Execution, now:
 
 
 def interrupt(session: Session, execution: Execution, reason: str) -> None:
+    """Its runner died. If the script had been started it may have run to completion (side
+    effects and all: a killed RQ worker's script went on to its end), so say so."""
+    if execution.started_at is not None:
+        execution.outcome_unknown = True
+        reason += (f"; the script was started at {iso(execution.started_at)}; its result never came back: "
+                   "it may have run to completion")
+    elif execution.state == "running":  # claimed; the start may have happened but not been recorded
+        execution.outcome_unknown = True
+        reason += "; the runner took it but no start was recorded: the script may have run"
+    else:
+        reason += "; the script never started"
     _end(session, execution, "interrupted", reason)
+    if execution.alert_id:
+        session.add(AlertEvent(alert_id=execution.alert_id, at=execution.finished_at, kind="remediation.interrupted",
+                               details={"execution_id": execution.id, "reason": reason,
+                                        "outcome_unknown": execution.outcome_unknown}))
 
 
 def fail(session: Session, execution: Execution, reason: str) -> None:
@@ -126,4 +140,4 @@ def _end(session: Session, execution: Execution, state: str, reason: str) -> Non
     execution.state, execution.fingerprint, execution.finished_at = state, None, utcnow()
     execution.reason = reason
     audit.record(session, actor="system", action=f"execution.{state}", target=f"execution:{execution.id}",
-                 details={"reason": reason})
+                 details={"reason": reason, "outcome_unknown": execution.outcome_unknown})

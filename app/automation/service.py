@@ -13,11 +13,11 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import metrics
 from app.alerts.models import Alert, AlertEvent
 from app.audit import service as audit
 from app.automation import bindings as binding_service
-from app.automation import registry
+from app.automation import approvals, effectiveness, registry
+from app.automation.approvals import approve, cancel, reject  # noqa: F401 - the API's actions live there
 from app.automation.models import ACTIVE_STATES, AutomationState, Binding, Execution, RemediationVersion
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError, NotFoundError
@@ -59,7 +59,7 @@ def _decide(session: Session, binding: Binding, alert: Alert, *, now: datetime, 
         binding=binding_service.policy(binding), now=now, paused=paused, silenced_by=silenced_by,
         last_run_at_for_fingerprint=_last_run(session, binding.id, alert.fingerprint),
         runs_in_window=_runs_since(session, binding.id, now - timedelta(seconds=binding.rate_window_s)),
-        breaker_open=binding.breaker_open, running_for_remediation=running_count(session, binding.remediation),
+        breaker_open=binding.breaker_open, running_for_remediation=waiting_or_running(session, binding.remediation),
         max_concurrency=version.max_concurrency,
     )
     try:
@@ -77,6 +77,7 @@ def _record(session: Session, binding: Binding, alert: Alert, version: Remediati
         fingerprint=alert.fingerprint if state_ in ACTIVE_STATES else None, state=state_, reason=reason,
         trigger="alert", triggered_by=f"binding:{binding.name}", params=params, queued_at=now, output="",
         truncated=False, queue=binding.queue or "default",
+        expires_at=now + timedelta(seconds=binding.approval_timeout_s) if state_ == "awaiting_approval" else None,
     )
     try:
         with session.begin_nested():
@@ -121,13 +122,24 @@ def running_count(session: Session, remediation: str) -> int:
         Execution.remediation == remediation, Execution.state.in_(("dispatched", "running")))) or 0
 
 
+def waiting_or_running(session: Session, remediation: str) -> int:
+    """Runs that hold or will take a concurrency slot before a new one (queued ones included)."""
+    return session.scalar(select(func.count()).select_from(Execution).where(
+        Execution.remediation == remediation, Execution.state.in_(("queued", "dispatched", "running")))) or 0
+
+
+def in_flight(session: Session, binding_id: int) -> int:
+    """This binding's runs started or handed to a worker, not finished: each may still fail."""
+    return session.scalar(select(func.count()).select_from(Execution).where(
+        Execution.binding_id == binding_id, Execution.state.in_(("dispatched", "running")))) or 0
+
+
 def on_resolved(session: Session, alert: Alert, *, now: datetime) -> None:
-    """Closed loop: a remediation that succeeded and was waiting for this alert was effective."""
+    """Closed loop: judge the succeeded runs waiting for this alert; pending approvals end."""
     for execution in session.scalars(select(Execution).where(
             Execution.alert_id == alert.id, Execution.state == "succeeded", Execution.outcome.is_(None))):
-        execution.outcome = "effective"
-        execution.recovery_s = max(0.0, (now - (execution.finished_at or now)).total_seconds())
-        metrics.REMEDIATION_OUTCOMES.labels(execution.remediation, "effective").inc()
+        effectiveness.judge(session, execution, now=now)
+    approvals.cancel_for_resolved(session, alert, now=now)
 
 
 def expire_verifications(session: Session, *, now: datetime) -> int:
@@ -135,8 +147,7 @@ def expire_verifications(session: Session, *, now: datetime) -> int:
     rows = session.scalars(select(Execution).where(
         Execution.state == "succeeded", Execution.outcome.is_(None), Execution.verify_until < now)).all()
     for execution in rows:
-        execution.outcome = "not_effective"
-        metrics.REMEDIATION_OUTCOMES.labels(execution.remediation, "not_effective").inc()
+        effectiveness.judge(session, execution, now=now)
     return len(rows)
 
 
@@ -180,63 +191,21 @@ def get_execution(session: Session, execution_id: int) -> Execution:
     return get_or_404(session, Execution, execution_id, "execution")
 
 
-def approve(session: Session, *, execution_id: int, by: str, now: datetime) -> Execution:
-    execution = _expect(session, execution_id, ("awaiting_approval",), "approve")
-    execution.state, execution.approved_by = "queued", by
-    execution.reason = f"approved by {by}"
-    _alert_event(session, execution, "remediation.approved", by, now)
-    audit.record(session, actor=by, action="execution.approve", target=f"execution:{execution_id}")
-    return execution
-
-
-def reject(session: Session, *, execution_id: int, by: str, now: datetime) -> Execution:
-    execution = _expect(session, execution_id, ("awaiting_approval",), "reject")
-    execution.state, execution.approved_by, execution.fingerprint = "rejected", by, None
-    execution.reason, execution.finished_at = f"rejected by {by}", now
-    _alert_event(session, execution, "remediation.rejected", by, now)
-    audit.record(session, actor=by, action="execution.reject", target=f"execution:{execution_id}")
-    return execution
-
-
-def cancel(session: Session, *, execution_id: int, by: str, now: datetime) -> Execution:
-    execution = _expect(session, execution_id, ("awaiting_approval", "queued"), "cancel")
-    execution.state, execution.fingerprint = "cancelled", None
-    execution.reason, execution.finished_at = f"cancelled by {by}", now
-    _alert_event(session, execution, "remediation.cancelled", by, now)
-    audit.record(session, actor=by, action="execution.cancel", target=f"execution:{execution_id}")
-    return execution
-
-
-def _expect(session: Session, execution_id: int, states: tuple[str, ...], verb: str) -> Execution:
-    execution = get_execution(session, execution_id)
-    if execution.state not in states:
-        raise ConflictError(f"cannot {verb} execution {execution_id}: it is {execution.state}")
-    return execution
-
-
-def _alert_event(session: Session, execution: Execution, kind: str, by: str, now: datetime) -> None:
-    if execution.alert_id:
-        session.add(AlertEvent(alert_id=execution.alert_id, at=now, kind=kind, actor=by,
-                               details={"execution_id": execution.id, "remediation": execution.remediation}))
-
-
 def stats(session: Session, name: str) -> dict[str, Any]:
-    """Run counts in SQL; only the recovery times of effective runs are fetched (for the median)."""
+    """Run counts in SQL; the verdicts come from effectiveness.counts, as /metrics' do."""
     registry.get(session, name)
     finished = and_(Execution.remediation == name,
                     Execution.state.in_(("succeeded", "failed", "timed_out", "error", "interrupted")))
-    is_ok = Execution.state == "succeeded"
-    succeeded = and_(finished, is_ok)
-    runs, ok, judged, effective = session.execute(select(
-        func.count(),
-        func.count().filter(is_ok),
-        func.count().filter(is_ok, Execution.outcome.is_not(None)),
-        func.count().filter(is_ok, Execution.outcome == "effective"),
-    ).where(finished)).one()
+    runs, ok = session.execute(select(func.count(), func.count().filter(Execution.state == "succeeded"))
+                               .where(finished)).one()
+    verdicts = {outcome: n for (_name, outcome), n in effectiveness.counts(session, name).items()}
+    effective, judged = verdicts.get("effective", 0), verdicts.get("effective", 0) + verdicts.get("not_effective", 0)
     recoveries = [r for r in session.scalars(select(Execution.recovery_s).where(
-        succeeded, Execution.outcome == "effective", Execution.recovery_s.is_not(None))) if r is not None]
+        Execution.remediation == name, Execution.outcome == "effective", Execution.recovery_s.is_not(None)))
+        if r is not None]
     return {"remediation": name, "runs": runs, "succeeded": ok,
             "success_rate": ok / runs if runs else None,
-            "judged": judged, "effective": effective,
+            "judged": judged, "effective": effective, "not_effective": verdicts.get("not_effective", 0),
+            "not_applicable": verdicts.get("not_applicable", 0),
             "effectiveness_rate": effective / judged if judged else None,
             "median_time_to_recovery_s": statistics.median(recoveries) if recoveries else None}

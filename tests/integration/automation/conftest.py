@@ -19,13 +19,16 @@ from detectors.findings import Finding
 from remediations import parse_manifest
 from remediations.backends.inline import InlineBackend
 
-T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)  # registration times
 ECHO = "#!/bin/sh\ncat\necho done\n"
 
 
 class Automation:
     def __init__(self, database: Any, tmp_path: Path, channels: list[dict[str, Any]] | None = None) -> None:
         self.database = database
+        # Alerts fire on this clock and scripts start on the real one: they must agree, or runs
+        # would start after their alert resolved and approvals would be long expired.
+        self.t0 = datetime.now(timezone.utc)
         self.backend = InlineBackend(4)
         self.config = from_dict({"settings": {"automation": {"verify_window_s": 60}}, "channels": channels or []}, {})
         self.dispatcher = Dispatcher(database, self.backend, self.config, holder="test",
@@ -42,15 +45,23 @@ class Automation:
             return bindings.create(session, spec=spec, by="test", now=T0).id
 
     def fire(self, minute: float = 0, state: str = "firing", labels: dict[str, str] | None = None) -> int:
-        now = T0 + timedelta(minutes=minute)
+        queued = self.decide(minute, state, labels)
+        if queued:
+            self.dispatcher.dispatch()
+        return queued
+
+    def decide(self, minute: float = 0, state: str = "firing", labels: dict[str, str] | None = None) -> int:
+        """An alert transition and its decisions, without dispatching what they queued."""
+        now = self.t0 + timedelta(minutes=minute)
         with self.database.write() as session:
             transitions = alerts.apply(session, detector="cpu", severity="critical", static_labels={},
                                        findings=[Finding(kind="threshold", labels=labels or {"instance": "web-1"},
                                                          state=state, value=97.0, threshold=90.0)], now=now)
-            queued = react(session, transitions, now=now, config=self.config)
-        if queued:
-            self.dispatcher.dispatch()
-        return queued
+            return react(session, transitions, now=now, config=self.config)
+
+    def minute_now(self) -> float:
+        """The real clock on the alerts' timeline, in minutes."""
+        return (datetime.now(timezone.utc) - self.t0).total_seconds() / 60
 
     def resolve(self, minute: float, labels: dict[str, str] | None = None) -> None:
         self.fire(minute, state="ok", labels=labels)

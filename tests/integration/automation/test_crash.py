@@ -67,6 +67,7 @@ def test_a_run_cut_by_a_crash_is_marked_interrupted_after_restart(tmp_path, data
             time.sleep(0.2)
         assert row.state == "interrupted" and "interrupted" in row.reason
         assert row.finished_at is not None
+        assert row.outcome_unknown and "it may have run to completion" in row.reason
         time.sleep(0.2)
         assert not alive(pid), "the orphaned script's session is ended too"
     finally:

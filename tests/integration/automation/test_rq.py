@@ -99,6 +99,9 @@ def test_a_worker_killed_mid_job_leaves_the_execution_interrupted(rq_setup) -> N
             time.sleep(1)
         row = current()
         assert row.state == "interrupted" and "heartbeats" in row.reason
+        # The script was started and may have gone on to its end: the row says so.
+        assert row.outcome_unknown and row.started_at is not None and row.exit_code is None
+        assert "its result never came back: it may have run to completion" in row.reason
     finally:
         try:
             os.killpg(script_pid, signal.SIGKILL)

@@ -68,7 +68,7 @@ def test_the_rate_limit_allows_runs_below_the_limit():
 def test_a_remediation_at_its_concurrency_limit_is_queued_in_auto_mode():
     decision = decide(**facts(running_for_remediation=2, max_concurrency=2))
 
-    assert (decision.action, decision.reason) == ("queue", "queued: concurrency (2 running, max 2)")
+    assert (decision.action, decision.reason) == ("queue", "queued: concurrency (2 running or waiting, max 2)")
 
 
 @pytest.mark.parametrize("mode, action", [("approve", "approve"), ("dry_run", "dry_run")])

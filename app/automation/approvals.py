@@ -1,0 +1,136 @@
+"""A person's answer to a waiting execution: approve, reject or cancel; and the waits that end
+without one (the approval timed out, or its alert resolved first).
+
+An unanswered approval used to hold its binding's slot for that alert forever, and
+approving it much later ran the script against an alert long resolved. Now a wait ends at
+`expires_at` (the binding's approval_timeout) or when the alert resolves, and approving a
+stale execution needs `force`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.alerts.models import Alert, AlertEvent
+from app.audit import service as audit
+from app.automation.models import Execution
+from app.db import get_or_404, iso
+from app.errors import ConflictError
+from config.units import format_duration
+
+LEGACY_TIMEOUT_S = 3600.0  # approvals stored before expires_at existed wait this long
+
+
+def approve(session: Session, *, execution_id: int, by: str, now: datetime, force: bool = False,
+            comment: str = "") -> Execution:
+    execution = get_or_404(session, Execution, execution_id, "execution")
+    if not _approvable(execution):
+        raise ConflictError(f"cannot approve execution {execution_id}: it is {execution.state}")
+    stale = staleness(session, execution)
+    if stale and not force:
+        raise ConflictError(f"execution {execution_id} is stale: {stale}; approve with \"force\": true to run it "
+                            "anyway", {"force": f"required: {stale}"})
+    if execution.state != "awaiting_approval":
+        _take_slot_again(session, execution)
+    execution.state, execution.approved_by, execution.comment = "queued", by, comment
+    execution.finished_at, execution.cancelled_by = None, None
+    execution.reason = f"approved by {by}" + (f" (forced: {stale})" if stale else "")
+    details = {"comment": comment, "force": bool(stale), **({"stale": stale} if stale else {})}
+    _alert_event(session, execution, "remediation.approved", by, now, details)
+    audit.record(session, actor=by, action="execution.approve", target=f"execution:{execution_id}", details=details)
+    return execution
+
+
+def reject(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "") -> Execution:
+    execution = _expect(session, execution_id, ("awaiting_approval",), "reject")
+    execution.state, execution.rejected_by, execution.fingerprint = "rejected", by, None
+    execution.reason, execution.finished_at, execution.comment = f"rejected by {by}", now, comment
+    _alert_event(session, execution, "remediation.rejected", by, now, {"comment": comment})
+    audit.record(session, actor=by, action="execution.reject", target=f"execution:{execution_id}",
+                 details={"comment": comment})
+    return execution
+
+
+def cancel(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "") -> Execution:
+    execution = _expect(session, execution_id, ("awaiting_approval", "queued"), "cancel")
+    execution.state, execution.cancelled_by, execution.fingerprint = "cancelled", by, None
+    execution.reason, execution.finished_at, execution.comment = f"cancelled by {by}", now, comment
+    _alert_event(session, execution, "remediation.cancelled", by, now, {"comment": comment})
+    audit.record(session, actor=by, action="execution.cancel", target=f"execution:{execution_id}",
+                 details={"comment": comment})
+    return execution
+
+
+def staleness(session: Session, execution: Execution) -> str | None:
+    """Why running this execution now may no longer make sense, or None."""
+    alert = session.get(Alert, execution.alert_id) if execution.alert_id else None
+    if alert is not None and alert.state == "resolved":
+        return f"its alert {alert.id} resolved at {iso(alert.resolved_at)}"
+    if execution.state == "expired":
+        return f"it expired at {iso(execution.finished_at)} with nobody approving it"
+    return None
+
+
+def expire(session: Session, *, now: datetime) -> int:
+    """End approvals nobody answered in time (called by every dispatch pass, without a request)."""
+    legacy = and_(Execution.expires_at.is_(None), Execution.queued_at <= now - timedelta(seconds=LEGACY_TIMEOUT_S))
+    rows = session.scalars(select(Execution).where(
+        Execution.state == "awaiting_approval", or_(Execution.expires_at <= now, legacy))).all()
+    for execution in rows:
+        deadline = execution.expires_at or execution.queued_at + timedelta(seconds=LEGACY_TIMEOUT_S)
+        waited = format_duration(round((deadline - execution.queued_at).total_seconds()))
+        _end_wait(session, execution, "expired", f"expired: nobody approved it within {waited}", now)
+        audit.record(session, actor="system", action="execution.expire", target=f"execution:{execution.id}",
+                     details={"reason": execution.reason})
+    return len(rows)
+
+
+def cancel_for_resolved(session: Session, alert: Alert, *, now: datetime) -> None:
+    """A waiting approval ends when its alert resolves (it can still be approved with force)."""
+    for execution in session.scalars(select(Execution).where(Execution.alert_id == alert.id,
+                                                             Execution.state == "awaiting_approval")):
+        _end_wait(session, execution, "cancelled", f"cancelled: alert {alert.id} resolved before anyone approved",
+                  now)
+        execution.cancelled_by = "system"
+        audit.record(session, actor="system", action="execution.cancel", target=f"execution:{execution.id}",
+                     details={"reason": execution.reason})
+
+
+def _end_wait(session: Session, execution: Execution, state: str, reason: str, now: datetime) -> None:
+    execution.state, execution.fingerprint, execution.finished_at, execution.reason = state, None, now, reason
+    _alert_event(session, execution, f"remediation.{state}", "system", now, {"reason": reason})
+
+
+def _approvable(execution: Execution) -> bool:
+    return execution.state in ("awaiting_approval", "expired") or (
+        execution.state == "cancelled" and execution.cancelled_by == "system")
+
+
+def _take_slot_again(session: Session, execution: Execution) -> None:
+    """An ended wait approved with force becomes active again: one active run per alert still holds."""
+    alert = session.get(Alert, execution.alert_id) if execution.alert_id else None
+    try:
+        with session.begin_nested():
+            execution.fingerprint, execution.state = (alert.fingerprint if alert else None), "queued"
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(f"cannot approve execution {execution.id}: another execution of its binding is "
+                            "already active for this alert") from None
+
+
+def _expect(session: Session, execution_id: int, states: tuple[str, ...], verb: str) -> Execution:
+    execution = get_or_404(session, Execution, execution_id, "execution")
+    if execution.state not in states:
+        raise ConflictError(f"cannot {verb} execution {execution_id}: it is {execution.state}")
+    return execution
+
+
+def _alert_event(session: Session, execution: Execution, kind: str, by: str, now: datetime,
+                 details: dict[str, object]) -> None:
+    if execution.alert_id:
+        session.add(AlertEvent(alert_id=execution.alert_id, at=now, kind=kind, actor=by,
+                               details={"execution_id": execution.id, "remediation": execution.remediation,
+                                        **details}))
