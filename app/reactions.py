@@ -33,6 +33,8 @@ def react(session: Session, transitions: Iterable[Transition], *, now: datetime,
         if t.event == "resolved":
             automation.on_resolved(session, alert, now=now)
             continue
+        if alert.kind in ("error", "nodata"):
+            continue  # a detector that cannot see says so; what it watches is not known to be broken
         silenced_by = f"silence {silence.id}" if silence else None
         for execution in automation.on_firing(session, alert, now=now, silenced_by=silenced_by):
             queued += execution.state == "queued"

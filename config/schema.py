@@ -139,6 +139,17 @@ AnalysisConfig = Annotated[
 ]
 
 
+class BlindAlertConfig(Model):
+    """What to do when a detector cannot see (Grafana's Error and NoData states): after
+    `for` of consecutive failed (on_error) or empty (on_no_data) runs, raise an alert of
+    kind `error` / `nodata` that resolves when data returns. `for` defaults to three
+    intervals of the detector."""
+
+    alert: bool = True
+    for_: Duration | None = Field(None, alias="for", ge=0)
+    severity: Severity = "warning"
+
+
 class DetectorConfig(Model):
     name: Name
     source: Name
@@ -151,6 +162,8 @@ class DetectorConfig(Model):
     severity: Severity = "warning"
     enabled: bool = True
     description: str = ""
+    on_error: BlindAlertConfig = BlindAlertConfig()
+    on_no_data: BlindAlertConfig = BlindAlertConfig()
 
     @model_validator(mode="after")
     def _sane_times(self) -> "DetectorConfig":

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Kind = Literal["threshold", "zscore", "changepoint", "auto"]
+# error / nodata: the app's alerts for a detector that cannot see (its source fails or answers nothing).
+Kind = Literal["threshold", "zscore", "changepoint", "auto", "error", "nodata"]
 State = Literal["ok", "pending", "firing"]
 STATES: tuple[State, ...] = ("ok", "pending", "firing")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,13 +13,19 @@ from app import lease, metrics
 from app.alerts import service as alerts
 from app.alerts.models import DetectorSlot, DetectorStatus
 from app.db import Database
+from app.notify.messages import duration
 from app.reactions import react
-from config.schema import Config, DetectorConfig
+from config.schema import BlindAlertConfig, Config, DetectorConfig
 from detectors import pipeline
+from detectors.findings import Finding
 from detectors.pipeline import DetectorRun
 from detectors.sources import Source
 
 log = logging.getLogger("vigil.detection")
+
+BLIND_LABEL = "vigil_status"
+"""The label of a detector's own error / nodata alerts, which sets them apart from its series'."""
+BLIND_KINDS = ("error", "nodata")
 
 
 def slot_of(definition: DetectorConfig, now: datetime) -> int:
@@ -45,15 +51,16 @@ def run(database: Database, config: Config, definition: DetectorConfig, source: 
             log.info("detector=%s slot=%s already ran", definition.name, slot)
             return None
     result = pipeline.run(definition, source, now=now)
-    queued = 0
     with database.write() as session:
-        if result.error is None:
-            transitions = alerts.apply(session, detector=definition.name, severity=definition.severity,
-                                       static_labels=definition.labels, findings=result.findings, now=now)
-            for t in transitions:
-                log.info("detector=%s alert=%s event=%s", definition.name, t.alert_id, t.event)
-            queued = react(session, transitions, now=now, config=config)
-        _record_status(session, definition.name, result, now, next_run_at)
+        transitions = [] if result.error else alerts.apply(
+            session, detector=definition.name, severity=definition.severity, static_labels=definition.labels,
+            findings=result.findings, now=now)
+        status = _status(session, definition.name)
+        transitions += watch_blindness(session, definition, status, result, now)
+        for t in transitions:
+            log.info("detector=%s alert=%s event=%s", definition.name, t.alert_id, t.event)
+        queued = react(session, transitions, now=now, config=config)
+        _record_status(status, result, now, next_run_at)
     metrics.DETECTOR_RUNS.labels(definition.name, "error" if result.error else "ok").inc()
     metrics.DETECTOR_DURATION.labels(definition.name).observe(result.duration_s)
     if result.error:
@@ -72,10 +79,51 @@ def _claim(session: Session, detector: str, slot: int, holder: str, now: datetim
     return True
 
 
-def _record_status(session: Session, name: str, result: DetectorRun, now: datetime,
-                   next_run_at: datetime | None) -> None:
+def watch_blindness(session: Session, definition: DetectorConfig, status: DetectorStatus, result: DetectorRun,
+                    now: datetime) -> list[alerts.Transition]:
+    """Raise or resolve the detector's `error` and `nodata` alerts (Grafana's Error and NoData).
+
+    A run is failed (the source raised), empty (it answered no points) or seeing; each
+    streak starts at its first run, and its alert fires once the streak has lasted the
+    rule's `for` and resolves with the first run that is not failed (or not empty).
+    """
+    condition = "error" if result.error else ("nodata" if result.points == 0 else None)
+    status.error_since = (status.error_since or now) if condition == "error" else None
+    status.no_data_since = (status.no_data_since or now) if condition == "nodata" else None
+    transitions: list[alerts.Transition] = []
+    for kind, rule, since in (("error", definition.on_error, status.error_since),
+                              ("nodata", definition.on_no_data, status.no_data_since)):
+        firing = rule.alert and since is not None and _lasted(definition, rule, now - since)
+        finding = Finding(kind=kind, labels={BLIND_LABEL: kind}, state="firing" if firing else "ok",
+                          active_since=since, message=_blind_message(definition, kind, result, since, now))
+        transitions += alerts.apply(session, detector=definition.name, severity=rule.severity,
+                                    static_labels=definition.labels, findings=[finding], now=now)
+    return transitions
+
+
+def _lasted(definition: DetectorConfig, rule: BlindAlertConfig, streak: timedelta) -> bool:
+    for_s = rule.for_ if rule.for_ is not None else 3 * definition.interval
+    # Runs are jittered around their slot: half an interval of slack keeps "3 intervals"
+    # from needing a fifth failed run when the fourth came a second early.
+    return streak.total_seconds() + definition.interval / 2 >= for_s
+
+
+def _blind_message(definition: DetectorConfig, kind: str, result: DetectorRun, since: datetime | None,
+                   now: datetime) -> str:
+    lasted = duration((now - since).total_seconds()) if since else "0s"
+    if kind == "error":
+        return f"{definition.name}: the source has failed for {lasted}: {result.error}"
+    return f"{definition.name}: the query has returned no data for {lasted}"
+
+
+def _status(session: Session, name: str) -> DetectorStatus:
     status = session.get(DetectorStatus, name) or DetectorStatus(name=name, runs_total=0, errors_total=0)
     session.add(status)
+    return status
+
+
+def _record_status(status: DetectorStatus, result: DetectorRun, now: datetime,
+                   next_run_at: datetime | None) -> None:
     status.last_run_at = now
     status.last_duration_s = result.duration_s
     status.last_error = result.error
