@@ -8,12 +8,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import Connection, func, select
 
 log = logging.getLogger("vigil.metrics")
 
@@ -76,6 +78,56 @@ class LeaseCollector(Collector):
         yield from (age, info)
 
 
+SEVERITIES = ("info", "warning", "critical")
+
+
+class StateCollector(Collector):
+    """Gauges of what the database holds, read at scrape time (so every Gunicorn worker
+    answers the same and nothing needs multiprocess files): alerts firing by severity, the
+    outbox backlog, and each configured detector's last successful run."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from app.db import utcnow
+        from app.web import cfg, db
+
+        try:
+            with db().read_connection() as connection:
+                yield from _state_metrics(connection, utcnow(), [d.name for d in cfg().detectors])
+        except Exception as exc:  # /metrics must answer while the database is away
+            log.warning("metrics: could not read alert, outbox or detector state: %s", type(exc).__name__)
+
+
+def _state_metrics(connection: Connection, now: datetime, detectors: list[str]) -> list[GaugeMetricFamily]:
+    from app.alerts.models import Alert, DetectorStatus
+    from app.notify.models import OutboxMessage
+
+    firing = dict(connection.execute(select(Alert.severity, func.count()).where(Alert.state == "firing")
+                                     .group_by(Alert.severity)).all())
+    alerts = GaugeMetricFamily("vigil_alerts_firing", "Alerts firing now, by severity", labels=["severity"])
+    for severity in SEVERITIES:
+        alerts.add_metric([severity], firing.get(severity, 0))
+    count, oldest = connection.execute(select(func.count(), func.min(OutboxMessage.created_at))
+                                       .where(OutboxMessage.state.in_(("pending", "sending")))).one()
+    pending = GaugeMetricFamily("vigil_outbox_pending", "Notifications waiting to be sent (pending or sending)")
+    pending.add_metric([], count)
+    age = GaugeMetricFamily("vigil_outbox_oldest_pending_age_seconds",
+                            "Age of the oldest notification waiting to be sent (0 when none waits)")
+    age.add_metric([], max(0.0, (now - _aware(oldest)).total_seconds()) if oldest else 0.0)
+    last_ok = GaugeMetricFamily("vigil_detector_last_success_timestamp_seconds",
+                                "Unix time of each detector's last run that fetched and analysed its data",
+                                labels=["detector"])
+    # Only configured detectors: the label's values stay the config's small, fixed set.
+    for name, at in connection.execute(select(DetectorStatus.name, DetectorStatus.last_ok_at)
+                                       .where(DetectorStatus.name.in_(detectors))).all():
+        if at is not None:
+            last_ok.add_metric([name], _aware(at).timestamp())
+    return [alerts, pending, age, last_ok]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)  # UTCDateTime returns aware values; a guard, not a conversion
+
+
 def register(app: Flask) -> None:
     @app.get("/metrics")
     def metrics() -> Response:
@@ -83,6 +135,7 @@ def register(app: Flask) -> None:
 
         registry = CollectorRegistry()
         registry.register(LeaseCollector())
+        registry.register(StateCollector())  # alerts firing, outbox backlog, detectors' last success
         registry.register(OutcomeCollector())  # vigil_remediation_outcomes_total, from the database
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
