@@ -150,6 +150,25 @@ class BlindAlertConfig(Model):
     severity: Severity = "warning"
 
 
+class DiagnoseConfig(Model):
+    """Which signals a detector's alerts are diagnosed against (README "Diagnostics")."""
+
+    source: Name | None = None  # default: the detector's own
+    queries: list[str] = Field(default_factory=list)  # scrape and host: empty means every series
+    lookback: Duration = 1800.0  # before the alert's start
+    after: Duration = 300.0  # and after it
+    max_signals: int = Field(5000, ge=1, le=100_000)
+    top: int = Field(50, ge=1, le=500)  # suspects kept
+
+    @model_validator(mode="after")
+    def _sane(self) -> "DiagnoseConfig":
+        if self.lookback < 60 or self.after < 0:
+            raise ValueError("lookback must be at least 1m and after at least 0s")
+        if any(not q.strip() for q in self.queries):
+            raise ValueError("queries: a query must not be empty")
+        return self
+
+
 class DetectorConfig(Model):
     name: Name
     source: Name
@@ -162,6 +181,7 @@ class DetectorConfig(Model):
     severity: Severity = "warning"
     enabled: bool = True
     description: str = ""
+    diagnose: DiagnoseConfig | None = None
     on_error: BlindAlertConfig = BlindAlertConfig()
     on_no_data: BlindAlertConfig = BlindAlertConfig()
 
@@ -308,9 +328,11 @@ class Config(Model):
         _unique([d.name for d in self.detectors], "detectors")
         _unique([b.name for b in self.bindings], "bindings")
         _unique([c.name for c in self.channels], "channels")
-        for d in self.detectors:
+        for i, d in enumerate(self.detectors):
             if d.source not in names:
                 raise ValueError(f"detector {d.name!r} names unknown source {d.source!r}")
+            if d.diagnose is not None:
+                _check_diagnose(d.diagnose, f"detectors[{i}].diagnose", d.source, self.sources)
         return self
 
     def source(self, name: str) -> SourceConfig:
@@ -318,6 +340,15 @@ class Config(Model):
 
     def detector(self, name: str) -> DetectorConfig | None:
         return next((d for d in self.detectors if d.name == name), None)
+
+
+def _check_diagnose(diagnose: DiagnoseConfig, where: str, default: str, sources: list[SourceConfig]) -> None:
+    name = diagnose.source or default
+    source = next((s for s in sources if s.name == name), None)
+    if source is None:
+        raise ValueError(f"{where}.source: unknown source {name!r}")
+    if isinstance(source, (PrometheusSource, CsvSource)) and not diagnose.queries:
+        raise ValueError(f"{where}.queries: a {source.type} source needs at least one query")
 
 
 def _unique(names: list[str], where: str) -> None:
