@@ -1,7 +1,8 @@
 """diagnoses
 
 One row per alert that is (or was) diagnosed: queued when the alert fires (or on
-request), run by the scheduler's diagnosis thread, and holding the ranked suspects.
+request), run by the scheduler's diagnosis thread once `not_before` (the alert's start
+plus the configured `after`) has passed, and holding the ranked suspects.
 
 Revision ID: 0013
 Revises: 0012
@@ -24,6 +25,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('requested_by', sa.String(length=64), nullable=False),
+    sa.Column('not_before', sa.DateTime(timezone=True), nullable=False),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('claimed_by', sa.String(length=128), nullable=True),
