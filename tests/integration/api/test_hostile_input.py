@@ -73,6 +73,7 @@ def test_it_refuses_nul_in_every_stored_text_of_the_api(hostile: Any) -> None:
     client, _config = hostile
     assert_400(client.post("/api/v1/automation/pause", json={"reason": NUL}), "reason", "NUL")
     assert client.get("/api/v1/automation").json["paused"] is False
+    assert_400(client.post("/api/v1/automation/resume", json={"reason": NUL}), "reason", "NUL")
     silence = {"matchers": [{"name": "job", "value": "api"}], "duration": "1h", "comment": NUL}
     assert_400(client.post("/api/v1/silences", json=silence), "comment", "NUL")
     silence = {**silence, "comment": "ok", "matchers": [{"name": "job", "value": NUL}]}
