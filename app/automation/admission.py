@@ -54,7 +54,9 @@ def check(session: Session, execution: Execution, *, now: datetime, paused: bool
     """Whether a queued execution may start now; manual runs (a person asked) always may."""
     if execution.trigger != "alert":
         return _RUN
-    binding = session.get(Binding, execution.binding_id) if execution.binding_id else None
+    # Locked until the pass commits: a run finishing meanwhile (results._update_breaker locks it
+    # too) cannot slip between reading the failure count and counting the runs in flight.
+    binding = session.get(Binding, execution.binding_id, with_for_update=True) if execution.binding_id else None
     if binding is None:
         return Decision("skip", "skipped at dispatch: its binding was deleted")
     alert = session.get(Alert, execution.alert_id) if execution.alert_id else None

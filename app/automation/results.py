@@ -95,7 +95,9 @@ def _close_loop(session: Session, config: Config, execution: Execution, now: dat
 
 
 def _update_breaker(session: Session, config: Config, execution: Execution, now: datetime) -> None:
-    binding = session.get(Binding, execution.binding_id) if execution.binding_id else None
+    # Locked: two runs finishing at once each counted one failure from the same old count on
+    # PostgreSQL, so the breaker opened late (a burst ran 5 times against a threshold of 3).
+    binding = session.get(Binding, execution.binding_id, with_for_update=True) if execution.binding_id else None
     if binding is None:
         return
     if execution.state not in FAILED:
