@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Callable
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import Exists, exists, select, update
+from sqlalchemy.orm import aliased
 
 from app import metrics
 from app.db import Database, utcnow
@@ -29,6 +30,7 @@ from config.channels import ChannelConfig
 log = logging.getLogger("vigil.notify")
 
 POLL_S = 0.2  # how often an idle channel looks for due rows (a read, no write lock)
+MAX_PASSES = 10  # claims per run_channel while each pass sends everything it claimed
 
 
 def idempotency_key(rows: Sequence[OutboxMessage]) -> str:
@@ -39,6 +41,19 @@ def idempotency_key(rows: Sequence[OutboxMessage]) -> str:
     """
     first = str(rows[0].id)
     return first if len(rows) == 1 else f"{first}.{len(rows)}"
+
+
+def _behind_earlier_row() -> Exists:
+    """A row waits while an earlier row about the same alert on the same channel is unsent.
+
+    Messages about one alert then arrive in event order: "Approval requested" and
+    "Remediation succeeded" (sent at once) no longer overtake "Firing" (held back by
+    group_wait), and a thread reply never comes before the message it replies to. A row
+    that failed for good no longer holds the others back.
+    """
+    earlier = aliased(OutboxMessage)
+    return exists().where(earlier.alert_id == OutboxMessage.alert_id, earlier.channel == OutboxMessage.channel,
+                          earlier.id < OutboxMessage.id, earlier.state.in_(("pending", "sending")))
 
 
 class Sender:
@@ -92,17 +107,26 @@ class Sender:
     def run_channel(self, name: str, now: datetime | None = None) -> int:
         """Send the channel's due groups once. `now` fixes the clock (tests); by default each
         outcome is judged at the time the attempt ended, so a timeout's wait is not lost."""
-        groups = self._claim(name, now or utcnow())
-        for rows in groups:
-            try:
-                self._deliver(self.channels[name], rows, now)
-            finally:
-                with self._lock:
-                    self._in_flight.difference_update(r.id for r in rows)
-        return len(groups)
+        sent = 0
+        # Rows held behind an earlier one about the same alert become due once it is sent:
+        # claim again at once, but never after a failure (its retry waits its backoff).
+        for _ in range(MAX_PASSES):
+            groups = self._claim(name, now or utcnow())
+            all_ok = True
+            for rows in groups:
+                try:
+                    all_ok = self._deliver(self.channels[name], rows, now) and all_ok
+                finally:
+                    with self._lock:
+                        self._in_flight.difference_update(r.id for r in rows)
+            sent += len(groups)
+            if not groups or not all_ok:
+                break
+        return sent
 
     def _claim(self, name: str, now: datetime) -> list[list[OutboxMessage]]:
-        due = (OutboxMessage.channel == name, OutboxMessage.state == "pending", OutboxMessage.not_before <= now)
+        due = (OutboxMessage.channel == name, OutboxMessage.state == "pending", OutboxMessage.not_before <= now,
+               ~_behind_earlier_row())
         with self.database.read() as session:  # most passes find nothing: no write lock for them
             if session.scalar(select(OutboxMessage.id).where(*due).limit(1)) is None:
                 return []
@@ -119,7 +143,7 @@ class Sender:
                     self._in_flight.update(r.id for r in rows)
             return list(groups.values())
 
-    def _deliver(self, channel: ChannelConfig, rows: list[OutboxMessage], now: datetime | None) -> None:
+    def _deliver(self, channel: ChannelConfig, rows: list[OutboxMessage], now: datetime | None) -> bool:
         try:
             body = render(channel.type, service.notification(rows))
             delivery = send(channel, body, now=now or utcnow(), session=self._http[channel.name],
@@ -128,6 +152,7 @@ class Sender:
             log.exception("channel=%s outbox=%s render/send failed", channel.name, rows[0].id)
             delivery = Delivery(ok=False, error=f"internal error: {type(exc).__name__}", permanent=True)
         self._finish(rows, delivery, now or utcnow())
+        return delivery.ok
 
     def _finish(self, rows: list[OutboxMessage], delivery: Delivery, now: datetime) -> None:
         ids = [r.id for r in rows]
