@@ -123,6 +123,7 @@ class Scheduler:
     def _take_over(self, now: datetime) -> None:
         with self.database.write() as session:
             bindings.sync_from_config(session, self.config.bindings, now=now)
+            detection.resolve_orphans(session, self.config, now=now)  # "detector removed"
         self.sender.recover()
         interrupted = self.dispatcher.recover()
         if interrupted:

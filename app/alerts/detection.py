@@ -70,6 +70,17 @@ def run(database: Database, config: Config, definition: DetectorConfig, source: 
     return result
 
 
+def resolve_orphans(session: Session, config: Config, *, now: datetime) -> int:
+    """At start: alerts of detectors gone from the configuration resolve ("detector removed"),
+    notifying and ending pending approvals like any resolution."""
+    transitions = alerts.resolve_orphans(session, configured=[d.name for d in config.detectors],
+                                         disabled=[d.name for d in config.detectors if not d.enabled], now=now)
+    for t in transitions:
+        log.info("alert=%s resolved: its detector is no longer configured", t.alert_id)
+    react(session, transitions, now=now, config=config)
+    return len(transitions)
+
+
 def _claim(session: Session, detector: str, slot: int, holder: str, now: datetime) -> bool:
     try:
         with session.begin_nested():

@@ -82,6 +82,23 @@ def apply_external(session: Session, item: dict[str, Any], *, now: datetime) -> 
     return [Transition(alert.id, fingerprint, event)]
 
 
+def resolve_orphans(session: Session, *, configured: Iterable[str], disabled: Iterable[str],
+                    now: datetime) -> list[Transition]:
+    """Close the open alerts of detectors no longer in the configuration (or disabled): no run
+    would ever resolve them. Only detector-raised alerts: received ones (source alertmanager,
+    grafana, generic) are closed by their sender."""
+    configured, disabled = set(configured), set(disabled)
+    transitions = []
+    for alert in session.scalars(select(Alert).where(Alert.source == "detector", Alert.state.in_(OPEN_STATES),
+                                                     Alert.detector.not_in(configured - disabled))):
+        _state, event = lifecycle.step(alert.state, "ok")
+        reason = "detector disabled" if alert.detector in disabled else "detector removed"
+        alert.state, alert.resolved_at = "resolved", now
+        session.add(AlertEvent(alert_id=alert.id, at=now, kind=event or "resolved", details={"reason": reason}))
+        transitions.append(Transition(alert.id, alert.fingerprint, event or "resolved"))
+    return transitions
+
+
 def open_alert(session: Session, fingerprint: str) -> Alert | None:
     return session.scalar(select(Alert).where(Alert.fingerprint == fingerprint, Alert.state.in_(OPEN_STATES)))
 
