@@ -80,7 +80,7 @@ def sync_from_config(session: Session, specs: Sequence[BindingConfig], *, now: d
 
 
 _FIELDS = ("remediation", "detector", "matchers", "severities", "params", "mode", "cooldown_s", "rate_limit",
-           "rate_window_s", "breaker_threshold", "enabled", "queue")
+           "rate_window_s", "breaker_threshold", "approval_timeout_s", "enabled", "queue")
 
 
 def _fields(binding: Binding) -> dict[str, Any]:
