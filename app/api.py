@@ -97,6 +97,7 @@ def create_api(app: Flask) -> VigilApi:
     from app.alerts.api import ns as alerts_ns
     from app.alerts.detector_api import ns as detectors_ns
     from app.audit.api import ns as audit_ns
+    from app.diagnostics.api import ns as diagnostics_ns
     from app.automation import api as automation_api
     from app.ingest.api import ns as ingest_ns
     from app.notify import api as notify_api
@@ -117,6 +118,7 @@ def create_api(app: Flask) -> VigilApi:
     api.add_namespace(notify_api.outbox_ns, path="/notifications")
     api.add_namespace(ingest_ns, path="/ingest")
     api.add_namespace(silences_ns, path="/silences")
+    api.add_namespace(diagnostics_ns, path="/alerts")  # /alerts/<id>/diagnosis and /diagnose
     # One check for every route (API and dashboard): text no database can store never gets in.
     app.before_request(refuse_unstorable_input)
     _json_errors_under_api(app)

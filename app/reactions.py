@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.alerts.models import Alert, AlertEvent
 from app.alerts.service import Transition
 from app.automation import service as automation
+from app.diagnostics import service as diagnostics
 from app.notify import service as notify
 from app.silences import service as silences
 from config.schema import Config
@@ -33,6 +34,7 @@ def react(session: Session, transitions: Iterable[Transition], *, now: datetime,
         if t.event == "resolved":
             automation.on_resolved(session, alert, now=now)
             continue
+        diagnostics.on_firing(session, config, alert, now=now)  # one queued row; run off this path
         if alert.kind in ("error", "nodata"):
             continue  # a detector that cannot see says so; what it watches is not known to be broken
         silenced_by = f"silence {silence.id}" if silence else None

@@ -30,6 +30,7 @@ from app.automation import bindings, isolation
 from app.automation import service as automation_service
 from app.automation.dispatch import Dispatcher
 from app.db import Database, utcnow
+from app.diagnostics.worker import DiagnosisWorker
 from app.ingest import service as ingest_service
 from app.notify import service as notify_service
 from app.notify.sender import Sender
@@ -79,6 +80,7 @@ class Scheduler:
                                      environ=environ or {}, remote=remote)
         self._last_reconcile = datetime.min.replace(tzinfo=timezone.utc)
         self.sender = Sender(database, config.channels)
+        self.diagnosis = DiagnosisWorker(database, config, self.sources, holder=self.holder, clock=clock)
         self._last_repeat_check = datetime.min.replace(tzinfo=timezone.utc)
         self._threads: list[threading.Thread] = []
         self._aps = BackgroundScheduler(
@@ -92,7 +94,8 @@ class Scheduler:
         # timeout delayed new alerts from 0.5 s to 91 s when one thread did both.
         inbox = threading.Thread(target=self._inbox_loop, args=(stop,), name="vigil-inbox", daemon=True)
         inbox.start()
-        self._threads = [inbox, *self.sender.start(stop, active=lambda: self.active)]
+        self._threads = [inbox, *self.sender.start(stop, active=lambda: self.active),
+                         self.diagnosis.start(stop, active=lambda: self.active)]
         try:
             while not stop.is_set():
                 self.tick()
@@ -125,6 +128,7 @@ class Scheduler:
             bindings.sync_from_config(session, self.config.bindings, now=now)
             detection.resolve_orphans(session, self.config, now=now)  # "detector removed"
         self.sender.recover()
+        self.diagnosis.recover()
         interrupted = self.dispatcher.recover()
         if interrupted:
             log.warning("scheduler holder=%s marked %d executions interrupted", self.holder, interrupted)
