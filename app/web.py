@@ -119,7 +119,8 @@ def _problems(root: Any) -> Iterator[tuple[str, str]]:
                 stack.extend((f"{path}[{i}]", v, depth + 1) for i, v in enumerate(value))
                 continue
             for key, v in value.items():
-                where = f"{path}.{json.dumps(key)[1:-1]}".lstrip(".")  # an escaped key: NUL shows as \u0000
+                name = json.dumps(key)[1:-1]  # escaped: a NUL in a key shows as \u0000
+                where = f"{path}.{name}" if path else name
                 reason = unstorable(key)
                 if reason:
                     yield where, f"this name {reason}"
