@@ -89,7 +89,7 @@ class GenericPayload(BaseModel):
 
 
 def over_limits(items: list[dict[str, Any]], limits: IngestSettings) -> dict[str, str]:
-    """The bounds of IngestSettings each alert passes, as {"alerts[i].labels": reason}."""
+    """The IngestSettings bounds each alert breaks, as {"alerts[i].labels": reason}; empty if none."""
     errors = {}
     for i, item in enumerate(items):
         reason = _labels_over(item["labels"], limits) or _annotations_over(item, limits)
