@@ -36,6 +36,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 
     config = loader.load(args.config, os.environ)
     print(f"{config.source_file}: ok ({len(config.sources)} sources, {len(config.detectors)} detectors)")
+    for line in loader.warnings(config):  # e.g. a binding naming no configured detector
+        print(line)
     return 0
 
 

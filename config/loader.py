@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any, Mapping
 
 import yaml
 from pydantic import ValidationError
 
 from config.channels import CHANNEL_TYPES
+from config import references
 from config.errors import ConfigError
 from config.schema import Config
 
 DEFAULT_PATH = Path(__file__).with_name("default.yaml")
+_EVENT_NAME = re.compile(r"channels\[\d+\]\.events\[\d+\]")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 # Environment variables that override settings, so a container needs no YAML edits.
 _ENV_SETTINGS = {
@@ -50,8 +53,13 @@ def load(path: str | Path | None, environ: Mapping[str, str]) -> Config:
 
 
 def from_dict(raw: dict[str, Any], environ: Mapping[str, str], source_file: str = "<memory>") -> Config:
-    """Validate an already-parsed mapping (tests build configs this way)."""
-    data = _expand(raw, environ, source_file, "")
+    """Validate an already-parsed mapping (tests build configs this way).
+
+    Every problem is found in one pass (unset variables, fields, references between names)
+    and raised together, one line per key path.
+    """
+    unset: list[references.Problem] = []
+    data = _expand(raw, environ, source_file, "", unset)
     settings = dict(data.get("settings") or {})
     for var, key in _ENV_SETTINGS.items():
         if environ.get(var):
@@ -61,23 +69,39 @@ def from_dict(raw: dict[str, Any], environ: Mapping[str, str], source_file: str 
     if environ.get("VIGIL_EXECUTION_BACKEND"):
         settings["automation"] = {**(settings.get("automation") or {}), "backend": environ["VIGIL_EXECUTION_BACKEND"]}
     data["settings"] = settings
+    lines = references.format_problems(source_file, unset)
+    config = None
     try:
-        return Config.model_validate({**data, "source_file": source_file})
+        # The loader checks references itself (below), on the raw data, even when fields fail.
+        config = Config.model_validate({**data, "source_file": source_file}, context={"references_checked": True})
     except ValidationError as exc:
-        raise ConfigError(describe(source_file, exc)) from None
+        lines += [line for line in describe(source_file, exc, skip=[path for path, _ in unset]).splitlines()]
+    lines += references.format_problems(source_file, references.problems(data)[0])
+    if lines or config is None:
+        raise ConfigError("\n".join(lines))
+    return config
 
 
-def _expand(value: Any, environ: Mapping[str, str], source_file: str, where: str) -> Any:
+def warnings(config: Config) -> list[str]:
+    """What is valid but probably not meant (a binding naming no configured detector), one line each."""
+    dumped = config.model_dump(include={"sources", "detectors", "bindings", "channels", "ingest"})
+    return [f"{config.source_file}: {path}: warning: {message}" for path, message in references.problems(dumped)[1]]
+
+
+def _expand(value: Any, environ: Mapping[str, str], source_file: str, where: str,
+            unset: list[references.Problem]) -> Any:
     if isinstance(value, dict):
-        return {k: _expand(v, environ, source_file, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {k: _expand(v, environ, source_file, f"{where}.{k}" if where else str(k), unset)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, environ, source_file, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_expand(v, environ, source_file, f"{where}[{i}]", unset) for i, v in enumerate(value)]
     if isinstance(value, str):
-        return _VAR.sub(lambda m: _lookup(m, environ, source_file, where), value)
+        return _VAR.sub(lambda m: _lookup(m, environ, where, unset), value)
     return value
 
 
-def _lookup(match: re.Match[str], environ: Mapping[str, str], source_file: str, where: str) -> str:
+def _lookup(match: re.Match[str], environ: Mapping[str, str], where: str, unset: list[references.Problem]) -> str:
+    """The variable's value; a problem is recorded (and "" used) when it cannot be had."""
     name, default = match.group(1), match.group(2)
     if name in environ:
         return environ[name]
@@ -86,16 +110,21 @@ def _lookup(match: re.Match[str], environ: Mapping[str, str], source_file: str, 
         try:
             return Path(file_var).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"{source_file}: {where}: cannot read {name}_FILE: {exc.strerror}") from None
+            unset.append((where, f"cannot read {name}_FILE: {exc.strerror}"))
+            return ""
     if default is not None:
         return default
-    raise ConfigError(f"{source_file}: {where}: environment variable {name} is not set")
+    unset.append((where, f"environment variable {name} is not set"))
+    return ""
 
 
-def describe(source_file: str, exc: ValidationError) -> str:
+def describe(source_file: str, exc: ValidationError, skip: Collection[str] = ()) -> str:
+    """One line per error; errors at or under a `skip` path (an unset variable's) are left out."""
     lines = []
     for err in exc.errors():
         loc = _key_path(err["loc"])
+        if any(loc == path or loc.startswith((f"{path}.", f"{path}[")) for path in skip):
+            continue
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -107,6 +136,8 @@ def _shown_input(err: Any, loc: str, msg: str) -> str:
     got = err.get("input")
     if err["type"] in ("extra_forbidden", "missing") or isinstance(got, (dict, list)) or "got " in msg:
         return ""
+    if _EVENT_NAME.fullmatch(loc):
+        return f", got {got!r}"  # a channel's event name is no secret, and the typo is the point
     if any(word in loc.lower() for word in ("password", "token", "secret", "database_url", "channels", "audit_key")):
         return ""  # never echo a secret into a log line
     return f", got {got!r}"

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, IPvAnyNetwork, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, HttpUrl, IPvAnyNetwork, ValidationInfo, field_validator,
+                      model_validator)
 
+from config import references
 from config.channels import ChannelConfig
 from config.units import Duration, Secret
 
@@ -322,15 +324,14 @@ class Config(Model):
     source_file: str = Field("<memory>", exclude=True)
 
     @model_validator(mode="after")
-    def _references(self) -> "Config":
-        names = [s.name for s in self.sources]
-        _unique(names, "sources")
-        _unique([d.name for d in self.detectors], "detectors")
-        _unique([b.name for b in self.bindings], "bindings")
-        _unique([c.name for c in self.channels], "channels")
+    def _references(self, info: ValidationInfo) -> "Config":
+        # config.loader checks names on the raw data instead, beside every other error.
+        if not (info.context and info.context.get("references_checked")):
+            dumped = self.model_dump(include={"sources", "detectors", "bindings", "channels", "ingest"})
+            errors, _warnings = references.problems(dumped)
+            if errors:
+                raise ValueError("; ".join(f"{path}: {message}" for path, message in errors))
         for i, d in enumerate(self.detectors):
-            if d.source not in names:
-                raise ValueError(f"detector {d.name!r} names unknown source {d.source!r}")
             if d.diagnose is not None:
                 _check_diagnose(d.diagnose, f"detectors[{i}].diagnose", d.source, self.sources)
         return self
@@ -349,9 +350,3 @@ def _check_diagnose(diagnose: DiagnoseConfig, where: str, default: str, sources:
         raise ValueError(f"{where}.source: unknown source {name!r}")
     if isinstance(source, (PrometheusSource, CsvSource)) and not diagnose.queries:
         raise ValueError(f"{where}.queries: a {source.type} source needs at least one query")
-
-
-def _unique(names: list[str], where: str) -> None:
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValueError(f"{where}: duplicate name(s) {', '.join(dupes)}")
