@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from remediations import workdirs
+from remediations import diagnosis_file, workdirs
 from remediations.capture import BoundedOutput
 from remediations.environment import build_env, stdin_payload
 from remediations.errors import RunnerError
@@ -92,6 +92,7 @@ class RunRequest:
     max_file_bytes: int | None = None
     kill_grace_s: float = 2.0
     workdir_root: str | None = None
+    diagnosis: dict[str, Any] | None = None  # the alert's, as the API answers it (VIGIL_DIAGNOSIS_FILE)
 
     def __post_init__(self) -> None:
         if not self.timeout_s > 0 or self.max_output_bytes < 0 or self.kill_grace_s < 0:
@@ -135,6 +136,7 @@ def run(req: RunRequest, *, on_start: Callable[[int], None] | None = None,
     try:
         env = build_env(workdir=workdir, allowed=req.env, execution_id=req.execution_id,
                         alert=req.alert, params=req.params)
+        env.update(diagnosis_file.place(workdir, req.diagnosis))
         try:
             child = (launcher or default_launcher()).launch(
                 [req.script_path], env=env, cwd=workdir, limits=limits)

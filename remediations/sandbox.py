@@ -43,6 +43,7 @@ _PR_SET_NO_NEW_PRIVS = 38
 # Writable places besides the work dir: each becomes the run's own tmpfs (a bind of it).
 SCRATCH_BINDS = ("/tmp", "/var/tmp", "/dev/shm")
 SCRIPT_NAME = ".vigil-script"
+CARRIED = "diagnosis.json"  # remediations.diagnosis_file.NAME: copied onto the run's tmpfs
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Jail:
         sandbox = self.sandbox
         os.setsid()
         script = _read(argv[0]) if argv else b""
+        carried = _read_optional(os.path.join(cwd, CARRIED))  # placed by Vigil; the tmpfs below hides it
         self._call(self.libc.unshare(CLONE_NEWNS), "create a mount namespace")
         self._mount(None, "/", None, MS_REC | MS_PRIVATE, None, "make mounts private")
         for path in sandbox.hide:
@@ -156,6 +158,8 @@ class Jail:
         copy = os.path.join(cwd, SCRIPT_NAME)
         if argv:
             _write_script(copy, script)
+        if carried is not None:
+            _write_script(os.path.join(cwd, CARRIED), carried, mode=0o444)
         for sig in signal.valid_signals():  # ignored signals would stay ignored across exec
             if sig not in (signal.SIGKILL, signal.SIGSTOP) and \
                     signal.getsignal(sig) == signal.SIG_IGN:
@@ -237,9 +241,16 @@ def _read(path: bytes) -> bytes:
         raise SandboxError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from None
 
 
-def _write_script(path: str, script: bytes) -> None:
+def _read_optional(path: str) -> bytes | None:
+    try:
+        return _read(os.fsencode(path))
+    except SandboxError:
+        return None
+
+
+def _write_script(path: str, script: bytes, mode: int = 0o555) -> None:
     # Owned by root, read+execute for all: the run user runs its copy but cannot change it.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o555)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         os.write(fd, script)
     finally:

@@ -16,6 +16,7 @@ from app.automation import effectiveness
 from app.automation.models import Binding, Execution, RemediationVersion
 from app.automation.service import alert_context
 from app.db import Database, iso, utcnow
+from app.diagnostics import service as diagnostics
 from app.notify import service as notify
 from config.schema import AutomationSettings, Config
 from remediations import RunRequest, RunResult, breaker_should_open
@@ -34,6 +35,7 @@ def build_request(session: Session, execution: Execution, version: RemediationVe
         max_output_bytes=settings.max_output_bytes, memory_bytes=settings.memory_bytes,
         max_file_bytes=settings.max_file_bytes, max_open_files=settings.max_open_files,
         cpu_s=int(version.timeout_s) + 1,
+        diagnosis=diagnostics.latest_result(session, alert.id) if alert else None,
     )
 
 
