@@ -1,19 +1,22 @@
 """API tokens: create (shown once), look up by hash, revoke. Roles viewer < operator < admin."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import NamedTuple
+from datetime import timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Dialect, Engine, bindparam, delete, select
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.auth.models import ApiToken, DashboardSession
-from app.db import get_or_404, utcnow
+from app.db import UTCDateTime, get_or_404, utcnow
 from app.errors import ConflictError
 
 ROLES = ("viewer", "operator", "admin")
@@ -66,28 +69,48 @@ class Verified(NamedTuple):
     stale: bool  # its last use is older than a minute and needs recording
 
 
-_LOOKUP = (select(ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.last_used_at)
+_LOOKUP = (select(ApiToken.id, ApiToken.name, ApiToken.role,
+                  (ApiToken.last_used_at >= bindparam("fresh_after", type_=UTCDateTime())).label("fresh"))
            .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
 
 
-def verify(connection: Connection | Session, secret: str) -> Verified | None:
+def verify(engine: Engine, secret: str) -> Verified | None:
     """The live token behind a bearer secret, or None when it is unknown or revoked.
 
     Asked of the database on every request, never of a per-process cache: a token revoked
-    through one worker (or host) is refused by every other one at once. The query is one
-    probe of a unique index, a small part of a request's cost.
+    through one worker (or host) is refused by every other one at once. One probe of a
+    unique index, run as driver SQL on a pooled DBAPI connection (SQLAlchemy's per-statement
+    machinery cost several times the query itself).
     """
-    digest = hash_token(secret)
-    row = connection.execute(_LOOKUP, {"digest": digest}).first()
-    if row is None:
-        return None
-    stale = row.last_used_at is None or utcnow() - as_utc(row.last_used_at) > TOUCH_EVERY
-    return Verified(row.id, Principal(name=row.name, role=row.role), stale)
+    row = first_row(engine, _LOOKUP, {"digest": hash_token(secret), "fresh_after": utcnow() - TOUCH_EVERY})
+    return None if row is None else Verified(row[0], Principal(name=row[1], role=row[2]), stale=not row[3])
 
 
-def as_utc(value: datetime) -> datetime:
-    # A Core row from SQLite carries the stored naive UTC time (the ORM type adds the zone).
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+def first_row(engine: Engine, statement: ClauseElement, values: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The first row of a small, hot read, compiled once per statement and dialect."""
+    compiled, processors = _compiled(engine.dialect, statement)
+    params = dict(compiled.construct_params(values))
+    for name, process in processors.items():
+        params[name] = process(params[name])
+    bound = tuple(params[n] for n in compiled.positiontup or ()) if compiled.positional else params
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(compiled.string, bound)
+        row = cursor.fetchone()
+        cursor.close()
+        return tuple(row) if row is not None else None
+    finally:
+        connection.close()  # back to the pool (which rolls back: nothing was written)
+
+
+@functools.lru_cache(maxsize=16)  # a few fixed statements per dialect
+def _compiled(dialect: Dialect, statement: ClauseElement) -> tuple[SQLCompiler, dict[str, Any]]:
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)  # a SELECT compiles to one
+    processors = {name: proc for name, bind in compiled.binds.items()
+                  if (proc := bind.type.bind_processor(dialect)) is not None}
+    return compiled, processors
 
 
 def touch(session: Session, name: str) -> None:

@@ -11,18 +11,20 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Engine, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiToken, DashboardSession
-from app.auth.service import TOUCH_EVERY, Principal, Verified, as_utc
+from app.auth.service import TOUCH_EVERY, Principal, Verified, first_row
+from app.db import UTCDateTime
 
 LIFETIME = timedelta(hours=12)
 
-_LOOKUP = (select(ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.last_used_at)
+_LOOKUP = (select(ApiToken.id, ApiToken.name, ApiToken.role,
+                  (ApiToken.last_used_at >= bindparam("fresh_after", type_=UTCDateTime())).label("fresh"))
            .join(DashboardSession, DashboardSession.token_id == ApiToken.id)
-           .where(DashboardSession.id_hash == bindparam("id_hash"), DashboardSession.expires_at > bindparam("now"),
-                  ApiToken.revoked_at.is_(None)))
+           .where(DashboardSession.id_hash == bindparam("id_hash"),
+                  DashboardSession.expires_at > bindparam("now", type_=UTCDateTime()), ApiToken.revoked_at.is_(None)))
 
 
 def _hash(session_id: str) -> str:
@@ -44,10 +46,7 @@ def end(session: Session, *, session_id: str) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-def lookup(connection: Connection | Session, *, session_id: str, now: datetime) -> Verified | None:
+def lookup(engine: Engine, *, session_id: str, now: datetime) -> Verified | None:
     """The live, unrevoked token behind a session id, or None."""
-    row = connection.execute(_LOOKUP, {"id_hash": _hash(session_id), "now": now}).first()
-    if row is None:
-        return None
-    stale = row.last_used_at is None or now - as_utc(row.last_used_at) > TOUCH_EVERY
-    return Verified(row.id, Principal(name=row.name, role=row.role), stale)
+    row = first_row(engine, _LOOKUP, {"id_hash": _hash(session_id), "now": now, "fresh_after": now - TOUCH_EVERY})
+    return None if row is None else Verified(row[0], Principal(name=row[1], role=row[2]), stale=not row[3])

@@ -29,8 +29,7 @@ def login() -> Any:
     secret = request.form.get("token", "").strip()
     found = None
     if 0 < len(secret) <= _MAX_TOKEN_CHARS:  # the token first: a valid one always gets in
-        with db().read_connection() as connection:
-            found = auth.verify(connection, secret)
+        found = auth.verify(db().engine, secret)
     client = request.remote_addr or "unknown"
     if found is None:
         wait_s = ratelimit.record_failure(client)  # the same per-client brake as the API's bearer check

@@ -82,8 +82,7 @@ def _lookup() -> Principal | None:
     session_id = session.get("sid")
     if not isinstance(session_id, str):
         return None
-    with db().read_connection() as connection:
-        found = sessions.lookup(connection, session_id=session_id, now=utcnow())
+    found = sessions.lookup(db().engine, session_id=session_id, now=utcnow())
     if found is None:
         session.clear()
         return None
