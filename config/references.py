@@ -26,8 +26,8 @@ def problems(data: Mapping[str, Any]) -> tuple[list[Problem], list[Problem]]:
     """
     errors: list[Problem] = []
     names = {section: _names(data, section, errors) for section in ("sources", "detectors", "bindings", "channels")}
-    for i, detector in _entries(data, "detectors"):
-        source = detector.get("source")
+    for i, entry in _entries(data, "detectors"):
+        source = entry.get("source")
         if isinstance(source, str) and source not in names["sources"]:
             errors.append((f"detectors[{i}].source", f"unknown source {source!r}{_known(names['sources'])}"))
     warnings: list[Problem] = []

@@ -63,7 +63,7 @@ def counts(session: Session, remediation: str | None = None) -> dict[tuple[str, 
             .where(Execution.outcome.is_not(None)).group_by(Execution.remediation, Execution.outcome))
     if remediation is not None:
         stmt = stmt.where(Execution.remediation == remediation)
-    return {(name, outcome): n for name, outcome, n in session.execute(stmt)}
+    return {(name, str(outcome)): n for name, outcome, n in session.execute(stmt)}
 
 
 class OutcomeCollector(Collector):

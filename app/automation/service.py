@@ -17,7 +17,9 @@ from app.alerts.models import Alert, AlertEvent
 from app.audit import service as audit
 from app.automation import bindings as binding_service
 from app.automation import approvals, effectiveness, registry
-from app.automation.approvals import approve, cancel, reject  # noqa: F401 - the API's actions live there
+from app.automation.approvals import approve as approve  # re-exported: the API's actions live there
+from app.automation.approvals import cancel as cancel
+from app.automation.approvals import reject as reject
 from app.automation.models import ACTIVE_STATES, AutomationState, Binding, Execution, RemediationVersion
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError, NotFoundError
