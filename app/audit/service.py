@@ -43,7 +43,7 @@ class Keyring:
 # A process that never configured its database (a test or a bench building Database by hand)
 # still gets a working chain, keyed with a key everyone knows and without an anchor file.
 _UNCONFIGURED = Keyring(key=b"vigil-audit-unconfigured-development-key", anchor_path=None)
-_keyrings: dict[str, Keyring] = {}
+_keyrings: dict[str, Keyring | Settings] = {}  # Settings until first used (see configure)
 
 
 def _url(value: Any) -> str:
@@ -52,10 +52,12 @@ def _url(value: Any) -> str:
 
 
 def configure(database_url: str, settings: Settings) -> None:
-    """Key this process's audit chain for the database at `database_url` (done by app.database_for)."""
-    from app.auth import keys  # auth imports audit; the key derivation lives with the other keys
+    """Key this process's audit chain for the database at `database_url` (done by app.database_for).
 
-    _keyrings[_url(database_url)] = Keyring(keys.audit_key(settings), Path(settings.data_dir).resolve() / ANCHOR_FILE)
+    The key is derived on first use: a process that never audits (a worker on a machine with
+    a read-only data_dir, say) never needs the secret-key file.
+    """
+    _keyrings[_url(database_url)] = settings
 
 
 def forget(database_url: str) -> None:
@@ -69,7 +71,13 @@ def _engine(session: Session) -> Engine:
 
 
 def _keyring(session: Session) -> Keyring:
-    return _keyrings.get(_url(_engine(session).url), _UNCONFIGURED)
+    url = _url(_engine(session).url)
+    ring = _keyrings.get(url, _UNCONFIGURED)
+    if isinstance(ring, Settings):
+        from app.auth import keys  # auth imports audit; the key derivation lives with the other keys
+
+        ring = _keyrings[url] = Keyring(keys.audit_key(ring), Path(ring.data_dir).resolve() / ANCHOR_FILE)
+    return ring
 
 
 def redact(details: Any) -> Any:
