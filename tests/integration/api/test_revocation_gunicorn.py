@@ -1,6 +1,7 @@
 """A revoked token is refused at once by every Gunicorn worker (no per-worker grace period)."""
 from __future__ import annotations
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +29,7 @@ def _answers_per_worker(files: Path, status: str) -> list[float]:
 
 
 def test_every_worker_refuses_a_revoked_token_immediately(served) -> None:  # noqa: F811
-    base, log, _data = served
+    base, log, data = served
     files = metrics_dir(log)
     admin = {"Authorization": "Bearer " + re.search(r"bootstrap admin token.*: (vgl_\S+)", log.read_text()).group(1)}
     created = requests.post(f"{base}/api/v1/tokens", json={"name": "leaky", "role": "viewer"}, headers=admin, timeout=10)
@@ -53,3 +54,7 @@ def test_every_worker_refuses_a_revoked_token_immediately(served) -> None:  # no
                 break
     assert 200 not in seen and seen <= {401, 429}  # 429: a revoked token is a failure, braked after 20
     assert sum(1 for n in _answers_per_worker(files, "401") if n) >= 2, "both workers refused it"
+    # The bootstrap (in the master), the creation and the revocation (in workers) chained and anchored.
+    assert requests.get(f"{base}/api/v1/audit/verify", headers=admin, timeout=10).json() == \
+        {"ok": True, "checked": 3, "first_broken_id": None, "reason": None}
+    assert json.loads((data / "audit-anchor.json").read_text())["count"] == 3
