@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Dialect, Engine, bindparam, delete, select
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -93,15 +93,19 @@ def first_row(engine: Engine, statement: ClauseElement, values: dict[str, Any]) 
     for name, process in processors.items():
         params[name] = process(params[name])
     bound = tuple(params[n] for n in compiled.positiontup or ()) if compiled.positional else params
-    connection = engine.raw_connection()
+    dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
-        cursor = connection.cursor()
-        cursor.execute(compiled.string, bound)
-        row = cursor.fetchone()
-        cursor.close()
-        return tuple(row) if row is not None else None
-    finally:
-        connection.close()  # back to the pool (which rolls back: nothing was written)
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(compiled.string, bound)
+            row = cursor.fetchone()
+            cursor.close()
+            return tuple(row) if row is not None else None
+        finally:
+            connection.close()  # back to the pool (which rolls back: nothing was written)
+    except dbapi_error as exc:  # as SQLAlchemy would raise it, so "database away" still answers 503
+        raise DBAPIError.instance(compiled.string, bound, exc, dbapi_error) from exc
 
 
 @functools.lru_cache(maxsize=16)  # a few fixed statements per dialect
