@@ -103,6 +103,7 @@ def create_api(app: Flask) -> VigilApi:
     from app.notify import api as notify_api
     from app.silences.api import ns as silences_ns
     from app.auth.api import ns as tokens_ns
+    from app.chat.api import ns as chat_ns
 
     api.add_resource(Health, "/health")
     api.add_resource(Ready, "/ready")
@@ -118,6 +119,7 @@ def create_api(app: Flask) -> VigilApi:
     api.add_namespace(notify_api.outbox_ns, path="/notifications")
     api.add_namespace(ingest_ns, path="/ingest")
     api.add_namespace(silences_ns, path="/silences")
+    api.add_namespace(chat_ns, path="/chat")
     api.add_namespace(diagnostics_ns, path="/alerts")  # /alerts/<id>/diagnosis and /diagnose
     # One check for every route (API and dashboard): text no database can store never gets in.
     app.before_request(refuse_unstorable_input)

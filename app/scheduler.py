@@ -79,7 +79,7 @@ class Scheduler:
                                      scripts_dir=Path(config.settings.data_dir).resolve() / "scripts",
                                      environ=environ or {}, remote=remote)
         self._last_reconcile = datetime.min.replace(tzinfo=timezone.utc)
-        self.sender = Sender(database, config.channels)
+        self.sender = Sender(database, config.channels, public_url=config.settings.public_url)
         self.diagnosis = DiagnosisWorker(database, config, self.sources, holder=self.holder, clock=clock)
         self._last_repeat_check = datetime.min.replace(tzinfo=timezone.utc)
         self._threads: list[threading.Thread] = []

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator, model_validator
 
 from config import regex
 from config.units import Duration
@@ -57,7 +57,7 @@ class _Channel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     name: ChannelName
-    url: SecretStr
+    url: SecretStr | None = None  # required, except by a Slack or Mattermost bot (see _BotChannel)
     events: list[Event] = Field(default_factory=lambda: list(EVENTS), min_length=1)
     min_severity: Severity = "info"
     matchers: dict[str, str] = Field(default_factory=dict)
@@ -68,10 +68,26 @@ class _Channel(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, url: SecretStr) -> SecretStr:
-        if not _HTTP_URL.match(url.get_secret_value()):
+    def _http_url(cls, url: SecretStr | None) -> SecretStr | None:
+        if url is not None and not _HTTP_URL.match(url.get_secret_value()):
             raise ValueError(_BAD_URL)
         return url
+
+    @model_validator(mode="after")
+    def _has_url(self) -> "_Channel":
+        if self.url is None:
+            raise ValueError("url: required")
+        return self
+
+    @property
+    def threaded(self) -> bool:
+        """Whether this channel posts through a bot token: one message per alert, updated in
+        place, with the alert's later events in its thread."""
+        return False
+
+    def secrets(self) -> list[str]:
+        """Every secret value of the channel (to redact from any text shown)."""
+        return [s.get_secret_value() for s in (self.url,) if s is not None]
 
     @field_validator("matchers")
     @classmethod
@@ -85,16 +101,86 @@ class _Channel(BaseModel):
         return matchers
 
 
-class SlackChannel(_Channel):
-    """A Slack incoming webhook; messages are Block Kit."""
+class Approver(BaseModel):
+    """The Vigil identity and role of a chat user who may answer approval requests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")]
+    role: Literal["viewer", "operator", "admin"]
+
+
+ChatUserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+class _BotChannel(_Channel):
+    """A chat service reached by an incoming webhook (`url`) or by a bot `token`.
+
+    With a token, each alert is one message updated in place (firing -> remediating ->
+    resolved) and its later events go to that message's thread; with a callback secret
+    as well, approval requests carry Approve / Reject buttons that `approvers` (chat user
+    id -> Vigil name and role; operator or admin needed) may press.
+    """
+
+    token: SecretStr | None = None
+    channel: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
+    approvers: dict[ChatUserId, Approver] = Field(default_factory=dict)
+
+    @property
+    def threaded(self) -> bool:
+        return self.token is not None
+
+    def callback_secret(self) -> SecretStr | None:
+        """The secret that authenticates button callbacks (None: no buttons)."""
+        return None
+
+    def secrets(self) -> list[str]:
+        found = [self.url, self.token, self.callback_secret()]
+        return [s.get_secret_value() for s in found if s is not None]
+
+    @model_validator(mode="after")
+    def _has_url(self) -> "_BotChannel":  # replaces _Channel's: a bot needs no url
+        if (self.url is None) == (self.token is None):
+            raise ValueError("set either url (an incoming webhook) or token (a bot), not both or neither")
+        if self.token is not None and self.channel is None:
+            raise ValueError("a bot token needs `channel`: the id of the channel to post in")
+        if self.callback_secret() is not None and self.token is None:
+            raise ValueError("approval buttons need a bot token (they update the message they answer)")
+        if self.approvers and self.callback_secret() is None:
+            raise ValueError("approvers need the callback secret that authenticates their button presses")
+        return self
+
+
+class SlackChannel(_BotChannel):
+    """Slack: an incoming webhook `url`, or a bot `token` (xoxb-…) with `channel` (C123…),
+    posting Block Kit through the Web API at `api_url`. `signing_secret` (the Slack app's)
+    turns on Approve / Reject buttons, whose callbacks it verifies."""
 
     type: Literal["slack"]
+    api_url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+[^\s?#]*$")] = "https://slack.com/api"
+    signing_secret: SecretStr | None = Field(None, min_length=16)
+
+    def callback_secret(self) -> SecretStr | None:
+        return self.signing_secret
 
 
-class MattermostChannel(_Channel):
-    """A Mattermost incoming webhook; messages use Slack-style attachments."""
+class MattermostChannel(_BotChannel):
+    """Mattermost: an incoming webhook `url`, or a bot `token` with `channel` (a channel
+    id) posting through the REST API of the server at `api_url`. `action_secret` turns on
+    Approve / Reject buttons: Mattermost sends it back in each button's context."""
 
     type: Literal["mattermost"]
+    api_url: Annotated[str, Field(pattern=r"^https?://[^\s/?#]+[^\s?#]*$")] | None = None
+    action_secret: SecretStr | None = Field(None, min_length=16)
+
+    def callback_secret(self) -> SecretStr | None:
+        return self.action_secret
+
+    @model_validator(mode="after")
+    def _server(self) -> "MattermostChannel":
+        if self.token is not None and self.api_url is None:
+            raise ValueError("a bot token needs `api_url`: the Mattermost server, e.g. https://chat.example.com")
+        return self
 
 
 class TeamsChannel(_Channel):
@@ -122,6 +208,9 @@ class GenericChannel(_Channel):
     type: Literal["generic"]
     secret: SecretStr = Field(min_length=16)
 
+    def secrets(self) -> list[str]:
+        return [*super().secrets(), self.secret.get_secret_value()]
+
 
 class AppriseChannel(_Channel):
     """Any service apprise knows (`tgram://…`, `mailto://…`, `json://…`): title and text only."""
@@ -130,9 +219,9 @@ class AppriseChannel(_Channel):
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, url: SecretStr) -> SecretStr:
+    def _http_url(cls, url: SecretStr | None) -> SecretStr | None:
         # apprise URLs have their own schemes; apprise itself judges them when sending.
-        if "://" not in url.get_secret_value():
+        if url is not None and "://" not in url.get_secret_value():
             raise ValueError("expected an apprise URL like 'tgram://…', got something else (not shown)")
         return url
 

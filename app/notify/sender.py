@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from app import metrics
 from app.db import Database, utcnow
-from app.notify import service
+from app.notify import service, threads
 from app.notify.models import OutboxMessage
 from app.notify.render import render
 from app.notify.transport import Delivery, next_attempt_at, send
@@ -58,8 +58,10 @@ def _behind_earlier_row() -> Exists:
 
 class Sender:
     def __init__(self, database: Database, channels: Sequence[ChannelConfig], *, batch: int = 200,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, public_url: str | None = None) -> None:
         self.database, self.batch = database, batch
+        # Where Mattermost sends button presses (Slack's Request URL is set in the Slack app).
+        self.actions_url = f"{public_url.rstrip('/')}/api/v1/chat/mattermost/actions" if public_url else None
         self.channels = {c.name: c for c in channels}
         self.rng = rng or random.Random()
         # requests.Session is not thread-safe: one per channel, used only by its thread.
@@ -145,9 +147,13 @@ class Sender:
 
     def _deliver(self, channel: ChannelConfig, rows: list[OutboxMessage], now: datetime | None) -> bool:
         try:
-            body = render(channel.type, service.notification(rows))
-            delivery = send(channel, body, now=now or utcnow(), session=self._http[channel.name],
-                            idempotency_key=idempotency_key(rows))
+            if channel.threaded:
+                delivery = threads.deliver(self.database, channel, rows, http=self._http[channel.name],
+                                           now=now or utcnow(), actions_url=self.actions_url)
+            else:
+                body = render(channel.type, service.notification(rows))
+                delivery = send(channel, body, now=now or utcnow(), session=self._http[channel.name],
+                                idempotency_key=idempotency_key(rows))
         except Exception as exc:  # a rendering bug must not wedge the outbox; the row records it
             log.exception("channel=%s outbox=%s render/send failed", channel.name, rows[0].id)
             delivery = Delivery(ok=False, error=f"internal error: {type(exc).__name__}", permanent=True)

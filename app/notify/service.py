@@ -5,6 +5,7 @@ never lost nor sent for an event that rolled back.
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ _TITLES = {
     "alert.firing": "Firing", "alert.resolved": "Resolved", "remediation.started": "Remediation started",
     "remediation.succeeded": "Remediation succeeded", "remediation.failed": "Remediation failed",
     "approval.requested": "Approval requested", "breaker.opened": "Circuit breaker opened",
+    "approval.answered": "Approval answered",
 }
 
 
@@ -55,6 +57,39 @@ def enqueue_remediation(session: Session, config: Config, *, execution: Executio
                     group=f"{event}:execution:{execution.id}", alert_id=None, payload=payload, now=now)
 
 
+def enqueue_answer(session: Session, config: Config, *, execution: Execution, outcome: str, text: str,
+                   now: datetime) -> int:
+    """Ask every threaded channel to replace the buttons of this approval request with `text`
+    ("Approved by alice"); channels that never showed the request skip the row when sending."""
+    payload: dict[str, Any] = {"remediation": remediation_payload(execution, config.settings.public_url),
+                               "answer": {"execution_id": execution.id, "outcome": outcome, "text": text}}
+    alert = session.get(Alert, execution.alert_id) if execution.alert_id else None
+    if alert is not None:
+        payload["alert"] = alert_payload(alert, config.settings.public_url)
+    count = 0
+    for channel in config.channels:
+        if channel.threaded:
+            _add_direct(session, channel, event="approval.answered", alert_id=execution.alert_id, payload=payload,
+                        now=now)
+            count += 1
+    return count
+
+
+def enqueue_ephemeral(session: Session, channel: ChannelConfig, *, chat_channel: str, user: str, text: str,
+                      now: datetime) -> None:
+    """A message only `user` sees (a refusal); sent by the channel's bot, in no alert's order."""
+    _add_direct(session, channel, event="chat.ephemeral", alert_id=None,
+                payload={"chat_channel": chat_channel, "user": user, "text": text}, now=now)
+
+
+def _add_direct(session: Session, channel: ChannelConfig, *, event: str, alert_id: int | None,
+                payload: dict[str, Any], now: datetime) -> None:
+    session.add(OutboxMessage(channel=channel.name, event=event, group_key=f"{event}:{uuid.uuid4().hex}",
+                              alert_id=alert_id, severity="info", payload=payload, state="pending", attempts=0,
+                              created_at=now, not_before=now,
+                              give_up_at=now + timedelta(seconds=channel.give_up_after_s)))
+
+
 def remediation_payload(e: Execution, public_url: str) -> dict[str, Any]:
     return {"name": e.remediation, "version": e.version, "outcome": e.state, "duration_s": e.duration_s,
             "output_tail": (e.output or "")[-2000:], "execution_id": e.id,
@@ -68,9 +103,11 @@ def _enqueue(session: Session, channels: Sequence[ChannelConfig], *, event: str,
     for channel in channels:
         if not matches(channel, event=event, severity=severity, labels=labels):
             continue
-        # Alert events wait group_wait so a burst from one detector becomes one message.
+        # Alert events wait group_wait so a burst from one detector becomes one message; a
+        # threaded channel gives each alert its own message (and thread) instead.
         wait = channel.group_wait_s if event.startswith("alert.") else 0.0
-        session.add(OutboxMessage(channel=channel.name, event=event, group_key=group, alert_id=alert_id,
+        key = f"{event}:alert:{alert_id}" if channel.threaded and alert_id is not None else group
+        session.add(OutboxMessage(channel=channel.name, event=event, group_key=key, alert_id=alert_id,
                                   severity=severity, payload=payload, state="pending", attempts=0,
                                   created_at=now, not_before=now + timedelta(seconds=wait),
                                   give_up_at=now + timedelta(seconds=channel.give_up_after_s)))

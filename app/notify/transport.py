@@ -59,12 +59,11 @@ def _where(channel: ChannelConfig) -> str:
 
 
 def _secrets(channel: ChannelConfig) -> list[str]:
-    """Every fragment of the URL or key that could identify the secret, longest first."""
-    url = channel.url.get_secret_value()
-    parts = urlsplit(url)
-    found = [url, parts.path, parts.query, parts.netloc] + [p for p in parts.path.split("/") if len(p) >= 6]
-    if isinstance(channel, GenericChannel):
-        found.append(channel.secret.get_secret_value())
+    """Every fragment of the URL, token or key that could identify a secret, longest first."""
+    found = list(channel.secrets())
+    if channel.url is not None:
+        parts = urlsplit(channel.url.get_secret_value())
+        found += [parts.path, parts.query, parts.netloc] + [p for p in parts.path.split("/") if len(p) >= 6]
     return sorted({p for p in found if len(p) >= 4}, key=len, reverse=True)
 
 
@@ -102,7 +101,7 @@ def _headers(channel: ChannelConfig, data: bytes, now: datetime, idempotency_key
     return headers
 
 
-def _classify(channel: ChannelConfig, response: requests.Response, now: datetime) -> Delivery:
+def classify(channel: ChannelConfig, response: requests.Response, now: datetime) -> Delivery:
     status = response.status_code
     if 200 <= status < 300:
         return Delivery(ok=True, status=status)
@@ -125,6 +124,7 @@ def _post(channel: ChannelConfig, body: dict[str, Any], now: datetime, session: 
         if idempotency_key:
             body["idempotency_key"] = idempotency_key  # inside the signed bytes, unlike the header
     data = encode(body)
+    assert channel.url is not None  # config: every channel but a bot has a url, and bots never come here
     try:
         with session.post(
             channel.url.get_secret_value(),
@@ -134,7 +134,7 @@ def _post(channel: ChannelConfig, body: dict[str, Any], now: datetime, session: 
             allow_redirects=False,
             stream=True,
         ) as response:
-            return _classify(channel, response, now)
+            return classify(channel, response, now)
     # Messages are built here, never from the exception, whose text contains the URL.
     except requests.Timeout:
         return Delivery(ok=False, error=f"timed out after {channel.timeout_s:g}s sending to {_where(channel)}")
@@ -149,6 +149,7 @@ def _post(channel: ChannelConfig, body: dict[str, Any], now: datetime, session: 
 def _notify_apprise(channel: ChannelConfig, body: dict[str, Any]) -> Delivery:
     import apprise  # imported here: only apprise channels need it, and it loads ~100 plugins
 
+    assert channel.url is not None  # config: an apprise channel has a url
     service = apprise.Apprise.instantiate(channel.url.get_secret_value(), suppress_exceptions=True)
     if service is None:
         return Delivery(ok=False, error=f"apprise does not understand the URL of {_where(channel)}", permanent=True)
@@ -188,6 +189,11 @@ def send(
     """
     if channel.type == "apprise":
         return _notify_apprise(channel, body)
+    if channel.threaded:  # a bot: the same body, posted through the service's API
+        from app.notify import chatapi
+
+        own = session or requests.Session()
+        return chatapi.post(channel, body, thread=None, http=own, now=now).delivery
     if session is not None:
         return _post(channel, body, now, session, idempotency_key)
     with requests.Session() as own:

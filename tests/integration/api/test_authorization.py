@@ -45,6 +45,8 @@ TABLE: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/silences/<int:silence_id>"): "operator",
     ("POST", "/api/v1/ingest/alertmanager"): "ingest", ("POST", "/api/v1/ingest/grafana"): "ingest",
     ("POST", "/api/v1/ingest/generic"): "ingest", ("GET", "/api/v1/ingest/inbox"): "viewer",
+    # Button presses prove their origin with the chat service's signature / action secret.
+    ("POST", "/api/v1/chat/slack/actions"): "ingest", ("POST", "/api/v1/chat/mattermost/actions"): "ingest",
     # The dashboard signs in with a token into a session (tests/integration/dashboard checks
     # each role there); without a session every page sends you to /login and no action runs.
     ("GET", "/assets/<path:filename>"): OPEN, ("GET", "/login"): OPEN, ("POST", "/login"): OPEN,

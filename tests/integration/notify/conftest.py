@@ -100,3 +100,34 @@ def webhooks() -> Iterator[Callable[[], Webhook]]:
 def webhook(webhooks: Callable[[], Webhook]) -> Webhook:
     """A receiver at a secret-looking path, like a real webhook URL."""
     return webhooks()
+
+
+@pytest.fixture
+def slack() -> Iterator[Any]:
+    """A loopback fake of Slack's Web API (tests/integration/notify/chat_fakes.py)."""
+    from tests.integration.notify.chat_fakes import FakeSlack
+
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def mattermost() -> Iterator[Any]:
+    """A loopback fake of Mattermost's REST API."""
+    from tests.integration.notify.chat_fakes import FakeMattermost
+
+    fake = FakeMattermost()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def chat(tmp_path: Any, database: Any, database_url: str, slack: Any, mattermost: Any,
+         webhook: Webhook) -> Iterator[Any]:
+    """Vigil on loopback with threaded Slack and Mattermost bots and a generic webhook."""
+    from tests.integration.notify.chat_harness import ChatVigil
+
+    vigil = ChatVigil(tmp_path, database, database_url, slack, mattermost, generic_url=webhook.url)
+    yield vigil
+    vigil.close()

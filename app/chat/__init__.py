@@ -1,0 +1,1 @@
+"""Answers from chat: Approve / Reject buttons on approval requests (Slack, Mattermost)."""
