@@ -12,9 +12,11 @@ from app.alerts.service import AlertQuery
 from app.automation.models import Execution
 from app.dashboard.blueprint import bp, object_id, perform
 from app.dashboard.display import alert_duration, chart_data, utc
+from app.dashboard.suspects import suspect_charts
 from app.dashboard.filters import SEVERITIES, STATE_CHOICES, AlertFilters
 from app.dashboard.session import require
 from app.db import utcnow
+from app.diagnostics import service as diagnostics
 from app.web import cfg, db, page
 
 FIRING_LIMIT = 50
@@ -57,8 +59,10 @@ def alert(alert_id: str) -> Any:
         events = service.events(s, number)
         executions = list(s.scalars(select(Execution).where(Execution.alert_id == number)
                                     .order_by(Execution.id.desc()).limit(100)))
+        diagnosis = diagnostics.latest_result(s, number)
     chart = chart_data(row.evidence or {}, threshold=row.threshold, title=row.detector)
-    return render_template("dashboard/alert.html", alert=row, events=events, executions=executions, chart=chart)
+    return render_template("dashboard/alert.html", alert=row, events=events, executions=executions, chart=chart,
+                           suspects=suspect_charts(diagnosis))
 
 
 @bp.post("/alerts/<alert_id>/ack")

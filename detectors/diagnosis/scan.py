@@ -114,14 +114,16 @@ def jump_scan(x: FloatArray, *, widths: tuple[int, ...] = WIDTHS) -> Steps:
     for w in widths:
         if n < 4 * w:
             continue
-        k = np.arange(w, n - w + 1)
-        d = (prefix[:, k + w] - 2 * prefix[:, k] + prefix[:, k - w]) / w
+        at = slice(w, n - w + 1)  # candidate steps k = w .. n - w; slices, not index arrays: no copies
+        d = prefix[:, 2 * w:] - 2 * prefix[:, at] + prefix[:, :n - 2 * w + 1]
+        d /= w
         d -= bn.median(d, axis=1)[:, None]
         spread = np.maximum(MAD_SCALE * bn.median(np.abs(d), axis=1), sigma * np.sqrt(2.0 / w))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            total[:, k] += np.where(spread[:, None] > 0, d / spread[:, None], 0.0)
-        count[k] += 1
-        widest[:, k] = d
+        inverse = np.divide(1.0, spread, out=np.zeros_like(spread), where=spread > 0)
+        widest[:, at] = d
+        d *= inverse[:, None]
+        total[:, at] += d
+        count[at] += 1
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.abs(total) / np.where(count > 0, count, np.inf)
     at = mean.argmax(axis=1)

@@ -147,3 +147,21 @@ def test_a_failing_source_is_recorded_on_the_diagnosis(tmp_path: Any, database_u
     with database.read() as session:
         row = session.scalar(select(Diagnosis).where(Diagnosis.alert_id == alert_id))
         assert row is not None and row.state == "failed" and 'prometheus source "prom"' in (row.error or "")
+
+
+def test_the_alert_page_shows_the_top_suspects_as_small_multiples(tmp_path: Any, database_url: str, database: Any,
+                                                                   prometheus: str, tokens: dict[str, str]) -> None:
+    from tests.integration.dashboard.conftest import Web
+
+    config = _config(tmp_path, database_url, prometheus)
+    alert_id = _fire(database, config, "latency")
+    app = create_app(config)
+    app.config["TESTING"] = True
+    web = Web(app.test_client(), tokens).login("viewer")
+    assert 'id="suspects"' not in web.get(f"/alerts/{alert_id}").text  # not diagnosed yet
+    DiagnosisWorker(database, config, {}, holder="t", clock=lambda: START + timedelta(minutes=6)).run_pending()
+    page = web.get(f"/alerts/{alert_id}").text
+    app.extensions["vigil.db"].dispose()
+    assert 'id="suspects"' in page and "diagnosis.js" in page
+    assert page.index("pool_waiting") < page.index("metric_")  # the cause is the first small multiple
+    assert 1 <= page.count('class="chart-small"') <= 10
