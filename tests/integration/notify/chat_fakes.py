@@ -78,6 +78,9 @@ class _Fake:
         self.server.server_close()
         self._thread.join(5)
 
+    def order_messages(self) -> list[Message]:
+        return [self.messages[r] for r in self.order]
+
     def roots(self) -> list[Message]:
         return [self.messages[r] for r in self.order if self.messages[r].thread is None]
 

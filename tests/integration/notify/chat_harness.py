@@ -48,7 +48,8 @@ class _Late:
 
 class ChatVigil:
     def __init__(self, tmp_path: Path, database: Any, database_url: str, slack: FakeSlack,
-                 mattermost: FakeMattermost, generic_url: str | None = None, **channel_overrides: Any) -> None:
+                 mattermost: FakeMattermost, generic_url: str | None = None,
+                 sections: dict[str, Any] | None = None, **channel_overrides: Any) -> None:
         self.database, self.slack, self.mattermost = database, slack, mattermost
         late = _Late()
         self.server = make_server("127.0.0.1", 0, late, threaded=True)
@@ -67,7 +68,7 @@ class ChatVigil:
             channels.append({"type": "generic", "name": "bridge", "url": generic_url, "secret": GENERIC_SECRET,
                              "group_wait_s": 0})
         self.config = make_config(tmp_path, database_url, channels=channels, settings={
-            "public_url": self.url, "automation": {"verify_window_s": 60}})
+            "public_url": self.url, "automation": {"verify_window_s": 60}}, **(sections or {}))
         self.app = late.app = create_app(self.config)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
