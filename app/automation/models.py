@@ -68,6 +68,8 @@ class Binding(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     queue: Mapped[str] = mapped_column(String(64), default="default")  # RQ queue (target group)
+    # {"labels": {...}, "top": N}: decided once the diagnosis is done (README "Diagnostics").
+    when_suspect: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
     origin: Mapped[str] = mapped_column(String(16), default="api")  # api | config
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(64))
