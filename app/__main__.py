@@ -33,9 +33,13 @@ def _load(args: argparse.Namespace) -> Config:
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     from config import loader
+    from detectors.requirements import warnings
 
     config = loader.load(args.config, os.environ)
     print(f"{config.source_file}: ok ({len(config.sources)} sources, {len(config.detectors)} detectors)")
+    for i, detector in enumerate(config.detectors):
+        for warning in warnings(detector):
+            print(f"{config.source_file}: detectors[{i}] ({detector.name}): warning: {warning}")
     for line in loader.warnings(config):  # e.g. a binding naming no configured detector
         print(line)
     return 0

@@ -1,7 +1,7 @@
 """Detection quality: backtest a detector over labelled series and score its alerts.
 
 Run: .venv/bin/python bench/detection_quality.py [--data DIR] [--definition FILE.yaml]
-                                                  [--window 7d] [--window-points 2016]
+                                                  [--window 7d] [--window-points 0]
                                                   [--interval step] [--jobs 1]
 
 DIR holds `labels.json` ({"group/name.csv": [[start, end], ...]}, NAB's format) and the
@@ -10,15 +10,18 @@ exactly as the scheduler would run the detector: every `interval` the analysis s
 the trailing `window`, and an alert counts at the time of the run that raised it (its
 `start`). The default definition is the default analysis (`auto`), a window of 7 days and
 an interval of one step of the series (its median spacing: NAB's 5-minute files tick every
-5 minutes); `--window` / `--interval` override the definition's. One rule sets the window
-per series: at least `--window-points` (2,016) steps, so an hourly series gets 84 days of
-history rather than 168 points (7 days of 5-minute points is 2,016); 0 keeps the window.
+5 minutes); `--window` / `--interval` override the definition's. The window is what a user
+writes (7 days: 168 points of an hourly series); `--window-points N` stretches it per series
+to at least N steps (2,016 is 7 days of 5-minute points) for comparison. The replay starts
+at each series' first point, as a job on a new metric would: the analysis warms up first.
 
 Reports per series and overall: precision, recall and F1 of alerts against windows (a
 window with an alert inside is a hit, an alert outside every window a false positive),
-the mean detection delay as a fraction of the window, and the NAB standard-profile score
+the mean detection delay as a fraction of the window, false alerts per series per week,
+the warm-up (time until the analysis has `min_history` points), and the NAB score
 (detectors/scoring.py; null detector 0, perfect 100), summed over the corpus before
-normalising as NAB does. Development data: /work/shared/data/nab (NAB realKnownCause).
+normalising as NAB does. Development data: ../shared/data/nab (NAB realKnownCause and
+realAWSCloudwatch, 24 series).
 """
 from __future__ import annotations
 
@@ -44,8 +47,8 @@ from detectors.scoring import PROFILES, NabScore, WindowMatch, match_windows, na
 from detectors.sources import build_source  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nab"
-WINDOW_POINTS = 2016
-"""The window is at least this many steps of the series (7 days of 5-minute points)."""
+WINDOW_POINTS = 0
+"""The window is at least this many steps of each series (0: the window as written)."""
 DEFAULT_DEFINITION: dict[str, Any] = {"name": "quality", "source": "bench", "query": "value",
                                       "window": "7d", "analysis": {"type": "auto"}}
 
@@ -105,8 +108,11 @@ def _one(job: tuple[str, list[list[str]], dict[str, Any], str, int]) -> dict[str
     seconds = time.perf_counter() - began
     at = [datetime.fromisoformat(a["start"]).timestamp() for a in alerts]
     wins = [(_unix(a), _unix(b)) for a, b in windows]
+    need = max(getattr(definition.analysis, "min_history", 1), 8)
+    warm_s = float(t_s[min(need, t_s.size) - 1] - t_s[0])
     return {"nab": {name: nab_score(t_s, wins, at, profile=p) for name, p in PROFILES.items()},
-            "match": match_windows(wins, at), "points": int(t_s.size), "step_s": step_s,
+            "match": match_windows(wins, at), "points": int(t_s.size), "step_s": step_s, "warm_s": warm_s,
+            "weeks": float(t_s[-1] - t_s[0]) / 604800.0,
             "ticks": int((span[1] - span[0]).total_seconds() // definition.interval), "seconds": seconds}
 
 
@@ -119,7 +125,7 @@ def _report(keys: list[str], results: list[dict[str, Any]], raw: dict[str, Any],
     print(f"definition: {json.dumps(raw)}; interval: one step of each series unless given; "
           f"window: at least {window_points} steps")
     head = f"{'series':44} {'points':>7} {'NAB std':>8} {'low FP':>7} {'low FN':>7} {'P':>5} {'R':>5} {'F1':>5} " \
-           f"{'hits':>5} {'FP':>4} {'delay':>6} {'s':>6}"
+           f"{'hits':>5} {'FP':>4} {'FP/wk':>5} {'warm':>6} {'delay':>6} {'s':>6}"
     print(head)
     total = {name: NabScore(0, 0, 0) for name in PROFILES}
     match = WindowMatch(0, 0, 0, 0)
@@ -127,20 +133,26 @@ def _report(keys: list[str], results: list[dict[str, Any]], raw: dict[str, Any],
         for name in PROFILES:
             total[name] = total[name] + r["nab"][name]
         match = match + r["match"]
-        print(_row(key, r["points"], {n: s.normalised for n, s in r["nab"].items()}, r["match"], r["seconds"]))
+        print(_row(key, r["points"], {n: s.normalised for n, s in r["nab"].items()}, r["match"], r["seconds"],
+                   r["weeks"], r["warm_s"]))
         if as_json:
             print(json.dumps(_as_dict(key, r["nab"], r["match"])))
     print(_row("overall", sum(r["points"] for r in results), {n: s.normalised for n, s in total.items()}, match,
-               seconds))
+               seconds, sum(r["weeks"] for r in results), None))
     if as_json:
         print(json.dumps(_as_dict("overall", total, match)))
 
 
-def _row(key: str, points: int, nab: dict[str, float], m: WindowMatch, seconds: float) -> str:
+def _row(key: str, points: int, nab: dict[str, float], m: WindowMatch, seconds: float, weeks: float,
+         warm_s: float | None) -> str:
+    """One table line; FP/wk is false alerts per series per week (what an on-call feels), warm the
+    time from a series' first point until the analysis has `min_history` points (h)."""
     delay = f"{m.mean_delay:.2f}" if m.mean_delay is not None else "-"
+    warm = f"{warm_s / 3600:.1f}h" if warm_s is not None else "-"
+    per_week = m.false_positives / weeks if weeks > 0 else 0.0
     return (f"{key[-44:]:44} {points:7d} {nab['standard']:8.1f} {nab['reward_low_fp_rate']:7.1f} "
             f"{nab['reward_low_fn_rate']:7.1f} {m.precision:5.2f} {m.recall:5.2f} {m.f1:5.2f} "
-            f"{m.hits:2d}/{m.windows:<2d} {m.false_positives:4d} {delay:>6} {seconds:6.1f}")
+            f"{m.hits:2d}/{m.windows:<2d} {m.false_positives:4d} {per_week:5.2f} {warm:>6} {delay:>6} {seconds:6.1f}")
 
 
 def _as_dict(key: str, nab: dict[str, NabScore], m: WindowMatch) -> dict[str, Any]:

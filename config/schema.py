@@ -124,14 +124,14 @@ class AutoAnalysis(Model):
 
     type: Literal["auto"]
     threshold: float = Field(4.0, gt=0)
-    margin: float = Field(1.0, ge=0)
+    margin: float = Field(1.2, ge=0)
     hold: float = Field(0.1, gt=0, lt=0.5)
     seasonality: Literal["auto", "none", "daily", "weekly"] = "auto"
     direction: Literal["up", "down", "both"] = "both"
     local_points: int = Field(72, ge=2, le=100_000)
     min_history: int = Field(30, ge=2, le=100_000)
-    agree: int = Field(1, ge=1, le=5)  # of the signals: residual over 1, 6, 24 points, volatility, slow baseline
-    min_effect: float = Field(0.35, ge=0)
+    agree: int = Field(2, ge=1, le=5)  # of the signals: residual over 1, 6, 24 points, volatility, slow baseline
+    min_effect: float = Field(0.7, ge=0)
     peak_quantile: float = Field(0.999, gt=0, le=1)  # of the history's |z| that `margin` applies to
     slow_points: int = Field(576, ge=0, le=100_000)  # the slow rolling median's length; 0 turns it off
 
@@ -199,6 +199,14 @@ class DetectorConfig(Model):
 # ---- automation ----------------------------------------------------------
 
 
+class WhenSuspect(Model):
+    """Run a binding only if one of the diagnosis' top `top` suspects has these labels
+    (a value starting with '~' is a regex); decided when the diagnosis is done."""
+
+    labels: dict[str, str] = Field(min_length=1)
+    top: int = Field(3, ge=1, le=50)
+
+
 class BindingConfig(Model):
     """Which alerts run which remediation, and under which safety envelope."""
 
@@ -217,6 +225,7 @@ class BindingConfig(Model):
     approval_timeout: Duration = Field(3600.0, ge=1, le=30 * 86400)
     enabled: bool = True
     queue: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # RQ queue (a target group)
+    when_suspect: WhenSuspect | None = None
 
 
 class AutomationSettings(Model):

@@ -30,6 +30,15 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def format_duration(seconds: float) -> str:
+    """'7d', '90m', '15s', '0.5s': the largest unit that divides `seconds` exactly."""
+    for unit in ("w", "d", "h", "m", "s"):
+        count = seconds / _FACTOR[unit]
+        if count >= 1 and count == int(count):
+            return f"{int(count)}{unit}"
+    return f"{seconds:g}s"
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(lambda s: f"{s:g}s")]
 """Seconds as a float; accepts '30s', '5m', '1h', '2d', '1w' or a number of seconds."""
 

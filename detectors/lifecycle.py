@@ -66,8 +66,11 @@ def step(previous: str | None, finding_state: str) -> tuple[str | None, str | No
 def replay(definition: DetectorConfig, source: Source, *, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Run a detector over past data as if time were passing; the alerts it would have raised.
 
-    Ticks `now` every `interval` from (the later of `start` and the source's first
-    point) + window up to the earlier of `end` and the source's last point, calling `pipeline.run` and `step` per fingerprint.
+    Ticks `now` every `interval` from the later of `start` and the source's first point
+    up to the earlier of `end` and the source's last point, calling `pipeline.run` and
+    `step` per fingerprint. The first ticks see a partial window, exactly like a live job
+    on a metric with little history: the analysis waits (says 'warming up') until it has
+    what it needs, so nothing after the warm-up is left unjudged.
     A series missing from a tick counts as ok; a tick whose fetch fails changes nothing.
 
     Args:
@@ -80,9 +83,9 @@ def replay(definition: DetectorConfig, source: Source, *, start: datetime, end: 
         labels, start (when it fired), end (when it resolved, None if still open),
         kind, value (at firing), change_points (ISO times), message.
     """
-    window, interval = timedelta(seconds=definition.window), timedelta(seconds=definition.interval)
+    interval = timedelta(seconds=definition.interval)
     first, last = _time_range(source)
-    now = max(start, first or start) + window
+    now = max(start, first or start)
     end = min(end, last or end)  # past the data every series looks empty and would "resolve"
     states: dict[str, str] = {}
     alerts: dict[str, dict[str, Any]] = {}

@@ -15,7 +15,7 @@ from app.db import iso, utcnow
 from app.errors import NotFoundError
 from app.web import cfg, db
 from config.schema import DetectorConfig
-from detectors import pipeline
+from detectors import pipeline, requirements
 from detectors.sources import Source, build_source
 
 ns = Namespace("detectors", description="Detector definitions, status and preview")
@@ -30,6 +30,7 @@ detector_out = ns.model("Detector", {
     "name": fields.String, "source": fields.String, "query": fields.String, "analysis": fields.Raw,
     "interval_s": fields.Float, "window_s": fields.Float, "severity": fields.String, "labels": fields.Raw,
     "enabled": fields.Boolean, "description": fields.String, "status": fields.Nested(status_out, allow_null=True),
+    "warnings": fields.List(fields.String, description="needs of the analysis the window cannot meet"),
 })
 preview_out = ns.model("DetectorPreview", {
     "detector": fields.String, "at": fields.String, "error": fields.String, "points": fields.Integer,
@@ -57,7 +58,8 @@ def _status_dict(s: DetectorStatus | None) -> dict[str, Any] | None:
 def _detector_dict(d: DetectorConfig, status: DetectorStatus | None) -> dict[str, Any]:
     return {"name": d.name, "source": d.source, "query": d.query, "analysis": d.analysis.model_dump(by_alias=True),
             "interval_s": d.interval, "window_s": d.window, "severity": d.severity, "labels": d.labels,
-            "enabled": d.enabled, "description": d.description, "status": _status_dict(status)}
+            "enabled": d.enabled, "description": d.description, "status": _status_dict(status),
+            "warnings": requirements.warnings(d)}
 
 
 def _preview_source(name: str) -> Source:

@@ -74,9 +74,9 @@ _MAX_GRID_FACTOR = 4
 
 
 def auto(
-    series: pd.Series, *, threshold: float = 4.0, margin: float = 1.0, hold: float = 0.1,
+    series: pd.Series, *, threshold: float = 4.0, margin: float = 1.2, hold: float = 0.1,
     seasonality: Seasonality = "auto", direction: Direction = "both", local_points: int = 72,
-    min_history: int = 30, agree: int = 1, min_effect: float = 0.35, peak_quantile: float = PEAK_QUANTILE,
+    min_history: int = 30, agree: int = 2, min_effect: float = 0.7, peak_quantile: float = PEAK_QUANTILE,
     slow_points: int = SLOW_POINTS, now: datetime | None = None, name: str = "value",
 ) -> Finding:
     """Judge the recent part of `series` against a baseline learnt from the rest of the window.
@@ -117,9 +117,9 @@ def auto(
 
 
 def auto_arrays(
-    t: FloatArray, v: FloatArray, *, threshold: float = 4.0, margin: float = 1.0, hold: float = 0.1,
+    t: FloatArray, v: FloatArray, *, threshold: float = 4.0, margin: float = 1.2, hold: float = 0.1,
     seasonality: Seasonality = "auto", direction: Direction = "both", local_points: int = 72,
-    min_history: int = 30, agree: int = 1, min_effect: float = 0.35, peak_quantile: float = PEAK_QUANTILE,
+    min_history: int = 30, agree: int = 2, min_effect: float = 0.7, peak_quantile: float = PEAK_QUANTILE,
     slow_points: int = SLOW_POINTS, name: str = "value", labels: dict[str, str] | None = None,
 ) -> Finding:
     """`auto` on (unix seconds, values) arrays already cut at `now`; labels go on the Finding."""
@@ -131,7 +131,9 @@ def auto_arrays(
                             f"{slow_points}")
     t, v = drop_nan(t, v)
     if v.size < max(min_history, 8):
-        why = f"warming up ({v.size} points, need {max(min_history, 8)})" if v.size else "no data in the window"
+        needed = max(min_history, 8)
+        why = (f"warming up: {v.size} of {needed} points ({_span(t)} of history)" if v.size
+               else "no data in the window")
         return Finding("auto", dict(labels or {}), "ok", value=float(v[-1]) if v.size else None,
                        threshold=threshold, message=f"{name}: {why}")
     g_t, g = _grid(t, v)
@@ -158,6 +160,14 @@ def auto_arrays(
     if agreeing < agree:
         best_at = -1
     return _finding(t, v, g_t, pred, model, best_z, best_at, need, name, labels)
+
+
+def _span(t: FloatArray) -> str:
+    """How much time the points cover, for the warm-up message ('2h 5m', '45s')."""
+    s = int(t[-1] - t[0]) if t.size > 1 else 0
+    days, hours, minutes = s // 86400, s % 86400 // 3600, s % 3600 // 60
+    parts = [f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours) + [f"{minutes}m"] * bool(minutes)
+    return " ".join(parts[:2]) or f"{s}s"
 
 
 def baseline(g: FloatArray, step_s: float, seasonality: str, local_points: int) -> tuple[str, FloatArray]:

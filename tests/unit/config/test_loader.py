@@ -108,3 +108,18 @@ def test_the_default_config_watches_this_host_out_of_the_box() -> None:
         result = pipeline.run(definition, source, now=datetime.now(timezone.utc))
         assert result.error is None and result.points >= 1, definition.name
     assert any(s.type == "scrape" and s.url.path == "/metrics" for s in config.sources), "Vigil watches itself"
+
+
+def test_check_config_warns_when_a_window_is_too_short_for_its_analysis(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    short = GOOD.replace("analysis: {type: threshold, above: 90, for: 2m}",
+                         "analysis: {type: zscore, min_history: 500}")
+    assert main(["check-config", "--config", str(write(tmp_path, short))]) == 0  # a warning, not an error
+    out = capsys.readouterr().out
+    assert "detectors[0] (cpu): warning: analysis.min_history needs 500 points" in out
+    assert "never leaves warm-up" in out
+
+
+def test_the_shipped_default_config_has_no_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config"]) == 0
+    assert "warning" not in capsys.readouterr().out

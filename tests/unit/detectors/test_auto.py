@@ -42,7 +42,7 @@ def test_it_picks_the_daily_baseline_when_the_series_has_a_daily_peak() -> None:
 
 def test_a_spike_off_the_daily_peak_fires() -> None:
     values = daily(7)
-    values[-1] += 15  # within the daily range, but not at this time of day
+    values[-1] += 18  # within the daily range, but not at this time of day
     finding = auto(series_of(values, step_s=STEP_S), agree=1)
     assert finding.state == "firing"
     assert finding.kind == "auto"
@@ -52,9 +52,9 @@ def test_a_spike_off_the_daily_peak_fires() -> None:
 def test_with_agree_two_a_lone_one_point_spike_needs_a_second_time_scale_to_agree() -> None:
     values = daily(7)
     values[-1] += 15
-    assert auto(series_of(values, step_s=STEP_S), agree=2).state == "ok"
+    assert auto(series_of(values, step_s=STEP_S), agree=2, min_effect=0.35).state == "ok"
     values[-4:] += 15
-    assert auto(series_of(values, step_s=STEP_S), agree=2).state == "firing"
+    assert auto(series_of(values, step_s=STEP_S), agree=2, min_effect=0.35).state == "firing"
 
 
 def test_a_many_sigma_move_that_is_small_next_to_the_series_range_does_not_fire() -> None:
@@ -62,8 +62,8 @@ def test_a_many_sigma_move_that_is_small_next_to_the_series_range_does_not_fire(
     values[-6:] += 3  # 30 sigma off the daily baseline, but 15% of the range
     s = series_of(values, step_s=STEP_S)
     assert auto(s, min_effect=0.0).state == "firing"
-    assert auto(s).state == "ok"  # min_effect 0.35: the move must reach about 7
-    values[-6:] += 7
+    assert auto(s).state == "ok"  # min_effect 0.7: the move must reach about 14
+    values[-6:] += 12
     assert auto(series_of(values, step_s=STEP_S)).state == "firing"
 
 
@@ -103,8 +103,8 @@ def test_a_single_extreme_point_last_week_does_not_mask_a_new_spike() -> None:
     values[3 * DAY] += 40  # one wild point four days ago
     values[-1] += 12
     s = series_of(values, step_s=STEP_S)
-    assert auto(s).state == "firing"
-    assert auto(s, peak_quantile=1.0).state == "ok"  # the old rule: beat the largest |z| of the history
+    assert auto(s, agree=1).state == "firing"
+    assert auto(s, agree=1, peak_quantile=1.0).state == "ok"  # the old rule: beat the largest |z| of the history
 
 
 def test_a_spike_on_a_mostly_zero_series_fires_at_a_sane_sigma() -> None:
@@ -125,8 +125,8 @@ def test_a_burst_of_swings_whose_mean_stays_level_fires_when_both_directions_are
     values[[DAY - 40, 2 * DAY - 40, 3 * DAY - 40, 4 * DAY - 40, 5 * DAY - 40]] += [9, -9, 9, -9, 9]
     values[-12:] += 6 * (-1.0) ** np.arange(12)  # each swing is smaller than the lone spikes before
     s = series_of(values, step_s=STEP_S)
-    assert auto(s).state == "firing"
-    assert auto(s, direction="up").state == "ok"
+    assert auto(s, agree=1).state == "firing"  # the volatility signal alone
+    assert auto(s, agree=1, direction="up").state == "ok"
 
 
 def test_a_drop_that_lasts_a_day_fires_though_a_deeper_short_dip_came_before() -> None:
@@ -134,8 +134,8 @@ def test_a_drop_that_lasts_a_day_fires_though_a_deeper_short_dip_came_before() -
     values[3 * DAY:3 * DAY + 36] -= 12  # six hours, deeper: every local scale has seen worse
     values[-DAY:] -= 8  # the local median has long absorbed it; the slow one has not
     s = series_of(values, step_s=STEP_S)
-    assert auto(s).state == "firing"
-    assert auto(s, slow_points=0).state == "ok"
+    assert auto(s, agree=1).state == "firing"  # the slow-baseline signal alone
+    assert auto(s, agree=1, slow_points=0).state == "ok"
 
 
 @pytest.mark.parametrize("values, why", [([], "no data"), ([1.0] * 10, "warming up"),
@@ -144,6 +144,11 @@ def test_empty_short_and_nan_series_are_ok_and_say_why(values: list[float], why:
     finding = auto(series_of(values, step_s=STEP_S))
     assert finding.state == "ok"
     assert why in finding.message
+
+
+def test_the_warm_up_message_says_how_far_along_it_is() -> None:
+    finding = auto(series_of([1.0] * 12, step_s=STEP_S))  # 12 ten-minute points: 1h 50m
+    assert finding.message == "value: warming up: 12 of 30 points (1h 50m of history)"
 
 
 def test_a_constant_series_is_ok() -> None:
@@ -198,7 +203,7 @@ def test_peak_quantile_and_slow_points_are_configurable() -> None:
 
     def state(**options: object) -> str:
         definition = DetectorConfig.model_validate({"name": "d", "source": "s", "query": "q",
-                                                    "analysis": {"type": "auto", **options}})
+                                                    "analysis": {"type": "auto", "agree": 1, **options}})
         return evaluate(labelled, definition.analysis, now=end_of(s)).state
 
     assert state() == "firing"
