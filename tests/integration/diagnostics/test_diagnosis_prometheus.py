@@ -115,9 +115,7 @@ def test_the_diagnosis_names_the_induced_cause_first(incident_url: str, tmp_path
     run = detection.run(database, config, config.detectors[0], _client(config), holder="e2e", now=now, slot=None)
     assert run is not None and run.error is None
     worker = DiagnosisWorker(database, config, {}, holder="e2e", clock=lambda: ALERT_AT + timedelta(minutes=10))
-    began = time.monotonic()
     assert worker.run_pending() == 1
-    elapsed = time.monotonic() - began
     app = create_app(config)
     client = Client(app.test_client(), tokens).as_("viewer")
     [alert] = client.get("/api/v1/alerts").get_json()["items"]
@@ -128,9 +126,6 @@ def test_the_diagnosis_names_the_induced_cause_first(incident_url: str, tmp_path
     assert body["suspects"][0]["labels"] == {"__name__": "vigil_signal", "job": "api", "i": "cause"}, \
         [s["labels"] for s in body["suspects"][:5]]
     assert abs(body["suspects"][0]["lead_s"] - 20 * STEP_S) <= 2 * STEP_S
-    assert elapsed < 10, f"diagnosis took {elapsed:.1f} s (fetch {body['fetch_s']} s, analysis {body['analyse_s']} s)"
-    print(f"\ndiagnosis of {SIGNALS + 1} series: fetch {body['fetch_s']} s, analysis {body['analyse_s']} s, "
-          f"end to end {elapsed:.2f} s")
 
 
 def _client(config: Any) -> Any:
