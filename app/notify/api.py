@@ -23,6 +23,7 @@ channel_out = ns.model("Channel", {
     "name": fields.String, "type": fields.String, "url": fields.String(description="always masked"),
     "events": fields.List(fields.String), "min_severity": fields.String, "matchers": fields.Raw,
     "repeat_interval_s": fields.Float, "group_wait_s": fields.Float,
+    "threaded": fields.Boolean(description="a bot: one message per alert, updated in place, events in its thread"),
 })
 test_out = ns.model("ChannelTest", {"ok": fields.Boolean, "status": fields.Integer, "error": fields.String})
 message_out = outbox_ns.model("OutboxMessage", {
@@ -44,7 +45,7 @@ def _channel(name: str) -> ChannelConfig:
 def _channel_dict(c: ChannelConfig) -> dict[str, Any]:
     return {"name": c.name, "type": c.type, "url": "**********", "events": list(c.events),
             "min_severity": c.min_severity, "matchers": dict(c.matchers),
-            "repeat_interval_s": c.repeat_interval_s, "group_wait_s": c.group_wait_s}
+            "repeat_interval_s": c.repeat_interval_s, "group_wait_s": c.group_wait_s, "threaded": c.threaded}
 
 
 @ns.route("")
