@@ -3,7 +3,6 @@ that the API and /metrics agree on, and safety checks that hold under a burst.""
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -343,6 +342,13 @@ def test_the_interrupted_run_in_the_api_shows_outcome_unknown(auto, api) -> None
         execution.state = "running"
         results.interrupt(session, execution, "interrupted: runner x stopped before the script finished")
     assert client.get(f"/api/v1/executions/{execution.id}").json["outcome_unknown"] is True
-    time.sleep(0)  # nothing to wait for: the row is final
-    with auto.database.read() as session:
-        assert session.scalars(select(Alert)).one().state == "firing"
+
+
+def test_a_binding_takes_its_approval_timeout_as_a_duration(api) -> None:
+    client, _config = api
+    admin = client.as_("admin")
+    created = admin.post("/api/v1/bindings", json={"name": "b30", "remediation": "fix", "mode": "approve",
+                                                   "approval_timeout": "30m"})
+    assert created.status_code == 201 and created.json["approval_timeout_s"] == 1800
+    refused = admin.post("/api/v1/bindings", json={"name": "bad", "remediation": "fix", "approval_timeout": "soon"})
+    assert refused.status_code == 400 and any("approval_timeout" in key for key in refused.json["errors"])
