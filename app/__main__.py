@@ -92,6 +92,12 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rehearse(args: argparse.Namespace) -> int:
+    from app.rehearsal import cli
+
+    return cli.main(args, os.environ)
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from app import backtest
 
@@ -161,6 +167,10 @@ def _parser() -> argparse.ArgumentParser:
     which = bt.add_mutually_exclusive_group(required=True)
     which.add_argument("--detector", help="a detector from the configuration file")
     which.add_argument("--definition", help="a YAML file holding one detector definition")
+    rh = add("rehearse", _cmd_rehearse, "replay stored alert history through a binding and print what it would do")
+    rh.add_argument("--binding", required=True, help="a YAML file holding one binding (the create schema)")
+    rh.add_argument("--since", help="ISO-8601 time or a duration before now (default: 30 days before --until)")
+    rh.add_argument("--until", help="ISO-8601 time or a duration before now (default: now)")
     wk = add("worker", _cmd_worker, "run remediation executions from Redis Queue (execution.backend: rq)")
     wk.add_argument("--queues", default="default", help="comma-separated RQ queues to serve")
     wk.add_argument("--burst", action="store_true", help="exit when the queues are empty")

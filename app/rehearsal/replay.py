@@ -1,0 +1,289 @@
+"""Replay alert history through one binding: the pure core of a rehearsal (no database).
+
+Every firing in time order goes through the live path's own pieces: the binding matcher
+(app.automation.bindings.matches), the "already queued or running" check, the policy
+(remediations.decide) and the parameter check. What the live path reads from the
+executions table (last run per fingerprint, runs in the rate window, runs waiting or
+running, the breaker's failure count) is kept here as simulated runs instead.
+
+Assumptions (said in every answer, see ASSUMPTIONS):
+- a run's outcome and duration are those of the same remediation's past run on the same
+  alert where one is known, else success in no time;
+- a request for approval with no known past answer waits until its alert resolves or its
+  approval times out, then counts as not run;
+- the breaker closes when a person closed the real binding's breaker (audit), never alone;
+- concurrency counts this binding's runs only (other bindings' runs are not replayed).
+"""
+from __future__ import annotations
+
+import heapq
+import json
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from app.alerts.models import Alert
+from app.automation import bindings as binding_service
+from app.automation.models import Binding
+from remediations import BindingPolicy, ParamsError, breaker_should_open, decide, render_params, validate_params
+
+ASSUMPTIONS = {
+    "outcome": "the same remediation's past run on the same alert where known, else success",
+    "duration": "the past run's duration where known, else 0 s",
+    "approval": "an unanswered approval waits until its alert resolves or it expires, then counts as not run",
+    "breaker": "closes only when the real binding's breaker was closed by a person",
+    "concurrency": "counts this binding's runs only",
+    "history": "starts empty at `since`: runs before the period are not replayed",
+}
+FAILED = ("failed", "timed_out", "error")  # as app.automation.results: these count towards the breaker
+RAN = ("succeeded", "failed", "timed_out", "error", "interrupted")  # final states that were a run
+
+
+@dataclass(frozen=True)
+class Firing:
+    """An alert as the live path saw it when it fired."""
+
+    alert_id: int
+    at: datetime
+    fingerprint: str
+    detector: str
+    severity: str
+    kind: str
+    labels: Mapping[str, str]
+    resolved_at: datetime | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)  # what parameter templates see
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A past run of the remediation on one alert: its final state and how long it took."""
+
+    state: str
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    matches: Callable[[Mapping[str, str]], bool]
+
+
+@dataclass
+class History:
+    """Facts of the period besides the alerts: pause switch changes, silences, breaker closes."""
+
+    paused_at_start: bool = False
+    pauses: list[tuple[datetime, bool]] = field(default_factory=list)  # (at, paused), by time
+    silences: list[Silence] = field(default_factory=list)  # by id, as the live lookup
+    breaker_closes: list[datetime] = field(default_factory=list)
+    outcomes: dict[int, Outcome] = field(default_factory=dict)  # by alert id
+    runnable_error: str | None = None  # why the remediation cannot run now (skips every decision)
+    max_concurrency: int = 1
+    params_schema: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rehearsed:
+    """One decision: the same action and reason text the live path records."""
+
+    alert_id: int
+    at: datetime
+    fingerprint: str
+    action: str  # run | queue | approve | dry_run | skip
+    reason: str
+
+
+@dataclass
+class _Run:
+    at: datetime
+    fingerprint: str
+    counts_until: datetime | None  # a run for cooldown and rate limits until then (None: for good)
+    active_until: datetime  # holds the fingerprint's slot (and a concurrency slot when it runs)
+    takes_slot: bool  # queued or running, not waiting for a person
+
+
+def guard(reason: str) -> str:
+    """The guard's short name from a decision's reason, for counts."""
+    for key, name in (("paused", "paused"), ("silenced", "silenced"), ("breaker", "breaker"),
+                      ("cooldown", "cooldown"), ("rate limit", "rate_limit"),
+                      ("already queued or running", "already_active"), ("concurrency", "concurrency")):
+        if key in reason:
+            return name
+    return "other"
+
+
+class _Pauses:
+    def __init__(self, history: History) -> None:
+        self.paused, self.events, self.i = history.paused_at_start, history.pauses, 0
+
+    def at(self, now: datetime) -> bool:
+        while self.i < len(self.events) and self.events[self.i][0] <= now:
+            self.paused = self.events[self.i][1]
+            self.i += 1
+        return self.paused
+
+
+class _Breaker:
+    """Consecutive failures applied when each simulated run finishes; person closes replayed."""
+
+    def __init__(self, policy: BindingPolicy, closes: list[datetime]) -> None:
+        self.policy, self.failures, self.open = policy, 0, False
+        self.events: list[tuple[datetime, int, str]] = [(at, i, "") for i, at in enumerate(closes)]
+        heapq.heapify(self.events)
+        self.seq = len(closes)
+
+    def finish_at(self, at: datetime, state: str) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (at, self.seq, state))
+
+    def advance(self, now: datetime) -> None:
+        while self.events and self.events[0][0] <= now:
+            _at, _i, state = heapq.heappop(self.events)
+            if state == "":  # a person closed the breaker
+                self.open, self.failures = False, 0
+            elif state in FAILED:
+                self.failures += 1
+                self.open = self.open or breaker_should_open(self.failures, self.policy.breaker_threshold)
+            elif state == "succeeded":
+                self.failures = 0
+
+
+class Rehearsal:
+    """Decides firing after firing; feed them in time order (then alert id, like the live path)."""
+
+    def __init__(self, binding: Binding, history: History) -> None:
+        self.binding, self.history = binding, history
+        self.policy = binding_service.policy(binding)
+        self.pauses = _Pauses(history)
+        self.breaker = _Breaker(self.policy, history.breaker_closes)
+        self.runs: deque[_Run] = deque()  # runs inside the longest window still needed
+        self.last_by_fp: dict[str, list[_Run]] = {}
+        self._params_ok: dict[str, str | None] = {}
+
+    def matches(self, firing: Firing) -> bool:
+        # bindings.matches reads only detector, severity and labels: a plain record will do.
+        return firing.kind not in ("error", "nodata") and binding_service.matches(self.binding, cast(Alert, firing))
+
+    def decide(self, firing: Firing) -> Rehearsed:
+        now = firing.at
+        self.breaker.advance(now)
+        if self.history.runnable_error is not None:
+            return self._out(firing, "skip", f"skipped: {self.history.runnable_error}")
+        fp_runs = self.last_by_fp.get(firing.fingerprint, [])
+        if any(r.active_until > now for r in fp_runs):
+            return self._out(firing, "skip", "skipped: already queued or running for this alert")
+        decision = decide(
+            binding=self.policy, now=now, paused=self.pauses.at(now), silenced_by=self._silenced_by(firing),
+            last_run_at_for_fingerprint=max((r.at for r in fp_runs if _counts(r, now)), default=None),
+            runs_in_window=self._runs_since(now, now - timedelta(seconds=self.policy.rate_window_s)),
+            breaker_open=self.breaker.open, running_for_remediation=self._waiting_or_running(now),
+            max_concurrency=self.history.max_concurrency)
+        params_error = self._params_error(firing)
+        if params_error is not None:
+            return self._out(firing, "skip", f"skipped: {params_error}")
+        if decision.action in ("run", "queue", "approve"):
+            self._add_run(firing, decision.action)
+        return self._out(firing, decision.action, decision.reason)
+
+    def _out(self, firing: Firing, action: str, reason: str) -> Rehearsed:
+        return Rehearsed(firing.alert_id, firing.at, firing.fingerprint, action, reason)
+
+    def _silenced_by(self, firing: Firing) -> str | None:
+        labels = {**firing.labels, "detector": firing.detector}
+        for silence in self.history.silences:
+            if silence.starts_at <= firing.at < silence.ends_at and silence.matches(labels):
+                return f"silence {silence.id}"
+        return None
+
+    def _runs_since(self, now: datetime, since: datetime) -> int:
+        keep = since - timedelta(seconds=self.policy.cooldown_s)
+        while self.runs and self.runs[0].at < keep and self.runs[0].active_until <= now:
+            old = self.runs.popleft()
+            self.last_by_fp[old.fingerprint].remove(old)
+        return sum(1 for r in self.runs if r.at >= since and _counts(r, now))
+
+    def _waiting_or_running(self, now: datetime) -> int:
+        return sum(1 for r in self.runs if r.takes_slot and r.active_until > now)
+
+    def _params_error(self, firing: Firing) -> str | None:
+        if not self.binding.params and not self.history.params_schema:
+            return None
+        rendered = render_params(self.binding.params, firing.context)
+        key = json.dumps(rendered, sort_keys=True, default=str)
+        if key not in self._params_ok:  # a schema check per distinct rendering, not per alert
+            try:
+                validate_params(self.history.params_schema, rendered)
+                self._params_ok[key] = None
+            except ParamsError as exc:
+                self._params_ok[key] = str(exc)
+        return self._params_ok[key]
+
+    def _add_run(self, firing: Firing, action: str) -> None:
+        known = self.history.outcomes.get(firing.alert_id)
+        if action == "approve" and known is None:
+            timeout = firing.at + timedelta(seconds=self.binding.approval_timeout_s)
+            end = min(firing.resolved_at, timeout) if firing.resolved_at else timeout
+            run = _Run(firing.at, firing.fingerprint, end, end, False)
+        else:
+            outcome = known or Outcome("succeeded", 0.0)
+            end = firing.at + timedelta(seconds=outcome.duration_s)
+            counts = None if outcome.state in RAN else end
+            run = _Run(firing.at, firing.fingerprint, counts, end, action != "approve")
+            if outcome.state in RAN:
+                self.breaker.finish_at(end, outcome.state)
+        self.runs.append(run)
+        self.last_by_fp.setdefault(firing.fingerprint, []).append(run)
+
+
+def _counts(run: _Run, now: datetime) -> bool:
+    return run.counts_until is None or run.counts_until > now
+
+
+def replay(binding: Binding, firings: Iterable[Firing], history: History) -> Iterable[Rehearsed]:
+    """Every decision the binding would have made, in order (firings sorted by time, id)."""
+    rehearsal = Rehearsal(binding, history)
+    for firing in firings:
+        if rehearsal.matches(firing):
+            yield rehearsal.decide(firing)
+
+
+def summarise(decisions: Iterable[Rehearsed], *, limit: int = 1000) -> dict[str, Any]:
+    """Runs and skips (each list up to `limit`), counts per day and guard, the busiest hour."""
+    runs: list[dict[str, Any]] = []
+    skips: list[dict[str, Any]] = []
+    per_day: dict[str, dict[str, int]] = {}
+    per_hour: dict[datetime, int] = {}
+    by_guard: dict[str, int] = {}
+    by_action: dict[str, int] = {}
+    for d in decisions:
+        by_action[d.action] = by_action.get(d.action, 0) + 1
+        day = per_day.setdefault(d.at.date().isoformat(), {"runs": 0, "skipped": 0})
+        item = {"alert_id": d.alert_id, "at": d.at.isoformat(), "fingerprint": d.fingerprint,
+                "action": d.action, "reason": d.reason}
+        if d.action == "skip":
+            day["skipped"] += 1
+            name = guard(d.reason)
+            by_guard[name] = by_guard.get(name, 0) + 1
+            if len(skips) < limit:
+                skips.append({**item, "guard": name})
+            continue
+        day["runs"] += 1
+        hour = d.at.replace(minute=0, second=0, microsecond=0)
+        per_hour[hour] = per_hour.get(hour, 0) + 1
+        if len(runs) < limit:
+            runs.append(item)
+    busiest = max(per_hour.items(), key=lambda kv: (kv[1], -kv[0].timestamp()), default=None)
+    total_runs = sum(v["runs"] for v in per_day.values())
+    total_skips = sum(v["skipped"] for v in per_day.values())
+    return {
+        "summary": {"decisions": total_runs + total_skips, "runs": total_runs, "skipped": total_skips,
+                    "by_action": by_action, "skipped_by_guard": by_guard},
+        "runs": runs, "skips": skips, "truncated": total_runs > limit or total_skips > limit,
+        "per_day": [{"day": k, **v} for k, v in sorted(per_day.items())],
+        "busiest_hour": {"hour": busiest[0].isoformat(), "runs": busiest[1]} if busiest else None,
+        "assumptions": ASSUMPTIONS,
+    }
