@@ -71,7 +71,29 @@ def deliver(database: Database, channel: ChannelConfig, rows: Sequence[OutboxMes
         if not delivery.ok:
             return delivery
         _set_state(database, root.id, state, now)
+    if first.event == "alert.resolved":
+        delivery = _close_waiting_approvals(database, channel, n, first.alert_id, http=http, now=now)
+        if not delivery.ok:
+            return delivery
     return _post_and_keep(database, channel, reply, n, first, thread=root.ref, http=http, now=now)
+
+
+def _close_waiting_approvals(database: Database, channel: ChannelConfig, n: Notification, alert_id: int, *,
+                             http: requests.Session, now: datetime) -> Delivery:
+    """Requests nobody answered before the alert resolved lose their buttons (the approval
+    was cancelled with it), so nobody presses them for an alert that is over."""
+    with database.read() as session:
+        waiting = [(m.id, m.chat_channel, m.ref) for m in session.scalars(select(ChatMessage).where(
+            ChatMessage.channel == channel.name, ChatMessage.role == "approval", ChatMessage.alert_id == alert_id,
+            ChatMessage.state == "awaiting approval"))]
+    subject = n.alerts[0].detector if n.alerts else "vigil"
+    body = render(channel.type, replace(n, title=f"Not answered, the alert resolved first: {subject}"))
+    for message_id, chat_channel, ref in waiting:
+        delivery = chatapi.update(channel, chat_channel=chat_channel, ref=ref, body=body, http=http, now=now)
+        if not delivery.ok:
+            return delivery
+        _set_state(database, message_id, "cancelled", now)
+    return Delivery(ok=True)
 
 
 def _is_repeat(row: OutboxMessage) -> bool:

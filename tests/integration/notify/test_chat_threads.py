@@ -103,3 +103,16 @@ def test_a_rejection_from_slack_records_the_rejecter_and_nothing_runs(chat, slac
     [execution] = chat.executions()
     assert execution.state == "rejected" and execution.rejected_by == "alice" and execution.approved_by is None
     assert "Rejected by alice" in request.text
+
+
+def test_an_unanswered_request_loses_its_buttons_when_the_alert_resolves(chat, slack) -> None:
+    chat.register("restart")
+    chat.bind("ask", "restart", "approve")
+    chat.alert("cpu")
+    chat.send()
+    [root] = slack.roots()
+    [request] = slack.thread(root)
+    chat.alert("cpu", state="ok")
+    chat.send()
+    assert "vigil_approve" not in request.text and "Not answered, the alert resolved first: cpu" in request.text
+    assert chat.executions()[0].state == "cancelled" and slack.problems == []
