@@ -53,6 +53,8 @@ def create(session: Session, *, spec: BindingConfig, by: str, now: datetime, ori
     if session.scalar(select(Binding.id).where(Binding.name == spec.name)) is not None:
         raise ConflictError(f"a binding named {spec.name!r} already exists")
     _check_regexes(spec.matchers)
+    if spec.when_suspect is not None:
+        _check_regexes(spec.when_suspect.labels, field="when_suspect.labels")
     binding = Binding(name=spec.name, created_at=now, created_by=by, origin=origin, breaker_open=False,
                       consecutive_failures=0)
     _assign(binding, spec)
@@ -80,7 +82,7 @@ def sync_from_config(session: Session, specs: Sequence[BindingConfig], *, now: d
 
 
 _FIELDS = ("remediation", "detector", "matchers", "severities", "params", "mode", "cooldown_s", "rate_limit",
-           "rate_window_s", "breaker_threshold", "approval_timeout_s", "enabled", "queue")
+           "rate_window_s", "breaker_threshold", "approval_timeout_s", "enabled", "queue", "when_suspect")
 
 
 def _fields(binding: Binding) -> dict[str, Any]:
@@ -95,15 +97,16 @@ def _assign(binding: Binding, spec: BindingConfig) -> None:
     binding.breaker_threshold, binding.enabled = spec.breaker_threshold, spec.enabled
     binding.approval_timeout_s = spec.approval_timeout
     binding.queue = spec.queue
+    binding.when_suspect = spec.when_suspect.model_dump() if spec.when_suspect is not None else None
 
 
-def _check_regexes(matchers: dict[str, str]) -> None:
+def _check_regexes(matchers: dict[str, str], field: str = "matchers") -> None:
     for name, value in matchers.items():
         if value.startswith("~"):
             try:
                 regex.compile_label_regex(value[1:])
             except regex.RegexError as exc:
-                raise BadRequestError(f"matchers.{name}: {exc}", {f"matchers.{name}": str(exc)}) from None
+                raise BadRequestError(f"{field}.{name}: {exc}", {f"{field}.{name}": str(exc)}) from None
 
 
 def get(session: Session, binding_id: int) -> Binding:
@@ -135,4 +138,4 @@ def as_dict(b: Binding) -> dict[str, Any]:
             "breaker_threshold": b.breaker_threshold, "breaker_open": b.breaker_open,
             "consecutive_failures": b.consecutive_failures, "approval_timeout_s": b.approval_timeout_s,
             "enabled": b.enabled, "origin": b.origin,
-            "queue": b.queue}
+            "queue": b.queue, "when_suspect": b.when_suspect}

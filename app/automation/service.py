@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 from app.alerts.models import Alert, AlertEvent
 from app.audit import service as audit
 from app.automation import bindings as binding_service
-from app.automation import approvals, effectiveness, registry
+from app.automation import approvals, effectiveness, registry, suspects
 from app.automation.approvals import approve as approve  # re-exported: the API's actions live there
 from app.automation.approvals import cancel as cancel
 from app.automation.approvals import reject as reject
 from app.automation.models import ACTIVE_STATES, AutomationState, Binding, Execution, RemediationVersion
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError, NotFoundError
+from app.silences import service as silences
 from remediations import ParamsError, decide, render_params, validate_params
 
 # States that count as a run for cooldown and rate limits (a skip or rejection is not a run).
@@ -44,7 +45,42 @@ def on_firing(session: Session, alert: Alert, *, now: datetime, silenced_by: str
     created = []
     for binding in session.scalars(select(Binding).where(Binding.enabled.is_(True)).order_by(Binding.id)):
         if binding_service.matches(binding, alert):
-            created.append(_decide(session, binding, alert, now=now, paused=paused, silenced_by=silenced_by))
+            if binding.when_suspect and suspects.diagnosis_pending(session, alert.id):
+                _wait_for_diagnosis(session, binding, alert, now=now)  # on_diagnosed decides it
+            elif binding.when_suspect:
+                created.append(_record(session, binding, alert, None, {}, "skipped",
+                                       "skipped: when_suspect: no diagnosis of this alert is queued", now))
+            else:
+                created.append(_decide(session, binding, alert, now=now, paused=paused, silenced_by=silenced_by))
+    return created
+
+
+def _wait_for_diagnosis(session: Session, binding: Binding, alert: Alert, *, now: datetime) -> None:
+    details = {"binding": binding.name, "remediation": binding.remediation, "state": "waiting",
+               "reason": suspects.WAITING_REASON}
+    session.add(AlertEvent(alert_id=alert.id, at=now, kind="remediation.decided", details=details))
+    audit.record(session, actor="system", action="automation.decide", target=f"alert:{alert.id}", details=details)
+
+
+def on_diagnosed(session: Session, alert: Alert, ranked: list[dict[str, Any]] | None, *,
+                 now: datetime) -> list[Execution]:
+    """Decide the when_suspect bindings that waited for this alert's diagnosis (ranked None: it
+    failed). A binding decided once for the alert (a second diagnosis) is not decided again."""
+    decided = set(session.scalars(select(Execution.binding_id).where(Execution.alert_id == alert.id)))
+    silence = silences.silenced_by(session, {**alert.labels, "detector": alert.detector}, now)
+    paused = state(session).paused
+    created = []
+    for binding in session.scalars(select(Binding).where(Binding.enabled.is_(True)).order_by(Binding.id)):
+        if not binding.when_suspect or binding.id in decided or not binding_service.matches(binding, alert):
+            continue
+        reason = suspects.skip_reason(binding.when_suspect, ranked)
+        if reason is None and alert.state != "firing":
+            reason = f"skipped: the alert is {alert.state}, no longer firing"
+        if reason is not None:
+            created.append(_record(session, binding, alert, None, {}, "skipped", reason, now))
+        else:
+            created.append(_decide(session, binding, alert, now=now, paused=paused,
+                                   silenced_by=f"silence {silence.id}" if silence else None))
     return created
 
 

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert, AlertEvent
 from app.audit import service as audit
+from app.automation import service as automation
+from app.automation.models import Execution
 from app.db import get_or_404
 from app.diagnostics.models import Diagnosis
 from app.errors import ConflictError, NotFoundError
@@ -85,22 +87,31 @@ def _rowcount(result: Any) -> int:
 
 
 def complete(session: Session, *, diagnosis_id: int, now: datetime, signals: int, analysed: int, changed: int,
-             fetch_s: float, analyse_s: float, result: dict[str, Any]) -> None:
+             fetch_s: float, analyse_s: float, result: dict[str, Any]) -> list[Execution]:
+    """Store the result; the bindings waiting for it (when_suspect) are decided: their executions."""
     row = session.get(Diagnosis, diagnosis_id)
     if row is None or row.state != "running":
-        return  # requeued or deleted meanwhile: that run's answer is no longer wanted
+        return []  # requeued or deleted meanwhile: that run's answer is no longer wanted
     row.state, row.finished_at = "done", now
     row.signals, row.analysed, row.changed = signals, analysed, changed
     row.fetch_s, row.analyse_s, row.result = fetch_s, analyse_s, result
     top = [{"labels": s["labels"], "lead_s": s["lead_s"]} for s in result.get("suspects", [])[:3]]
     session.add(AlertEvent(alert_id=row.alert_id, at=now, kind="diagnosed", details={"suspects": top}))
+    return _decide_waiting(session, row, result.get("suspects", []), now=now)
 
 
-def fail(session: Session, *, diagnosis_id: int, now: datetime, error: str) -> None:
+def fail(session: Session, *, diagnosis_id: int, now: datetime, error: str) -> list[Execution]:
     row = session.get(Diagnosis, diagnosis_id)
     if row is None or row.state != "running":
-        return
+        return []
     row.state, row.finished_at, row.error = "failed", now, error[:2000]
+    return _decide_waiting(session, row, None, now=now)
+
+
+def _decide_waiting(session: Session, row: Diagnosis, suspects: list[dict[str, Any]] | None, *,
+                    now: datetime) -> list[Execution]:
+    alert = session.get(Alert, row.alert_id)
+    return automation.on_diagnosed(session, alert, suspects, now=now) if alert is not None else []
 
 
 def get(session: Session, alert_id: int) -> Diagnosis:

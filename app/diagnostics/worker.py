@@ -18,6 +18,7 @@ from app.alerts.models import Alert
 from app.db import Database, iso, utcnow
 from app.diagnostics import service
 from app.diagnostics.models import Diagnosis
+from app.notify import service as notify
 from config.schema import Config, DiagnoseConfig, PrometheusSource
 from detectors.diagnosis import signals
 from detectors.errors import DetectorError
@@ -85,17 +86,26 @@ class DiagnosisWorker:
         except (DetectorError, LookupError, ValueError) as exc:
             log.warning("diagnosis=%s failed: %s", diagnosis_id, exc)
             with self.database.write() as session:
-                service.fail(session, diagnosis_id=diagnosis_id, now=self.clock(), error=str(exc))
+                self._announce(session, service.fail(session, diagnosis_id=diagnosis_id, now=self.clock(),
+                                                     error=str(exc)))
             return
         except Exception as exc:  # a bug must not kill the thread; the row says what happened
             log.exception("diagnosis=%s failed", diagnosis_id)
             with self.database.write() as session:
-                service.fail(session, diagnosis_id=diagnosis_id, now=self.clock(), error=f"internal error: {exc}")
+                self._announce(session, service.fail(session, diagnosis_id=diagnosis_id, now=self.clock(),
+                                                     error=f"internal error: {exc}"))
             return
         with self.database.write() as session:
-            service.complete(session, diagnosis_id=diagnosis_id, now=self.clock(), **outcome)
+            self._announce(session, service.complete(session, diagnosis_id=diagnosis_id, now=self.clock(), **outcome))
         log.info("diagnosis=%s done signals=%d fetch_s=%.2f analyse_s=%.2f", diagnosis_id, outcome["signals"],
                  outcome["fetch_s"], outcome["analyse_s"])
+
+    def _announce(self, session: Any, executions: list[Any]) -> None:
+        """Approval requests of the when_suspect bindings the diagnosis decided, as at firing."""
+        for execution in executions:
+            if execution.state == "awaiting_approval":
+                notify.enqueue_remediation(session, self.config, execution=execution, event="approval.requested",
+                                           now=self.clock())
 
     def _diagnose(self, cfg: DiagnoseConfig, source_name: str, labels: dict[str, str], started_at: datetime,
                   direction: int) -> dict[str, Any]:
