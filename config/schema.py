@@ -207,14 +207,6 @@ class WhenSuspect(Model):
     top: int = Field(3, ge=1, le=50)
 
 
-class WhenSuspect(Model):
-    """Run a binding only if one of the diagnosis' top `top` suspects has these labels
-    (a value starting with '~' is a regex); decided when the diagnosis is done."""
-
-    labels: dict[str, str] = Field(min_length=1)
-    top: int = Field(3, ge=1, le=50)
-
-
 class BindingConfig(Model):
     """Which alerts run which remediation, and under which safety envelope."""
 
@@ -233,7 +225,6 @@ class BindingConfig(Model):
     approval_timeout: Duration = Field(3600.0, ge=1, le=30 * 86400)
     enabled: bool = True
     queue: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # RQ queue (a target group)
-    when_suspect: WhenSuspect | None = None
     when_suspect: WhenSuspect | None = None
 
 
