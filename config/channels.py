@@ -34,6 +34,7 @@ from config.units import Duration
 Event = Literal[
     "alert.firing",
     "alert.resolved",
+    "alert.diagnosed",  # the diagnosis' top suspects (README "Diagnostics")
     "remediation.started",
     "remediation.succeeded",
     "remediation.failed",

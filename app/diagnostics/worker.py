@@ -19,6 +19,7 @@ from app.db import Database, iso, utcnow
 from app.diagnostics import service
 from app.diagnostics.models import Diagnosis
 from app.notify import service as notify
+from app.silences import service as silences
 from config.schema import Config, DiagnoseConfig, PrometheusSource
 from detectors.diagnosis import signals
 from detectors.errors import DetectorError
@@ -97,6 +98,7 @@ class DiagnosisWorker:
             return
         with self.database.write() as session:
             self._announce(session, service.complete(session, diagnosis_id=diagnosis_id, now=self.clock(), **outcome))
+            self._summarise(session, diagnosis_id)
         log.info("diagnosis=%s done signals=%d fetch_s=%.2f analyse_s=%.2f", diagnosis_id, outcome["signals"],
                  outcome["fetch_s"], outcome["analyse_s"])
 
@@ -106,6 +108,16 @@ class DiagnosisWorker:
             if execution.state == "awaiting_approval":
                 notify.enqueue_remediation(session, self.config, execution=execution, event="approval.requested",
                                            now=self.clock())
+
+    def _summarise(self, session: Any, diagnosis_id: int) -> None:
+        """alert.diagnosed to the channels: the top 3 suspects and the alert's link (a silenced
+        alert notifies nothing, as at firing)."""
+        row = session.get(Diagnosis, diagnosis_id)
+        alert = session.get(Alert, row.alert_id) if row is not None and row.state == "done" else None
+        now = self.clock()
+        if alert is not None and silences.silenced_by(session, {**alert.labels, "detector": alert.detector}, now) is None:
+            notify.enqueue_diagnosed(session, self.config, alert=alert, suspects=(row.result or {}).get("suspects", []),
+                                     now=now)
 
     def _diagnose(self, cfg: DiagnoseConfig, source_name: str, labels: dict[str, str], started_at: datetime,
                   direction: int) -> dict[str, Any]:

@@ -291,3 +291,19 @@ def summary(n: Notification) -> str:
     this adds nothing to it: adding the count here printed it twice on every channel.
     """
     return f"{emoji_of(n)} {n.title}"
+
+
+def suspects_text(suspects: Sequence[Mapping[str, Any]], limit: int = 3) -> str:
+    """Plain lines naming a diagnosis' first suspects, for the alert.diagnosed message:
+    '1. pool_waiting{instance=db-1}: up 5m 00s before the alert (8.1 sigma)'."""
+    lines = [f"Top {min(limit, len(suspects))} suspects (what changed with the alert):"] if suspects else \
+        ["No signal changed with the alert."]
+    for i, s in enumerate(suspects[:limit], 1):
+        labels = dict(s.get("labels") or {})
+        name = labels.pop("__name__", "")
+        lead = float(s.get("lead_s") or 0.0)
+        when = f"{duration(abs(lead))} {'before' if lead >= 0 else 'after'} the alert"
+        sigma = s.get("effect_sigma")
+        size = f" ({number(sigma)} sigma)" if isinstance(sigma, (int, float)) else ""
+        lines.append(f"{i}. {name}{{{label_text(labels)}}}: {s.get('direction', 'moved')} {when}{size}")
+    return "\n".join(lines)

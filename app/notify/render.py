@@ -337,7 +337,7 @@ def _apprise(n: Notification, lv: _Level) -> Body:
     """Title, Markdown text and an apprise notify type: all apprise can carry."""
     alerts, more = _shown(n, lv)
     lines = [f"**{a.detector}** {label_text(a.labels)}: {evidence(a) or a.state}, since {since(a, n.created_at)}"
-             for a in alerts]
+             + (f"\n{a.message}" if a.message else "") for a in alerts]  # the message: e.g. the top suspects
     lines += [_more(n, more)] if more else []
     if n.remediation:
         lines += [", ".join(f"{k}: {v}" for k, v in remediation_facts(n.remediation)), _output(n, lv.chars(1500))]

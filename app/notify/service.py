@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert
 from app.automation.models import Execution
-from app.notify.messages import AlertItem, Notification, RemediationInfo
+from app.notify.messages import AlertItem, Notification, RemediationInfo, suspects_text
 from app.notify.models import OutboxMessage
 from config.channels import ChannelConfig, matches
 from config.schema import Config
@@ -24,7 +24,7 @@ _TITLES = {
     "alert.firing": "Firing", "alert.resolved": "Resolved", "remediation.started": "Remediation started",
     "remediation.succeeded": "Remediation succeeded", "remediation.failed": "Remediation failed",
     "approval.requested": "Approval requested", "breaker.opened": "Circuit breaker opened",
-    "approval.answered": "Approval answered",
+    "approval.answered": "Approval answered", "alert.diagnosed": "Diagnosed",
 }
 
 
@@ -45,6 +45,15 @@ def enqueue_alert(session: Session, config: Config, *, alert: Alert, event: str,
         payload["remediation"] = remediation_payload(execution, config.settings.public_url)
     return _enqueue(session, config.channels, event=event, severity=alert.severity, labels=alert.labels,
                     group=f"{event}:{alert.detector}", alert_id=alert.id, payload=payload, now=now)
+
+
+def enqueue_diagnosed(session: Session, config: Config, *, alert: Alert, suspects: Sequence[dict[str, Any]],
+                      now: datetime) -> int:
+    """alert.diagnosed: the top 3 suspects as the alert item's message, which every renderer
+    shows beside the alert's link."""
+    payload = {"alert": {**alert_payload(alert, config.settings.public_url), "message": suspects_text(suspects)}}
+    return _enqueue(session, config.channels, event="alert.diagnosed", severity=alert.severity, labels=alert.labels,
+                    group=f"alert.diagnosed:{alert.detector}", alert_id=alert.id, payload=payload, now=now)
 
 
 def enqueue_remediation(session: Session, config: Config, *, execution: Execution, event: str,
