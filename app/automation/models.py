@@ -70,6 +70,8 @@ class Binding(Base):
     queue: Mapped[str] = mapped_column(String(64), default="default")  # RQ queue (target group)
     # {"labels": {...}, "top": N}: decided once the diagnosis is done (README "Diagnostics").
     when_suspect: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
+    # remediation | diagnostic (read-only, runs without approval, never judged as a remediation)
+    kind: Mapped[str] = mapped_column(String(16), default="remediation", server_default="remediation")
     origin: Mapped[str] = mapped_column(String(16), default="api")  # api | config
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(64))
@@ -97,7 +99,7 @@ class Execution(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     state: Mapped[str] = mapped_column(String(24))
     reason: Mapped[str] = mapped_column(Text, default="")
-    trigger: Mapped[str] = mapped_column(String(16))  # alert | manual
+    trigger: Mapped[str] = mapped_column(String(16))  # alert | manual | diagnostic (a diagnostic binding's)
     triggered_by: Mapped[str] = mapped_column(String(64))
     approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     rejected_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
