@@ -17,7 +17,7 @@ from app.notify.messages import duration
 from app.reactions import react
 from config.schema import BlindAlertConfig, Config, DetectorConfig
 from detectors import pipeline
-from detectors.findings import Finding
+from detectors.findings import Finding, Kind
 from detectors.pipeline import DetectorRun
 from detectors.sources import Source
 
@@ -102,8 +102,9 @@ def watch_blindness(session: Session, definition: DetectorConfig, status: Detect
     status.error_since = (status.error_since or now) if condition == "error" else None
     status.no_data_since = (status.no_data_since or now) if condition == "nodata" else None
     transitions: list[alerts.Transition] = []
-    for kind, rule, since in (("error", definition.on_error, status.error_since),
-                              ("nodata", definition.on_no_data, status.no_data_since)):
+    rules: tuple[tuple[Kind, BlindAlertConfig, datetime | None], ...] = (
+        ("error", definition.on_error, status.error_since), ("nodata", definition.on_no_data, status.no_data_since))
+    for kind, rule, since in rules:
         firing = rule.alert and since is not None and _lasted(definition, rule, now - since)
         finding = Finding(kind=kind, labels={BLIND_LABEL: kind}, state="firing" if firing else "ok",
                           active_since=since, message=_blind_message(definition, kind, result, since, now))
