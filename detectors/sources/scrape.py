@@ -24,6 +24,7 @@ import numpy.typing as npt
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from config import regex
 from config.schema import ScrapeSource
 from detectors.errors import SourceError
 from detectors.series import LabelledSeries
@@ -48,7 +49,7 @@ class Selector:
             have = labels.get(label, "")
             ok = {"=": have == value, "!=": have != value}.get(op)
             if ok is None:
-                ok = re.fullmatch(value, have) is not None
+                ok = regex.fullmatch(value, have)  # RE2, as Prometheus: linear in the label's length
                 ok = ok if op == "=~" else not ok
             if not ok:
                 return False
@@ -72,6 +73,12 @@ def parse_query(query: str, *, source: str) -> Selector:
         if not m:
             raise bad
         value = re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n" else e.group(1), m.group(3))
+        if m.group(2) in ("=~", "!~"):
+            try:
+                regex.compile_label_regex(value)
+            except regex.RegexError as exc:
+                raise SourceError(f'scrape source "{source}": label {m.group(1)}: {exc}', source=source,
+                                  permanent=True) from None
         matchers.append((m.group(1), m.group(2), value))
         pos = m.end()
     return Selector(match.group(2), tuple(matchers), bool(match.group(1)))

@@ -65,3 +65,14 @@ def test_a_stored_pattern_re2_refuses_silences_nothing_instead_of_failing_proces
 def test_a_binding_regex_re2_cannot_run_is_a_400_naming_the_label(client) -> None:
     answer = client.post("/api/v1/bindings", json={"name": "b", "remediation": "fix", "matchers": {"a": r"~(x)\1"}})
     assert answer.status_code == 400 and "matchers.a" in answer.json["errors"]
+
+
+@pytest.mark.timeout(60)
+def test_a_scrape_query_regex_runs_on_re2_and_a_bad_one_is_a_config_error() -> None:
+    from detectors.errors import SourceError
+    from detectors.sources.scrape import parse_query
+
+    query = parse_query(f'up{{instance=~"{EVIL_PATTERN}"}}', source="s")
+    assert query.matches({"instance": EVIL_VALUE}) is False
+    with pytest.raises(SourceError, match="label instance: invalid regex"):
+        parse_query(r'up{instance=~"(a)\\1"}', source="s")
