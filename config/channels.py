@@ -39,6 +39,7 @@ Event = Literal[
     "remediation.succeeded",
     "remediation.failed",
     "approval.requested",
+    "diagnostic.output",  # a diagnostic binding's script output
     "breaker.opened",
 ]
 EVENTS: tuple[Event, ...] = get_args(Event)

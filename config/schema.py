@@ -226,6 +226,9 @@ class BindingConfig(Model):
     enabled: bool = True
     queue: str = Field("default", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # RQ queue (a target group)
     when_suspect: WhenSuspect | None = None
+    # diagnostic: a read-only script run on firing without approval (whatever `mode` says),
+    # its output on the alert's timeline and chat thread; never judged as a remediation.
+    kind: Literal["remediation", "diagnostic"] = "remediation"
 
 
 class AutomationSettings(Model):

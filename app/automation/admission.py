@@ -52,7 +52,7 @@ class Slots:
 
 def check(session: Session, execution: Execution, *, now: datetime, paused: bool, slots: Slots) -> Decision:
     """Whether a queued execution may start now; manual runs (a person asked) always may."""
-    if execution.trigger != "alert":
+    if execution.trigger not in ("alert", "diagnostic"):
         return _RUN
     # Locked until the pass commits: a run finishing meanwhile (results._update_breaker locks it
     # too) cannot slip between reading the failure count and counting the runs in flight.

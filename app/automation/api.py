@@ -84,6 +84,8 @@ binding_in = bindings_ns.model("BindingCreate", {
     "enabled": fields.Boolean, "queue": fields.String(description="RQ queue (target group)"),
     "when_suspect": fields.Raw(description='{"labels": {...}, "top": 3}: run only if such a signal is among '
                                            "the diagnosis' top suspects"),
+    "kind": fields.String(enum=["remediation", "diagnostic"],
+                          description="diagnostic: read-only, runs on firing without approval, never judged"),
 }, strict=True)
 binding_out = bindings_ns.model("Binding", {
     "id": fields.Integer, "name": fields.String, "remediation": fields.String, "detector": fields.String,
@@ -91,7 +93,7 @@ binding_out = bindings_ns.model("Binding", {
     "cooldown_s": fields.Float, "rate_limit": fields.Integer, "rate_window_s": fields.Float,
     "breaker_threshold": fields.Integer, "breaker_open": fields.Boolean, "consecutive_failures": fields.Integer,
     "approval_timeout_s": fields.Float, "enabled": fields.Boolean, "origin": fields.String, "queue": fields.String,
-    "when_suspect": fields.Raw,
+    "when_suspect": fields.Raw, "kind": fields.String,
 })
 pause_in = automation_ns.model("PauseRequest", {"reason": fields.String(max_length=1000)}, strict=True)
 automation_out = automation_ns.model("AutomationState", {

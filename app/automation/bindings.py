@@ -44,7 +44,8 @@ def matches(binding: Binding, alert: Alert) -> bool:
 
 
 def policy(binding: Binding) -> BindingPolicy:
-    return BindingPolicy(mode=binding.mode, cooldown_s=binding.cooldown_s,  # type: ignore[arg-type]
+    mode = "auto" if binding.kind == "diagnostic" else binding.mode  # read-only: nobody needs to approve it
+    return BindingPolicy(mode=mode, cooldown_s=binding.cooldown_s,  # type: ignore[arg-type]
                          rate_limit=binding.rate_limit, rate_window_s=binding.rate_window_s,
                          breaker_threshold=binding.breaker_threshold)
 
@@ -82,7 +83,7 @@ def sync_from_config(session: Session, specs: Sequence[BindingConfig], *, now: d
 
 
 _FIELDS = ("remediation", "detector", "matchers", "severities", "params", "mode", "cooldown_s", "rate_limit",
-           "rate_window_s", "breaker_threshold", "approval_timeout_s", "enabled", "queue", "when_suspect")
+           "rate_window_s", "breaker_threshold", "approval_timeout_s", "enabled", "queue", "when_suspect", "kind")
 
 
 def _fields(binding: Binding) -> dict[str, Any]:
@@ -98,6 +99,7 @@ def _assign(binding: Binding, spec: BindingConfig) -> None:
     binding.approval_timeout_s = spec.approval_timeout
     binding.queue = spec.queue
     binding.when_suspect = spec.when_suspect.model_dump() if spec.when_suspect is not None else None
+    binding.kind = spec.kind
 
 
 def _check_regexes(matchers: dict[str, str], field: str = "matchers") -> None:
@@ -138,4 +140,4 @@ def as_dict(b: Binding) -> dict[str, Any]:
             "breaker_threshold": b.breaker_threshold, "breaker_open": b.breaker_open,
             "consecutive_failures": b.consecutive_failures, "approval_timeout_s": b.approval_timeout_s,
             "enabled": b.enabled, "origin": b.origin,
-            "queue": b.queue, "when_suspect": b.when_suspect}
+            "queue": b.queue, "when_suspect": b.when_suspect, "kind": b.kind}

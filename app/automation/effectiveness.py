@@ -49,6 +49,8 @@ def judge(session: Session, execution: Execution, *, now: datetime) -> str | Non
     """Store the verdict on a succeeded execution (once); returns it, None when not judged yet."""
     if execution.state != "succeeded" or execution.outcome is not None or not execution.alert_id:
         return execution.outcome
+    if execution.trigger == "diagnostic":
+        return None  # a diagnostic script only looks: it fixes nothing, so it is never judged
     alert = session.get(Alert, execution.alert_id)
     resolved_at = alert.resolved_at if alert is not None and alert.state == "resolved" else None
     outcome, recovery_s = verdict(started_at=execution.started_at, finished_at=execution.finished_at,

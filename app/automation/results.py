@@ -5,6 +5,7 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -57,7 +58,9 @@ def record_start(database: Database, config: Config, execution_id: int, pid: int
         execution = session.get(Execution, execution_id)
         if execution is not None:
             execution.pid, execution.started_at = pid, now
-            notify.enqueue_remediation(session, config, execution=execution, event="remediation.started", now=now)
+            if execution.trigger != "diagnostic":  # a diagnostic script is not "remediating" the alert
+                notify.enqueue_remediation(session, config, execution=execution, event="remediation.started",
+                                           now=now)
 
 
 def record_result(database: Database, config: Config, execution_id: int, result: RunResult) -> None:
@@ -73,10 +76,9 @@ def record_result(database: Database, config: Config, execution_id: int, result:
         _close_loop(session, config, execution, result.finished_at)
         _update_breaker(session, config, execution, result.finished_at)
         if execution.alert_id:
-            session.add(AlertEvent(alert_id=execution.alert_id, at=result.finished_at, kind="remediation.ran",
-                                   details={"execution_id": execution.id, "state": execution.state,
-                                            "exit_code": execution.exit_code}))
+            session.add(_ran_event(execution, result.finished_at))
         event = "remediation.succeeded" if execution.state == "succeeded" else "remediation.failed"
+        event = "diagnostic.output" if execution.trigger == "diagnostic" else event
         notify.enqueue_remediation(session, config, execution=execution, event=event, now=result.finished_at)
         audit.record(session, actor="system", action="execution.finish", target=f"execution:{execution.id}",
                      details={"state": execution.state, "exit_code": execution.exit_code,
@@ -88,9 +90,18 @@ def record_result(database: Database, config: Config, execution_id: int, result:
              result.exit_code)
 
 
+def _ran_event(execution: Execution, now: datetime) -> AlertEvent:
+    """remediation.ran on the alert's timeline; a diagnostic script's (diagnostic.ran) carries its output."""
+    details: dict[str, Any] = {"execution_id": execution.id, "state": execution.state, "exit_code": execution.exit_code}
+    if execution.trigger == "diagnostic":
+        details["remediation"], details["output"] = execution.remediation, (execution.output or "")[-4000:]
+    kind = "diagnostic.ran" if execution.trigger == "diagnostic" else "remediation.ran"
+    return AlertEvent(alert_id=execution.alert_id, at=now, kind=kind, details=details)
+
+
 def _close_loop(session: Session, config: Config, execution: Execution, now: datetime) -> None:
     """Watch for the alert's resolution from now on; judge at once if it already resolved."""
-    if execution.state != "succeeded" or not execution.alert_id:
+    if execution.state != "succeeded" or not execution.alert_id or execution.trigger == "diagnostic":
         return
     execution.verify_until = now + timedelta(seconds=config.settings.automation.verify_window_s)
     effectiveness.judge(session, execution, now=now)

@@ -113,7 +113,8 @@ def _record(session: Session, binding: Binding, alert: Alert, version: Remediati
         remediation=binding.remediation, version=version.version if version else 0,
         version_hash=version.hash if version else "", binding_id=binding.id, alert_id=alert.id,
         fingerprint=alert.fingerprint if state_ in ACTIVE_STATES else None, state=state_, reason=reason,
-        trigger="alert", triggered_by=f"binding:{binding.name}", params=params, queued_at=now, output="",
+        trigger="diagnostic" if binding.kind == "diagnostic" else "alert", triggered_by=f"binding:{binding.name}",
+        params=params, queued_at=now, output="",
         truncated=False, queue=binding.queue or "default",
         expires_at=now + timedelta(seconds=binding.approval_timeout_s) if state_ == "awaiting_approval" else None,
     )
@@ -232,7 +233,7 @@ def get_execution(session: Session, execution_id: int) -> Execution:
 def stats(session: Session, name: str) -> dict[str, Any]:
     """Run counts in SQL; the verdicts come from effectiveness.counts, as /metrics' do."""
     registry.get(session, name)
-    finished = and_(Execution.remediation == name,
+    finished = and_(Execution.remediation == name, Execution.trigger != "diagnostic",  # not remediations
                     Execution.state.in_(("succeeded", "failed", "timed_out", "error", "interrupted")))
     runs, ok = session.execute(select(func.count(), func.count().filter(Execution.state == "succeeded"))
                                .where(finished)).one()

@@ -25,6 +25,7 @@ _TITLES = {
     "remediation.succeeded": "Remediation succeeded", "remediation.failed": "Remediation failed",
     "approval.requested": "Approval requested", "breaker.opened": "Circuit breaker opened",
     "approval.answered": "Approval answered", "alert.diagnosed": "Diagnosed",
+    "diagnostic.output": "Diagnostic output",
 }
 
 
