@@ -25,6 +25,7 @@ class Alert(Base):
         Index("ix_alerts_detector_id", "detector", "id"),
         Index("ix_alerts_severity_id", "severity", "id"),
         Index("ix_alerts_started_at", "started_at"),
+        Index("ix_alerts_fired_at_id", "fired_at", "id"),  # rehearsals read firings in time order
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

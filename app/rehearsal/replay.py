@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from app.alerts.models import Alert
 from app.automation import bindings as binding_service
@@ -41,9 +41,8 @@ FAILED = ("failed", "timed_out", "error")  # as app.automation.results: these co
 RAN = ("succeeded", "failed", "timed_out", "error", "interrupted")  # final states that were a run
 
 
-@dataclass(frozen=True)
-class Firing:
-    """An alert as the live path saw it when it fired."""
+class Firing(NamedTuple):
+    """An alert as the live path saw it when it fired (a tuple: 100,000 are made per rehearsal)."""
 
     alert_id: int
     at: datetime
@@ -53,7 +52,8 @@ class Firing:
     kind: str
     labels: Mapping[str, str]
     resolved_at: datetime | None = None
-    context: Mapping[str, Any] = field(default_factory=dict)  # what parameter templates see
+    context: Mapping[str, Any] = {}  # what parameter templates see (read only)
+    labels_key: str = ""  # the labels' stored JSON text when known: matching is cached by it
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,7 @@ class History:
     params_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Rehearsed:
+class Rehearsed(NamedTuple):
     """One decision: the same action and reason text the live path records."""
 
     alert_id: int
@@ -160,26 +159,38 @@ class Rehearsal:
         self.policy = binding_service.policy(binding)
         self.pauses = _Pauses(history)
         self.breaker = _Breaker(self.policy, history.breaker_closes)
-        self.runs: deque[_Run] = deque()  # runs inside the longest window still needed
+        self.window: deque[_Run] = deque()  # runs started within the rate window
+        self.active: list[_Run] = []  # runs holding a concurrency slot (queued or running)
         self.last_by_fp: dict[str, list[_Run]] = {}
         self._params_ok: dict[str, str | None] = {}
+        self._matched: dict[tuple[Any, ...], bool] = {}
+        self._temporary = 0  # runs in the window that stop counting at some time
+        self._rate_window = timedelta(seconds=self.policy.rate_window_s)
+        self._templated = "{{" in json.dumps(binding.params)
 
     def matches(self, firing: Firing) -> bool:
-        # bindings.matches reads only detector, severity and labels: a plain record will do.
-        return firing.kind not in ("error", "nodata") and binding_service.matches(self.binding, cast(Alert, firing))
+        if firing.kind in ("error", "nodata"):
+            return False
+        key = (firing.detector, firing.severity, firing.labels_key or tuple(sorted(firing.labels.items())))
+        found = self._matched.get(key)
+        if found is None:  # a few hundred distinct label sets among 100,000 alerts: match each once
+            # bindings.matches reads only detector, severity and labels: a plain record will do.
+            found = self._matched[key] = binding_service.matches(self.binding, cast(Alert, firing))
+        return found
 
     def decide(self, firing: Firing) -> Rehearsed:
         now = firing.at
-        self.breaker.advance(now)
+        if self.breaker.events and self.breaker.events[0][0] <= now:
+            self.breaker.advance(now)
         if self.history.runnable_error is not None:
             return self._out(firing, "skip", f"skipped: {self.history.runnable_error}")
-        fp_runs = self.last_by_fp.get(firing.fingerprint, [])
-        if any(r.active_until > now for r in fp_runs):
+        fp_runs = self._fingerprint_runs(firing.fingerprint, now)
+        if fp_runs and any(r.active_until > now for r in fp_runs):
             return self._out(firing, "skip", "skipped: already queued or running for this alert")
         decision = decide(
             binding=self.policy, now=now, paused=self.pauses.at(now), silenced_by=self._silenced_by(firing),
-            last_run_at_for_fingerprint=max((r.at for r in fp_runs if _counts(r, now)), default=None),
-            runs_in_window=self._runs_since(now, now - timedelta(seconds=self.policy.rate_window_s)),
+            last_run_at_for_fingerprint=_last_counted(fp_runs, now),
+            runs_in_window=self._runs_since(now, now - self._rate_window),
             breaker_open=self.breaker.open, running_for_remediation=self._waiting_or_running(now),
             max_concurrency=self.history.max_concurrency)
         params_error = self._params_error(firing)
@@ -189,10 +200,24 @@ class Rehearsal:
             self._add_run(firing, decision.action)
         return self._out(firing, decision.action, decision.reason)
 
+    def _fingerprint_runs(self, fingerprint: str, now: datetime) -> list[_Run]:
+        """This fingerprint's runs that still matter: the active ones and the newest that counts."""
+        runs = self.last_by_fp.get(fingerprint)
+        if not runs:
+            return []
+        if len(runs) == 1:
+            return runs
+        newest = next((r for r in reversed(runs) if _counts(r, now)), None)
+        kept = [r for r in runs if r is newest or r.active_until > now]
+        self.last_by_fp[fingerprint] = kept
+        return kept
+
     def _out(self, firing: Firing, action: str, reason: str) -> Rehearsed:
         return Rehearsed(firing.alert_id, firing.at, firing.fingerprint, action, reason)
 
     def _silenced_by(self, firing: Firing) -> str | None:
+        if not self.history.silences:
+            return None
         labels = {**firing.labels, "detector": firing.detector}
         for silence in self.history.silences:
             if silence.starts_at <= firing.at < silence.ends_at and silence.matches(labels):
@@ -200,20 +225,22 @@ class Rehearsal:
         return None
 
     def _runs_since(self, now: datetime, since: datetime) -> int:
-        keep = since - timedelta(seconds=self.policy.cooldown_s)
-        while self.runs and self.runs[0].at < keep and self.runs[0].active_until <= now:
-            old = self.runs.popleft()
-            self.last_by_fp[old.fingerprint].remove(old)
-        return sum(1 for r in self.runs if r.at >= since and _counts(r, now))
+        while self.window and self.window[0].at < since:
+            self._temporary -= self.window.popleft().counts_until is not None
+        if self._temporary == 0:  # every run in the window counts for good (no approval waiting)
+            return len(self.window)
+        return sum(1 for r in self.window if r.counts_until is None or r.counts_until > now)
 
     def _waiting_or_running(self, now: datetime) -> int:
-        return sum(1 for r in self.runs if r.takes_slot and r.active_until > now)
+        if self.active:
+            self.active = [r for r in self.active if r.active_until > now]
+        return len(self.active)
 
     def _params_error(self, firing: Firing) -> str | None:
-        if not self.binding.params and not self.history.params_schema:
-            return None
-        rendered = render_params(self.binding.params, firing.context)
-        key = json.dumps(rendered, sort_keys=True, default=str)
+        if not self._templated and "" in self._params_ok:
+            return self._params_ok[""]  # the same parameters for every alert: checked once
+        rendered = render_params(self.binding.params, firing.context) if self._templated else self.binding.params
+        key = json.dumps(rendered, sort_keys=True, default=str) if self._templated else ""
         if key not in self._params_ok:  # a schema check per distinct rendering, not per alert
             try:
                 validate_params(self.history.params_schema, rendered)
@@ -235,8 +262,19 @@ class Rehearsal:
             run = _Run(firing.at, firing.fingerprint, counts, end, action != "approve")
             if outcome.state in RAN:
                 self.breaker.finish_at(end, outcome.state)
-        self.runs.append(run)
+        self.window.append(run)
+        self._temporary += run.counts_until is not None
+        if run.takes_slot and run.active_until > firing.at:
+            self.active.append(run)
         self.last_by_fp.setdefault(firing.fingerprint, []).append(run)
+
+
+def _last_counted(runs: list[_Run], now: datetime) -> datetime | None:
+    last = None
+    for r in runs:
+        if (r.counts_until is None or r.counts_until > now) and (last is None or r.at > last):
+            last = r.at
+    return last
 
 
 def _counts(run: _Run, now: datetime) -> bool:
@@ -251,6 +289,11 @@ def replay(binding: Binding, firings: Iterable[Firing], history: History) -> Ite
             yield rehearsal.decide(firing)
 
 
+def _item(d: Rehearsed) -> dict[str, Any]:
+    return {"alert_id": d.alert_id, "at": d.at.isoformat(), "fingerprint": d.fingerprint, "action": d.action,
+            "reason": d.reason}
+
+
 def summarise(decisions: Iterable[Rehearsed], *, limit: int = 1000) -> dict[str, Any]:
     """Runs and skips (each list up to `limit`), counts per day and guard, the busiest hour."""
     runs: list[dict[str, Any]] = []
@@ -262,20 +305,18 @@ def summarise(decisions: Iterable[Rehearsed], *, limit: int = 1000) -> dict[str,
     for d in decisions:
         by_action[d.action] = by_action.get(d.action, 0) + 1
         day = per_day.setdefault(d.at.date().isoformat(), {"runs": 0, "skipped": 0})
-        item = {"alert_id": d.alert_id, "at": d.at.isoformat(), "fingerprint": d.fingerprint,
-                "action": d.action, "reason": d.reason}
         if d.action == "skip":
             day["skipped"] += 1
             name = guard(d.reason)
             by_guard[name] = by_guard.get(name, 0) + 1
             if len(skips) < limit:
-                skips.append({**item, "guard": name})
+                skips.append({**_item(d), "guard": name})
             continue
         day["runs"] += 1
         hour = d.at.replace(minute=0, second=0, microsecond=0)
         per_hour[hour] = per_hour.get(hour, 0) + 1
         if len(runs) < limit:
-            runs.append(item)
+            runs.append(_item(d))
     busiest = max(per_hour.items(), key=lambda kv: (kv[1], -kv[0].timestamp()), default=None)
     total_runs = sum(v["runs"] for v in per_day.values())
     total_skips = sum(v["skipped"] for v in per_day.values())

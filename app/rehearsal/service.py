@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert
@@ -61,21 +61,52 @@ def decisions(session: Session, spec: BindingConfig, *, since: datetime, until: 
 
 def firings(session: Session, binding: Binding, since: datetime, until: datetime) -> Iterator[replay.Firing]:
     a = Alert.__table__.c
-    stmt = (select(a.id, a.fired_at, a.fingerprint, a.detector, a.severity, a.kind, a.labels, a.resolved_at,
-                   a.state, a.value, a.threshold, a.message)
-            .where(a.fired_at >= since, a.fired_at < until).order_by(a.fired_at, a.id))
+    labels_text = type_coerce(a.labels, Text)  # raw JSON text, decoded once per label set
+    fired_at, resolved_at = a.fired_at, a.resolved_at
+    if _is_sqlite(session):  # stored as text: C's fromisoformat reads it 10x faster than the generic type
+        fired_at, resolved_at = type_coerce(a.fired_at, Text), type_coerce(a.resolved_at, Text)
+    templated = "{{" in json.dumps(binding.params)
+    extra = (a.value, a.threshold, a.message) if templated else ()  # only templates read them
+    stmt = (select(a.id, fired_at, a.fingerprint, a.detector, a.severity, a.kind, labels_text, resolved_at, *extra)
+            .where(a.fired_at >= since, a.fired_at < until, a.kind.not_in(("error", "nodata")))
+            .order_by(a.fired_at, a.id))
     if binding.detector:
         stmt = stmt.where(a.detector == binding.detector)
     if binding.severities:
         stmt = stmt.where(a.severity.in_(binding.severities))
-    templated = bool(binding.params)
-    for row in session.execute(stmt.execution_options(yield_per=_BATCH)):
-        labels = row.labels if isinstance(row.labels, dict) else json.loads(row.labels)
-        context = {"id": row.id, "fingerprint": row.fingerprint, "detector": row.detector, "severity": row.severity,
-                   "state": "firing", "value": row.value, "threshold": row.threshold, "labels": dict(labels),
-                   "message": row.message} if templated else {}
-        yield replay.Firing(row.id, row.fired_at, row.fingerprint, row.detector, row.severity, row.kind, labels,
-                            row.resolved_at, context)
+    when = _time_reader(session)
+    approve = binding.mode == "approve"  # only a wait for approval ends at the alert's resolution
+    decoded: dict[str, dict[str, str]] = {}  # the same label sets recur: decode each text once
+    firing = replay.Firing
+    for id_, fired, fp, detector, severity, kind, text, resolved, *more in session.execute(
+            stmt.execution_options(yield_per=_BATCH)):
+        labels = decoded.get(text)
+        if labels is None:
+            labels = decoded[text] = json.loads(text)
+        context = _context(id_, fp, detector, severity, labels, more) if templated else {}
+        yield firing(id_, when(fired), fp, detector, severity, kind, labels,  # type: ignore[arg-type]
+                     when(resolved) if approve else None, context, text)
+
+
+def _context(id_: int, fp: str, detector: str, severity: str, labels: dict[str, str],
+             more: list[Any]) -> dict[str, Any]:
+    """What templates see, as app.automation.service.alert_context (the alert is firing)."""
+    value, threshold, message = more
+    return {"id": id_, "fingerprint": fp, "detector": detector, "severity": severity, "state": "firing",
+            "value": value, "threshold": threshold, "labels": dict(labels), "message": message}
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _time_reader(session: Session) -> Callable[[Any], datetime | None]:
+    if not _is_sqlite(session):
+        return lambda value: None if value is None else value.astimezone(timezone.utc)  # per-day counts in UTC
+
+    def read(value: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+    return read
 
 
 def history(session: Session, binding: Binding, since: datetime, until: datetime) -> replay.History:
