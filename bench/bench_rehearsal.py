@@ -21,6 +21,8 @@ from typing import Any, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sqlalchemy import insert  # noqa: E402
+
 from app import create_app, migrate  # noqa: E402
 from app.alerts.models import Alert  # noqa: E402
 from app.auth import service as auth  # noqa: E402
@@ -53,10 +55,10 @@ def seed(database: Database, n: int) -> None:
         for row in rows(n):
             batch.append(row)
             if len(batch) == 10_000:
-                conn.execute(Alert.__table__.insert(), batch)
+                conn.execute(insert(Alert), batch)
                 batch = []
         if batch:
-            conn.execute(Alert.__table__.insert(), batch)
+            conn.execute(insert(Alert), batch)
     with database.write() as session:
         registry.register(session, manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n"}),
                           by="bench", now=NOW - timedelta(days=40))

@@ -6,9 +6,9 @@ objects: 100,000 of them took seconds); detector and severity filters go to SQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session
@@ -62,7 +62,8 @@ def decisions(session: Session, spec: BindingConfig, *, since: datetime, until: 
 def firings(session: Session, binding: Binding, since: datetime, until: datetime) -> Iterator[replay.Firing]:
     a = Alert.__table__.c
     labels_text = type_coerce(a.labels, Text)  # raw JSON text, decoded once per label set
-    fired_at, resolved_at = a.fired_at, a.resolved_at
+    fired_at: Any = a.fired_at
+    resolved_at: Any = a.resolved_at
     if _is_sqlite(session):  # stored as text: C's fromisoformat reads it 10x faster than the generic type
         fired_at, resolved_at = type_coerce(a.fired_at, Text), type_coerce(a.resolved_at, Text)
     templated = "{{" in json.dumps(binding.params)
@@ -78,13 +79,13 @@ def firings(session: Session, binding: Binding, since: datetime, until: datetime
     approve = binding.mode == "approve"  # only a wait for approval ends at the alert's resolution
     decoded: dict[str, dict[str, str]] = {}  # the same label sets recur: decode each text once
     firing = replay.Firing
-    for id_, fired, fp, detector, severity, kind, text, resolved, *more in session.execute(
-            stmt.execution_options(yield_per=_BATCH)):
+    rows = cast(Iterable[tuple[Any, ...]], session.execute(stmt.execution_options(yield_per=_BATCH)))
+    for id_, fired, fp, detector, severity, kind, text, resolved, *more in rows:
         labels = decoded.get(text)
         if labels is None:
             labels = decoded[text] = json.loads(text)
         context = _context(id_, fp, detector, severity, labels, more) if templated else {}
-        yield firing(id_, when(fired), fp, detector, severity, kind, labels,  # type: ignore[arg-type]
+        yield firing(id_, cast(datetime, when(fired)), fp, detector, severity, kind, labels,
                      when(resolved) if approve else None, context, text)
 
 
