@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app import create_app
 from app.alerts.models import AlertEvent
 from app.automation import service
 from app.notify.sender import Sender
 from tests.integration.automation.conftest import Automation
+from tests.integration.dashboard.conftest import Web
 from tests.integration.notify.conftest import Webhook
 from tests.integration.notify.conftest import webhook as webhook  # noqa: F401  (a fixture)
 from tests.integration.notify.conftest import webhooks as webhooks  # noqa: F401  (a fixture)
@@ -21,7 +23,7 @@ SCRIPT = "#!/bin/sh\necho 'pool: 97 of 100 connections busy'\n"
 
 
 def test_a_diagnostic_binding_runs_without_approval_and_its_output_reaches_timeline_and_chat(
-        database: Any, tmp_path: Path, webhook: Webhook) -> None:  # noqa: F811
+        database: Any, tmp_path: Path, webhook: Webhook, config: Any, tokens: dict[str, str]) -> None:  # noqa: F811
     auto = Automation(database, tmp_path, channels=[{
         "name": "ops", "type": "generic", "url": webhook.url, "secret": "0123456789abcdef-secret", "group_wait_s": 0,
         "events": ["diagnostic.output", "remediation.started", "remediation.succeeded", "approval.requested"]}])
@@ -42,6 +44,10 @@ def test_a_diagnostic_binding_runs_without_approval_and_its_output_reaches_timel
         outcome = service.get_execution(session, run.id).outcome
     assert "97 of 100 connections busy" in ran.details["output"] and ran.details["remediation"] == "fix"
     assert "remediation.ran" not in kinds
+    app = create_app(config)
+    page = Web(app.test_client(), tokens).login("viewer").get(f"/alerts/{ran.alert_id}").text
+    app.extensions["vigil.db"].dispose()
+    assert "diagnostic.ran" in page and "97 of 100 connections busy" in page  # on the alert page's timeline
     [sent] = [r.json for r in webhook.received]
     assert sent["event"] == "diagnostic.output" and "97 of 100 connections busy" in str(sent["remediation"])
     # Never a remediation: not judged when the alert resolved, not in the remediation's stats.
