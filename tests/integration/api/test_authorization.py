@@ -20,6 +20,8 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/audit"): "viewer", ("GET", "/api/v1/audit/verify"): "viewer",
     ("GET", "/api/v1/alerts"): "viewer", ("GET", "/api/v1/alerts/<int:alert_id>"): "viewer",
     ("POST", "/api/v1/alerts/<int:alert_id>/ack"): "operator",
+    ("GET", "/api/v1/alerts/<int:alert_id>/diagnosis"): "viewer",
+    ("POST", "/api/v1/alerts/<int:alert_id>/diagnose"): "operator",
     ("GET", "/api/v1/detectors"): "viewer", ("GET", "/api/v1/detectors/<string:name>"): "viewer",
     ("POST", "/api/v1/detectors/<string:name>/run"): "operator",
     ("GET", "/api/v1/detectors/<string:name>/preview"): "viewer",
