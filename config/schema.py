@@ -216,7 +216,7 @@ class BindingConfig(Model):
     matchers: dict[str, str] = Field(default_factory=dict)
     severities: list[Severity] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
-    mode: Literal["auto", "approve", "dry_run"] = "approve"
+    mode: Literal["auto", "approve", "dry_run", "shadow"] = "approve"
     cooldown: Duration = 300.0
     rate_limit: int = Field(5, ge=1, le=10_000)
     rate_window: Duration = 3600.0

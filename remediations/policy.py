@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-Mode = Literal["auto", "approve", "dry_run"]
-Action = Literal["run", "approve", "dry_run", "skip", "queue"]
-MODES: tuple[str, ...] = ("auto", "approve", "dry_run")
+Mode = Literal["auto", "approve", "dry_run", "shadow"]
+Action = Literal["run", "approve", "dry_run", "skip", "queue", "shadow"]
+MODES: tuple[str, ...] = ("auto", "approve", "dry_run", "shadow")
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,8 @@ class BindingPolicy:
     """Safety settings of one binding.
 
     Attributes:
-        mode: "auto" runs, "approve" waits for a person, "dry_run" records what would run.
+        mode: "auto" runs, "approve" waits for a person, "dry_run" records what would run,
+            "shadow" decides exactly like auto (its would-runs count for cooldown and rate) and runs nothing.
         cooldown_s: least time between two runs for the same alert fingerprint (0: none).
         rate_limit: most runs of this binding within rate_window_s (all fingerprints).
         rate_window_s: length of the rate-limit window.
@@ -100,13 +101,16 @@ def decide(*, binding: BindingPolicy, now: datetime, paused: bool, silenced_by: 
     if runs_in_window >= binding.rate_limit:
         return Decision("skip", f"skipped: rate limit ({runs_in_window} runs in the last "
                                 f"{binding.rate_window_s:g}s, limit {binding.rate_limit})")
-    if binding.mode == "auto" and running_for_remediation >= max_concurrency:
-        return Decision("queue", f"queued: concurrency ({running_for_remediation} running or waiting, "
-                                 f"max {max_concurrency})")
+    if binding.mode in ("auto", "shadow") and running_for_remediation >= max_concurrency:
+        queued = f"queued: concurrency ({running_for_remediation} running or waiting, max {max_concurrency})"
+        return Decision("shadow", f"shadow: would be {queued}") if binding.mode == "shadow" \
+            else Decision("queue", queued)
     if binding.mode == "approve":
         return Decision("approve", "waiting for approval")
     if binding.mode == "dry_run":
         return Decision("dry_run", "dry run: would run")
+    if binding.mode == "shadow":  # decided like auto; recorded as a would-run, nothing runs or notifies
+        return Decision("shadow", "shadow: would run (all checks passed)")
     return Decision("run", "run: all checks passed")
 
 

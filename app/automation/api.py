@@ -77,7 +77,7 @@ execution_page = executions_ns.model("ExecutionPage", {
 binding_in = bindings_ns.model("BindingCreate", {
     "name": fields.String(required=True), "remediation": fields.String(required=True),
     "detector": fields.String, "matchers": fields.Raw, "severities": fields.List(fields.String),
-    "params": fields.Raw, "mode": fields.String(enum=["auto", "approve", "dry_run"]),
+    "params": fields.Raw, "mode": fields.String(enum=["auto", "approve", "dry_run", "shadow"]),
     "cooldown": fields.String(description="duration, e.g. 5m"), "rate_limit": fields.Integer,
     "rate_window": fields.String(description="duration, e.g. 1h"), "breaker_threshold": fields.Integer,
     "approval_timeout": fields.String(description="duration a mode approve execution waits, e.g. 30m (default 1h)"),

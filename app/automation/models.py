@@ -11,7 +11,7 @@ from app.db import Base, UTCDateTime
 # Execution states. "Active" ones hold a slot: at most one per binding and fingerprint.
 ACTIVE_STATES = ("awaiting_approval", "queued", "dispatched", "running")
 FINAL_STATES = ("succeeded", "failed", "timed_out", "error", "cancelled", "rejected", "skipped",
-                "interrupted", "dry_run", "expired")
+                "interrupted", "dry_run", "expired", "shadow")
 
 
 class Remediation(Base):

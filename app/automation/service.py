@@ -27,9 +27,10 @@ from app.silences import service as silences
 from remediations import ParamsError, decide, render_params, validate_params
 
 # States that count as a run for cooldown and rate limits (a skip or rejection is not a run).
-RAN_STATES = (*ACTIVE_STATES, "succeeded", "failed", "timed_out", "error", "interrupted")
+# A shadow binding's "would run" counts too: it decides exactly like auto (README "Rehearsal").
+RAN_STATES = (*ACTIVE_STATES, "succeeded", "failed", "timed_out", "error", "interrupted", "shadow")
 _STATE_OF_ACTION = {"run": "queued", "queue": "queued", "approve": "awaiting_approval",
-                    "dry_run": "dry_run", "skip": "skipped"}
+                    "dry_run": "dry_run", "skip": "skipped", "shadow": "shadow"}
 
 
 def alert_context(alert: Alert) -> dict[str, Any]:

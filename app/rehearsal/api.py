@@ -1,14 +1,16 @@
 """POST /api/v1/bindings/rehearse: what a binding would have done over stored history."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import request
 from flask_restx import Namespace, fields
 
-from app.auth.decorators import Resource, require
+from app.auth.decorators import Resource, actor, require
+from app.automation import bindings as binding_service
 from app.db import utcnow
-from app.rehearsal import service, spec
+from app.rehearsal import service, shadow, spec
 from app.web import db
 
 ns = Namespace("bindings", description="Which alerts run which remediation")
@@ -16,7 +18,7 @@ ns = Namespace("bindings", description="Which alerts run which remediation")
 rehearse_in = ns.model("BindingRehearsal", {
     "name": fields.String(required=True), "remediation": fields.String(required=True),
     "detector": fields.String, "matchers": fields.Raw, "severities": fields.List(fields.String),
-    "params": fields.Raw, "mode": fields.String, "cooldown": fields.Raw, "rate_limit": fields.Integer,
+    "params": fields.Raw, "mode": fields.String(enum=["auto", "approve", "dry_run", "shadow"]), "cooldown": fields.Raw, "rate_limit": fields.Integer,
     "rate_window": fields.Raw, "breaker_threshold": fields.Integer,
     "since": fields.String(description="ISO-8601 time or a duration before now (30d); default 30 days "
                                        "before until"),
@@ -41,3 +43,36 @@ class Rehearse(Resource):
         since, until = service.period(since, until, now)
         with db().read() as session:
             return service.rehearse(session, binding, since=since, until=until)
+
+
+def _period() -> tuple[datetime, datetime]:
+    now = utcnow()
+    since = spec.moment(request.args.get("since"), "since", now)
+    until = spec.moment(request.args.get("until"), "until", now)
+    return service.period(since, until, now)
+
+
+@ns.route("/<int:binding_id>/shadow-report")
+class ShadowReport(Resource):
+    @require("viewer")
+    @ns.doc(params={"since": "ISO-8601 time or a duration before now (default 30 days before until)",
+                    "until": "ISO-8601 time or a duration before now (default now)"})
+    @ns.response(404, "No such binding")
+    def get(self, binding_id: int) -> dict[str, Any]:
+        """What the binding decided live over the period, in the shape of a rehearsal."""
+        since, until = _period()
+        with db().read() as session:
+            return shadow.report(session, binding_service.get(session, binding_id), since=since, until=until)
+
+
+@ns.route("/<int:binding_id>/promote")
+class Promote(Resource):
+    @require("admin")
+    @ns.doc(params={"since": "start of the shadow period summarised in the audit record (default 30 days)"})
+    @ns.response(409, "The binding is not in mode shadow")
+    def post(self, binding_id: int) -> dict[str, Any]:
+        """Switch a shadow binding to auto; the audit record carries its shadow report's summary."""
+        since, until = _period()
+        with db().write() as session:
+            return binding_service.as_dict(shadow.promote(session, binding_id=binding_id, by=actor(),
+                                                          since=since, until=until))

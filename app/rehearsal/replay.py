@@ -196,7 +196,7 @@ class Rehearsal:
         params_error = self._params_error(firing)
         if params_error is not None:
             return self._out(firing, "skip", f"skipped: {params_error}")
-        if decision.action in ("run", "queue", "approve"):
+        if decision.action in ("run", "queue", "approve", "shadow"):
             self._add_run(firing, decision.action)
         return self._out(firing, decision.action, decision.reason)
 
@@ -251,7 +251,9 @@ class Rehearsal:
 
     def _add_run(self, firing: Firing, action: str) -> None:
         known = self.history.outcomes.get(firing.alert_id)
-        if action == "approve" and known is None:
+        if action == "shadow":  # a would-run: counts for cooldown and rate, never runs, never fails
+            run = _Run(firing.at, firing.fingerprint, None, firing.at, False)
+        elif action == "approve" and known is None:
             timeout = firing.at + timedelta(seconds=self.binding.approval_timeout_s)
             end = min(firing.resolved_at, timeout) if firing.resolved_at else timeout
             run = _Run(firing.at, firing.fingerprint, end, end, False)
