@@ -16,6 +16,9 @@ from app.notify.sender import Sender
 from tests.integration.automation.conftest import Automation
 from tests.integration.dashboard.conftest import Web
 from tests.integration.notify.conftest import Webhook
+from tests.integration.notify.conftest import chat as chat  # noqa: F401  (a fixture)
+from tests.integration.notify.conftest import mattermost as mattermost  # noqa: F401  (a fixture)
+from tests.integration.notify.conftest import slack as slack  # noqa: F401  (a fixture)
 from tests.integration.notify.conftest import webhook as webhook  # noqa: F401  (a fixture)
 from tests.integration.notify.conftest import webhooks as webhooks  # noqa: F401  (a fixture)
 
@@ -62,3 +65,17 @@ def test_the_api_stores_the_kind_and_rejects_an_unknown_one(client: Any) -> None
     assert admin.get("/api/v1/bindings").get_json()[0]["kind"] == "diagnostic"
     bad = admin.post("/api/v1/bindings", json={"name": "x", "remediation": "fix", "kind": "fixer"})
     assert bad.status_code == 400 and "kind" in str(bad.get_json()["errors"])
+
+
+def test_a_diagnostic_scripts_output_is_a_reply_in_the_alerts_thread(chat: Any, slack: Any,  # noqa: F811
+                                                                      mattermost: Any) -> None:  # noqa: F811
+    chat.register("look", script=SCRIPT)
+    chat.bind("show-pool", "look", "approve", kind="diagnostic")
+    chat.alert("cpu")
+    chat.settle()
+    chat.send()
+    assert slack.problems == [] and mattermost.problems == []
+    for fake in (slack, mattermost):
+        [root] = fake.roots()
+        [reply] = fake.thread(root)  # no "remediating" update, no approval request: the output only
+        assert reply.thread == root.ref and "97 of 100 connections busy" in reply.text
