@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
 from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert
@@ -61,7 +62,8 @@ def decisions(session: Session, spec: BindingConfig, *, since: datetime, until: 
 
 def firings(session: Session, binding: Binding, since: datetime, until: datetime) -> Iterator[replay.Firing]:
     a = Alert.__table__.c
-    labels_text = type_coerce(a.labels, Text)  # raw JSON text, decoded once per label set
+    # Raw JSON text (PostgreSQL's driver would decode json), decoded once per distinct label set.
+    labels_text = sql_cast(a.labels, Text)
     fired_at: Any = a.fired_at
     resolved_at: Any = a.resolved_at
     if _is_sqlite(session):  # stored as text: C's fromisoformat reads it 10x faster than the generic type
