@@ -21,7 +21,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from app.alerts.models import Alert
@@ -300,33 +300,38 @@ def summarise(decisions: Iterable[Rehearsed], *, limit: int = 1000) -> dict[str,
     """Runs and skips (each list up to `limit`), counts per day and guard, the busiest hour."""
     runs: list[dict[str, Any]] = []
     skips: list[dict[str, Any]] = []
-    per_day: dict[str, dict[str, int]] = {}
+    per_day: dict[date, list[int]] = {}  # [runs, skipped]
     per_hour: dict[datetime, int] = {}
     by_guard: dict[str, int] = {}
     by_action: dict[str, int] = {}
+    guards: dict[str, str] = {}  # by the reason's words before its numbers
     for d in decisions:
         by_action[d.action] = by_action.get(d.action, 0) + 1
-        day = per_day.setdefault(d.at.date().isoformat(), {"runs": 0, "skipped": 0})
+        at = d.at
+        day = per_day.get(at.date())
+        if day is None:
+            day = per_day[at.date()] = [0, 0]
         if d.action == "skip":
-            day["skipped"] += 1
-            name = guard(d.reason)
+            day[1] += 1
+            head = d.reason.split(" (", 1)[0]
+            name = guards.get(head) or guards.setdefault(head, guard(head))
             by_guard[name] = by_guard.get(name, 0) + 1
             if len(skips) < limit:
                 skips.append({**_item(d), "guard": name})
             continue
-        day["runs"] += 1
-        hour = d.at.replace(minute=0, second=0, microsecond=0)
+        day[0] += 1
+        hour = at.replace(minute=0, second=0, microsecond=0)
         per_hour[hour] = per_hour.get(hour, 0) + 1
         if len(runs) < limit:
             runs.append(_item(d))
     busiest = max(per_hour.items(), key=lambda kv: (kv[1], -kv[0].timestamp()), default=None)
-    total_runs = sum(v["runs"] for v in per_day.values())
-    total_skips = sum(v["skipped"] for v in per_day.values())
+    total_runs = sum(v[0] for v in per_day.values())
+    total_skips = sum(v[1] for v in per_day.values())
     return {
         "summary": {"decisions": total_runs + total_skips, "runs": total_runs, "skipped": total_skips,
                     "by_action": by_action, "skipped_by_guard": by_guard},
         "runs": runs, "skips": skips, "truncated": total_runs > limit or total_skips > limit,
-        "per_day": [{"day": k, **v} for k, v in sorted(per_day.items())],
+        "per_day": [{"day": k.isoformat(), "runs": v[0], "skipped": v[1]} for k, v in sorted(per_day.items())],
         "busiest_hour": {"hour": busiest[0].isoformat(), "runs": busiest[1]} if busiest else None,
         "assumptions": ASSUMPTIONS,
     }
