@@ -101,6 +101,7 @@ def create_api(app: Flask) -> VigilApi:
     from app.automation import api as automation_api
     from app.ingest.api import ns as ingest_ns
     from app.notify import api as notify_api
+    from app.rehearsal.api import detectors_ns as detector_rehearsal_ns
     from app.rehearsal.api import ns as rehearsal_ns
     from app.silences.api import ns as silences_ns
     from app.auth.api import ns as tokens_ns
@@ -123,6 +124,7 @@ def create_api(app: Flask) -> VigilApi:
     api.add_namespace(chat_ns, path="/chat")
     api.add_namespace(diagnostics_ns, path="/alerts")  # /alerts/<id>/diagnosis and /diagnose
     api.add_namespace(rehearsal_ns, path="/bindings")  # /bindings/rehearse
+    api.add_namespace(detector_rehearsal_ns, path="/detectors")  # /detectors/<name>/rehearse
     # One check for every route (API and dashboard): text no database can store never gets in.
     app.before_request(refuse_unstorable_input)
     _json_errors_under_api(app)

@@ -10,8 +10,10 @@ from flask_restx import Namespace, fields
 from app.auth.decorators import Resource, actor, require
 from app.automation import bindings as binding_service
 from app.db import utcnow
-from app.rehearsal import service, shadow, spec
-from app.web import db
+from app.errors import BadRequestError, ServiceError
+from app.rehearsal import detector, service, shadow, spec
+from app.web import cfg, db
+from detectors.errors import SourceError
 
 ns = Namespace("bindings", description="Which alerts run which remediation")
 
@@ -76,3 +78,37 @@ class Promote(Resource):
         with db().write() as session:
             return binding_service.as_dict(shadow.promote(session, binding_id=binding_id, by=actor(),
                                                           since=since, until=until))
+
+
+class SourceUnavailable(ServiceError):
+    status = 502  # the metric's history could not be fetched: the source's fault, not the request's
+
+
+detectors_ns = Namespace("detectors", description="Detector definitions, status and preview")
+detector_rehearse_in = detectors_ns.model("DetectorRehearsal", {
+    "definition": fields.Raw(description="changes to the configured definition, e.g. a new analysis"),
+    "since": fields.String(description="ISO-8601 time or a duration before now; default 30 days before until"),
+    "until": fields.String(description="ISO-8601 time or a duration before now; default now"),
+})
+
+
+@detectors_ns.route("/<string:name>/rehearse")
+class DetectorRehearse(Resource):
+    @require("operator")
+    @detectors_ns.expect(detector_rehearse_in, validate=False)
+    @detectors_ns.response(400, "Invalid definition or period")
+    @detectors_ns.response(404, "No such detector")
+    def post(self, name: str) -> dict[str, Any]:
+        """Replay the detector over its metric's real history; compare with the alerts actually raised."""
+        body = request.get_json(silent=True) or {}
+        if not isinstance(body, dict):
+            raise BadRequestError("expected an object", {"body": "expected an object"})
+        now = utcnow()
+        since, until = service.period(spec.moment(body.get("since"), "since", now),
+                                      spec.moment(body.get("until"), "until", now), now)
+        definition = detector.definition(cfg(), name, body.get("definition"))
+        try:
+            with db().read() as session:
+                return detector.rehearse(session, cfg(), definition, since=since, until=until)
+        except SourceError as exc:
+            raise SourceUnavailable(str(exc), {"source": definition.source}) from None

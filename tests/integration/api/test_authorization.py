@@ -42,6 +42,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/bindings/rehearse"): "operator",
     ("GET", "/api/v1/bindings/<int:binding_id>/shadow-report"): "viewer",
     ("POST", "/api/v1/bindings/<int:binding_id>/promote"): "admin",
+    ("POST", "/api/v1/detectors/<string:name>/rehearse"): "operator",
     ("GET", "/api/v1/automation"): "viewer", ("POST", "/api/v1/automation/pause"): "operator",
     ("POST", "/api/v1/automation/resume"): "operator",
     ("GET", "/api/v1/channels"): "viewer", ("POST", "/api/v1/channels/<string:name>/test"): "operator",

@@ -19,11 +19,11 @@ BINDING = {"name": "restart-web", "remediation": "fix", "detector": "cpu", "mode
 
 
 def _store(database: Any) -> None:
-    """Alerts every 10 minutes, two hours ago, on two instances; one of another detector."""
+    """Alerts every 10 minutes, three hours ago, on two instances; one of another detector."""
     with database.write() as session:
         registry.register(session, manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n"}),
                           by="test", now=NOW - timedelta(days=1))
-        start = NOW - timedelta(hours=2)
+        start = NOW.replace(minute=0, second=0) - timedelta(hours=3)  # the two runs fall in one hour
         for i in range(6):
             at = start + timedelta(minutes=10 * i)
             instance = f"web-{i % 2}"

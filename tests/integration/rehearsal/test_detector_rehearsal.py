@@ -1,0 +1,101 @@
+"""Detector rehearsal against a real Prometheus on loopback holding two days of backfilled history."""
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from app import create_app
+from app.alerts.models import Alert
+from tests.conftest import make_config
+from tests.helpers import Client, free_port
+
+PROMETHEUS, PROMTOOL = "/usr/bin/prometheus", "/usr/bin/promtool"
+NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+START = NOW - timedelta(days=2)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="needs promtool")]
+
+
+def _value(at: datetime) -> float:
+    hours = (at - START).total_seconds() / 3600
+    if 10 <= hours < 12:
+        return 95.0  # above both thresholds
+    if 20 <= hours < 21:
+        return 80.0  # above 70 only
+    return 50.0
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("prom")
+    lines = ["# TYPE vigil_rh gauge"]
+    at = START
+    while at < NOW - timedelta(hours=3):
+        lines.append(f'vigil_rh{{series="a"}} {_value(at)} {at.timestamp():.0f}')
+        at += timedelta(minutes=1)
+    (home / "history.om").write_text("\n".join(lines) + "\n# EOF\n")
+    subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "history.om"),
+                    str(home / "data")], check=True, capture_output=True, timeout=120)
+    (home / "prometheus.yml").write_text("global: {}\n")
+    port = free_port()
+    proc = subprocess.Popen([PROMETHEUS, f"--config.file={home / 'prometheus.yml'}",
+                             f"--storage.tsdb.path={home / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def api(tmp_path: Path, database: Any, database_url: str, tokens: dict[str, str], prometheus: str) -> Iterator[Client]:
+    config = make_config(tmp_path, database_url,
+                         sources=[{"type": "prometheus", "name": "prom", "url": prometheus}],
+                         detectors=[{"name": "rh", "source": "prom", "query": "vigil_rh", "interval": "5m",
+                                     "window": "15m", "analysis": {"type": "threshold", "above": 90}}])
+    app = create_app(config)
+    yield Client(app.test_client(), tokens, role="operator")
+    app.extensions["vigil.db"].dispose()
+
+
+def test_it_lists_added_same_and_removed_alerts_for_a_changed_threshold(api: Client, database: Any) -> None:
+    period = {"since": START.isoformat(), "until": NOW.isoformat()}
+    unchanged = api.post("/api/v1/detectors/rh/rehearse", json=period)
+    assert unchanged.status_code == 200, unchanged.get_json()
+    [alert] = unchanged.get_json()["added"]  # nothing stored yet: the spike at hours 10-12 is new
+    fired = datetime.fromisoformat(alert["start"])
+    assert START + timedelta(hours=10) <= fired <= START + timedelta(hours=10, minutes=10)
+    with database.write() as session:  # the alert the live detector raised for that spike
+        session.add(Alert(fingerprint=alert["fingerprint"], detector="rh", labels=alert["labels"], severity="warning",
+                          state="resolved", kind="threshold", started_at=fired, fired_at=fired,
+                          resolved_at=START + timedelta(hours=12), last_seen_at=fired))
+
+    lower = api.post("/api/v1/detectors/rh/rehearse",
+                     json={**period, "definition": {"analysis": {"type": "threshold", "above": 70}}}).get_json()
+    assert lower["summary"] == {"rehearsed": 2, "actual": 1, "same": 1, "shifted": 0, "added": 1, "removed": 0}
+    assert START + timedelta(hours=20) <= datetime.fromisoformat(lower["added"][0]["start"])
+
+    higher = api.post("/api/v1/detectors/rh/rehearse",
+                      json={**period, "definition": {"analysis": {"type": "threshold", "above": 99}}}).get_json()
+    assert higher["summary"]["removed"] == 1 and higher["summary"]["rehearsed"] == 0
+
+
+def test_it_refuses_a_bad_definition_and_an_unknown_detector(api: Client) -> None:
+    bad = api.post("/api/v1/detectors/rh/rehearse", json={"definition": {"interval": "soon"}})
+    assert bad.status_code == 400 and bad.get_json()["errors"]
+    assert api.post("/api/v1/detectors/nope/rehearse", json={}).status_code == 404
+    assert api.as_("viewer").post("/api/v1/detectors/rh/rehearse", json={}).status_code == 403
