@@ -106,6 +106,8 @@ class DetectorRehearse(Resource):
         now = utcnow()
         since, until = service.period(spec.moment(body.get("since"), "since", now),
                                       spec.moment(body.get("until"), "until", now), now)
+        if until - since > detector.MAX_PERIOD:
+            raise BadRequestError("the period is longer than 90 days", {"since": "at most 90 days before until"})
         definition = detector.definition(cfg(), name, body.get("definition"))
         try:
             with db().read() as session:

@@ -20,6 +20,7 @@ from detectors.series import LabelledSeries
 from detectors.sources import Source, build_source
 
 _ISO = datetime.fromisoformat
+MAX_PERIOD = timedelta(days=90)  # a longer history is many query_range chunks for one request
 
 
 class FrameSource:

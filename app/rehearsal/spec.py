@@ -36,6 +36,8 @@ def moment(value: Any, field: str, now: datetime) -> datetime | None:
         return now - timedelta(seconds=parse_duration(value))
     except ValueError:
         pass
+    except OverflowError:  # "99999999999d": before any time there is
+        raise BadRequestError(f"{field}: too far in the past", {field: "too far in the past"}) from None
     try:
         return utc_datetime(value)
     except ValueError as exc:

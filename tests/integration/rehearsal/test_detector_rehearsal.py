@@ -98,4 +98,6 @@ def test_it_refuses_a_bad_definition_and_an_unknown_detector(api: Client) -> Non
     bad = api.post("/api/v1/detectors/rh/rehearse", json={"definition": {"interval": "soon"}})
     assert bad.status_code == 400 and bad.get_json()["errors"]
     assert api.post("/api/v1/detectors/nope/rehearse", json={}).status_code == 404
+    too_long = api.post("/api/v1/detectors/rh/rehearse", json={"since": "100d"})
+    assert too_long.status_code == 400 and "since" in too_long.get_json()["errors"]
     assert api.as_("viewer").post("/api/v1/detectors/rh/rehearse", json={}).status_code == 403

@@ -55,6 +55,10 @@ def test_it_refuses_a_bad_binding_or_period_with_the_error_shape(client: Any, da
     assert r.status_code == 400 and "since" in r.get_json()["errors"]
     r = op.post("/api/v1/bindings/rehearse", json={**BINDING, "since": "1h", "until": "2h"})
     assert r.status_code == 400 and "since" in r.get_json()["errors"]
+    r = op.post("/api/v1/bindings/rehearse", json={**BINDING, "since": "99999999999d"})
+    assert r.status_code == 400 and "since" in r.get_json()["errors"]
+    r = op.post("/api/v1/bindings/rehearse", json={**BINDING, "since": 5})
+    assert r.status_code == 400 and "since" in r.get_json()["errors"]
     r = op.post("/api/v1/bindings/rehearse", json=[1, 2])
     assert r.status_code == 400 and r.get_json()["errors"]
 
