@@ -32,6 +32,7 @@ rehearse_in = ns.model("BindingRehearsal", {
 class Rehearse(Resource):
     @require("operator")
     @ns.expect(rehearse_in, validate=False)
+    @ns.response(200, "Runs, skips and why, counts per day, the busiest hour (see README, Rehearsal)")
     @ns.response(400, "Invalid binding or period")
     def post(self) -> dict[str, Any]:
         """Replay the stored alert history of a period through a binding spec (runs, skips and why)."""
@@ -59,6 +60,8 @@ class ShadowReport(Resource):
     @require("viewer")
     @ns.doc(params={"since": "ISO-8601 time or a duration before now (default 30 days before until)",
                     "until": "ISO-8601 time or a duration before now (default now)"})
+    @ns.response(200, "The binding's recorded decisions, in the shape of a rehearsal")
+    @ns.response(400, "Invalid period")
     @ns.response(404, "No such binding")
     def get(self, binding_id: int) -> dict[str, Any]:
         """What the binding decided live over the period, in the shape of a rehearsal."""
@@ -71,6 +74,9 @@ class ShadowReport(Resource):
 class Promote(Resource):
     @require("admin")
     @ns.doc(params={"since": "start of the shadow period summarised in the audit record (default 30 days)"})
+    @ns.response(200, "The binding, now in mode auto")
+    @ns.response(400, "Invalid period")
+    @ns.response(404, "No such binding")
     @ns.response(409, "The binding is not in mode shadow")
     def post(self, binding_id: int) -> dict[str, Any]:
         """Switch a shadow binding to auto; the audit record carries its shadow report's summary."""
@@ -96,8 +102,10 @@ detector_rehearse_in = detectors_ns.model("DetectorRehearsal", {
 class DetectorRehearse(Resource):
     @require("operator")
     @detectors_ns.expect(detector_rehearse_in, validate=False)
+    @detectors_ns.response(200, "Alerts same, shifted, added and removed against those actually raised")
     @detectors_ns.response(400, "Invalid definition or period")
     @detectors_ns.response(404, "No such detector")
+    @detectors_ns.response(502, "The detector's source could not answer")
     def post(self, name: str) -> dict[str, Any]:
         """Replay the detector over its metric's real history; compare with the alerts actually raised."""
         body = request.get_json(silent=True) or {}
