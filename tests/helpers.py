@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 from typing import Any
 
 
@@ -43,3 +44,13 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def stop(process: "subprocess.Popen[bytes]") -> None:
+    """Terminate a server the test started; kill it if it has not gone within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from tests.helpers import free_port
+from tests.helpers import free_port, stop
 
 PROMETHEUS = "/usr/bin/prometheus"
 
@@ -115,12 +115,7 @@ def prometheus_url(prometheus_binary: str, exporter: Exporter, tmp_path_factory)
         _wait_until_scraped(url, process, home / "prometheus.log")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 

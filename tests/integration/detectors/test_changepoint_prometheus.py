@@ -21,7 +21,7 @@ from config.schema import DetectorConfig, PrometheusSource
 from detectors.lifecycle import replay
 from detectors.sources import build_source
 from tests.changepoint_cases import STEP_S, square_wave
-from tests.helpers import free_port
+from tests.helpers import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -59,12 +59,7 @@ def backfilled_url(prometheus_binary: str, wave, tmp_path_factory) -> Iterator[s
         _wait_for_the_wave(url, process, start, home)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 

@@ -25,7 +25,7 @@ from app.alerts import detection
 from app.diagnostics.worker import DiagnosisWorker
 from tests.conftest import make_config
 from tests.diagnosis_cases import STEP_S, incident
-from tests.helpers import Client, free_port
+from tests.helpers import Client, free_port, stop
 from tests.integration.detectors.conftest import prometheus_binary  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.slow
@@ -76,12 +76,7 @@ def incident_url(prometheus_binary: str, tmp_path_factory: Any) -> Iterator[str]
         _wait_until_served(url, process, home)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 
