@@ -99,10 +99,12 @@ def create_api(app: Flask) -> VigilApi:
     from app.audit.api import ns as audit_ns
     from app.diagnostics.api import ns as diagnostics_ns
     from app.automation import api as automation_api
+    from app.incidents.api import ns as incidents_ns
     from app.ingest.api import ns as ingest_ns
     from app.notify import api as notify_api
     from app.rehearsal.api import detectors_ns as detector_rehearsal_ns
     from app.rehearsal.api import ns as rehearsal_ns
+    from app.reports.api import ns as reports_ns
     from app.silences.api import ns as silences_ns
     from app.auth.api import ns as tokens_ns
     from app.chat.api import ns as chat_ns
@@ -112,6 +114,7 @@ def create_api(app: Flask) -> VigilApi:
     api.add_namespace(tokens_ns, path="/tokens")
     api.add_namespace(audit_ns, path="/audit")
     api.add_namespace(alerts_ns, path="/alerts")
+    api.add_namespace(incidents_ns, path="/incidents")
     api.add_namespace(detectors_ns, path="/detectors")
     api.add_namespace(automation_api.ns, path="/remediations")
     api.add_namespace(automation_api.bindings_ns, path="/bindings")
@@ -125,6 +128,7 @@ def create_api(app: Flask) -> VigilApi:
     api.add_namespace(diagnostics_ns, path="/alerts")  # /alerts/<id>/diagnosis and /diagnose
     api.add_namespace(rehearsal_ns, path="/bindings")  # /bindings/rehearse
     api.add_namespace(detector_rehearsal_ns, path="/detectors")  # /detectors/<name>/rehearse
+    api.add_namespace(reports_ns, path="/reports")
     # One check for every route (API and dashboard): text no database can store never gets in.
     app.before_request(refuse_unstorable_input)
     _json_errors_under_api(app)

@@ -235,6 +235,12 @@ class GroupCommit:
                 job.error = e
 
 
+def _re2_search(pattern: str | None, value: str | None) -> bool:
+    from config import regex  # only SQLite connections need it
+
+    return pattern is not None and value is not None and regex.compile_label_regex(pattern).search(value) is not None
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -246,6 +252,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+        # REGEXP (label =~ filters) on RE2, replacing the backtracking `re` one SQLAlchemy adds.
+        dbapi_conn.create_function("regexp", 2, _re2_search, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

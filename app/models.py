@@ -4,9 +4,10 @@ from app.audit.models import AuditRecord
 from app.automation.models import AutomationState, Binding, Execution, Remediation, RemediationVersion
 from app.auth.models import ApiToken
 from app.diagnostics.models import Diagnosis
+from app.incidents.models import Incident
 from app.ingest.models import InboxItem
 from app.notify.models import ChatMessage, OutboxMessage
 from app.silences.models import Silence
 
 __all__ = ["Alert", "AlertEvent", "ApiToken", "AuditRecord", "AutomationState", "Binding", "ChatMessage", "DetectorSlot", "Diagnosis",
-           "DetectorStatus", "Execution", "InboxItem", "OutboxMessage", "Remediation", "RemediationVersion", "SchedulerLease", "Silence"]
+           "DetectorStatus", "Execution", "InboxItem", "Incident", "OutboxMessage", "Remediation", "RemediationVersion", "SchedulerLease", "Silence"]

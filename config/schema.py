@@ -279,6 +279,16 @@ class SilenceSettings(Model):
     max_duration: Duration = 7 * 86400.0
 
 
+class IncidentSettings(Model):
+    """How alerts fold into incidents: same values of `group_by` ("detector" is the alert's
+    detector, any other name a label) and a start within `window` of the incident's last
+    resolution (or while it is open)."""
+
+    group_by: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")], ...] = Field(
+        ("detector",), min_length=1, max_length=10)
+    window: Duration = Field(1800.0, ge=0, le=30 * 86400)
+
+
 # ---- settings ------------------------------------------------------------
 
 
@@ -315,6 +325,7 @@ class Settings(Model):
     scheduler: SchedulerSettings = SchedulerSettings()
     automation: AutomationSettings = AutomationSettings()
     silences: SilenceSettings = SilenceSettings()
+    incidents: IncidentSettings = IncidentSettings()
 
     @field_validator("audit_key")
     @classmethod

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from typing import Any, Callable
 
 from flask import Response, current_app, request
@@ -18,7 +17,6 @@ from app.web import db, page_parser, utc_datetime
 ns = Namespace("alerts", description="Alert history and lifecycle")
 
 STATES = ("pending", "firing", "resolved")
-_MATCHER = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(!=|=)(.*)$")
 
 alert_out = ns.model("Alert", {
     "id": fields.Integer, "fingerprint": fields.String, "detector": fields.String, "source": fields.String,
@@ -46,18 +44,30 @@ def _states(value: str) -> tuple[str, ...]:
 
 
 def _matcher(value: str) -> tuple[str, str, str]:
-    match = _MATCHER.match(value)
-    if not match:
-        raise ValueError(f"expected label=value or label!=value, got {value!r}")
-    return match.group(1), match.group(2), match.group(3)
+    return service.matcher(value)
+
+
+def _matchers(value: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple(service.matcher(part) for part in service.split_matchers(value))
+
+
+def _terms(value: str) -> tuple[str, ...]:
+    if len(value) > 1000:
+        raise ValueError(f"at most 1000 characters, got {len(value)}")
+    return service.terms(value)
 
 
 filters = page_parser()
 filters.add_argument("state", type=_states, location="args", help=None)
 filters.add_argument("detector", location="args")
 filters.add_argument("severity", choices=("info", "warning", "critical"), location="args")
-_matcher.__schema__ = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_.-]*!?=.*$"}  # type: ignore[attr-defined]
-filters.add_argument("label", type=_matcher, action="append", location="args")
+_matcher.__schema__ = {"type": "string", "pattern": service.MATCHER_PATTERN}  # type: ignore[attr-defined]
+filters.add_argument("label", type=_matcher, action="append", location="args",
+                     help="label=value, label!=value, label=~regex, label!~regex (RE2, anchored); repeat to AND")
+filters.add_argument("labels", type=_matchers, location="args",
+                     help="the same matchers in one value, separated by spaces (the dashboard's older form)")
+filters.add_argument("q", type=_terms, location="args",
+                     help="free text: every word (or \"quoted phrase\") in detector, labels, message or annotations")
 filters.add_argument("since", type=utc_datetime, location="args")
 filters.add_argument("until", type=utc_datetime, location="args")
 filters.add_argument("acked", type=inputs.boolean, location="args")
@@ -95,7 +105,8 @@ def _query(query_string: bytes) -> service.AlertQuery:
     reqparse cost a tenth of the list's CPU. A bad query raises and is not remembered."""
     a = filters.parse_args(strict=True)
     return service.AlertQuery(states=a["state"] or (), detector=a["detector"], severity=a["severity"],
-                              matchers=tuple(a["label"] or ()), since=a["since"], until=a["until"],
+                              matchers=(*(a["label"] or ()), *(a["labels"] or ())), text=a["q"] or (),
+                              since=a["since"], until=a["until"],
                               acked=a["acked"], cursor=a["cursor"], limit=a["limit"])
 
 
@@ -105,7 +116,7 @@ class Alerts(Resource):
     @ns.expect(filters)
     @prebuilt_json(alert_page)
     def get(self) -> str:
-        """Alerts, newest first; filter by state (comma list), detector, severity, label=value, time."""
+        """Alerts, newest first; filter by state (comma list), detector, severity, label matchers, text, time."""
         query = _query(request.query_string)
         with db().read_connection() as connection:
             items, next_cursor = service.search_json(connection, query)

@@ -54,7 +54,7 @@ def run(database: Database, config: Config, definition: DetectorConfig, source: 
     with database.write() as session:
         transitions = [] if result.error else alerts.apply(
             session, detector=definition.name, severity=definition.severity, static_labels=definition.labels,
-            findings=result.findings, now=now)
+            findings=result.findings, now=now, grouping=config.settings.incidents)
         status = _status(session, definition.name)
         transitions += watch_blindness(session, definition, status, result, now)
         for t in transitions:

@@ -26,6 +26,7 @@ class Alert(Base):
         Index("ix_alerts_severity_id", "severity", "id"),
         Index("ix_alerts_started_at", "started_at"),
         Index("ix_alerts_fired_at_id", "fired_at", "id"),  # rehearsals read firings in time order
+        Index("ix_alerts_incident_id_id", "incident_id", "id"),  # an incident's members
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -49,6 +50,11 @@ class Alert(Base):
     # The alert as the list answers it (JSON without "id"), kept on every write: the alerts
     # list then reads one text per row instead of decoding and re-encoding 17 columns.
     listed: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)  # only the list reads it
+    # The incident this alert folded into once it fired (app.incidents); None before that.
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Lower-cased detector, labels, message and annotations, kept on every write: what free-text
+    # search matches with LIKE (a trigram index serves it on PostgreSQL when pg_trgm is there).
+    search_text: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
 
     def as_dict(self) -> dict[str, Any]:
         """The alert's fields as the API answers them (times ISO-8601 UTC with microseconds)."""
@@ -75,6 +81,19 @@ def listed_json(fields: Mapping[str, Any]) -> str:
 @event.listens_for(Alert, "before_update")
 def _keep_listed(_mapper: Mapper[Alert], _connection: Any, alert: Alert) -> None:
     alert.listed = listed_json({name: getattr(alert, name) for name in LISTED})
+    alert.search_text = search_text(alert.detector, alert.labels, alert.message, alert.evidence)
+
+
+MAX_SEARCH_CHARS = 20_000
+
+
+def search_text(detector: str, labels: Mapping[str, str] | None, message: str | None,
+                evidence: Mapping[str, Any] | None) -> str:
+    """What free-text search looks in, lower-cased (queries are lower-cased the same way)."""
+    annotations = (evidence or {}).get("annotations") or {}
+    parts = [detector, *(f"{k}={v}" for k, v in (labels or {}).items()), message or "",
+             *(f"{k}={v}" for k, v in annotations.items() if isinstance(v, str))]
+    return "\n".join(parts).lower()[:MAX_SEARCH_CHARS]
 
 
 class AlertLabel(Base):

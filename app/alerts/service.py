@@ -6,6 +6,7 @@ only stores its decisions, one event row per transition.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,9 @@ from app.alerts.models import OPEN_STATES, Alert, AlertEvent, AlertLabel
 from app.audit import service as audit
 from app.db import get_or_404
 from app.errors import ConflictError
+from app.incidents import service as incidents
+from config.schema import IncidentSettings
+from config import regex
 from detectors import lifecycle
 from detectors.findings import Finding, finite_or_none
 
@@ -32,7 +36,8 @@ class Transition:
 
 
 def apply(session: Session, *, detector: str, severity: str, static_labels: dict[str, str],
-          findings: Iterable[Finding], now: datetime) -> list[Transition]:
+          findings: Iterable[Finding], now: datetime,
+          grouping: IncidentSettings = incidents.DEFAULT_SETTINGS) -> list[Transition]:
     """Store what one detector run found; returns the transitions it caused."""
     transitions = []
     for finding in findings:
@@ -49,12 +54,13 @@ def apply(session: Session, *, detector: str, severity: str, static_labels: dict
                           fingerprint=fingerprint, finding=finding, now=now)
         _refresh(alert, finding, now)
         if event:
-            _transition(session, alert, new_state or "resolved", event, now, finding)
+            _transition(session, alert, new_state or "resolved", event, now, finding, grouping)
             transitions.append(Transition(alert.id, fingerprint, event))
     return transitions
 
 
-def apply_external(session: Session, item: dict[str, Any], *, now: datetime) -> list[Transition]:
+def apply_external(session: Session, item: dict[str, Any], *, now: datetime,
+                   grouping: IncidentSettings = incidents.DEFAULT_SETTINGS) -> list[Transition]:
     """Apply one alert received from Alertmanager, Grafana or the generic webhook.
 
     External alerts arrive already firing (their own `for` has passed); a resolved one
@@ -78,7 +84,7 @@ def apply_external(session: Session, item: dict[str, Any], *, now: datetime) -> 
     alert.evidence = {k: item.get(k) for k in ("annotations", "generator_url", "upstream_fingerprint", "ends_at")}
     if event is None:
         return []
-    _transition(session, alert, new_state or "resolved", event, now, None)
+    _transition(session, alert, new_state or "resolved", event, now, None, grouping)
     return [Transition(alert.id, fingerprint, event)]
 
 
@@ -95,6 +101,7 @@ def resolve_orphans(session: Session, *, configured: Iterable[str], disabled: It
         reason = "detector disabled" if alert.detector in disabled else "detector removed"
         alert.state, alert.resolved_at = "resolved", now
         session.add(AlertEvent(alert_id=alert.id, at=now, kind=event or "resolved", details={"reason": reason}))
+        incidents.track(session, alert, event=event or "resolved", now=now)
         transitions.append(Transition(alert.id, alert.fingerprint, event or "resolved"))
     return transitions
 
@@ -128,7 +135,7 @@ def _refresh(alert: Alert, finding: Finding, now: datetime) -> None:
 
 
 def _transition(session: Session, alert: Alert, state: str, event: str, now: datetime,
-                finding: Finding | None) -> None:
+                finding: Finding | None, grouping: IncidentSettings) -> None:
     alert.state = state
     if state == "firing" and alert.fired_at is None:
         alert.fired_at = now
@@ -136,6 +143,7 @@ def _transition(session: Session, alert: Alert, state: str, event: str, now: dat
         alert.resolved_at = now
     details: dict[str, Any] = {"message": finding.message, "value": finite_or_none(finding.value)} if finding else {}
     session.add(AlertEvent(alert_id=alert.id, at=now, kind=event, details=details))
+    incidents.track(session, alert, event=event, now=now, settings=grouping)
 
 
 def acknowledge(session: Session, *, alert_id: int, by: str, now: datetime, comment: str = "") -> Alert:
@@ -149,6 +157,16 @@ def acknowledge(session: Session, *, alert_id: int, by: str, now: datetime, comm
     return alert
 
 
+def unacknowledge(session: Session, *, alert_id: int, by: str, now: datetime) -> Alert:
+    """Take an acknowledgement back (someone acked the wrong alert, or handed it back)."""
+    alert = get(session, alert_id)
+    if alert.acked_at is not None:
+        alert.acked_at, alert.acked_by = None, None
+        session.add(AlertEvent(alert_id=alert.id, at=now, kind="unacked", actor=by, details={}))
+        audit.record(session, actor=by, action="alert.unack", target=f"alert:{alert_id}", details={})
+    return alert
+
+
 def get(session: Session, alert_id: int) -> Alert:
     return get_or_404(session, Alert, alert_id, "alert")
 
@@ -157,12 +175,59 @@ def events(session: Session, alert_id: int) -> Sequence[AlertEvent]:
     return session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)).all()
 
 
+MATCHER = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(=~|!~|!=|=)(.*)$", re.DOTALL)
+MATCHER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]*(=~|!~|!=|=).*$"
+_TERM = re.compile(r'"([^"]*)"|(\S+)')
+MAX_TERMS = 8
+
+
+def matcher(text: str) -> tuple[str, str, str]:
+    """`team=db`, `host!=web-1`, `host=~web-.*`, `env!~dev|test` as (label, op, value); the
+    one matcher syntax of the API's `label=` and the dashboard. Regexes are RE2, anchored.
+
+    Raises:
+        ValueError: not of that form, or a regex RE2 refuses (the message says why).
+    """
+    match = MATCHER.match(text)
+    if not match:
+        raise ValueError(f"expected label=value, label!=value, label=~regex or label!~regex, got {text[:100]!r}")
+    name, op, value = match.groups()
+    if op in ("=~", "!~"):
+        try:
+            regex.compile_label_regex(value)
+        except regex.RegexError as exc:
+            raise ValueError(f"{name}{op}: {exc}") from None
+    return name, op, value
+
+
+def split_matchers(text: str) -> list[str]:
+    """The old dashboard `labels=` form: matchers separated by spaces or by commas before the
+    next `name=` (a comma inside a regex such as `a{1,3}` stays)."""
+    return [p for p in _SEPARATOR.split(text.strip()) if p]
+
+
+_SEPARATOR = re.compile(r"\s+|,(?=\s*[A-Za-z_][A-Za-z0-9_.-]*(?:=~|!~|!=|=))")
+
+
+def terms(text: str) -> tuple[str, ...]:
+    """Free text as lower-cased search terms: words, or "quoted phrases"; each must appear.
+
+    Raises:
+        ValueError: more than MAX_TERMS terms.
+    """
+    found = tuple(t for a, b in _TERM.findall(text) if (t := (a or b).strip().lower()))
+    if len(found) > MAX_TERMS:
+        raise ValueError(f"at most {MAX_TERMS} search terms, got {len(found)}")
+    return found
+
+
 @dataclass(frozen=True)
 class AlertQuery:
     states: tuple[str, ...] = ()
     detector: str | None = None
     severity: str | None = None
-    matchers: tuple[tuple[str, str, str], ...] = ()  # (label, op '=' or '!=', value)
+    matchers: tuple[tuple[str, str, str], ...] = ()  # (label, op: = != =~ !~, value)
+    text: tuple[str, ...] = ()  # lower-cased terms, each somewhere in the alert's search text
     since: datetime | None = None
     until: datetime | None = None
     acked: bool | None = None
@@ -207,19 +272,22 @@ class _Shape:
     until: bool
     acked: bool | None
     cursor: bool
+    terms: int = 0
 
     @classmethod
     def of(cls, q: AlertQuery) -> "_Shape":
         return cls(len(q.states), bool(q.detector), bool(q.severity), tuple(op for _, op, _ in q.matchers),
-                   q.since is not None, q.until is not None, q.acked, bool(q.cursor))
+                   q.since is not None, q.until is not None, q.acked, bool(q.cursor), len(q.text))
 
 
 def _values(q: AlertQuery) -> dict[str, Any]:
     values: dict[str, Any] = {"limit": q.limit + 1, "detector": q.detector, "severity": q.severity,
                               "since": q.since, "until": q.until, "cursor": q.cursor}
     values.update({f"state_{i}": state for i, state in enumerate(q.states)})
-    for i, (name, _op, value) in enumerate(q.matchers):
-        values[f"label_{i}"], values[f"value_{i}"] = name, value
+    for i, (name, op, value) in enumerate(q.matchers):
+        values[f"label_{i}"], values[f"value_{i}"] = name, f"^(?:{value})$" if op in ("=~", "!~") else value
+    for i, term in enumerate(q.text):
+        values[f"term_{i}"] = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return values
 
 
@@ -251,6 +319,11 @@ def _page_ids(shape: _Shape) -> Select[Any]:
     stmt = select(Alert.id)
     for i, op in enumerate(shape.label_ops):
         label = aliased(AlertLabel)
+        if op in ("=~", "!~"):  # RE2 on SQLite (app.db registers it), PostgreSQL's own ~ there
+            like = and_(label.alert_id == Alert.id, label.name == bindparam(f"label_{i}"),
+                        label.value.regexp_match(bindparam(f"value_{i}")))
+            stmt = stmt.where(exists().where(like) if op == "=~" else ~exists().where(like))
+            continue
         same = and_(label.alert_id == Alert.id, label.name == bindparam(f"label_{i}"),
                     label.value == bindparam(f"value_{i}"))
         if op == "=":
@@ -273,4 +346,6 @@ def _page_ids(shape: _Shape) -> Select[Any]:
         stmt = stmt.where(Alert.acked_at.is_not(None) if shape.acked else Alert.acked_at.is_(None))
     if shape.cursor:
         stmt = stmt.where(newest < bindparam("cursor"))
+    for i in range(shape.terms):
+        stmt = stmt.where(Alert.search_text.like(bindparam(f"term_{i}"), escape="\\"))
     return stmt

@@ -67,7 +67,7 @@ def process(session: Session, config: Config, *, now: datetime, limit: int = 500
 
 
 def _apply(session: Session, row: InboxItem, config: Config, now: datetime) -> int:
-    transitions = alerts.apply_external(session, row.item, now=now)
+    transitions = alerts.apply_external(session, row.item, now=now, grouping=config.settings.incidents)
     queued = react(session, transitions, now=now, config=config)
     row.processed_at = now
     return queued

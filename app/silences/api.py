@@ -33,6 +33,19 @@ silence_out = ns.model("Silence", {
     "created_at": fields.String, "created_by": fields.String, "comment": fields.String,
     "expired_by": fields.String, "active": fields.Boolean,
 })
+preview_in = ns.model("SilencePreviewRequest", {"matchers": fields.List(fields.Nested(matcher), required=True)},
+                      strict=True)
+preview_alert = ns.model("SilencePreviewAlert", {
+    "id": fields.Integer, "detector": fields.String, "labels": fields.Raw, "severity": fields.String,
+    "state": fields.String, "message": fields.String, "started_at": fields.String,
+})
+preview_out = ns.model("SilencePreview", {
+    "items": fields.List(fields.Nested(preview_alert), description="the newest matching open alerts (50 at most)"),
+    "total": fields.Integer(description="how many open alerts match"),
+    "complete": fields.Boolean(description="false when there were more open alerts than were looked at"),
+    "allowed": fields.Boolean(description="whether the caller may create a silence with these matchers"),
+    "reason": fields.String(description="why not, when allowed is false"),
+})
 silence_page = ns.model("SilencePage", {"items": fields.List(fields.Nested(silence_out)), "next_cursor": fields.Integer})
 
 filters = page_parser()
@@ -105,3 +118,22 @@ class SilenceDetail(Resource):
         """Expire a silence now (it stays in history)."""
         with db().write() as session:
             return silence_dict(service.expire(session, silence_id=silence_id, by=actor(), now=utcnow()))
+
+
+@ns.route("/preview")
+class SilencePreview(Resource):
+    @require("viewer")
+    @ns.expect(preview_in, validate=True)
+    @ns.response(400, "Invalid matchers")
+    @ns.marshal_with(preview_out)
+    def post(self) -> dict[str, Any]:
+        """Which open alerts these matchers would silence now (nothing is created)."""
+        matchers = service.parse_matchers(ns.payload["matchers"])
+        principal = current_principal()
+        reason = service.refusal(matchers, role=principal.role if principal else None)
+        with db().read() as session:
+            found = service.preview(session, matchers)
+            items = [{"id": a.id, "detector": a.detector, "labels": a.labels, "severity": a.severity,
+                      "state": a.state, "message": a.message, "started_at": iso(a.started_at)} for a in found.alerts]
+        return {"items": items, "total": found.total, "complete": found.complete, "allowed": not reason,
+                "reason": reason}

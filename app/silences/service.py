@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.alerts.models import OPEN_STATES, Alert
 from app.audit import service as audit
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError
@@ -74,6 +75,19 @@ def is_targeted(matchers: Sequence[Matcher]) -> bool:
     return any(m.op == "=" and m.value for m in matchers)
 
 
+UNTARGETED = ("a silence needs at least one matcher of the form name=value (only an admin may silence by "
+              "negative or regex matchers alone)")
+
+
+def refusal(matchers: Sequence[Matcher], *, role: str | None) -> str:
+    """Why a caller of this role may not create a silence with these matchers ("" if they may)."""
+    if role not in ("operator", "admin"):
+        return "creating a silence needs the operator role"
+    if role != "admin" and not is_targeted(matchers):
+        return UNTARGETED
+    return ""
+
+
 def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, ends_at: datetime, comment: str,
            by: str, is_admin: bool, max_duration_s: float, now: datetime) -> Silence:
     if not comment.strip():
@@ -86,8 +100,7 @@ def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, en
         raise BadRequestError(f"a silence may last at most {timedelta(seconds=max_duration_s)}",
                               {"ends_at": f"longer than the maximum of {max_duration_s:g}s"})
     if not is_admin and not is_targeted(matchers):
-        raise BadRequestError("a silence needs at least one matcher of the form name=value (only an admin may "
-                              "silence by negative or regex matchers alone)",
+        raise BadRequestError(UNTARGETED,
                               {"matchers": "needs an equality matcher with a non-empty value; without one it "
                                             "matches everything it does not exclude"})
     silence = Silence(matchers=[m.__dict__ for m in matchers], starts_at=starts_at, ends_at=ends_at,
@@ -120,3 +133,23 @@ def silenced_by(session: Session, labels: Mapping[str, str], now: datetime) -> S
         if all(Matcher(**m).matches(labels) for m in silence.matchers):
             return silence
     return None
+
+
+def alert_labels(alert: Alert) -> dict[str, str]:
+    """What matchers see of an alert: its labels plus `detector` (as reactions checks them)."""
+    return {**alert.labels, "detector": alert.detector}
+
+
+@dataclass(frozen=True)
+class Preview:
+    alerts: list[Alert]  # the newest matching open alerts, at most `limit`
+    total: int  # how many open alerts match (of those scanned)
+    complete: bool  # False when more open alerts exist than were scanned
+
+
+def preview(session: Session, matchers: Sequence[Matcher], *, limit: int = 50, scan: int = 10_000) -> Preview:
+    """Which open (pending or firing) alerts a silence with these matchers would silence now."""
+    rows = session.scalars(select(Alert).where(Alert.state.in_(OPEN_STATES)).order_by(Alert.id.desc())
+                           .limit(scan + 1)).all()
+    found = [a for a in rows[:scan] if all(m.matches(alert_labels(a)) for m in matchers)]
+    return Preview(found[:limit], len(found), len(rows) <= scan)
