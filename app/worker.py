@@ -1,7 +1,8 @@
-"""`vigil worker`: RQ workers that run remediation executions with Vigil's runner.
+"""`vigil worker`: RQ workers that run remediation executions with Vigil's runner, and
+diagnoses (backend rq).
 
-The job function reads everything from the database by execution id (scripts are stored
-there), so workers can run on other machines that share the database and Redis.
+The job functions read everything from the database by id (scripts are stored there), so
+workers can run on other machines that share the database and Redis.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from app import database_for
 from app.automation import isolation, results
 from app.automation.models import Execution, RemediationVersion
 from app.automation.rq_queue import HEARTBEAT_S, WORKER_PREFIX
-from app.db import Database
+from app.db import Database, utcnow
+from app.diagnostics import service as diagnoses
+from app.diagnostics.runner import DiagnosisRunner
 from config.schema import Config
 from remediations import run
 from remediations.launch import Launcher
@@ -72,6 +75,21 @@ def execute(execution_id: int) -> str:
                      launcher=_launcher(config))
     results.record_result(database, config, execution_id, result)
     return result.status
+
+
+def diagnose(diagnosis_id: int, attempt: int) -> str:
+    """The RQ job of a diagnosis: claim the row for this attempt (at most once), run, store."""
+    config: Config = _context["config"]  # type: ignore[assignment]
+    database = _database(config)
+    job = get_current_job()
+    holder = f"{diagnoses.WORKER_PREFIX}{job.worker_name if job else f'pid-{os.getpid()}'}"
+    with database.write() as session:
+        if not diagnoses.start_remote(session, diagnosis_id=diagnosis_id, attempt=attempt, holder=holder,
+                                      now=utcnow()):
+            return "skipped: already claimed, handed over again or no longer queued"
+    with _heartbeats():
+        # Sources are built per run: a worker has no scrape or host history (those stay in the scheduler).
+        return DiagnosisRunner(database, config, {}, holder=holder).run(diagnosis_id)
 
 
 @contextmanager

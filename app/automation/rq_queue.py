@@ -65,12 +65,17 @@ class RQQueue:
         if status == JobStatus.FINISHED and execution.state == "dispatched":
             return "its RQ job finished without claiming it"
         if execution.state == "running" and execution.runner and execution.runner.startswith(WORKER_PREFIX):
-            name = execution.runner[len(WORKER_PREFIX):]
-            worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=self.redis)
-            beat = worker.last_heartbeat if worker else None
-            if beat is None or (utcnow() - _utc(beat)).total_seconds() > DEAD_AFTER_S:
-                return f"RQ worker {name} stopped sending heartbeats"
+            return worker_silence(self.redis, execution.runner[len(WORKER_PREFIX):], utcnow())
         return None
+
+
+def worker_silence(redis: Redis, name: str, now: datetime) -> str | None:
+    """"RQ worker <name> stopped sending heartbeats" when it has, else None (diagnoses use it too)."""
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=redis)
+    beat = worker.last_heartbeat if worker else None
+    if beat is None or (now - _utc(beat)).total_seconds() > DEAD_AFTER_S:
+        return f"RQ worker {name} stopped sending heartbeats"
+    return None
 
 
 def _utc(at: datetime) -> datetime:

@@ -22,6 +22,8 @@ diagnosis_out = ns.model("Diagnosis", {
     "alert_id": fields.Integer, "state": fields.String(enum=["queued", "running", "done", "failed"]),
     "requested_at": fields.String, "requested_by": fields.String, "not_before": fields.String,
     "started_at": fields.String, "finished_at": fields.String, "error": fields.String,
+    "runner": fields.String(description="who holds or ran it: the scheduler, \"rq\" (handed to Redis Queue) "
+                                        "or \"rq-worker:<name>\""),
     "signals": fields.Integer, "analysed": fields.Integer, "changed": fields.Integer,
     "fetch_s": fields.Float, "analyse_s": fields.Float, "window": fields.Raw,
     "suspects": fields.List(fields.Nested(suspect_out)),
@@ -46,7 +48,7 @@ class AlertDiagnose(Resource):
     @ns.response(404, "No such alert")
     @ns.response(409, "The alert's detector has no diagnose: block")
     def post(self, alert_id: int) -> tuple[dict[str, Any], int]:
-        """Diagnose the alert (again); the scheduler runs it once its window is complete."""
+        """Diagnose the alert (again); the scheduler (or an RQ worker) runs it once its window is complete."""
         with db().write() as session:
             row = service.request(session, cfg(), alert_id=alert_id, by=actor(), now=utcnow())
             return ns.marshal(row.as_dict(), diagnosis_out), 202

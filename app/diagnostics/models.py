@@ -25,7 +25,9 @@ class Diagnosis(Base):
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)  # the window [start - lookback, start + after] is complete
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)  # see service.REMOTE
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # handed to RQ
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # RQ hand-overs so far
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     signals: Mapped[int] = mapped_column(Integer, default=0)
     analysed: Mapped[int] = mapped_column(Integer, default=0)
@@ -39,6 +41,7 @@ class Diagnosis(Base):
         return {"alert_id": self.alert_id, "state": self.state, "requested_at": iso(self.requested_at),
                 "requested_by": self.requested_by, "not_before": iso(self.not_before),
                 "started_at": iso(self.started_at), "finished_at": iso(self.finished_at), "error": self.error,
+                "runner": self.claimed_by,
                 "signals": self.signals, "analysed": self.analysed, "changed": self.changed,
                 "fetch_s": self.fetch_s, "analyse_s": self.analyse_s,
                 "window": result.get("window"), "suspects": result.get("suspects", [])}
