@@ -13,21 +13,25 @@ from app.dashboard.filters import PAGE_SIZE, bad, positive_int, text, when
 from app.web import db, page
 
 
-@bp.get("/audit")
-def audit() -> Any:
+def audit_conditions() -> tuple[dict[str, str], list[Any]]:
+    """The audit list's filters from the URL, and their WHERE clauses (page and CSV share them)."""
     filters = {key: text(request.args, key) for key in ("actor", "action", "target", "since", "until")}
     since, until = when(request.args, "since"), when(request.args, "until")
     if since and until and since >= until:
         bad("since must be earlier than until")
-    cursor = positive_int(request.args.get("cursor"), "cursor")
-    stmt = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(PAGE_SIZE + 1)
-    for key in ("actor", "action", "target"):
-        if filters[key]:
-            stmt = stmt.where(getattr(AuditRecord, key) == filters[key])
+    conditions = [getattr(AuditRecord, key) == filters[key] for key in ("actor", "action", "target") if filters[key]]
     if since:
-        stmt = stmt.where(AuditRecord.at >= since)
+        conditions.append(AuditRecord.at >= since)
     if until:
-        stmt = stmt.where(AuditRecord.at < until)
+        conditions.append(AuditRecord.at < until)
+    return {k: v for k, v in filters.items() if v}, conditions
+
+
+@bp.get("/audit")
+def audit() -> Any:
+    filters, conditions = audit_conditions()
+    cursor = positive_int(request.args.get("cursor"), "cursor")
+    stmt = select(AuditRecord).where(*conditions).order_by(AuditRecord.id.desc()).limit(PAGE_SIZE + 1)
     if cursor:
         stmt = stmt.where(AuditRecord.id < cursor)
     with db().read() as s:
@@ -35,4 +39,4 @@ def audit() -> Any:
         # The walk reads the whole chain, so only the first page pays for it.
         verification = None if cursor else service.verify(s)
     return render_template("dashboard/audit.html", records=rows, next_cursor=next_cursor,
-                           filters={k: v for k, v in filters.items() if v}, verification=verification)
+                           filters=filters, verification=verification)

@@ -52,24 +52,25 @@ def close_breaker(binding_id: str) -> Any:
                    f"Breaker of binding {number} closed.", url_for("dashboard.remediations"))
 
 
-@bp.get("/executions")
-def executions() -> Any:
+def execution_conditions() -> tuple[dict[str, Any], list[Any]]:
+    """The executions list's filters from the URL, and their WHERE clauses (page and CSV share them)."""
     state = choice(request.args, "state", EXECUTION_STATES)
     remediation_name = text(request.args, "remediation")
     alert_id = positive_int(request.args.get("alert_id"), "alert_id")
+    filters = {k: v for k, v in (("state", state), ("remediation", remediation_name), ("alert_id", alert_id)) if v}
+    columns = {"state": Execution.state, "remediation": Execution.remediation, "alert_id": Execution.alert_id}
+    return filters, [columns[k] == v for k, v in filters.items()]
+
+
+@bp.get("/executions")
+def executions() -> Any:
+    filters, conditions = execution_conditions()
     cursor = positive_int(request.args.get("cursor"), "cursor")
-    stmt = select(Execution).order_by(Execution.id.desc()).limit(PAGE_SIZE + 1)
-    if state:
-        stmt = stmt.where(Execution.state == state)
-    if remediation_name:
-        stmt = stmt.where(Execution.remediation == remediation_name)
-    if alert_id:
-        stmt = stmt.where(Execution.alert_id == alert_id)
+    stmt = select(Execution).where(*conditions).order_by(Execution.id.desc()).limit(PAGE_SIZE + 1)
     if cursor:
         stmt = stmt.where(Execution.id < cursor)
     with db().read() as s:
         rows, next_cursor = page(list(s.scalars(stmt)), PAGE_SIZE)
-    filters = {k: v for k, v in (("state", state), ("remediation", remediation_name), ("alert_id", alert_id)) if v}
     return render_template("dashboard/executions.html", executions=rows, next_cursor=next_cursor,
                            filters=filters, states=EXECUTION_STATES)
 

@@ -9,6 +9,7 @@ from app.auth.decorators import Resource, actor, require
 from app.audit import service as audit
 from app.db import iso, utcnow
 from app.errors import NotFoundError
+from app.notify import outbox
 from app.notify.messages import Notification
 from app.notify.models import OutboxMessage
 from app.notify.render import render
@@ -96,3 +97,15 @@ class Outbox(Resource):
                                "not_before": iso(r.not_before), "sent_at": iso(r.sent_at),
                                "last_status": r.last_status, "last_error": r.last_error} for r in rows],
                     "next_cursor": next_cursor}
+
+
+@outbox_ns.route("/<int:message_id>/retry")
+class OutboxRetry(Resource):
+    @require("operator")
+    @outbox_ns.response(404, "No such notification")
+    @outbox_ns.response(409, "Not failed, or its channel is no longer configured")
+    @outbox_ns.marshal_with(message_out)
+    def post(self, message_id: int) -> dict[str, Any]:
+        """Send a failed notification again: it goes back to pending, due now (audited)."""
+        with db().write() as session:
+            return outbox.as_dict(outbox.retry(session, cfg(), message_id=message_id, by=actor(), now=utcnow()))

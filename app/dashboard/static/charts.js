@@ -57,10 +57,11 @@
     };
   }
 
-  function options(data, width) {
+  // [x, y] axes in the page's colours; x has 24-hour UTC ticks, like every other time on
+  // the page, with the date only when it changes.
+  function axes() {
     var axis = {stroke: cssVar("--chart-axis"), grid: {stroke: cssVar("--chart-grid"), width: 1},
                 ticks: {stroke: cssVar("--chart-grid"), width: 1}};
-    // 24-hour UTC ticks, like every other time on the page; the date only when it changes.
     var xAxis = Object.assign({}, axis, {values: function (u, splits) {
       var lastDay = "";
       return splits.map(function (ts) {
@@ -70,6 +71,21 @@
         return label;
       });
     }});
+    return [xAxis, axis];
+  }
+
+  function utc(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
+
+  // Redraw at the container's width when it changes (a phone turned, a window resized).
+  function follow(container, plot, height) {
+    if (!window.ResizeObserver) return;
+    new ResizeObserver(function () {
+      var w = Math.max(280, container.clientWidth);
+      if (Math.abs(w - plot.width) > 2) plot.setSize({width: w, height: height(w)});
+    }).observe(container);
+  }
+
+  function options(data, width) {
     var series = [{}, {label: data.title || "value", stroke: cssVar("--chart-line"), width: 1.5,
                        points: {show: false}}];
     (data.thresholds || []).forEach(function (line) {
@@ -77,12 +93,13 @@
                    points: {show: false}});
     });
     return {
-      width: width, height: width < 500 ? 220 : 280, series: series, axes: [xAxis, axis],
-      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
+      width: width, height: height(width), series: series, axes: axes(), tzDate: utc,
       cursor: {drag: {x: true, y: false}},
       hooks: {drawClear: [shade(data)], draw: [mark(data)]}
     };
   }
+
+  function height(width) { return width < 500 ? 220 : 280; }
 
   function columns(data) {
     var cols = [data.t, data.v.map(function (v) { return finite(v) ? v : null; })];
@@ -96,12 +113,7 @@
     container.replaceChildren();
     var width = Math.max(280, container.clientWidth || 600);
     var plot = new uPlot(options(data, width), columns(data), container);
-    if (window.ResizeObserver) {
-      new ResizeObserver(function () {
-        var w = Math.max(280, container.clientWidth);
-        if (Math.abs(w - plot.width) > 2) plot.setSize({width: w, height: w < 500 ? 220 : 280});
-      }).observe(container);
-    }
+    follow(container, plot, height);
     return plot;
   }
 
@@ -143,6 +155,9 @@
       })
       .catch(function (err) { status.textContent = "Preview failed: " + err.message; });
   }
+
+  // Shared with the other charts of the dashboard (reports.js).
+  window.VigilCharts = {cssVar: cssVar, finite: finite, axes: axes, utc: utc, follow: follow, height: height};
 
   var holder = document.querySelector("[data-chart]");
   if (holder) {

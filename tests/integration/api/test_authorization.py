@@ -47,6 +47,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/automation/resume"): "operator",
     ("GET", "/api/v1/channels"): "viewer", ("POST", "/api/v1/channels/<string:name>/test"): "operator",
     ("GET", "/api/v1/notifications"): "viewer",
+    ("POST", "/api/v1/notifications/<int:message_id>/retry"): "operator", ("GET", "/api/v1/reports"): "viewer",
     ("GET", "/api/v1/silences"): "viewer", ("POST", "/api/v1/silences"): "operator",
     ("DELETE", "/api/v1/silences/<int:silence_id>"): "operator",
     ("POST", "/api/v1/ingest/alertmanager"): "ingest", ("POST", "/api/v1/ingest/grafana"): "ingest",
@@ -66,6 +67,9 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/executions/<execution_id>/reject"): "session",
     ("POST", "/executions/<execution_id>/cancel"): "session", ("POST", "/automation/<switch>"): "session",
     ("GET", "/detectors"): "session", ("GET", "/detectors/<name>/preview.json"): "session",
+    ("GET", "/reports"): "session", ("GET", "/reports/<table>.csv"): "session", ("GET", "/alerts.csv"): "session",
+    ("GET", "/executions.csv"): "session", ("GET", "/audit.csv"): "session", ("GET", "/notifications"): "session",
+    ("GET", "/notifications.csv"): "session", ("POST", "/notifications/<message_id>/retry"): "session",
 }
 ROLES = ("viewer", "operator", "admin")
 CALLERS = (None, "revoked", *ROLES)

@@ -1,0 +1,1 @@
+"""Reports: alert volume, response times, noisy detectors and remediation results over time."""
