@@ -36,6 +36,7 @@ from app.notify import service as notify_service
 from app.notify.sender import Sender
 from config.errors import ConfigError
 from config.schema import Config, DetectorConfig
+from detectors.diagnosis import signals
 from detectors.sources import Source, build_source
 from remediations.backends.inline import InlineBackend
 
@@ -48,6 +49,7 @@ class LockedSource:
     def __init__(self, source: Source) -> None:
         self._source, self._lock = source, threading.Lock()
         self.name = source.name
+        self.history = getattr(source, "history", None)  # a scrape source's ring for diagnoses (own lock)
 
     def fetch(self, query: str, *, start: datetime, end: datetime, step_s: float):  # type: ignore[no-untyped-def]
         with self._lock:
@@ -60,7 +62,9 @@ class Scheduler:
         self.config, self.database, self.clock = config, database, clock
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.settings = config.settings.scheduler
-        self.sources: dict[str, Source] = {s.name: LockedSource(build_source(s)) for s in config.sources}
+        self.sources: dict[str, Source] = {
+            s.name: LockedSource(build_source(s, history=signals.scrape_history_for(s, config.detectors)))
+            for s in config.sources}
         self.detectors = {d.name: d for d in config.detectors if d.enabled}
         self.active = False
         automation = config.settings.automation

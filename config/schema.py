@@ -371,5 +371,5 @@ def _check_diagnose(diagnose: DiagnoseConfig, where: str, default: str, sources:
     source = next((s for s in sources if s.name == name), None)
     if source is None:
         raise ValueError(f"{where}.source: unknown source {name!r}")
-    if not isinstance(source, HostSource) and not diagnose.queries:  # scrape: all series not yet supported
+    if not isinstance(source, (HostSource, ScrapeSource)) and not diagnose.queries:  # those: every series
         raise ValueError(f"{where}.queries: a {source.type} source needs at least one query")

@@ -9,12 +9,13 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from config.schema import DiagnoseConfig, HostSource, SourceConfig
+from config.schema import DetectorConfig, DiagnoseConfig, HostSource, ScrapeSource, SourceConfig
 from detectors.diagnosis.rank import Diagnosis, Params, diagnose_series
 from detectors.errors import SourceError
 from detectors.series import LabelledSeries
 from detectors.sources.base import Source
 from detectors.sources.host import QUERIES as HOST_QUERIES
+from detectors.sources.scrape import ScrapeHistory
 
 POINTS = 360
 """Points per signal a diagnosis asks for: enough for a jump 1-20 minutes before the
@@ -26,8 +27,28 @@ def step_for(cfg: DiagnoseConfig) -> float:
     return float(max(1, math.ceil((cfg.lookback + cfg.after) / POINTS)))
 
 
+HISTORY_SLACK = 1.5
+"""A scrape source's ring reaches back 1.5 x (lookback + after): a diagnosis that starts up
+to half its window late (queued behind others) still finds all of it."""
+
+
+def scrape_history_for(source: SourceConfig, detectors: Sequence[DetectorConfig]) -> ScrapeHistory | None:
+    """The ring of every series a scrape source must keep for the diagnoses that read it
+    without queries (None: no such diagnosis). Sized by their longest lookback + after, at
+    their finest step, for their largest max_signals."""
+    if not isinstance(source, ScrapeSource):
+        return None
+    blocks = [d.diagnose for d in detectors if d.enabled and d.diagnose is not None and not d.diagnose.queries
+              and (d.diagnose.source or d.source) == source.name]
+    if not blocks:
+        return None
+    return ScrapeHistory(span_s=HISTORY_SLACK * max(b.lookback + b.after for b in blocks),
+                         spacing_s=min(step_for(b) for b in blocks), max_series=max(b.max_signals for b in blocks))
+
+
 def queries_for(cfg: DiagnoseConfig, source: SourceConfig) -> list[str]:
-    """The configured queries; for a host source without any, every host metric."""
+    """The configured queries; for a host source without any, every host metric (a scrape
+    source without any reads its ScrapeHistory instead)."""
     if cfg.queries:
         return list(cfg.queries)
     if isinstance(source, HostSource):

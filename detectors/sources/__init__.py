@@ -6,14 +6,15 @@ from detectors.sources.base import RollingWindow, Source
 from detectors.sources.csvfile import CsvReplay
 from detectors.sources.host import HostSampler
 from detectors.sources.prometheus import PrometheusClient
-from detectors.sources.scrape import ScrapeClient
+from detectors.sources.scrape import ScrapeClient, ScrapeHistory
 
 
-def build_source(cfg: SourceConfig) -> Source:
+def build_source(cfg: SourceConfig, *, history: ScrapeHistory | None = None) -> Source:
     """The Source for a source configuration.
 
     Args:
         cfg: a PrometheusSource, ScrapeSource, HostSource or CsvSource.
+        history: for a scrape source, the ring that keeps every series it reads (diagnoses).
 
     Returns:
         A ready Source (no I/O happens until its first fetch).
@@ -24,7 +25,7 @@ def build_source(cfg: SourceConfig) -> Source:
     if isinstance(cfg, PrometheusSource):
         return PrometheusClient(cfg)
     if isinstance(cfg, ScrapeSource):
-        return ScrapeClient(cfg)
+        return ScrapeClient(cfg, history=history)
     if isinstance(cfg, HostSource):
         return HostSampler(cfg)
     if isinstance(cfg, CsvSource):
@@ -32,4 +33,4 @@ def build_source(cfg: SourceConfig) -> Source:
     raise TypeError(f"unknown source configuration {type(cfg).__name__}")
 
 
-__all__ = ["CsvReplay", "HostSampler", "PrometheusClient", "RollingWindow", "ScrapeClient", "Source", "build_source"]
+__all__ = ["CsvReplay", "HostSampler", "PrometheusClient", "RollingWindow", "ScrapeClient", "ScrapeHistory", "Source", "build_source"]
