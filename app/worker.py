@@ -72,7 +72,8 @@ def execute(execution_id: int) -> str:
             return "error"
     with _heartbeats():
         result = run(request, on_start=lambda pid: results.record_start(database, config, execution_id, pid),
-                     launcher=_launcher(config))
+                     launcher=_launcher(config),
+                     on_output=lambda text: results.record_output(database, execution_id, text))
     results.record_result(database, config, execution_id, result)
     return result.status
 

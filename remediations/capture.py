@@ -5,6 +5,8 @@ the middle of a flood is what we can afford to lose.
 """
 from __future__ import annotations
 
+import codecs
+
 TRUNCATION_MARKER = "[... output truncated by vigil: {dropped} bytes dropped ...]"
 
 
@@ -58,6 +60,15 @@ class BoundedOutput:
         sep = "" if not head or head.endswith("\n") else "\n"
         marker = TRUNCATION_MARKER.format(dropped=self.dropped)
         return f"{head}{sep}{marker}\n{tail}"
+
+    def live_text(self) -> str:
+        """What a watcher may see while the script runs: always a prefix of the final text().
+
+        A character cut at the end of what has arrived waits for its other bytes; once bytes
+        are dropped (the tail slides), only the head is shown until the run ends.
+        """
+        data = bytes(self.head) if self.truncated else bytes(self.head) + bytes(self.tail)
+        return codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=False).replace("\x00", "\ufffd")
 
 
 def _text(data: bytes) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import select
 import time
+from collections.abc import Callable
 
 from remediations.capture import BoundedOutput
 from remediations.launch import Child
@@ -37,21 +38,26 @@ class Pipes:
         if child.pidfd is not None:
             self.poller.register(child.pidfd, select.POLLIN)
 
-    def wait_exit(self, *, deadline: float, linger_s: float) -> bool:
+    def wait_exit(self, *, deadline: float, linger_s: float,
+                  tick: Callable[[], float] | None = None) -> bool:
         """Pump until the child exits and its output ends, or until `deadline` (monotonic).
 
         After the exit, output is read for at most `linger_s` more: a grandchild may hold
-        the pipe open forever.
+        the pipe open forever. `tick`, called after each pump while the child runs, returns
+        how many seconds it may wait before it wants to be called again.
 
         Returns:
             True if the child exited before the deadline.
         """
         polling = self.child.pidfd is None
+        wait_s = float("inf")
         while not self._check_exit():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            self.pump(timeout=min(remaining, 0.05) if polling else remaining)
+            self.pump(timeout=min(remaining, wait_s, 0.05 if polling else remaining))
+            if tick is not None:
+                wait_s = tick()
         end = min(deadline, time.monotonic() + linger_s)
         while not self.eof and time.monotonic() < end:
             self.pump(timeout=end - time.monotonic())

@@ -55,6 +55,8 @@ from remediations.spawner import Spawner
 Status = Literal["succeeded", "failed", "timed_out", "error"]
 # After the script exits, how long output from a grandchild still holding the pipe is read.
 LINGER_S = 0.5
+# How often a running script's output so far is handed to on_output (a database write).
+OUTPUT_EVERY_S = 1.0
 # util-linux prlimit's exit codes when it cannot exec the command (EX_EXEC_FAILED/ENOENT).
 _PRLIMIT_EXEC_CODES = (126, 127)
 
@@ -114,7 +116,7 @@ class RunResult:
 
 
 def run(req: RunRequest, *, on_start: Callable[[int], None] | None = None,
-        launcher: Launcher | None = None) -> RunResult:
+        launcher: Launcher | None = None, on_output: Callable[[str], None] | None = None) -> RunResult:
     """Run the script of `req` to completion or timeout.
 
     Args:
@@ -122,6 +124,8 @@ def run(req: RunRequest, *, on_start: Callable[[int], None] | None = None,
         on_start: called with the pid once the script runs (to record "running"); if it
             raises, the run's session is killed and the exception propagates.
         launcher: starts the process; None for default_launcher().
+        on_output: called with the output so far (BoundedOutput.live_text) at most every
+            OUTPUT_EVERY_S while it grows, so a watcher can follow a long run.
 
     Returns:
         The RunResult; script failures are results, not exceptions.
@@ -142,7 +146,7 @@ def run(req: RunRequest, *, on_start: Callable[[int], None] | None = None,
                 [req.script_path], env=env, cwd=workdir, limits=limits)
         except RunnerError as exc:
             return _error(str(exc), started_at, t0)
-        return _supervise(child, req, on_start, started_at, t0)
+        return _supervise(child, req, on_start, started_at, t0, on_output)
     finally:
         workdirs.remove(workdir)
 
@@ -163,14 +167,16 @@ def default_launcher() -> Launcher:
 
 
 def _supervise(child: Child, req: RunRequest, on_start: Callable[[int], None] | None,
-               started_at: datetime, t0: float) -> RunResult:
+               started_at: datetime, t0: float,
+               on_output: Callable[[str], None] | None = None) -> RunResult:
     output = BoundedOutput(req.max_output_bytes)
+    tick = _LiveOutput(output, on_output) if on_output is not None else None
     payload = stdin_payload(execution_id=req.execution_id, alert=req.alert, params=req.params)
     pipes = Pipes(child, payload, output)
     try:
         if on_start is not None:
             on_start(child.pid)
-        exited = pipes.wait_exit(deadline=t0 + req.timeout_s, linger_s=LINGER_S)
+        exited = pipes.wait_exit(deadline=t0 + req.timeout_s, linger_s=LINGER_S, tick=tick)
         killed = _end_session(child, pipes, req.kill_grace_s, leader_running=not exited)
     except BaseException:
         _kill_all(child.pid, exclude=None)
@@ -183,6 +189,25 @@ def _supervise(child: Child, req: RunRequest, on_start: Callable[[int], None] | 
                             wrapped=child.wrapped)
     return RunResult(status, returncode, text, output.truncated, started_at,
                      datetime.now(timezone.utc), time.monotonic() - t0, child.pid)
+
+
+class _LiveOutput:
+    """Hands the growing output to a watcher, at most once per OUTPUT_EVERY_S."""
+
+    def __init__(self, output: BoundedOutput, publish: Callable[[str], None]) -> None:
+        self.output, self.publish = output, publish
+        self.sent_total, self.sent_at = 0, 0.0
+
+    def __call__(self) -> float:
+        """Publish if there is news and it is time; return the seconds until it may be."""
+        if self.output.total == self.sent_total:
+            return float("inf")
+        wait_s = self.sent_at + OUTPUT_EVERY_S - time.monotonic()
+        if wait_s > 0:
+            return wait_s
+        self.sent_total, self.sent_at = self.output.total, time.monotonic()
+        self.publish(self.output.live_text())
+        return float("inf")
 
 
 def _outcome(req: RunRequest, text: str, returncode: int | None, exited: bool,

@@ -132,7 +132,8 @@ class Dispatcher:
         try:
             self.backend.submit(
                 request, on_start=lambda pid: results.record_start(self.database, self.config, execution_id, pid),
-                on_done=lambda result: results.record_result(self.database, self.config, execution_id, result))
+                on_done=lambda result: results.record_result(self.database, self.config, execution_id, result),
+                on_output=lambda text: results.record_output(self.database, execution_id, text))
         except RunnerError as exc:
             self._requeue(execution_id, f"requeued: {exc}")
 

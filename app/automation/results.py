@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app import metrics
@@ -61,6 +62,17 @@ def record_start(database: Database, config: Config, execution_id: int, pid: int
             if execution.trigger != "diagnostic":  # a diagnostic script is not "remediating" the alert
                 notify.enqueue_remediation(session, config, execution=execution, event="remediation.started",
                                            now=now)
+
+
+def record_output(database: Database, execution_id: int, text: str) -> None:
+    """A running script's output so far, for the execution page to follow; the final output
+    replaces it in record_result. A failed write only delays what the page shows."""
+    try:
+        with database.write() as session:
+            session.execute(update(Execution).where(Execution.id == execution_id, Execution.state == "running")
+                            .values(output=text))
+    except Exception as exc:  # the database away for a moment must not stop the script
+        log.warning("execution=%s output so far not stored: %s", execution_id, type(exc).__name__)
 
 
 def record_result(database: Database, config: Config, execution_id: int, result: RunResult) -> None:

@@ -79,7 +79,7 @@ def executions() -> Any:
 def execution(execution_id: str) -> Any:
     with db().read() as s:
         row = service.get_execution(s, object_id(execution_id, "execution"))
-    return render_template("dashboard/execution.html", execution=row)
+    return render_template("dashboard/execution.html", execution=row, active_states=ACTIVE_STATES)
 
 
 def _execution_action(verb: str) -> Any:

@@ -9,14 +9,16 @@ from remediations.runner import RunRequest, RunResult
 
 OnStart = Callable[[int], None]
 OnDone = Callable[[RunResult], None]
+OnOutput = Callable[[str], None]
 
 
 class Backend(Protocol):
     """Runs RunRequests somewhere and reports back through callbacks."""
 
     def submit(self, req: RunRequest, on_start: OnStart | None = None,
-               on_done: OnDone | None = None) -> Future[RunResult]:
-        """Queue a run; on_start(pid) when it starts, on_done(result) when it ends.
+               on_done: OnDone | None = None, on_output: OnOutput | None = None) -> Future[RunResult]:
+        """Queue a run; on_start(pid) when it starts, on_output(text so far) while it
+        prints, on_done(result) when it ends.
 
         Raises:
             RunnerError: the backend is shut down or its queue is full.

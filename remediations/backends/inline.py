@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from remediations import workdirs
-from remediations.backends.base import OnDone, OnStart
+from remediations.backends.base import OnDone, OnOutput, OnStart
 from remediations.errors import RunnerError
 from remediations.launch import Launcher
 from remediations.runner import RunRequest, RunResult, default_launcher, run
@@ -48,7 +48,7 @@ class InlineBackend:
         self._lock = threading.Lock()
 
     def submit(self, req: RunRequest, on_start: OnStart | None = None,
-               on_done: OnDone | None = None) -> Future[RunResult]:
+               on_done: OnDone | None = None, on_output: OnOutput | None = None) -> Future[RunResult]:
         """Queue a run; see Backend.submit.
 
         Raises:
@@ -62,7 +62,7 @@ class InlineBackend:
                                   f"max {self._max_pending}); execution {req.execution_id} "
                                   "not accepted")
             try:
-                future = self._pool.submit(self._run, req, on_start, on_done)
+                future = self._pool.submit(self._run, req, on_start, on_done, on_output)
             except RuntimeError as exc:  # submit after shutdown
                 raise RunnerError(f"inline backend is shut down: {exc}") from None
             self._pending += 1
@@ -75,10 +75,10 @@ class InlineBackend:
             self._pending -= 1
 
     def _run(self, req: RunRequest, on_start: OnStart | None,
-             on_done: OnDone | None) -> RunResult:
+             on_done: OnDone | None, on_output: OnOutput | None = None) -> RunResult:
         started_at = datetime.now(timezone.utc)
         try:
-            result = run(req, on_start=on_start, launcher=self._launcher)
+            result = run(req, on_start=on_start, launcher=self._launcher, on_output=on_output)
         except Exception as exc:  # a broken callback must not lose the execution
             log.exception("execution=%s runner raised", req.execution_id)
             now = datetime.now(timezone.utc)

@@ -70,6 +70,8 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/reports"): "session", ("GET", "/reports/<table>.csv"): "session", ("GET", "/alerts.csv"): "session",
     ("GET", "/executions.csv"): "session", ("GET", "/audit.csv"): "session", ("GET", "/notifications"): "session",
     ("GET", "/notifications.csv"): "session", ("POST", "/notifications/<message_id>/retry"): "session",
+    ("GET", "/remediations/<name>/run"): "session", ("POST", "/remediations/<name>/run"): "session",
+    ("GET", "/remediations/<name>/diff"): "session", ("GET", "/executions/<execution_id>/output.json"): "session",
 }
 ROLES = ("viewer", "operator", "admin")
 CALLERS = (None, "revoked", *ROLES)
