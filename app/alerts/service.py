@@ -82,6 +82,7 @@ def apply_external(session: Session, item: dict[str, Any], *, now: datetime,
     alert.last_seen_at, alert.message = now, item.get("summary") or alert.message
     alert.value = item.get("value") if item.get("value") is not None else alert.value
     alert.evidence = {k: item.get(k) for k in ("annotations", "generator_url", "upstream_fingerprint", "ends_at")}
+    alert.evidence.update({k: item[k] for k in ("dashboard_url", "panel_url") if item.get(k)})  # Grafana's
     if event is None:
         return []
     _transition(session, alert, new_state or "resolved", event, now, None, grouping)

@@ -1,25 +1,30 @@
-"""Alert history (filters in the URL, keyset pages), firing alerts as JSON, one alert, ack."""
+"""Alert history (filters in the URL, keyset pages), firing alerts as JSON, one alert, ack,
+bulk acknowledge and un-acknowledge."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 from sqlalchemy import select
 
 from app.alerts import service
+from app.alerts.links import alert_links
 from app.alerts.models import Alert
 from app.alerts.service import AlertQuery
 from app.automation.models import Execution
-from app.dashboard.blueprint import bp, object_id, perform
+from app.dashboard.blueprint import back, bp, object_id, perform
 from app.dashboard.display import alert_duration, chart_data, utc
 from app.dashboard.suspects import suspect_charts
 from app.dashboard.filters import SEVERITIES, STATE_CHOICES, AlertFilters
-from app.dashboard.session import require
+from app.dashboard.session import actor, require
 from app.db import utcnow
+from app.errors import ConflictError
 from app.diagnostics import service as diagnostics
 from app.web import cfg, db, page
 
 FIRING_LIMIT = 50
+MAX_BULK = 200
 
 
 @bp.get("/alerts")
@@ -61,8 +66,10 @@ def alert(alert_id: str) -> Any:
                                     .order_by(Execution.id.desc()).limit(100)))
         diagnosis = diagnostics.latest_result(s, number)
     chart = chart_data(row.evidence or {}, threshold=row.threshold, title=row.detector)
+    annotations = (row.evidence or {}).get("annotations") if row.source != "detector" else None
     return render_template("dashboard/alert.html", alert=row, events=events, executions=executions, chart=chart,
-                           suspects=suspect_charts(diagnosis))
+                           suspects=suspect_charts(diagnosis), links=alert_links(row.evidence),
+                           annotations=annotations if isinstance(annotations, dict) else {})
 
 
 @bp.post("/alerts/<alert_id>/ack")
@@ -72,3 +79,38 @@ def ack(alert_id: str) -> Any:
     comment = request.form.get("comment", "").strip()[:1000]
     return perform(lambda s, by, now: service.acknowledge(s, alert_id=number, by=by, now=now, comment=comment),
                    f"Alert {number} acknowledged.", url_for("dashboard.alert", alert_id=number))
+
+
+@bp.post("/alerts/bulk")
+@require("operator")
+def bulk() -> Response:
+    """Acknowledge (or take back the acknowledgement of) the alerts ticked on the list."""
+    action = request.form.get("action", "")
+    if action not in ("ack", "unack"):
+        return _bulk_refused(f"action must be ack or unack; got {action[:40]!r}")
+    raw = request.form.getlist("alert")
+    if not raw or len(raw) > MAX_BULK:
+        return _bulk_refused(f"tick between 1 and {MAX_BULK} alerts" if raw else "tick at least one alert")
+    ids = sorted({object_id(v, "alert") for v in raw})
+    done, skipped, now, by = 0, 0, utcnow(), actor()
+    with db().write() as s:
+        for alert_id in ids:
+            if action == "unack":
+                done += service.get(s, alert_id).acked_at is not None
+                service.unacknowledge(s, alert_id=alert_id, by=by, now=now)
+                continue
+            try:
+                was = service.get(s, alert_id).acked_at
+                service.acknowledge(s, alert_id=alert_id, by=by, now=now, comment="bulk acknowledge")
+                done += was is None
+            except ConflictError:
+                skipped += 1  # resolved meanwhile: nothing to acknowledge
+    verb = "Acknowledged" if action == "ack" else "Took back the acknowledgement of"
+    flash(f"{verb} {done} alert{'s' if done != 1 else ''}"
+          + (f"; {skipped} resolved, skipped" if skipped else "") + ".", "ok")
+    return redirect(back(url_for("dashboard.alerts")))
+
+
+def _bulk_refused(message: str) -> Response:
+    flash(message, "error")
+    return redirect(back(url_for("dashboard.alerts")))

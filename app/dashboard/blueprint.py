@@ -39,6 +39,7 @@ def register(app: Flask, config: Config) -> None:
     """Cookie settings and the blueprint; app.secret_key is set by the caller."""
     from app.dashboard import alerts_views, audit_views, auth_views, automation_views, detector_views  # noqa: F401
     from app.dashboard import exports_views, notifications_views, reports_views, run_views  # noqa: F401
+    from app.dashboard import incident_views, silence_views  # noqa: F401
 
     app.config.update(
         SESSION_COOKIE_NAME="vigil_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",

@@ -1,14 +1,18 @@
 """Query-string filters of the dashboard's lists, parsed strictly: a bad value is a 400
-that says what was wrong, never a 500 and never silently ignored."""
+that says what was wrong, never a 500 and never silently ignored.
+
+The alerts page takes the API's parameters (`label=` repeated, with = != =~ !~, `q=`,
+`state=`, `acked=`, `detector=`, `severity=`, `since=`, `until=`, `cursor=`), plus `range=`
+and the older `labels=` (several matchers in one value) as an alias of `label=`."""
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from flask import abort
 
+from app.alerts import service as alerts
 from app.alerts.service import AlertQuery
 from app.web import utc_datetime
 
@@ -16,8 +20,9 @@ STATE_CHOICES = ("firing", "pending", "resolved", "acked", "open")
 SEVERITIES = ("info", "warning", "critical")
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 PAGE_SIZE = 50
-_MATCHER = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]*)(!=|=)(.*)$")
 _MAX_TEXT = 200
+_MAX_MATCHERS = 20
+API_STATES = ("pending", "firing", "resolved")
 
 
 def bad(message: str) -> None:
@@ -57,18 +62,49 @@ def when(args: Mapping[str, str], key: str) -> datetime | None:
     return None  # unreachable: bad() raised
 
 
-def matchers(value: str) -> tuple[tuple[str, str, str], ...]:
-    """`team=db host!=web-1` (space or comma separated) into (label, op, value) triples."""
+def matchers(values: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """`team=db`, `host!=web-1`, `host=~web-.*` (alerts.service.matcher) as (label, op, value)."""
     found = []
-    for part in re.split(r"[\s,]+", value.strip()):
-        if not part:
-            continue
-        match = _MATCHER.match(part)
-        if not match:
-            bad(f"labels: expected label=value or label!=value, got {part!r}")
-            continue
-        found.append((match.group(1), match.group(2), match.group(3)))
+    for value in values:
+        try:
+            found.append(alerts.matcher(value))
+        except ValueError as exc:
+            bad(f"label: {exc}")
     return tuple(found)
+
+
+def label_args(args: Mapping[str, str]) -> tuple[str, ...]:
+    """Every `label=` value, then the matchers of the `labels=` alias (space separated)."""
+    values = list(args.getlist("label") if hasattr(args, "getlist") else filter(None, [args.get("label")]))
+    values += alerts.split_matchers(text(args, "labels") if len(args.get("labels", "")) <= 2000 else "")
+    values = [v.strip() for v in values if v.strip()]
+    if len(values) > _MAX_MATCHERS or any(len(v) > 1100 for v in values):
+        bad(f"label: at most {_MAX_MATCHERS} matchers of at most 1100 characters each")
+    return tuple(values)
+
+
+def search_terms(args: Mapping[str, str]) -> str:
+    value = args.get("q", "").strip()
+    if len(value) > 1000:
+        bad(f"q is too long ({len(value)} characters; at most 1000)")
+    try:
+        alerts.terms(value)
+    except ValueError as exc:
+        bad(f"q: {exc}")
+    return value
+
+
+def _state(args: Mapping[str, str]) -> str:
+    """One of the page's choices, or the API's comma list of states."""
+    value = text(args, "state")
+    if value in STATE_CHOICES or not value:
+        return value
+    parts = value.split(",")
+    if all(p in API_STATES for p in parts):
+        return ",".join(parts)
+    bad(f"state must be one of {', '.join(STATE_CHOICES)} or a comma list of {', '.join(API_STATES)}; "
+        f"got {value[:60]!r}")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +114,9 @@ class AlertFilters:
     state: str = ""
     severity: str = ""
     detector: str = ""
-    labels: str = ""
+    label: tuple[str, ...] = ()
+    q: str = ""
+    acked: str = ""
     range: str = ""
     since: str = ""
     until: str = ""
@@ -89,29 +127,37 @@ class AlertFilters:
         since, until = when(args, "since"), when(args, "until")
         if since and until and since >= until:
             bad("since must be earlier than until")
-        labels = text(args, "labels")
-        matchers(labels)
-        return cls(state=choice(args, "state", STATE_CHOICES), severity=choice(args, "severity", SEVERITIES),
-                   detector=text(args, "detector"), labels=labels, range=choice(args, "range", tuple(RANGES)),
+        label = label_args(args)
+        matchers(label)
+        return cls(state=_state(args), severity=choice(args, "severity", SEVERITIES),
+                   detector=text(args, "detector"), label=label, q=search_terms(args),
+                   acked=choice(args, "acked", ("true", "false")), range=choice(args, "range", tuple(RANGES)),
                    since=text(args, "since"), until=text(args, "until"),
                    cursor=positive_int(args.get("cursor"), "cursor"))
 
     def query(self, now: datetime, limit: int = PAGE_SIZE) -> AlertQuery:
         states: tuple[str, ...] = {"": (), "acked": ("pending", "firing"), "open": ("pending", "firing")}.get(
-            self.state, (self.state,))
+            self.state, tuple(self.state.split(",")))
+        acked = True if self.state == "acked" or self.acked == "true" else False if self.acked == "false" else None
         since = utc_datetime(self.since) if self.since else None
         if self.range:
             since = max(since, now - timedelta(seconds=RANGES[self.range])) if since \
                 else now - timedelta(seconds=RANGES[self.range])
         return AlertQuery(states=states, detector=self.detector or None, severity=self.severity or None,
-                          matchers=matchers(self.labels), since=since,
+                          matchers=matchers(self.label), text=alerts.terms(self.q), since=since,
                           until=utc_datetime(self.until) if self.until else None,
-                          acked=True if self.state == "acked" else None, cursor=self.cursor, limit=limit)
+                          acked=acked, cursor=self.cursor, limit=limit)
 
     def args(self, **changes: Any) -> dict[str, Any]:
         """Non-empty filters as query arguments, for url_for."""
         merged = asdict(replace(self, **changes))
-        return {k: v for k, v in merged.items() if v not in ("", None)}
+        merged["label"] = list(merged["label"])
+        return {k: v for k, v in merged.items() if v not in ("", None, [])}
+
+    @property
+    def labels_text(self) -> str:
+        """The label matchers as the filter form's one text field shows them."""
+        return " ".join(self.label)
 
     @property
     def active(self) -> bool:

@@ -43,6 +43,8 @@ class PromAlert(_Loose):
     generatorURL: str = ""
     fingerprint: str = ""
     valueString: str = ""
+    dashboardURL: str = ""  # Grafana only, as are the two below
+    panelURL: str = ""
 
     @field_validator("labels")
     @classmethod
@@ -111,9 +113,10 @@ def _labels_over(labels: Mapping[str, str], limits: IngestSettings) -> tuple[str
 
 def _annotations_over(item: Mapping[str, Any], limits: IngestSettings) -> tuple[str, str] | None:
     annotations = item.get("annotations") or {}
-    size = sum(_size(k) + _size(v) for k, v in annotations.items()) + _size(item.get("generator_url") or "")
+    urls = sum(_size(item.get(k) or "") for k in ("generator_url", "dashboard_url", "panel_url"))
+    size = sum(_size(k) + _size(v) for k, v in annotations.items()) + urls
     if size > limits.max_annotation_bytes:
-        return "annotations", (f"annotations and generatorURL are at most {limits.max_annotation_bytes} bytes "
+        return "annotations", (f"annotations and links are at most {limits.max_annotation_bytes} bytes "
                                f"together, got {size}")
     return None
 
@@ -135,6 +138,7 @@ def from_prom(source: str, payload: PromPayload) -> list[dict[str, Any]]:
                            summary=a.annotations.get("summary") or a.annotations.get("description", ""),
                            starts_at=a.startsAt, value=_number(a.valueString),
                            extra={"annotations": a.annotations, "generator_url": a.generatorURL,
+                                  "dashboard_url": a.dashboardURL, "panel_url": a.panelURL,
                                   "upstream_fingerprint": a.fingerprint,
                                   "ends_at": a.endsAt.isoformat() if a.endsAt else None}))
     return items

@@ -50,6 +50,7 @@ class AlertItem:
     before: float | None = None
     after: float | None = None
     url: str | None = None
+    links: Sequence[tuple[str, str]] = ()  # (title, url) the sender gave: runbook, source, dashboard
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,11 @@ def links(n: Notification) -> list[tuple[str, str]]:
     if first:
         out.append(("Open alert", first))
     return out
+
+
+def alert_links(alert: AlertItem, limit: int = 5) -> list[tuple[str, str]]:
+    """The alert's own links (runbook, source, dashboard...) that are absolute http(s), at most `limit`."""
+    return [(title, url) for title, url in alert.links if href(url)][:limit]
 
 
 def summary(n: Notification) -> str:

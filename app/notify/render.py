@@ -23,6 +23,7 @@ from app.notify.messages import (
     AlertItem,
     Notification,
     alert_facts,
+    alert_links,
     as_data,
     colour_of,
     emoji_of,
@@ -121,6 +122,8 @@ def _slack_alert(a: AlertItem, n: Notification, lv: _Level) -> Body:
     if href(a.url):
         name = f"*<{a.url}|{_slack_escape(a.detector)}>*"
     text = name + (f"\n{_slack_escape(a.message)}" if a.message else "")
+    if found := alert_links(a):  # href() has refused '|', '<' and '>', which would end the link
+        text += "\n" + " · ".join(f"<{u}|{_slack_escape(t)}>" for t, u in found)
     fields = [_mrkdwn(f"*{k}*\n{_slack_escape(v)}", lv.chars(2000)) for k, v in alert_facts(a, n.created_at)]
     return {"type": "section", "text": _mrkdwn(text, lv.chars(3000)), "fields": fields[:10]}
 
@@ -149,6 +152,12 @@ def _slack(n: Notification, lv: _Level) -> Body:
 # ---- Mattermost (Slack-compatible attachments, Markdown) ----------------------------
 
 
+def _md_links(a: AlertItem, escape: Callable[[str], str] = str) -> str:
+    """The alert's own links as Markdown; brackets in a URL are encoded so they cannot end it."""
+    return " · ".join(f"[{escape(t).replace('[', '(').replace(']', ')')}]({u.replace('(', '%28').replace(')', '%29')})"
+                      for t, u in alert_links(a))
+
+
 def _mm_escape(text: str) -> str:
     # A zero-width space after '@' keeps @all/@channel/@here/@someone from notifying.
     return text.replace("@", "@\u200b")
@@ -159,7 +168,7 @@ def _mattermost(n: Notification, lv: _Level) -> Body:
     parts = []
     for a in alerts:
         name = f"[{_mm_escape(a.detector)}]({a.url})" if href(a.url) else _mm_escape(a.detector)
-        lines = [evidence(a), f"since {since(a, n.created_at)}", _mm_escape(a.message)]
+        lines = [evidence(a), f"since {since(a, n.created_at)}", _mm_escape(a.message), _md_links(a, _mm_escape)]
         lines.insert(0, f"**{name}** `{_mm_escape(label_text(a.labels))}`")
         parts.append(truncate("\n".join(x for x in lines if x), lv.chars(2000)))
     if more:
@@ -210,6 +219,8 @@ def _teams(n: Notification, lv: _Level) -> Body:
         if a.message:
             body.append(_text_block(a.message, lv.chars(2000)))
         body.append(_fact_set(alert_facts(a, n.created_at), lv.chars(1000)))
+        if found := alert_links(a):
+            body.append(_text_block(_md_links(a), lv.chars(2000)))
     if more:
         body.append(_text_block(_more(n, more), 300, isSubtle=True))
     if n.remediation:
@@ -235,7 +246,7 @@ def _discord(n: Notification, lv: _Level) -> Body:
     alerts, more = _shown(n, lv)
     fields: list[Body] = []
     for a in alerts:
-        lines = [evidence(a), f"since {since(a, n.created_at)}", a.message]
+        lines = [evidence(a), f"since {since(a, n.created_at)}", a.message, _md_links(a)]
         if href(a.url):
             lines.append(f"[open alert]({a.url})")
         name = truncate(f"{a.detector} {{{label_text(a.labels)}}}", lv.chars(256))
@@ -278,6 +289,8 @@ def _chat_html(text: str, limit: int) -> str:
 
 def _chat_alert(a: AlertItem, n: Notification, lv: _Level) -> Body:
     text = "<br>".join(_chat_html(x, lv.chars(1000)) for x in (evidence(a) or a.state, a.message) if x)
+    if found := alert_links(a):
+        text += "<br>" + " · ".join(f'<a href="{html.escape(u)}">{html.escape(t)}</a>' for t, u in found)
     below = _chat_html(f"since {since(a, n.created_at)} · {label_text(a.labels)}", lv.chars(1000))
     top = _chat_html(a.detector, 200)
     return {"decoratedText": {"topLabel": top, "text": text, "bottomLabel": below, "wrapText": True}}
@@ -314,7 +327,7 @@ def _generic(n: Notification, lv: _Level) -> Body:
 
     {"version": 1, "event", "title", "severity", "created_at", "alerts": [{alert_id,
     detector, severity, state, labels, value, threshold, message, started_at,
-    change_points, before, after, url}], "alerts_total", "remediation": {name, version,
+    change_points, before, after, url, links: [[title, url]]}], "alerts_total", "remediation": {name, version,
     outcome, duration_s, output_tail, execution_id, url} | null}. Alerts are listed in
     full up to MAX_GENERIC_ALERTS; `alerts_total` says how many there were.
     """
@@ -337,7 +350,7 @@ def _apprise(n: Notification, lv: _Level) -> Body:
     """Title, Markdown text and an apprise notify type: all apprise can carry."""
     alerts, more = _shown(n, lv)
     lines = [f"**{a.detector}** {label_text(a.labels)}: {evidence(a) or a.state}, since {since(a, n.created_at)}"
-             + (f"\n{a.message}" if a.message else "") for a in alerts]  # the message: e.g. the top suspects
+             + (f"\n{a.message}" if a.message else "") + (f"\n{_md_links(a)}" if a.links else "") for a in alerts]  # the message: e.g. the top suspects
     lines += [_more(n, more)] if more else []
     if n.remediation:
         lines += [", ".join(f"{k}: {v}" for k, v in remediation_facts(n.remediation)), _output(n, lv.chars(1500))]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert
 from app.automation.models import Execution
+from app.alerts.links import alert_links
 from app.notify.messages import AlertItem, Notification, RemediationInfo, suspects_text
 from app.notify.models import OutboxMessage
 from config.channels import ChannelConfig, matches
@@ -35,7 +36,8 @@ def alert_payload(alert: Alert, public_url: str) -> dict[str, Any]:
             "labels": dict(alert.labels), "started_at": alert.started_at.isoformat(), "value": alert.value,
             "threshold": alert.threshold, "message": alert.message,
             "change_points": list(evidence.get("change_points") or []), "before": evidence.get("before"),
-            "after": evidence.get("after"), "url": f"{public_url.rstrip('/')}/alerts/{alert.id}"}
+            "after": evidence.get("after"), "url": f"{public_url.rstrip('/')}/alerts/{alert.id}",
+            "links": [list(link) for link in alert_links(evidence)]}  # runbook, source, dashboard (received alerts)
 
 
 def enqueue_alert(session: Session, config: Config, *, alert: Alert, event: str, now: datetime,
@@ -166,7 +168,7 @@ def _alert_item(d: dict[str, Any]) -> AlertItem:
                      labels=d["labels"], started_at=datetime.fromisoformat(d["started_at"]), value=d.get("value"),
                      threshold=d.get("threshold"), message=d.get("message") or "",
                      change_points=d.get("change_points") or (), before=d.get("before"), after=d.get("after"),
-                     url=d.get("url"))
+                     url=d.get("url"), links=tuple((str(t), str(u)) for t, u in d.get("links") or ()))
 
 
 def _remediation_info(d: dict[str, Any]) -> RemediationInfo:

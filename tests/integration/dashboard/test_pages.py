@@ -85,7 +85,8 @@ def test_cursor_pages_link_to_the_next_page_with_the_same_filters(web: Web, worl
     ("cursor=99999999999999999999999", "cursor must be a positive whole number"),
     ("since=yesterday", "since: expected an ISO-8601 time"),
     ("since=2026-01-02&until=2026-01-01", "since must be earlier than until"),
-    ("labels=%3D%3D", "expected label=value or label!=value"),
+    ("labels=%3D%3D", "expected label=value, label!=value, label=~regex or label!~regex"),
+    ("label=a=~(", "invalid regex"),
     ("range=2y", "range must be one of"),
     ("detector=" + "x" * 300, "detector is too long"),
 ])
