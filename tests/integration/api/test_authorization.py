@@ -50,6 +50,11 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/notifications/<int:message_id>/retry"): "operator", ("GET", "/api/v1/reports"): "viewer",
     ("GET", "/api/v1/silences"): "viewer", ("POST", "/api/v1/silences"): "operator",
     ("DELETE", "/api/v1/silences/<int:silence_id>"): "operator",
+    ("POST", "/api/v1/silences/preview"): "viewer",
+    ("GET", "/api/v1/incidents"): "viewer", ("GET", "/api/v1/incidents/<int:incident_id>"): "viewer",
+    ("POST", "/alerts/bulk"): "session", ("GET", "/incidents"): "session", ("GET", "/incidents/<incident_id>"): "session",
+    ("GET", "/silences"): "session", ("GET", "/silences/new"): "session", ("POST", "/silences"): "session",
+    ("POST", "/silences/<silence_id>/expire"): "session", ("GET", "/silences/preview.json"): "session",
     ("POST", "/api/v1/ingest/alertmanager"): "ingest", ("POST", "/api/v1/ingest/grafana"): "ingest",
     ("POST", "/api/v1/ingest/generic"): "ingest", ("GET", "/api/v1/ingest/inbox"): "viewer",
     # Button presses prove their origin with the chat service's signature / action secret.
