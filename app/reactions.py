@@ -32,7 +32,7 @@ def react(session: Session, transitions: Iterable[Transition], *, now: datetime,
         else:
             notify.enqueue_alert(session, config, alert=alert, event=f"alert.{t.event}", now=now)
         if t.event == "resolved":
-            automation.on_resolved(session, alert, now=now)
+            automation.on_resolved(session, alert, now=now, config=config)
             continue
         diagnostics.on_firing(session, config, alert, now=now)  # one queued row; run off this path
         if alert.kind in ("error", "nodata"):

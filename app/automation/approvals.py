@@ -4,7 +4,8 @@ without one (the approval timed out, or its alert resolved first).
 An unanswered approval used to hold its binding's slot for that alert forever, and
 approving it much later ran the script against an alert long resolved. Now a wait ends at
 `expires_at` (the binding's approval_timeout) or when the alert resolves, and approving a
-stale execution needs `force`.
+stale execution needs `force`. Either end is told in chat (config given): the request's
+buttons give way to the reason and a notice goes to the alert's thread (app.notify.threads).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from app.audit import service as audit
 from app.automation.models import Execution
 from app.db import get_or_404, iso
 from app.errors import ConflictError
+from app.notify import service as notify
+from config.schema import Config
 from config.units import format_duration
 
 LEGACY_TIMEOUT_S = 3600.0  # approvals stored before expires_at existed wait this long
@@ -74,7 +77,7 @@ def staleness(session: Session, execution: Execution) -> str | None:
     return None
 
 
-def expire(session: Session, *, now: datetime) -> int:
+def expire(session: Session, *, now: datetime, config: Config | None = None) -> int:
     """End approvals nobody answered in time (called by every dispatch pass, without a request)."""
     legacy = and_(Execution.expires_at.is_(None), Execution.queued_at <= now - timedelta(seconds=LEGACY_TIMEOUT_S))
     rows = session.scalars(select(Execution).where(
@@ -85,10 +88,11 @@ def expire(session: Session, *, now: datetime) -> int:
         _end_wait(session, execution, "expired", f"expired: nobody approved it within {waited}", now)
         audit.record(session, actor="system", action="execution.expire", target=f"execution:{execution.id}",
                      details={"reason": execution.reason})
+        _tell_chat(session, config, execution, f"expired: nobody approved within {waited}", now)
     return len(rows)
 
 
-def cancel_for_resolved(session: Session, alert: Alert, *, now: datetime) -> None:
+def cancel_for_resolved(session: Session, alert: Alert, *, now: datetime, config: Config | None = None) -> None:
     """A waiting approval ends when its alert resolves (it can still be approved with force)."""
     for execution in session.scalars(select(Execution).where(Execution.alert_id == alert.id,
                                                              Execution.state == "awaiting_approval")):
@@ -97,6 +101,15 @@ def cancel_for_resolved(session: Session, alert: Alert, *, now: datetime) -> Non
         execution.cancelled_by = "system"
         audit.record(session, actor="system", action="execution.cancel", target=f"execution:{execution.id}",
                      details={"reason": execution.reason})
+        _tell_chat(session, config, execution, "cancelled: alert resolved before anyone approved", now)
+
+
+def _tell_chat(session: Session, config: Config | None, execution: Execution, why: str, now: datetime) -> None:
+    """The request's buttons give way to `why`, and the alert's thread hears of it."""
+    if config is not None:
+        # "Expired: nobody approved within 1h"; threads.py adds the thread's notice for these outcomes.
+        notify.enqueue_answer(session, config, execution=execution, outcome=execution.state,
+                              text=why[0].upper() + why[1:], now=now)
 
 
 def _end_wait(session: Session, execution: Execution, state: str, reason: str, now: datetime) -> None:

@@ -69,7 +69,7 @@ class Dispatcher:
         now = now or utcnow()
         with self._lock:
             with self.database.write() as session:
-                approvals.expire(session, now=now)
+                approvals.expire(session, now=now, config=self.config)
                 claimed = self._claim(session, now)
                 requests = [] if self.remote else self._prepare(session, claimed)
             # Only after the claim has committed: a worker must find the row `dispatched`.

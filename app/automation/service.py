@@ -24,6 +24,7 @@ from app.automation.models import ACTIVE_STATES, AutomationState, Binding, Execu
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError, NotFoundError
 from app.silences import service as silences
+from config.schema import Config
 from remediations import ParamsError, decide, render_params, validate_params
 
 # States that count as a run for cooldown and rate limits (a skip or rejection is not a run).
@@ -174,12 +175,13 @@ def in_flight(session: Session, binding_id: int) -> int:
         Execution.binding_id == binding_id, Execution.state.in_(("dispatched", "running")))) or 0
 
 
-def on_resolved(session: Session, alert: Alert, *, now: datetime) -> None:
-    """Closed loop: judge the succeeded runs waiting for this alert; pending approvals end."""
+def on_resolved(session: Session, alert: Alert, *, now: datetime, config: Config | None = None) -> None:
+    """Closed loop: judge the succeeded runs waiting for this alert; pending approvals end (and
+    chat is told, given the config)."""
     for execution in session.scalars(select(Execution).where(
             Execution.alert_id == alert.id, Execution.state == "succeeded", Execution.outcome.is_(None))):
         effectiveness.judge(session, execution, now=now)
-    approvals.cancel_for_resolved(session, alert, now=now)
+    approvals.cancel_for_resolved(session, alert, now=now, config=config)
 
 
 def expire_verifications(session: Session, *, now: datetime) -> int:

@@ -1,5 +1,6 @@
 """Act on a verified button press: map the chat user to a Vigil identity, approve or reject,
-and have every chat message showing the request say who answered.
+and have every chat message showing the request say who answered. A press on a request
+whose wait already ended (expired, or its alert resolved) is told why and changes nothing.
 
 Only users on the channel's `approvers` list with the operator role (or admin) may
 answer; anyone else is told so privately and nothing runs. The approval itself is
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.auth.service import ROLES
 from app.automation import service as automation
+from app.automation.models import Execution
 from app.errors import ServiceError
 from app.notify import service as notify
 from app.notify.models import ChatMessage
@@ -57,6 +59,12 @@ def answer(session: Session, config: Config, *, channel: SlackChannel | Mattermo
                      target=f"execution:{execution_id}",
                      details={"channel": channel.name, "action": action, "reason": refusal})
         return Answer(False, f"Vigil did not {action} execution #{execution_id}: {refusal}.")
+    ended = _ended_wait(session, execution_id)
+    if ended is not None:  # a button left on an old message: say why it no longer counts
+        audit.record(session, actor=f"{channel.type}:{chat_user}", action="chat.refused",
+                     target=f"execution:{execution_id}",
+                     details={"channel": channel.name, "action": action, "reason": ended})
+        return Answer(False, f"Vigil did not {action} execution #{execution_id}: {ended}.")
     comment = f"from {channel.type} channel {channel.name} by chat user {chat_user}"
     try:  # the API's own approve / reject (as app.automation.api calls them), never forced from chat
         execution = getattr(automation, action)(session, execution_id=execution_id, by=approver.name, now=now,
@@ -67,6 +75,16 @@ def answer(session: Session, config: Config, *, channel: SlackChannel | Mattermo
     notify.enqueue_answer(session, config, execution=execution, outcome=f"{verb.lower()}",
                           text=f"{verb} by {approver.name}", now=now)
     return Answer(True, f"{verb} execution #{execution_id} as {approver.name}.")
+
+
+def _ended_wait(session: Session, execution_id: int) -> str | None:
+    """The reason a wait ended with nobody answering (expired, or its alert resolved), else None.
+    Such a run can still be forced through the API, never from a chat button."""
+    execution = session.get(Execution, execution_id)
+    if execution is None or not (execution.state == "expired" or (
+            execution.state == "cancelled" and execution.cancelled_by == "system")):
+        return None
+    return execution.reason or execution.state
 
 
 def refuse_privately(session: Session, channel: ChannelConfig, *, chat_channel: str, chat_user: str, text: str,

@@ -5,8 +5,10 @@ lives in `chat_messages`; each later event updates the root's state (firing ->
 awaiting approval -> remediating -> remediated / remediation failed -> resolved) and adds
 its own message to the thread. An approval request in the thread carries Approve / Reject
 buttons when the channel has a callback secret; the answer (app.chat) comes back as an
-`approval.answered` row that replaces the buttons with who answered. The sender sends
-rows about one alert in order, so a reply never comes before its root.
+`approval.answered` row that replaces the buttons with who answered. A wait that ends
+unanswered (it expired, or the alert resolved first) comes as such a row too: the buttons
+give way to the reason and a notice goes to the alert's thread. The sender sends rows
+about one alert in order, so a reply never comes before its root.
 
 Each step is safe to repeat: a failed reply is retried after the root was updated, and
 updating the root again with the same state changes nothing anyone sees.
@@ -31,6 +33,7 @@ from config.channels import ChannelConfig, MattermostChannel, SlackChannel
 
 APPROVE, REJECT = "vigil_approve", "vigil_reject"  # Slack action_id of each button
 CHAT_EVENTS = ("approval.answered", "chat.ephemeral")  # rows only the chat callbacks write
+ENDED_WAITS = ("expired", "cancelled")  # answers nobody gave (app.automation.approvals): the thread is told
 
 # The state an event leaves an alert's message in, and how its title says it.
 _STATE = {"alert.firing": "firing", "approval.requested": "awaiting approval", "remediation.started": "remediating",
@@ -71,29 +74,7 @@ def deliver(database: Database, channel: ChannelConfig, rows: Sequence[OutboxMes
         if not delivery.ok:
             return delivery
         _set_state(database, root.id, state, now)
-    if first.event == "alert.resolved":
-        delivery = _close_waiting_approvals(database, channel, n, first.alert_id, http=http, now=now)
-        if not delivery.ok:
-            return delivery
     return _post_and_keep(database, channel, reply, n, first, thread=root.ref, http=http, now=now)
-
-
-def _close_waiting_approvals(database: Database, channel: ChannelConfig, n: Notification, alert_id: int, *,
-                             http: requests.Session, now: datetime) -> Delivery:
-    """Requests nobody answered before the alert resolved lose their buttons (the approval
-    was cancelled with it), so nobody presses them for an alert that is over."""
-    with database.read() as session:
-        waiting = [(m.id, m.chat_channel, m.ref) for m in session.scalars(select(ChatMessage).where(
-            ChatMessage.channel == channel.name, ChatMessage.role == "approval", ChatMessage.alert_id == alert_id,
-            ChatMessage.state == "awaiting approval"))]
-    subject = n.alerts[0].detector if n.alerts else "vigil"
-    body = render(channel.type, replace(n, title=f"Not answered, the alert resolved first: {subject}"))
-    for message_id, chat_channel, ref in waiting:
-        delivery = chatapi.update(channel, chat_channel=chat_channel, ref=ref, body=body, http=http, now=now)
-        if not delivery.ok:
-            return delivery
-        _set_state(database, message_id, "cancelled", now)
-    return Delivery(ok=True)
 
 
 def _is_repeat(row: OutboxMessage) -> bool:
@@ -145,18 +126,28 @@ def _with_buttons(channel: ChannelConfig, body: dict[str, Any], n: Notification,
 
 def _answered(database: Database, channel: ChannelConfig, row: OutboxMessage, *, http: requests.Session,
               now: datetime) -> Delivery:
-    """Replace an approval request's buttons with who answered it."""
+    """Replace an approval request's buttons with who answered it, or why nobody will (the
+    wait expired, or its alert resolved first: then the alert's thread hears it too)."""
     answer = row.payload["answer"]
     message = _find(database, channel.name, "approval", execution_id=answer["execution_id"])
     if message is None:
         return Delivery(ok=True)  # this channel never showed the request: nothing to update
     n = service.notification([row])
-    n = replace(n, event="approval.requested", title=f"{answer['text']}: {n.title.split(': ', 1)[-1]}")
-    delivery = chatapi.update(channel, chat_channel=message.chat_channel, ref=message.ref,
-                              body=render(channel.type, n), http=http, now=now)
-    if delivery.ok:
+    if message.state != answer["outcome"]:  # not yet updated (a retry after a failed notice skips this)
+        shown = replace(n, event="approval.requested", title=f"{answer['text']}: {n.title.split(': ', 1)[-1]}")
+        delivery = chatapi.update(channel, chat_channel=message.chat_channel, ref=message.ref,
+                                  body=render(channel.type, shown), http=http, now=now)
+        if not delivery.ok:
+            return delivery
         _set_state(database, message.id, answer["outcome"], now)
-    return delivery
+    if answer["outcome"] not in ENDED_WAITS:
+        return Delivery(ok=True)
+    root = _find(database, channel.name, "alert", alert_id=row.alert_id) if row.alert_id else None
+    name = n.remediation.name if n.remediation else "the remediation"
+    text = answer["text"]
+    notice = replace(n, title=f"Approval of {name} {text[:1].lower()}{text[1:]}")
+    return chatapi.post(channel, render(channel.type, notice), thread=root.ref if root else message.ref, http=http,
+                        now=now).delivery
 
 
 def _find(database: Database, channel: str, role: str, *, alert_id: int | None = None,

@@ -114,5 +114,5 @@ def test_an_unanswered_request_loses_its_buttons_when_the_alert_resolves(chat, s
     [request] = slack.thread(root)
     chat.alert("cpu", state="ok")
     chat.send()
-    assert "vigil_approve" not in request.text and "Not answered, the alert resolved first: cpu" in request.text
+    assert "vigil_approve" not in request.text and "Cancelled: alert resolved before anyone approved: cpu" in request.text
     assert chat.executions()[0].state == "cancelled" and slack.problems == []
