@@ -11,7 +11,8 @@ from config.loader import from_dict
 
 def _config(diagnose: dict[str, Any], source: str = "h") -> dict[str, Any]:
     return {"sources": [{"name": "h", "type": "host"},
-                        {"name": "p", "type": "prometheus", "url": "http://127.0.0.1:9090"}],
+                        {"name": "p", "type": "prometheus", "url": "http://127.0.0.1:9090"},
+                        {"name": "s", "type": "scrape", "url": "http://127.0.0.1:9100/metrics"}],
             "detectors": [{"name": "d", "source": source, "query": "cpu_percent",
                            "analysis": {"type": "threshold", "above": 1}, "diagnose": diagnose}]}
 
@@ -24,6 +25,11 @@ def test_it_fills_defaults_and_reads_durations() -> None:
 def test_it_accepts_prometheus_queries() -> None:
     d = from_dict(_config({"source": "p", "queries": ['{job="api"}']}), {}).detectors[0].diagnose
     assert d is not None and d.queries == ['{job="api"}']
+
+
+def test_a_scrape_source_needs_no_queries_every_series_is_diagnosed() -> None:
+    d = from_dict(_config({"source": "s"}), {}).detectors[0].diagnose
+    assert d is not None and d.queries == []
 
 
 @pytest.mark.parametrize("diagnose, message", [
