@@ -7,6 +7,7 @@ claim is one conditional UPDATE, so a scheduler and a worker never both run it.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,11 +85,13 @@ def claim(session: Session, *, holder: str, now: datetime) -> int | None:
                                                        now=now) else None
 
 
-def next_due(session: Session, *, now: datetime) -> int | None:
-    """The oldest queued diagnosis whose window is complete and nobody holds."""
-    return session.scalar(select(Diagnosis.id).where(Diagnosis.state == "queued", Diagnosis.not_before <= now,
-                                                     Diagnosis.claimed_by.is_(None))
-                          .order_by(Diagnosis.id).limit(1))
+def next_due(session: Session, *, now: datetime, skip: Collection[int] = ()) -> int | None:
+    """The oldest queued diagnosis whose window is complete and nobody holds (not in `skip`)."""
+    query = select(Diagnosis.id).where(Diagnosis.state == "queued", Diagnosis.not_before <= now,
+                                       Diagnosis.claimed_by.is_(None))
+    if skip:
+        query = query.where(Diagnosis.id.not_in(list(skip)))
+    return session.scalar(query.order_by(Diagnosis.id).limit(1))
 
 
 def take(session: Session, *, diagnosis_id: int, holder: str, now: datetime) -> bool:

@@ -76,10 +76,10 @@ class DiagnosisWorker(DiagnosisRunner):
     def run_pending(self) -> int:
         """Run every claimable diagnosis here, handing the others to RQ (backend rq);
         returns how many ran here."""
-        ran = 0
+        ran, waiting = 0, set[int]()
         while True:
             with self.database.write() as session:
-                candidate = service.next_due(session, now=self.clock())
+                candidate = service.next_due(session, now=self.clock(), skip=waiting)
                 if candidate is None:
                     return ran
                 handed = self._hand_over(session, candidate)
@@ -87,7 +87,7 @@ class DiagnosisWorker(DiagnosisRunner):
                                                         now=self.clock())
             if handed is not None:
                 if not self._enqueue(candidate, handed):
-                    return ran  # Redis is away: the row waits for the next pass
+                    waiting.add(candidate)  # Redis is away: it waits for the next pass, the others go on
             elif taken:
                 self.run(candidate)
                 ran += 1

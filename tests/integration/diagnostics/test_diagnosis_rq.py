@@ -36,6 +36,7 @@ from app.notify.sender import Sender
 from app.reactions import react
 from config.loader import from_dict
 from detectors.findings import Finding
+from tests.helpers import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 START = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -278,3 +279,16 @@ def test_a_job_gone_from_redis_is_handed_over_again(vigil) -> None:
     assert scheduler.reconcile() == 1 and "its RQ job is gone" in env.row(alert_id).error
     scheduler.run_pending()
     assert (env.row(alert_id).claimed_by, env.row(alert_id).attempts) == ("rq", 2)
+
+
+def test_with_redis_away_the_diagnosis_waits_unclaimed_for_the_next_pass(vigil) -> None:
+    env, _, _ = vigil
+    alert_id = env.fire("latency")
+    away = RemoteDiagnoses(f"redis://127.0.0.1:{free_port()}/0", queue=env.queue)
+    scheduler = DiagnosisWorker(env.database, env.config, {}, holder="scheduler",
+                                clock=lambda: START + timedelta(minutes=6), remote=away)
+    assert scheduler.run_pending() == 0
+    row = env.row(alert_id)
+    assert (row.state, row.claimed_by, row.attempts) == ("queued", None, 0)
+    env.scheduler(START + timedelta(minutes=6)).run_pending()  # Redis is back
+    assert (env.row(alert_id).claimed_by, env.row(alert_id).attempts) == ("rq", 1)
