@@ -38,7 +38,7 @@ class PrometheusSource(Model):
     url: HttpUrl
     bearer_token: Secret | None = None
     basic_auth: BasicAuth | None = None
-    timeout_s: float = Field(10.0, gt=0, le=300)
+    timeout_s: Duration = Field(10.0, gt=0, le=300)
     max_series: int = Field(1000, ge=1, le=100_000)
     verify_tls: bool = True
 
@@ -49,7 +49,7 @@ class ScrapeSource(Model):
     type: Literal["scrape"]
     name: Name
     url: HttpUrl
-    timeout_s: float = Field(5.0, gt=0, le=120)
+    timeout_s: Duration = Field(5.0, gt=0, le=120)
     keep_points: int = Field(2000, ge=10, le=100_000)
     max_series: int = Field(1000, ge=1, le=100_000)
 
@@ -235,7 +235,7 @@ class AutomationSettings(Model):
     backend: Literal["inline", "rq"] = "inline"
     redis_url: Secret | None = None  # REDIS_URL; needed for backend rq
     max_workers: int = Field(4, ge=1, le=64)
-    verify_window_s: float = Field(600.0, ge=1, le=7 * 86400)
+    verify_window_s: Duration = Field(600.0, ge=1, le=7 * 86400)
     max_output_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1_048_576)
     memory_bytes: int | None = Field(512 * 1_048_576, ge=16 * 1_048_576)
     max_file_bytes: int | None = Field(64 * 1_048_576, ge=1_048_576)
@@ -294,9 +294,9 @@ class IncidentSettings(Model):
 
 class SchedulerSettings(Model):
     enabled: bool = True
-    lease_ttl_s: float = Field(30.0, ge=2, le=3600)
-    renew_every_s: float = Field(10.0, ge=0.5, le=600)
-    jitter_s: float = Field(2.0, ge=0, le=600)
+    lease_ttl_s: Duration = Field(30.0, ge=2, le=3600)
+    renew_every_s: Duration = Field(10.0, ge=0.5, le=600)
+    jitter_s: Duration = Field(2.0, ge=0, le=600)
     max_workers: int = Field(4, ge=1, le=64)
 
 
