@@ -2,6 +2,7 @@
 in keyset pages of 1,000 rows, at most 100,000 rows per download (`cursor` continues)."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -10,7 +11,6 @@ from flask import Response, request, stream_with_context
 from sqlalchemy import select
 
 from app.alerts import service as alerts
-from app.alerts.models import Alert
 from app.audit.models import AuditRecord
 from app.automation.models import Execution
 from app.dashboard.audit_views import audit_conditions
@@ -56,11 +56,13 @@ def alerts_csv() -> Any:
     filters = AlertFilters.parse(request.args)  # a bad filter is a 400 before any byte is sent
     query = filters.query(utcnow())
 
-    def fetch(cursor: int | None, limit: int) -> list[Alert]:
-        with db().read() as s:
-            return alerts.search(s, replace(query, cursor=cursor, limit=limit))[:limit]
+    def fetch(cursor: int | None, limit: int) -> list[dict[str, Any]]:
+        # The list's own fast path: each alert's stored JSON, a quarter of the ORM's cost.
+        with db().read_connection() as connection:
+            items, _next = alerts.search_json(connection, replace(query, cursor=cursor, limit=limit))
+        return [json.loads(item) for item in items]
 
-    rows = ([getattr(a, c) for c in ALERT_COLUMNS] for a in keyset(fetch, cursor=query.cursor))
+    rows = ([a.get(c) for c in ALERT_COLUMNS] for a in keyset(fetch, cursor=query.cursor))
     return csv_response("vigil-alerts", ALERT_COLUMNS, rows)
 
 

@@ -24,8 +24,7 @@ TABLES = {
 
 def _report() -> dict[str, Any]:
     name = choice(request.args, "range", tuple(service.RANGES)) or service.DEFAULT_RANGE
-    with db().read() as s:
-        return service.report(s, service.period(name, utcnow()))
+    return service.cached_report(db(), name, utcnow())
 
 
 @bp.get("/reports")

@@ -14,7 +14,7 @@ ns = Namespace("reports", description="Alert volume, response times, noisy detec
 
 args = reqparse.RequestParser(bundle_errors=True)
 args.add_argument("range", choices=tuple(service.RANGES), default=service.DEFAULT_RANGE, location="args",
-                  help="how far back: 24h (hourly buckets), 7d (6 h), 30d or 90d (daily)")
+                  help="how far back: 24h (hourly buckets), 7d (6 h), 30d or 90d (daily; reused for up to 60 s)")
 
 
 @ns.route("")
@@ -26,5 +26,4 @@ class Report(Resource):
         """Alert volume by severity and detector per bucket, mean time to acknowledge and resolve,
         detectors by alerts raised, remediation runs, success and effectiveness per bucket."""
         a = args.parse_args(strict=True)
-        with db().read() as session:
-            return service.report(session, service.period(a["range"], utcnow()))
+        return service.cached_report(db(), a["range"], utcnow())

@@ -53,8 +53,9 @@ def keyset(fetch: Callable[[int | None, int], list[Any]], *, cursor: int | None 
            max_rows: int | None = None, page_rows: int | None = None) -> Iterator[Any]:
     """Rows newest first, page after page below the last id seen, up to max_rows.
 
-    fetch(cursor, limit) returns up to `limit` rows with an `id`, newest first, all below
-    cursor; each page is its own short read, so a long download holds no transaction open.
+    fetch(cursor, limit) returns up to `limit` rows (objects or dicts) with an id, newest
+    first, all below cursor; each page is its own short read, so a long download holds no
+    transaction open.
     """
     max_rows, page_rows = max_rows or MAX_ROWS, page_rows or PAGE_ROWS
     sent = 0
@@ -65,4 +66,5 @@ def keyset(fetch: Callable[[int | None, int], list[Any]], *, cursor: int | None 
         sent += len(rows)
         if len(rows) < limit:
             return
-        cursor = rows[-1].id
+        last = rows[-1]
+        cursor = last["id"] if isinstance(last, dict) else last.id

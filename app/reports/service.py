@@ -11,6 +11,8 @@ Remediation verdicts are the stored ones (app.automation.effectiveness decides t
 """
 from __future__ import annotations
 
+import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 from app.alerts.models import Alert
 from app.automation.effectiveness import OUTCOMES
 from app.automation.models import Execution
-from app.db import iso
+from app.db import Database, iso
 from app.reports.sqltime import bucket_start, seconds_between
 
 # name -> (span, bucket width) in seconds: at most 90 buckets per chart.
@@ -33,6 +35,10 @@ SEVERITIES = ("critical", "warning", "info")
 # A run that reached its script and ended, as service.stats counts runs.
 FINISHED = ("succeeded", "failed", "timed_out", "error", "interrupted")
 TOP_DETECTOR_SERIES = 6  # the rest of the detectors chart as one "other" line
+# Daily buckets over 30 or 90 days read up to a quarter of a 1M-alert table (about a second
+# on SQLite, bench/bench_reports.py); within a minute the page and the API reuse the answer.
+CACHED_RANGES, CACHE_TTL_S = ("30d", "90d"), 60.0
+_cache: weakref.WeakKeyDictionary[Database, dict[str, tuple[float, dict[str, Any]]]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,19 @@ def period(name: str, now: datetime) -> Period:
     end = (int(now.timestamp()) // bucket_s + 1) * bucket_s
     until = datetime.fromtimestamp(end, timezone.utc)
     return Period(name, until - timedelta(seconds=span_s), until, bucket_s)
+
+
+def cached_report(database: Database, name: str, now: datetime) -> dict[str, Any]:
+    """report() for the last `name`, reused for CACHE_TTL_S by this process for long periods."""
+    entries = _cache.setdefault(database, {})
+    hit = entries.get(name)
+    if name in CACHED_RANGES and hit and time.monotonic() - hit[0] < CACHE_TTL_S:
+        return hit[1]
+    with database.read() as session:
+        answer = {**report(session, period(name, now)), "computed_at": iso(now)}
+    if name in CACHED_RANGES:
+        entries[name] = (time.monotonic(), answer)
+    return answer
 
 
 def report(session: Session, p: Period) -> dict[str, Any]:
