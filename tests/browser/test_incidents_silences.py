@@ -43,13 +43,13 @@ def test_a_flapping_alert_is_one_incident_with_its_timeline(tab: Page, served: S
     assert rows.count() == 1
     assert rows.first.locator(".count-badge").inner_text() == "3"
     assert "resolved" in rows.first.inner_text()
-    tab.shot("incidents")
+    tab.shot("incidents-desktop")
     rows.first.get_by_role("link").first.click()
     tab.page.wait_for_url(re.compile(r"/incidents/\d+$"))
     assert tab.page.locator("#incident-alerts tbody tr").count() == 3
     kinds = tab.page.locator("#incident-timeline .chip.ev").all_inner_texts()
     assert kinds == ["firing", "resolved"] * 3
-    tab.shot("incident")
+    tab.shot("incident-desktop")
     assert not tab.errors
 
 
@@ -94,7 +94,7 @@ def test_silence_an_alert_from_its_page_with_a_live_preview(tab: Page, served: S
     tab.page.get_by_label("Duration", exact=True).select_option("1h")
     tab.page.get_by_label("Comment (why)").fill("replacing the disk")
     tab.page.locator("#preview-status:not(.error-text)", has_text="1 open alert matches").wait_for(timeout=10_000)
-    tab.shot("silence-new")
+    tab.shot("silence-new-desktop")
     tab.page.get_by_role("button", name="Create silence").click()
     tab.page.wait_for_url(re.compile(r"/silences$"))
     row = tab.page.locator("#silences-table tbody tr", has_text="replacing the disk")
