@@ -111,11 +111,7 @@ class DetectorRehearse(Resource):
         body = request.get_json(silent=True) or {}
         if not isinstance(body, dict):
             raise BadRequestError("expected an object", {"body": "expected an object"})
-        now = utcnow()
-        since, until = service.period(spec.moment(body.get("since"), "since", now),
-                                      spec.moment(body.get("until"), "until", now), now)
-        if until - since > detector.MAX_PERIOD:
-            raise BadRequestError("the period is longer than 90 days", {"since": "at most 90 days before until"})
+        since, until = detector.period(body.get("since"), body.get("until"), utcnow())
         definition = detector.definition(cfg(), name, body.get("definition"))
         try:
             with db().read() as session:

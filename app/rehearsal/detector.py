@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert
 from app.errors import BadRequestError, NotFoundError
+from app.rehearsal import service, spec
 from config.loader import describe
 from config.schema import Config, DetectorConfig
 from detectors import lifecycle
@@ -49,6 +50,15 @@ def _utc(t_s: float) -> datetime:
     return datetime.fromtimestamp(float(t_s), tz=timezone.utc)
 
 
+def period(since: Any, until: Any, now: datetime) -> tuple[datetime, datetime]:
+    """`since`/`until` as the API and `vigil backtest` take them (ISO-8601 or a duration before
+    now; default the last 30 days), at most MAX_PERIOD long."""
+    begin, end = service.period(spec.moment(since, "since", now), spec.moment(until, "until", now), now)
+    if end - begin > MAX_PERIOD:
+        raise BadRequestError("the period is longer than 90 days", {"since": "at most 90 days before until"})
+    return begin, end
+
+
 def definition(config: Config, name: str, changes: Any) -> DetectorConfig:
     """The configured detector with the body's changes (e.g. a new analysis) merged in."""
     found = config.detector(name)
@@ -68,10 +78,22 @@ def definition(config: Config, name: str, changes: Any) -> DetectorConfig:
 
 def rehearse(session: Session, config: Config, detector: DetectorConfig, *, since: datetime, until: datetime,
              source: Source | None = None) -> dict[str, Any]:
+    fetched = history(config, detector, since=since, until=until, source=source)
+    return replay_fetched(session, detector, fetched, since=since, until=until)
+
+
+def history(config: Config, detector: DetectorConfig, *, since: datetime, until: datetime,
+            source: Source | None = None) -> list[LabelledSeries]:
+    """The metric over the period plus one window before it (what the first tick looks back on)."""
     source = source or build_source(config.source(detector.source))
     step = detector.step or detector.interval
-    fetched = source.fetch(detector.query, start=since - timedelta(seconds=detector.window), end=until, step_s=step)
-    rehearsed = lifecycle.replay(detector, FrameSource(source.name, fetched), start=since, end=until)
+    return source.fetch(detector.query, start=since - timedelta(seconds=detector.window), end=until, step_s=step)
+
+
+def replay_fetched(session: Session, detector: DetectorConfig, fetched: list[LabelledSeries], *, since: datetime,
+                   until: datetime) -> dict[str, Any]:
+    """Replay over series already fetched, compared with the alerts actually raised."""
+    rehearsed = lifecycle.replay(detector, FrameSource(detector.source, fetched), start=since, end=until)
     return {"detector": detector.name, "since": since.isoformat(), "until": until.isoformat(),
             **compare(rehearsed, actual(session, detector.name, since, until), tolerance_s=detector.interval)}
 

@@ -1,64 +1,20 @@
 """Detector rehearsal against a real Prometheus on loopback holding two days of backfilled history."""
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from app import create_app
 from app.alerts.models import Alert
 from tests.conftest import make_config
-from tests.helpers import Client, free_port
+from tests.helpers import Client
+from tests.integration.rehearsal.history import NOW, PROMTOOL, START
 
-PROMETHEUS, PROMTOOL = "/usr/bin/prometheus", "/usr/bin/promtool"
-NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-START = NOW - timedelta(days=2)
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(PROMTOOL).exists(), reason="needs promtool")]
-
-
-def _value(at: datetime) -> float:
-    hours = (at - START).total_seconds() / 3600
-    if 10 <= hours < 12:
-        return 95.0  # above both thresholds
-    if 20 <= hours < 21:
-        return 80.0  # above 70 only
-    return 50.0
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("prom")
-    lines = ["# TYPE vigil_rh gauge"]
-    at = START
-    while at < NOW - timedelta(hours=3):
-        lines.append(f'vigil_rh{{series="a"}} {_value(at)} {at.timestamp():.0f}')
-        at += timedelta(minutes=1)
-    (home / "history.om").write_text("\n".join(lines) + "\n# EOF\n")
-    subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "history.om"),
-                    str(home / "data")], check=True, capture_output=True, timeout=120)
-    (home / "prometheus.yml").write_text("global: {}\n")
-    port = free_port()
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={home / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={home / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 @pytest.fixture
