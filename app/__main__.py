@@ -124,7 +124,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     with database.write() as session:
         generated = service.ensure_bootstrap(session, secret=os.environ.get("VIGIL_ADMIN_TOKEN"))
     database.dispose()  # workers open their own connections after the fork
-    _announce(config, generated)
+    server.announce(config, generated)
     server.serve(config, config_path=args.config, with_scheduler=not args.no_scheduler, metrics_dir=metrics_dir)
     return 0
 
@@ -132,15 +132,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_web(args: argparse.Namespace) -> int:
     args.no_scheduler = True
     return _cmd_serve(args)
-
-
-def _announce(config: Config, generated: str | None) -> None:
-    s = config.settings
-    base = f"http://{s.host}:{s.port}"
-    print(f"Vigil listening on {base}\n  API docs:  {base}/api/docs\n  dashboard: {base}/\n"
-          f"  metrics:   {base}/metrics", flush=True)
-    if generated:
-        print(f"  bootstrap admin token (shown once, store it now): {generated}", flush=True)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -57,10 +57,10 @@ class VigilApi(Api):
             # The database is briefly away (restart, failover, a long lock): nothing was
             # written, since each request is one transaction; the client may retry.
             if "database or disk is full" in str(e.orig):  # SQLITE_FULL: reads still work, writes wait for space
-                log.warning("database disk full path=%s", request.path)
+                log.warning("database disk full", extra={"path": request.path})
                 return _error(503, "the database's disk is full; nothing was changed, retry once space is freed",
                               None, [("Retry-After", "30")])
-            log.warning("database unavailable path=%s error=%s", request.path, type(e.orig).__name__)
+            log.warning("database unavailable", extra={"path": request.path, "error": type(e.orig).__name__})
             return _error(503, "database unavailable; nothing was changed, retry shortly", None,
                           [("Retry-After", "2")])
         if isinstance(e, HTTPException):
@@ -68,7 +68,7 @@ class VigilApi(Api):
             message = data.get("message") or e.description or e.name
             errors = data.get("errors") or {}
             return _error(e.code or 500, message, errors, e.get_headers())
-        log.exception("unhandled error path=%s", request.path)
+        log.exception("unhandled error", extra={"path": request.path})
         return _error(500, "internal error; see the server log for the request id")
 
 

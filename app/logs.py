@@ -1,8 +1,7 @@
-"""Logging setup and one structured line per request with its request id."""
+"""One structured line per request with its request id; the log formats live in app.logformat."""
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import uuid
 
@@ -10,23 +9,9 @@ from flask import Flask, g, request
 from werkzeug.wrappers import Response
 
 from app import metrics
+from app.logformat import configure as configure
 
 log = logging.getLogger("vigil.http")
-
-
-def configure(*, fmt: str, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        from pythonjsonlogger.json import JsonFormatter
-
-        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    # apprise logs full target URLs (secrets) at DEBUG; keep it quieter than that.
-    logging.getLogger("apprise").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
 def request_id(incoming: str) -> str:
@@ -40,8 +25,8 @@ def record(*, method: str, endpoint: str, path: str, status: int, elapsed_s: flo
     metrics.HTTP_REQUESTS.labels(method, endpoint, str(status)).inc()
     metrics.HTTP_LATENCY.labels(method, endpoint).observe(elapsed_s)
     # The path only, never the query string: it could carry a secret someone pasted.
-    log.info("request_id=%s method=%s path=%s status=%s duration_ms=%.1f actor=%s",
-             rid, method, path, status, elapsed_s * 1000, actor, extra={"request_id": rid, "status": status})
+    log.info("request", extra={"request_id": rid, "method": method, "path": path, "status": status,
+                               "duration_ms": round(elapsed_s * 1000, 1), "actor": actor})
 
 
 def instrument(app: Flask) -> None:

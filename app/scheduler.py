@@ -93,7 +93,7 @@ class Scheduler:
 
     def run_forever(self, stop: threading.Event) -> None:
         self._aps.start(paused=False)
-        log.info("scheduler holder=%s detectors=%d", self.holder, len(self.detectors))
+        log.info("scheduler started", extra={"holder": self.holder, "detectors": len(self.detectors)})
         # The inbox and each channel have their own thread: a webhook hanging until its
         # timeout delayed new alerts from 0.5 s to 91 s when one thread did both.
         inbox = threading.Thread(target=self._inbox_loop, args=(stop,), name="vigil-inbox", daemon=True)
@@ -115,7 +115,7 @@ class Scheduler:
                 holding = lease.acquire(session, holder=self.holder, now=now, ttl_s=self.settings.lease_ttl_s)
                 requested = detection.take_requests(session) if holding else []
         except Exception:  # the database may be briefly away; try again next tick
-            log.exception("scheduler holder=%s could not reach the database", self.holder)
+            log.exception("scheduler could not reach the database", extra={"holder": self.holder})
             holding, requested = False, []
         if holding and not self.active:
             self._take_over(now)
@@ -135,7 +135,8 @@ class Scheduler:
         self.diagnosis.recover()
         interrupted = self.dispatcher.recover()
         if interrupted:
-            log.warning("scheduler holder=%s marked %d executions interrupted", self.holder, interrupted)
+            log.warning("scheduler marked executions interrupted",
+                        extra={"holder": self.holder, "executions": interrupted})
         self._start_jobs(now)
 
     def _automation_tick(self, now: datetime) -> None:
@@ -151,10 +152,10 @@ class Scheduler:
                     notify_service.enqueue_repeats(session, self.config, now=now)
                     self._last_repeat_check = now
         except Exception:
-            log.exception("scheduler holder=%s automation tick failed", self.holder)
+            log.exception("scheduler automation tick failed", extra={"holder": self.holder})
 
     def _start_jobs(self, now: datetime) -> None:
-        log.info("scheduler holder=%s took the lease; starting %d jobs", self.holder, len(self.detectors))
+        log.info("scheduler took the lease; starting jobs", extra={"holder": self.holder, "jobs": len(self.detectors)})
         self.active = True
         for name, d in self.detectors.items():
             first = datetime.fromtimestamp(math.ceil(now.timestamp() / d.interval) * d.interval, timezone.utc)
@@ -174,7 +175,7 @@ class Scheduler:
             try:
                 self._process_inbox()
             except Exception:  # the database may be away; rows wait in the inbox
-                log.exception("scheduler holder=%s inbox pass failed", self.holder)
+                log.exception("scheduler inbox pass failed", extra={"holder": self.holder})
 
     def _process_inbox(self) -> None:
         with self.database.write() as session:
@@ -182,10 +183,10 @@ class Scheduler:
         if queued:
             self.dispatcher.dispatch()
         if processed:
-            log.info("scheduler holder=%s processed %d inbound alerts", self.holder, processed)
+            log.info("scheduler processed inbound alerts", extra={"holder": self.holder, "alerts": processed})
 
     def _stop_jobs(self) -> None:
-        log.warning("scheduler holder=%s lost the lease; stopping jobs", self.holder)
+        log.warning("scheduler lost the lease; stopping jobs", extra={"holder": self.holder})
         self.active = False
         self._aps.remove_all_jobs()
 
@@ -198,7 +199,7 @@ class Scheduler:
                           slot=detection.slot_of(definition, now) if scheduled else None,
                           next_run_at=job.next_run_time if job else None, on_queued=self.dispatcher.dispatch)
         except Exception:  # a failure of one detector must not stop the others
-            log.exception("detector=%s run failed", name)
+            log.exception("detector run failed", extra={"detector": name})
 
     def _prune_slots(self, now: datetime) -> None:
         with self.database.write() as session:
@@ -218,4 +219,4 @@ class Scheduler:
             with self.database.write() as session:
                 lease.release(session, holder=self.holder)
         except Exception:
-            log.exception("scheduler holder=%s could not release the lease", self.holder)
+            log.exception("scheduler could not release the lease", extra={"holder": self.holder})

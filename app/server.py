@@ -2,6 +2,7 @@
 scheduler child running beside it."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -15,8 +16,9 @@ from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.glogging import Logger
 
-from app import gunicorn_conf
+from app import gunicorn_conf, logformat
 from config.schema import Config, Settings
 
 log = logging.getLogger("vigil.server")
@@ -83,7 +85,7 @@ class SchedulerSupervisor:
     def start(self) -> None:
         self.proc = subprocess.Popen(self.cmd)
         self.started_at = self.clock()
-        log.info("scheduler started pid=%s", self.proc.pid)
+        log.info("scheduler started", extra={"scheduler_pid": self.proc.pid})
 
     def reap(self) -> None:
         """Collect the child's exit status before Gunicorn's waitpid(-1) takes it unseen."""
@@ -107,8 +109,9 @@ class SchedulerSupervisor:
         gunicorn_conf.forget_metrics_of(self.proc.pid)
         if up_s >= self.STABLE_S:
             self.delay_s = self.FIRST_DELAY_S
-        log.warning("scheduler pid=%s exited status=%s after %.1fs; restart %d in %.0fs", self.proc.pid, status,
-                    up_s, self.restarts + 1, self.delay_s)
+        log.warning("scheduler exited; restarting it", extra={
+            "scheduler_pid": self.proc.pid, "status": status, "up_s": round(up_s, 1),
+            "restart": self.restarts + 1, "delay_s": self.delay_s})
         self.restart_at = now + self.delay_s
         self.delay_s = min(self.delay_s * 2, self.MAX_DELAY_S)
 
@@ -162,7 +165,7 @@ class VigilGunicorn(BaseApplication):
         try:
             SupervisingArbiter(self, self.supervisor).run()
         except RuntimeError as e:  # as BaseApplication.run reports a failed start
-            print(f"\nError: {e}\n", file=sys.stderr, flush=True)
+            log.error("gunicorn could not start", extra={"error": str(e)})
             sys.exit(1)
 
 
@@ -181,10 +184,31 @@ def gunicorn_options(config: Config, *, supervisor: SchedulerSupervisor | None,
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
     options = gunicorn_conf.options()
-    options.update(bind=f"{s.host}:{s.port}", when_ready=when_ready, on_exit=on_exit)
+    options.update(bind=f"{s.host}:{s.port}", when_ready=when_ready, on_exit=on_exit,
+                   logger_class=gunicorn_conf.JsonLogger if s.log_format == "json" else Logger)
     if s.workers:
         options["workers"] = s.workers
     return options
+
+
+def announce(config: Config, generated: str | None) -> None:
+    """Where Vigil answers and, on first start, the bootstrap admin token: plain text, or in JSON
+    mode one log line with the URLs as fields. The token goes to stdout only, never through
+    logging, so no log handler or shipper sees it."""
+    s = config.settings
+    base = f"http://{s.host}:{s.port}"
+    urls = {"url": base, "api_docs": f"{base}/api/docs", "dashboard": f"{base}/", "metrics": f"{base}/metrics"}
+    if s.log_format == "json":
+        log.info("Vigil listening", extra=urls)
+        if generated:
+            print(json.dumps({"time": logformat.iso_time(time.time()), "level": "WARNING", "logger": log.name,
+                              "message": "bootstrap admin token (shown once, store it now)",
+                              "bootstrap_admin_token": generated}), flush=True)
+        return
+    print(f"Vigil listening on {base}\n  API docs:  {urls['api_docs']}\n  dashboard: {urls['dashboard']}\n"
+          f"  metrics:   {urls['metrics']}", flush=True)
+    if generated:
+        print(f"  bootstrap admin token (shown once, store it now): {generated}", flush=True)
 
 
 def scheduler_command(config_path: str | None) -> list[str]:
@@ -199,6 +223,6 @@ def serve(config: Config, *, config_path: str | None, with_scheduler: bool, metr
     if with_scheduler and config.settings.scheduler.enabled:
         supervisor = SchedulerSupervisor(scheduler_command(config_path))
     if metrics_dir:
-        log.info("prometheus multiprocess files in %s", metrics_dir)
+        log.info("prometheus multiprocess files", extra={"path": str(metrics_dir)})
     options = gunicorn_options(config, supervisor=supervisor, metrics_dir=metrics_dir)
     VigilGunicorn(config, options, supervisor).run()

@@ -171,7 +171,7 @@ class Spawner:
                 pool.remove(server)
             self._retired.append(server)
         if server.dead:
-            log.warning("spawn server pid=%s died; starting another on the next run", server.pid)
+            log.warning("spawn server died; starting another on the next run", extra={"server_pid": server.pid})
         server.retire()  # a retiring server exits once its scripts have
 
     def _grow(self, key: LimitsKey) -> None:
@@ -191,8 +191,9 @@ class Spawner:
         try:
             server = ServerProcess.start(self.python, key, self._sandbox_arg)
         except ServerStartError as exc:
-            log.warning("%s; using %s for limits %s for %gs", exc,
-                        type(self.fallback).__name__, key, self.retry_after_s)
+            log.warning("spawn server could not start; using the fallback", extra={
+                "error": str(exc), "fallback": type(self.fallback).__name__, "limits": str(key),
+                "retry_after_s": self.retry_after_s})
             self._failed_at[key] = time.monotonic()
             self._last_failure = str(exc)
             return None

@@ -45,10 +45,10 @@ def run(database: Database, config: Config, definition: DetectorConfig, source: 
     """
     with database.write() as session:
         if not lease.holds(session, holder=holder, now=now):
-            log.info("detector=%s skipped: lease not held by %s", definition.name, holder)
+            log.info("detector run skipped: lease not held", extra={"detector": definition.name, "holder": holder})
             return None
         if slot is not None and not _claim(session, definition.name, slot, holder, now):
-            log.info("detector=%s slot=%s already ran", definition.name, slot)
+            log.info("detector slot already ran", extra={"detector": definition.name, "slot": slot})
             return None
     result = pipeline.run(definition, source, now=now)
     with database.write() as session:
@@ -58,13 +58,13 @@ def run(database: Database, config: Config, definition: DetectorConfig, source: 
         status = _status(session, definition.name)
         transitions += watch_blindness(session, definition, status, result, now)
         for t in transitions:
-            log.info("detector=%s alert=%s event=%s", definition.name, t.alert_id, t.event)
+            log.info("alert event", extra={"detector": definition.name, "alert": t.alert_id, "event": t.event})
         queued = react(session, transitions, now=now, config=config)
         _record_status(status, result, now, next_run_at)
     metrics.DETECTOR_RUNS.labels(definition.name, "error" if result.error else "ok").inc()
     metrics.DETECTOR_DURATION.labels(definition.name).observe(result.duration_s)
     if result.error:
-        log.warning("detector=%s error=%s", definition.name, result.error)
+        log.warning("detector run failed", extra={"detector": definition.name, "error": result.error})
     if queued and on_queued is not None:
         on_queued()
     return result
@@ -76,7 +76,7 @@ def resolve_orphans(session: Session, config: Config, *, now: datetime) -> int:
     transitions = alerts.resolve_orphans(session, configured=[d.name for d in config.detectors],
                                          disabled=[d.name for d in config.detectors if not d.enabled], now=now)
     for t in transitions:
-        log.info("alert=%s resolved: its detector is no longer configured", t.alert_id)
+        log.info("alert resolved: its detector is no longer configured", extra={"alert": t.alert_id})
     react(session, transitions, now=now, config=config)
     return len(transitions)
 

@@ -118,7 +118,7 @@ def _head(session: Session) -> AuditHead:
         head = AuditHead(id=1, chain_id=secrets.token_hex(16), count=count, last_id=last.id if last else 0,
                          last_hash=last.hash if last else GENESIS, keyed_from=0, mac="")
         session.add(head)
-        log.warning("audit: the chain's head row was missing; a new one starts at %d records", count)
+        log.warning("audit: the chain's head row was missing; a new one starts", extra={"records": count})
     return head
 
 

@@ -96,7 +96,7 @@ class Dispatcher:
         try:
             self.remote.enqueue(execution, version)
         except Exception as exc:  # Redis away: the execution waits, queued, for the next pass
-            log.warning("execution=%s could not be enqueued: %s", execution.id, type(exc).__name__)
+            log.warning("execution could not be enqueued", extra={"execution": execution.id, "error": type(exc).__name__})
             self._requeue(execution.id, f"requeued: Redis unavailable ({type(exc).__name__})")
 
     def _claim(self, session: Session, now: datetime) -> list[tuple[Execution, RemediationVersion]]:

@@ -72,7 +72,8 @@ def record_output(database: Database, execution_id: int, text: str) -> None:
             session.execute(update(Execution).where(Execution.id == execution_id, Execution.state == "running")
                             .values(output=text))
     except Exception as exc:  # the database away for a moment must not stop the script
-        log.warning("execution=%s output so far not stored: %s", execution_id, type(exc).__name__)
+        log.warning("execution output so far not stored",
+                    extra={"execution": execution_id, "error": type(exc).__name__})
 
 
 def record_result(database: Database, config: Config, execution_id: int, result: RunResult) -> None:
@@ -98,8 +99,8 @@ def record_result(database: Database, config: Config, execution_id: int, result:
         remediation = execution.remediation
     metrics.REMEDIATION_RUNS.labels(remediation, result.status).inc()
     metrics.REMEDIATION_DURATION.labels(remediation).observe(result.duration_s)
-    log.info("execution=%s remediation=%s state=%s exit=%s", execution_id, remediation, result.status,
-             result.exit_code)
+    log.info("execution finished", extra={"execution": execution_id, "remediation": remediation,
+                                          "state": result.status, "exit_code": result.exit_code})
 
 
 def _ran_event(execution: Execution, now: datetime) -> AlertEvent:

@@ -80,7 +80,7 @@ def _database_away(exc: BaseException) -> bool:
 
 def _quarantine(row: InboxItem, exc: Exception, now: datetime) -> None:
     row.processed_at, row.error = now, describe(exc)
-    log.warning("ingest inbox item=%d source=%s quarantined: %s", row.id, row.source, row.error)
+    log.warning("ingest inbox item quarantined", extra={"inbox_item": row.id, "source": row.source, "error": row.error})
 
 
 def describe(exc: BaseException) -> str:

@@ -79,8 +79,8 @@ class Sender:
                 OutboxMessage.state.in_(("pending", "sending")), OutboxMessage.channel.not_in(list(self.channels)))
                 .values(state="failed", last_error="the channel is no longer configured"))
             if result.rowcount:  # type: ignore[attr-defined]
-                log.warning("outbox rows=%d failed: their channel is no longer configured",
-                            result.rowcount)  # type: ignore[attr-defined]
+                log.warning("outbox rows failed: their channel is no longer configured",
+                            extra={"rows": result.rowcount})  # type: ignore[attr-defined]
             result = session.execute(update(OutboxMessage).where(
                 OutboxMessage.state == "sending", OutboxMessage.id.not_in(busy)).values(state="pending"))
             return int(result.rowcount)  # type: ignore[attr-defined]
@@ -100,7 +100,7 @@ class Sender:
             try:
                 self.run_channel(name)
             except Exception:  # the database may be away; the rows wait in the outbox
-                log.exception("channel=%s sender pass failed", name)
+                log.exception("channel sender pass failed", extra={"channel": name})
 
     def run_once(self, now: datetime | None = None) -> int:
         """Send every due group of every channel once, in this thread; returns how many groups."""
@@ -155,7 +155,7 @@ class Sender:
                 delivery = send(channel, body, now=now or utcnow(), session=self._http[channel.name],
                                 idempotency_key=idempotency_key(rows))
         except Exception as exc:  # a rendering bug must not wedge the outbox; the row records it
-            log.exception("channel=%s outbox=%s render/send failed", channel.name, rows[0].id)
+            log.exception("channel render/send failed", extra={"channel": channel.name, "outbox": rows[0].id})
             delivery = Delivery(ok=False, error=f"internal error: {type(exc).__name__}", permanent=True)
         self._finish(rows, delivery, now or utcnow())
         return delivery.ok
@@ -176,5 +176,6 @@ class Sender:
         with self.database.write() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**values))
         metrics.NOTIFICATIONS.labels(rows[0].channel, outcome).inc()
-        log.info("channel=%s event=%s outbox=%s rows=%d outcome=%s status=%s error=%s", rows[0].channel,
-                 rows[0].event, ids[0], len(rows), outcome, delivery.status, delivery.error)
+        log.info("notification delivery", extra={
+            "channel": rows[0].channel, "event": rows[0].event, "outbox": ids[0], "rows": len(rows),
+            "outcome": outcome, "status": delivery.status, "error": delivery.error})

@@ -80,7 +80,7 @@ class InlineBackend:
         try:
             result = run(req, on_start=on_start, launcher=self._launcher, on_output=on_output)
         except Exception as exc:  # a broken callback must not lose the execution
-            log.exception("execution=%s runner raised", req.execution_id)
+            log.exception("execution runner raised", extra={"execution": req.execution_id})
             now = datetime.now(timezone.utc)
             result = RunResult("error", None, f"runner error: {exc!r}", False, started_at, now,
                                (now - started_at).total_seconds(), None)

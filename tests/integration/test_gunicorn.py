@@ -46,7 +46,7 @@ def served(tmp_path: Path):
 
 
 def metrics_dir(log: Path) -> Path:
-    return Path(re.search(r"prometheus multiprocess files in (\S+)", log.read_text()).group(1))
+    return Path(re.search(r"prometheus multiprocess files path=(\S+)", log.read_text()).group(1))
 
 
 def test_prometheus_files_live_off_the_data_disk(served) -> None:
