@@ -1,19 +1,27 @@
 # `make run`: set up and start Vigil on its embedded defaults.  `make test`: set up and run every test.
+# `make run` installs only what running needs (pyproject's dependencies); `make setup` and
+# `make test` add the `test` extra (pytest, mypy, schemathesis, Playwright, hadolint...).
 VENV ?= .venv
 PYTHON ?= python3
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
+INSTALL := VENV=$(VENV) PYTHON=$(PYTHON) bash scripts/install.sh
 
-.PHONY: run test setup bench lint clean
+.PHONY: run test setup setup-run bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+$(RUN_STAMP): pyproject.toml scripts/install.sh
+	$(INSTALL) run
+	touch $@
+
+$(STAMP): pyproject.toml scripts/install.sh
+	$(INSTALL) test
+	touch $@ $(RUN_STAMP)
+
+setup-run: $(RUN_STAMP)
 
 setup: $(STAMP)
 
-run: setup
+run: setup-run
 	$(VENV)/bin/vigil serve
 
 test: setup

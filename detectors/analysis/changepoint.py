@@ -18,7 +18,6 @@ import bottleneck as bn
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import ruptures as rpt
 
 from detectors.analysis.binseg import binseg
 from detectors.analysis.episode import RETURN_FRACTION, Episode, judge
@@ -87,6 +86,9 @@ def _search(x: npt.NDArray[np.float64], method: str, penalty: float | None, min_
     z = (x - float(bn.median(x))) / sigma
     pen = auto_penalty(n, 1.0) if penalty is None else penalty / (sigma * sigma)
     if method == "kernelcpd" or (method == "auto" and n <= AUTO_KERNELCPD_MAX_POINTS):
+        # Imported here: ruptures loads scipy.stats, seconds of every web worker's start.
+        import ruptures as rpt
+
         ends = rpt.KernelCPD(kernel="linear", min_size=min_size).fit(z.reshape(-1, 1)).predict(pen=pen)
         found = [int(e) for e in ends[:-1]]  # ruptures lists segment ends, incl. n
     else:
