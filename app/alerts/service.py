@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (Connection, Dialect, Integer, Select, String, and_, bindparam, cast, exists, func,
-                        literal, select)
+from sqlalchemy import (Connection, Dialect, Integer, Select, String, and_, bindparam, cast, column, exists, func,
+                        literal, select, table)
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -238,7 +239,8 @@ class AlertQuery:
 
 def search(session: Session, query: AlertQuery) -> list[Alert]:
     """Newest first, keyset-paginated on id: no OFFSET and no COUNT(*)."""
-    return list(session.scalars(_search_stmt(_Shape.of(query), as_json=False), _values(query)))
+    shape = _Shape.of(query, session.get_bind().dialect.name)
+    return list(session.scalars(_search_stmt(shape, as_json=False), _values(query)))
 
 
 def search_json(connection: Connection, query: AlertQuery) -> tuple[list[str], int | None]:
@@ -249,7 +251,7 @@ def search_json(connection: Connection, query: AlertQuery) -> tuple[list[str], i
     cache-keying the statement on every call most of the rest. So the SQL is compiled once
     per filter shape and runs as driver SQL. Returns (items, next_cursor) like web.page().
     """
-    compiled, processors = _compiled_json_page(connection.dialect, _Shape.of(query))
+    compiled, processors = _compiled_json_page(connection.dialect, _Shape.of(query, connection.dialect.name))
     params: dict[str, Any] = dict(compiled.construct_params(_values(query)))
     for name, process in processors.items():
         params[name] = process(params[name])
@@ -274,11 +276,14 @@ class _Shape:
     acked: bool | None
     cursor: bool
     terms: int = 0
+    fts: bool = False  # the terms are looked up in SQLite's alerts_fts (migration 0019)
 
     @classmethod
-    def of(cls, q: AlertQuery) -> "_Shape":
+    def of(cls, q: AlertQuery, dialect: str = "") -> "_Shape":
+        # A trigram index finds terms of three characters or more; shorter ones scan.
+        fts = dialect == "sqlite" and bool(q.text) and all(len(t) >= 3 for t in q.text)
         return cls(len(q.states), bool(q.detector), bool(q.severity), tuple(op for _, op, _ in q.matchers),
-                   q.since is not None, q.until is not None, q.acked, bool(q.cursor), len(q.text))
+                   q.since is not None, q.until is not None, q.acked, bool(q.cursor), len(q.text), fts)
 
 
 def _values(q: AlertQuery) -> dict[str, Any]:
@@ -287,6 +292,7 @@ def _values(q: AlertQuery) -> dict[str, Any]:
     values.update({f"state_{i}": state for i, state in enumerate(q.states)})
     for i, (name, op, value) in enumerate(q.matchers):
         values[f"label_{i}"], values[f"value_{i}"] = name, f"^(?:{value})$" if op in ("=~", "!~") else value
+    values["fts_query"] = " ".join('"' + t.replace('"', '""') + '"' for t in q.text)  # phrases, all of them
     for i, term in enumerate(q.text):
         values[f"term_{i}"] = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return values
@@ -347,6 +353,12 @@ def _page_ids(shape: _Shape) -> Select[Any]:
         stmt = stmt.where(Alert.acked_at.is_not(None) if shape.acked else Alert.acked_at.is_(None))
     if shape.cursor:
         stmt = stmt.where(newest < bindparam("cursor"))
-    for i in range(shape.terms):
-        stmt = stmt.where(Alert.search_text.like(bindparam(f"term_{i}"), escape="\\"))
+    if shape.fts:
+        stmt = stmt.where(Alert.id.in_(select(_FTS.c.rowid).where(sql_text("alerts_fts MATCH :fts_query"))))
+    else:
+        for i in range(shape.terms):
+            stmt = stmt.where(Alert.search_text.like(bindparam(f"term_{i}"), escape="\\"))
     return stmt
+
+
+_FTS = table("alerts_fts", column("rowid", Integer))

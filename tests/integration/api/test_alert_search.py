@@ -97,3 +97,12 @@ def test_silence_preview_lists_the_open_alerts_it_would_match(client: Any, app: 
         {"name": "host", "op": "=~", "value": "(a"}]})
     assert bad.status_code == 400 and "matchers[0].value" in str(bad.json)
     assert client.as_(None).post("/api/v1/silences/preview", json=body).status_code == 401
+
+
+def test_search_follows_an_alert_whose_message_changes(client: Any, app: Any) -> None:
+    with app.extensions["vigil.db"].write() as s:
+        for at, message in ((T0, "queue backlog alpha"), (T0 + timedelta(minutes=1), "queue backlog bravo")):
+            service.apply(s, detector="queue", severity="warning", static_labels={},
+                          findings=[Finding("threshold", {"host": "q-9"}, "firing", value=1.0, message=message)], now=at)
+    assert hosts(client, "q=bravo") == ["q-9"] and hosts(client, "q=alpha") == []
+    assert hosts(client, "q=al") == [] and hosts(client, "q=br+q-9") == ["q-9"]  # short terms scan instead
