@@ -30,6 +30,7 @@ event_out = ns.model("AlertEvent", {
 })
 alert_detail = ns.inherit("AlertDetail", alert_out, {
     "evidence": fields.Raw, "events": fields.List(fields.Nested(event_out)),
+    "incident_id": fields.Integer(description="the incident it folded into once it fired (GET /api/v1/incidents/<id>)"),
 })
 alert_page = ns.model("AlertPage", {"items": fields.List(fields.Nested(alert_out)), "next_cursor": fields.Integer})
 ack_in = ns.model("AckRequest", {"comment": fields.String(max_length=1000)}, strict=True)
@@ -132,7 +133,7 @@ class AlertDetail(Resource):
         """One alert with its evidence window and every event."""
         with db().read() as session:
             alert = service.get(session, alert_id)
-            return {**alert.as_dict(), "evidence": alert.evidence,
+            return {**alert.as_dict(), "evidence": alert.evidence, "incident_id": alert.incident_id,
                     "events": [event_dict(e) for e in service.events(session, alert_id)]}
 
 

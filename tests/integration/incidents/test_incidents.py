@@ -106,6 +106,7 @@ def test_the_api_lists_filters_and_shows_an_incident_with_its_timeline(client: A
     assert len(detail["alerts"]) == 3
     assert [e["kind"] for e in detail["timeline"]] == ["firing", "resolved"] * 3
     assert [e["at"] for e in detail["timeline"]] == sorted(e["at"] for e in detail["timeline"])
+    assert viewer.get(f"/api/v1/alerts/{detail['alerts'][0]['id']}").json["incident_id"] == cpu
     assert viewer.get("/api/v1/incidents/999").status_code == 404
     assert viewer.get("/api/v1/incidents?state=nope").status_code == 400
     assert client.as_(None).get("/api/v1/incidents").status_code == 401
