@@ -21,7 +21,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, cast
 
 from app.alerts.models import Alert
@@ -103,6 +103,8 @@ class _Run:
     counts_until: datetime | None  # a run for cooldown and rate limits until then (None: for good)
     active_until: datetime  # holds the fingerprint's slot (and a concurrency slot when it runs)
     takes_slot: bool  # queued or running, not waiting for a person
+    lapsed: bool = False  # counts_until has passed while in the rate window: it no longer counts there
+    gone: bool = False  # left the rate window
 
 
 def guard(reason: str) -> str:
@@ -152,7 +154,12 @@ class _Breaker:
 
 
 class Rehearsal:
-    """Decides firing after firing; feed them in time order (then alert id, like the live path)."""
+    """Decides firing after firing; feed them in time order (then alert id, like the live path).
+
+    Per firing this is the hot loop of a rehearsal (100,000 of them must answer in 2 s): the
+    cheap cases are checked inline and whatever depends only on labels is computed once per
+    label set (matching, silences' matchers), never once per firing.
+    """
 
     def __init__(self, binding: Binding, history: History) -> None:
         self.binding, self.history = binding, history
@@ -160,11 +167,14 @@ class Rehearsal:
         self.pauses = _Pauses(history)
         self.breaker = _Breaker(self.policy, history.breaker_closes)
         self.window: deque[_Run] = deque()  # runs started within the rate window
-        self.active: list[_Run] = []  # runs holding a concurrency slot (queued or running)
+        self.active: list[datetime] = []  # heap: when each run holding a concurrency slot frees it
         self.last_by_fp: dict[str, list[_Run]] = {}
         self._params_ok: dict[str, str | None] = {}
         self._matched: dict[tuple[Any, ...], bool] = {}
-        self._temporary = 0  # runs in the window that stop counting at some time
+        self._silences: dict[tuple[Any, ...], list[Silence]] = {}  # those whose matchers match, by label set
+        self._lapsing: list[tuple[datetime, int, _Run]] = []  # heap: runs in the window that stop counting
+        self._lapsed = 0  # runs in the window that no longer count
+        self._seq = 0
         self._rate_window = timedelta(seconds=self.policy.rate_window_s)
         self._templated = "{{" in json.dumps(binding.params)
 
@@ -180,33 +190,37 @@ class Rehearsal:
 
     def decide(self, firing: Firing) -> Rehearsed:
         now = firing.at
-        if self.breaker.events and self.breaker.events[0][0] <= now:
-            self.breaker.advance(now)
+        breaker = self.breaker
+        if breaker.events and breaker.events[0][0] <= now:
+            breaker.advance(now)
         if self.history.runnable_error is not None:
             return self._out(firing, "skip", f"skipped: {self.history.runnable_error}")
-        fp_runs = self._fingerprint_runs(firing.fingerprint, now)
-        if fp_runs and any(r.active_until > now for r in fp_runs):
-            return self._out(firing, "skip", "skipped: already queued or running for this alert")
+        fp_runs = self.last_by_fp.get(firing.fingerprint)
+        last_run_at = None
+        if fp_runs:
+            if len(fp_runs) > 1:
+                fp_runs = self._fingerprint_runs(firing.fingerprint, fp_runs, now)
+            for run in fp_runs:
+                if run.active_until > now:
+                    return self._out(firing, "skip", "skipped: already queued or running for this alert")
+            last_run_at = _last_counted(fp_runs, now)
+        pauses = self.pauses
         decision = decide(
-            binding=self.policy, now=now, paused=self.pauses.at(now), silenced_by=self._silenced_by(firing),
-            last_run_at_for_fingerprint=_last_counted(fp_runs, now),
-            runs_in_window=self._runs_since(now, now - self._rate_window),
-            breaker_open=self.breaker.open, running_for_remediation=self._waiting_or_running(now),
+            binding=self.policy, now=now, paused=pauses.at(now) if pauses.events else pauses.paused,
+            silenced_by=self._silenced_by(firing) if self.history.silences else None,
+            last_run_at_for_fingerprint=last_run_at, runs_in_window=self._runs_in_window(now),
+            breaker_open=breaker.open, running_for_remediation=self._waiting_or_running(now),
             max_concurrency=self.history.max_concurrency)
         params_error = self._params_error(firing)
         if params_error is not None:
             return self._out(firing, "skip", f"skipped: {params_error}")
-        if decision.action in ("run", "queue", "approve", "shadow"):
-            self._add_run(firing, decision.action)
-        return self._out(firing, decision.action, decision.reason)
+        action = decision.action
+        if action in ("run", "queue", "approve", "shadow"):
+            self._add_run(firing, action)
+        return Rehearsed(firing.alert_id, now, firing.fingerprint, action, decision.reason)
 
-    def _fingerprint_runs(self, fingerprint: str, now: datetime) -> list[_Run]:
+    def _fingerprint_runs(self, fingerprint: str, runs: list[_Run], now: datetime) -> list[_Run]:
         """This fingerprint's runs that still matter: the active ones and the newest that counts."""
-        runs = self.last_by_fp.get(fingerprint)
-        if not runs:
-            return []
-        if len(runs) == 1:
-            return runs
         newest = next((r for r in reversed(runs) if _counts(r, now)), None)
         kept = [r for r in runs if r is newest or r.active_until > now]
         self.last_by_fp[fingerprint] = kept
@@ -216,25 +230,38 @@ class Rehearsal:
         return Rehearsed(firing.alert_id, firing.at, firing.fingerprint, action, reason)
 
     def _silenced_by(self, firing: Firing) -> str | None:
-        if not self.history.silences:
-            return None
-        labels = {**firing.labels, "detector": firing.detector}
-        for silence in self.history.silences:
-            if silence.starts_at <= firing.at < silence.ends_at and silence.matches(labels):
+        key = (firing.detector, firing.labels_key or tuple(sorted(firing.labels.items())))
+        matching = self._silences.get(key)
+        if matching is None:  # which silences' matchers take these labels does not change with time
+            labels = {**firing.labels, "detector": firing.detector}
+            matching = self._silences[key] = [s for s in self.history.silences if s.matches(labels)]
+        for silence in matching:  # still by id: the first in force wins, as the live lookup
+            if silence.starts_at <= firing.at < silence.ends_at:
                 return f"silence {silence.id}"
         return None
 
-    def _runs_since(self, now: datetime, since: datetime) -> int:
-        while self.window and self.window[0].at < since:
-            self._temporary -= self.window.popleft().counts_until is not None
-        if self._temporary == 0:  # every run in the window counts for good (no approval waiting)
-            return len(self.window)
-        return sum(1 for r in self.window if r.counts_until is None or r.counts_until > now)
+    def _runs_in_window(self, now: datetime) -> int:
+        """Runs started within the rate window that still count (time only moves forward)."""
+        window, lapsing = self.window, self._lapsing
+        while lapsing and lapsing[0][0] <= now:
+            run = heapq.heappop(lapsing)[2]
+            if not run.gone:
+                run.lapsed = True
+                self._lapsed += 1
+        if not window:
+            return 0
+        since = now - self._rate_window
+        while window and window[0].at < since:
+            run = window.popleft()
+            run.gone = True
+            self._lapsed -= run.lapsed
+        return len(window) - self._lapsed
 
     def _waiting_or_running(self, now: datetime) -> int:
-        if self.active:
-            self.active = [r for r in self.active if r.active_until > now]
-        return len(self.active)
+        active = self.active
+        while active and active[0] <= now:
+            heapq.heappop(active)
+        return len(active)
 
     def _params_error(self, firing: Firing) -> str | None:
         if not self._templated and "" in self._params_ok:
@@ -265,9 +292,11 @@ class Rehearsal:
             if outcome.state in RAN:
                 self.breaker.finish_at(end, outcome.state)
         self.window.append(run)
-        self._temporary += run.counts_until is not None
+        if run.counts_until is not None:
+            self._seq += 1
+            heapq.heappush(self._lapsing, (run.counts_until, self._seq, run))
         if run.takes_slot and run.active_until > firing.at:
-            self.active.append(run)
+            heapq.heappush(self.active, run.active_until)
         self.last_by_fp.setdefault(firing.fingerprint, []).append(run)
 
 
@@ -300,38 +329,47 @@ def summarise(decisions: Iterable[Rehearsed], *, limit: int = 1000) -> dict[str,
     """Runs and skips (each list up to `limit`), counts per day and guard, the busiest hour."""
     runs: list[dict[str, Any]] = []
     skips: list[dict[str, Any]] = []
-    per_day: dict[date, list[int]] = {}  # [runs, skipped]
-    per_hour: dict[datetime, int] = {}
-    by_guard: dict[str, int] = {}
-    by_action: dict[str, int] = {}
-    guards: dict[str, str] = {}  # by the reason's words before its numbers
+    # One counter per (day, hour, action) and one per skip reason's words before its numbers:
+    # two dict updates per decision; days, actions, guards and hours are added up at the end.
+    counts: dict[tuple[date, int, str], int] = {}
+    heads: dict[str, int] = {}
+    tz = None
     for d in decisions:
-        by_action[d.action] = by_action.get(d.action, 0) + 1
-        at = d.at
-        day = per_day.get(at.date())
-        if day is None:
-            day = per_day[at.date()] = [0, 0]
-        if d.action == "skip":
-            day[1] += 1
+        action, at = d.action, d.at
+        key = (at.date(), at.hour, action)
+        counts[key] = counts.get(key, 0) + 1
+        if action == "skip":
             head = d.reason.split(" (", 1)[0]
-            name = guards.get(head) or guards.setdefault(head, guard(head))
-            by_guard[name] = by_guard.get(name, 0) + 1
+            heads[head] = heads.get(head, 0) + 1
             if len(skips) < limit:
-                skips.append({**_item(d), "guard": name})
-            continue
-        day[0] += 1
-        hour = at.replace(minute=0, second=0, microsecond=0)
-        per_hour[hour] = per_hour.get(hour, 0) + 1
-        if len(runs) < limit:
+                skips.append({**_item(d), "guard": guard(head)})
+        elif len(runs) < limit:
             runs.append(_item(d))
-    busiest = max(per_hour.items(), key=lambda kv: (kv[1], -kv[0].timestamp()), default=None)
-    total_runs = sum(v[0] for v in per_day.values())
-    total_skips = sum(v[1] for v in per_day.values())
+        tz = at.tzinfo
+    return {**_totals(counts, heads, tz, limit), "runs": runs, "skips": skips, "assumptions": ASSUMPTIONS}
+
+
+def _totals(counts: dict[tuple[date, int, str], int], heads: dict[str, int], tz: Any, limit: int) -> dict[str, Any]:
+    per_day: dict[date, list[int]] = {}  # [runs, skipped]
+    per_hour: dict[tuple[date, int], int] = {}
+    by_action: dict[str, int] = {}
+    for (day, hour, action), n in counts.items():
+        by_action[action] = by_action.get(action, 0) + n
+        slot = per_day.setdefault(day, [0, 0])
+        slot[action == "skip"] += n
+        if action != "skip":
+            per_hour[(day, hour)] = per_hour.get((day, hour), 0) + n
+    by_guard: dict[str, int] = {}
+    for head, n in heads.items():
+        by_guard[guard(head)] = by_guard.get(guard(head), 0) + n
+    runs = sum(v[0] for v in per_day.values())
+    skipped = sum(v[1] for v in per_day.values())
+    busiest = min(per_hour.items(), key=lambda kv: (-kv[1], kv[0]), default=None)  # the earliest of the busiest
     return {
-        "summary": {"decisions": total_runs + total_skips, "runs": total_runs, "skipped": total_skips,
-                    "by_action": by_action, "skipped_by_guard": by_guard},
-        "runs": runs, "skips": skips, "truncated": total_runs > limit or total_skips > limit,
+        "summary": {"decisions": runs + skipped, "runs": runs, "skipped": skipped, "by_action": by_action,
+                    "skipped_by_guard": by_guard},
+        "truncated": runs > limit or skipped > limit,
         "per_day": [{"day": k.isoformat(), "runs": v[0], "skipped": v[1]} for k, v in sorted(per_day.items())],
-        "busiest_hour": {"hour": busiest[0].isoformat(), "runs": busiest[1]} if busiest else None,
-        "assumptions": ASSUMPTIONS,
+        "busiest_hour": {"hour": datetime.combine(busiest[0][0], time(busiest[0][1]), tzinfo=tz).isoformat(),
+                         "runs": busiest[1]} if busiest else None,
     }

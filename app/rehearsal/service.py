@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import Select, Text, null, select, type_coerce
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
@@ -45,30 +46,59 @@ def period(since: datetime | None, until: datetime | None, now: datetime) -> tup
     return since, until
 
 
+def enabled_copy(binding: Binding) -> Binding:
+    """A stored binding as a transient row, enabled: what it would do if it were on."""
+    fields = {attr.key: getattr(binding, attr.key) for attr in sa_inspect(Binding).column_attrs}
+    return Binding(**{**fields, "id": None, "enabled": True})
+
+
 def rehearse(session: Session, spec: BindingConfig, *, since: datetime, until: datetime) -> dict[str, Any]:
     """The rehearsal's answer (see replay.summarise) for one binding spec over [since, until)."""
-    binding = transient_binding(spec)
-    decisions = replay.replay(binding, firings(session, binding, since, until), history(session, binding, since, until))
+    decisions = replay_binding(session, transient_binding(spec), since=since, until=until)
     return {"binding": spec.name, "since": since.isoformat(), "until": until.isoformat(),
             **replay.summarise(decisions)}
 
 
 def decisions(session: Session, spec: BindingConfig, *, since: datetime, until: datetime) -> list[replay.Rehearsed]:
     """Every decision, in order (tests compare them with the live path's)."""
-    binding = transient_binding(spec)
-    return list(replay.replay(binding, firings(session, binding, since, until),
-                              history(session, binding, since, until)))
+    return list(replay_binding(session, transient_binding(spec), since=since, until=until))
+
+
+def replay_binding(session: Session, binding: Binding, *, since: datetime,
+                   until: datetime) -> Iterable[replay.Rehearsed]:
+    """Decisions one by one, as they are made (firings are streamed from the database)."""
+    return replay.replay(binding, firings(session, binding, since, until), history(session, binding, since, until))
 
 
 def firings(session: Session, binding: Binding, since: datetime, until: datetime) -> Iterator[replay.Firing]:
+    templated = "{{" in json.dumps(binding.params)
+    approve = binding.mode == "approve"  # only a wait for approval ends at the alert's resolution
+    decoded: dict[str, dict[str, str]] = {}  # the same label sets recur: decode each text once
+    make, when = replay.Firing._make, _time_reader(session)
+    # fired_at is never NULL here (the query compares it): SQLite's text goes straight to C.
+    fired_at = datetime.fromisoformat if _is_sqlite(session) else when
+    rows = session.execute(_firings_query(session, binding, since, until, templated=templated, approve=approve)
+                           .execution_options(yield_per=_BATCH))
+    for id_, fired, fp, detector, severity, kind, text, resolved, *more in cast(Iterable[tuple[Any, ...]], rows):
+        labels = decoded.get(text)
+        if labels is None:
+            labels = decoded[text] = json.loads(text)
+        context = _context(id_, fp, detector, severity, labels, more) if templated else {}
+        yield make((id_, fired_at(fired), fp, detector, severity, kind, labels, when(resolved) if approve else None,
+                    context, text))
+
+
+def _firings_query(session: Session, binding: Binding, since: datetime, until: datetime, *, templated: bool,
+                   approve: bool) -> Select[Any]:
+    """Only the columns the replay reads, firing order, the binding's detector and severities in SQL."""
     a = Alert.__table__.c
     # Raw JSON text (PostgreSQL's driver would decode json), decoded once per distinct label set.
     labels_text = sql_cast(a.labels, Text)
     fired_at: Any = a.fired_at
-    resolved_at: Any = a.resolved_at
-    if _is_sqlite(session):  # stored as text: C's fromisoformat reads it 10x faster than the generic type
-        fired_at, resolved_at = type_coerce(a.fired_at, Text), type_coerce(a.resolved_at, Text)
-    templated = "{{" in json.dumps(binding.params)
+    resolved_at: Any = a.resolved_at if approve else null()
+    if _is_sqlite(session):  # stored as naive UTC text: C's fromisoformat reads it with its offset added
+        fired_at = type_coerce(a.fired_at, Text) + "+00:00"
+        resolved_at = type_coerce(a.resolved_at, Text) + "+00:00" if approve else null()
     extra = (a.value, a.threshold, a.message) if templated else ()  # only templates read them
     stmt = (select(a.id, fired_at, a.fingerprint, a.detector, a.severity, a.kind, labels_text, resolved_at, *extra)
             .where(a.fired_at >= since, a.fired_at < until, a.kind.not_in(("error", "nodata")))
@@ -77,18 +107,7 @@ def firings(session: Session, binding: Binding, since: datetime, until: datetime
         stmt = stmt.where(a.detector == binding.detector)
     if binding.severities:
         stmt = stmt.where(a.severity.in_(binding.severities))
-    when = _time_reader(session)
-    approve = binding.mode == "approve"  # only a wait for approval ends at the alert's resolution
-    decoded: dict[str, dict[str, str]] = {}  # the same label sets recur: decode each text once
-    firing = replay.Firing
-    rows = cast(Iterable[tuple[Any, ...]], session.execute(stmt.execution_options(yield_per=_BATCH)))
-    for id_, fired, fp, detector, severity, kind, text, resolved, *more in rows:
-        labels = decoded.get(text)
-        if labels is None:
-            labels = decoded[text] = json.loads(text)
-        context = _context(id_, fp, detector, severity, labels, more) if templated else {}
-        yield firing(id_, cast(datetime, when(fired)), fp, detector, severity, kind, labels,
-                     when(resolved) if approve else None, context, text)
+    return stmt
 
 
 def _context(id_: int, fp: str, detector: str, severity: str, labels: dict[str, str],
@@ -106,10 +125,7 @@ def _is_sqlite(session: Session) -> bool:
 def _time_reader(session: Session) -> Callable[[Any], datetime | None]:
     if not _is_sqlite(session):
         return lambda value: None if value is None else value.astimezone(timezone.utc)  # per-day counts in UTC
-
-    def read(value: Any) -> datetime | None:
-        return None if value is None else datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
-    return read
+    return lambda value: None if value is None else datetime.fromisoformat(value)
 
 
 def history(session: Session, binding: Binding, since: datetime, until: datetime) -> replay.History:
