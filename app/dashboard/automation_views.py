@@ -1,6 +1,9 @@
-"""Remediations, their versions and stats, bindings, executions, and the pause switch."""
+"""Remediations, their versions and stats, bindings (with their rehearsal or shadow record),
+executions, and the pause switch."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from flask import render_template, request, url_for
@@ -12,9 +15,15 @@ from app.automation.models import ACTIVE_STATES, FINAL_STATES, Binding, Executio
 from app.dashboard.blueprint import bp, object_id, perform
 from app.dashboard.filters import PAGE_SIZE, choice, positive_int, text
 from app.dashboard.session import require
+from app.db import utcnow
+from app.errors import BadRequestError
+from app.rehearsal import replay, shadow, spec, timeline
+from app.rehearsal import service as service_rehearsal
+from app.rehearsal.replay import Rehearsed
 from app.web import db, page
 
 EXECUTION_STATES = (*ACTIVE_STATES, *FINAL_STATES)
+LISTED_DECISIONS = 50  # the first runs and skips listed under a timeline (the counts cover all)
 
 
 @bp.get("/remediations")
@@ -110,3 +119,55 @@ def automation(switch: str) -> Any:
     return perform(lambda s, by, now: service.set_paused(s, paused=paused, by=by, now=now, reason=reason),
                    "Automation paused: nothing runs automatically until resumed." if paused
                    else "Automation resumed.", url_for("dashboard.remediations"))
+
+
+@bp.get("/bindings/<binding_id>")
+def binding(binding_id: str) -> Any:
+    """A binding, and for a shadow binding what it recorded live over the period (?since=, ?until=)."""
+    number = object_id(binding_id, "binding")
+    period = {k: request.args.get(k) or None for k in ("since", "until")}
+    with db().read() as s:
+        row = binding_service.get(s, number)
+        if row.mode != "shadow":
+            return _binding_page(row, period)
+        try:
+            since, until = _period(period)
+        except BadRequestError as exc:
+            return _binding_page(row, period, error=exc.message, status=400)
+        shown = _timeline(shadow.decisions(s, row, since=since, until=until), since, until)
+    return _binding_page(row, period, shadow_record=shown)
+
+
+@bp.post("/bindings/<binding_id>/rehearse")
+@require("operator")
+def binding_rehearse(binding_id: str) -> Any:
+    """Replay the stored alert history of the period through this binding (as if enabled)."""
+    number = object_id(binding_id, "binding")
+    period = {k: request.form.get(k, "").strip() or None for k in ("since", "until")}
+    with db().read() as s:
+        row = binding_service.get(s, number)
+        try:
+            since, until = _period(period)
+        except BadRequestError as exc:
+            return _binding_page(row, period, error=exc.message, status=400)
+        decisions = service_rehearsal.replay_binding(s, service_rehearsal.enabled_copy(row), since=since, until=until)
+        shown = _timeline(decisions, since, until)
+    return _binding_page(row, period, rehearsal=shown)
+
+
+def _period(period: dict[str, str | None]) -> tuple[datetime, datetime]:
+    now = utcnow()
+    return service_rehearsal.period(spec.moment(period["since"], "since", now),
+                                    spec.moment(period["until"], "until", now), now)
+
+
+def _timeline(decisions: Iterable[Rehearsed], since: datetime, until: datetime) -> dict[str, Any]:
+    """Counts, the first decisions of each kind and the timeline, from one list of decisions."""
+    made = list(decisions)
+    return {**replay.summarise(made, limit=LISTED_DECISIONS), "since": since, "until": until,
+            "timeline": timeline.timeline(made, since=since, until=until)}
+
+
+def _binding_page(row: Binding, period: dict[str, str | None], *, status: int = 200, error: str | None = None,
+                  **shown: Any) -> Any:
+    return render_template("dashboard/binding.html", binding=row, period=period, error=error, **shown), status

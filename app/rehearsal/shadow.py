@@ -1,6 +1,7 @@
 """Shadow bindings: their report over the decisions they recorded, and promotion to auto."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -18,15 +19,19 @@ _ACTION_OF_STATE = {"skipped": "skip", "shadow": "shadow"}
 
 def report(session: Session, binding: Binding, *, since: datetime, until: datetime) -> dict[str, Any]:
     """The same shape as a rehearsal's, from the decisions the binding recorded live."""
+    return {"binding": binding.name, "since": since.isoformat(), "until": until.isoformat(),
+            "mode": binding.mode, **replay.summarise(decisions(session, binding, since=since, until=until))}
+
+
+def decisions(session: Session, binding: Binding, *, since: datetime, until: datetime) -> Iterator[replay.Rehearsed]:
+    """The binding's recorded decisions on alerts in the period, in order, as a rehearsal's."""
     e = Execution.__table__.c
     rows = session.execute(
         select(e.alert_id, e.queued_at, e.state, e.reason, e.fingerprint)
         .where(e.binding_id == binding.id, e.trigger == "alert", e.queued_at >= since, e.queued_at < until)
         .order_by(e.queued_at, e.id).execution_options(yield_per=5000))
-    decisions = (replay.Rehearsed(row.alert_id or 0, row.queued_at, row.fingerprint or "",
-                                  _ACTION_OF_STATE.get(row.state, row.state), row.reason) for row in rows)
-    return {"binding": binding.name, "since": since.isoformat(), "until": until.isoformat(),
-            "mode": binding.mode, **replay.summarise(decisions)}
+    return (replay.Rehearsed(row.alert_id or 0, row.queued_at, row.fingerprint or "",
+                             _ACTION_OF_STATE.get(row.state, row.state), row.reason) for row in rows)
 
 
 def promote(session: Session, *, binding_id: int, by: str, since: datetime, until: datetime) -> Binding:

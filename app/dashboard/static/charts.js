@@ -109,10 +109,13 @@
     return cols;
   }
 
-  function render(container, data) {
+  // `extend(opts)` may add hooks or restyle series before the plot is made (rehearsal.js does).
+  function render(container, data, extend) {
     container.replaceChildren();
     var width = Math.max(280, container.clientWidth || 600);
-    var plot = new uPlot(options(data, width), columns(data), container);
+    var opts = options(data, width);
+    if (extend) extend(opts);
+    var plot = new uPlot(opts, columns(data), container);
     follow(container, plot, height);
     return plot;
   }
@@ -156,8 +159,9 @@
       .catch(function (err) { status.textContent = "Preview failed: " + err.message; });
   }
 
-  // Shared with the other charts of the dashboard (reports.js).
-  window.VigilCharts = {cssVar: cssVar, finite: finite, axes: axes, utc: utc, follow: follow, height: height};
+  // Shared with the other charts of the dashboard (reports.js, rehearsal.js).
+  window.VigilCharts = {cssVar: cssVar, finite: finite, axes: axes, utc: utc, follow: follow, height: height,
+                        render: render};
 
   var holder = document.querySelector("[data-chart]");
   if (holder) {

@@ -77,6 +77,8 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/notifications.csv"): "session", ("POST", "/notifications/<message_id>/retry"): "session",
     ("GET", "/remediations/<name>/run"): "session", ("POST", "/remediations/<name>/run"): "session",
     ("GET", "/remediations/<name>/diff"): "session", ("GET", "/executions/<execution_id>/output.json"): "session",
+    ("GET", "/bindings/<binding_id>"): "session", ("POST", "/bindings/<binding_id>/rehearse"): "session",
+    ("GET", "/detectors/<name>"): "session", ("POST", "/detectors/<name>/rehearse"): "session",
 }
 ROLES = ("viewer", "operator", "admin")
 CALLERS = (None, "revoked", *ROLES)

@@ -23,6 +23,7 @@ ACTIONS = [
     ("/bindings/{binding_id}/close-breaker", {}),
     ("/automation/pause", {"reason": "test"}),
     ("/automation/resume", {}),
+    ("/bindings/{binding_id}/rehearse", {"since": "1d"}),
 ]
 
 
