@@ -65,7 +65,7 @@ class LeaseCollector(Collector):
             with db().read_connection() as connection:
                 lease = readiness.lease_state(connection, now=utcnow(), ttl_s=cfg().settings.scheduler.lease_ttl_s)
         except Exception as exc:  # /metrics must answer while the database is away
-            log.warning("metrics: could not read the scheduler lease: %s", type(exc).__name__)
+            log.warning("metrics: could not read the scheduler lease", extra={"error": type(exc).__name__})
             return
         if lease is None:
             return
@@ -94,7 +94,7 @@ class StateCollector(Collector):
             with db().read_connection() as connection:
                 yield from _state_metrics(connection, utcnow(), [d.name for d in cfg().detectors])
         except Exception as exc:  # /metrics must answer while the database is away
-            log.warning("metrics: could not read alert, outbox or detector state: %s", type(exc).__name__)
+            log.warning("metrics: could not read alert, outbox or detector state", extra={"error": type(exc).__name__})
 
 
 def _state_metrics(connection: Connection, now: datetime, detectors: list[str]) -> list[GaugeMetricFamily]:

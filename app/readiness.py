@@ -74,7 +74,7 @@ def check(database: Database, config: Config, *, now: datetime) -> tuple[int, di
             lease = lease_state(connection, now=now, ttl_s=scheduler.lease_ttl_s)
             unwritable = _writable(connection, database)
     except Exception as exc:  # any driver error means "not ready"
-        log.warning("readiness check failed: %s", type(exc).__name__)
+        log.warning("readiness check failed", extra={"error": type(exc).__name__})
         return 503, {"status": "unavailable", "database": "unreachable", "scheduler": None,
                      "reason": f"the database does not answer ({type(exc).__name__})"}
     body: dict[str, Any] = {"status": "ok", "database": "ok", "scheduler": None}

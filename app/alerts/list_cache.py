@@ -102,7 +102,7 @@ class ListCache:
             except sqlite3.OperationalError:
                 return None  # busy for a moment: this request takes the full path
             except sqlite3.Error as e:
-                log.warning("alert list cache off for this request: %s", e)
+                log.warning("alert list cache off for this request", extra={"error": str(e)})
                 self._probe = None
                 return None
 

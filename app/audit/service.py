@@ -139,7 +139,8 @@ def _anchor_follows(session: Session, path: Path, head: AuditHead) -> bool:
             return hmac.compare_digest(pinned.last_hash, head.last_hash)
         stored = session.scalar(select(AuditRecord.hash).where(AuditRecord.id == pinned.last_id))
         return stored == pinned.last_hash
-    log.error("audit: %s no longer matches the chain in the database; it is kept as evidence", path)
+    log.error("audit: the anchor file no longer matches the chain in the database; it is kept as evidence",
+              extra={"path": str(path)})
     return False
 
 
