@@ -52,6 +52,9 @@ def _config_file(tmp: Path, port: int) -> Path:
             {"name": "cpu-high", "source": "replay", "query": "value", "window": "1h", "interval": "30s",
              "analysis": {"type": "threshold", "above": 200}},
         ],
+        # Nothing listens there and no sender runs (--no-scheduler): rows wait in the outbox.
+        "channels": [{"name": "ops-chat", "type": "generic", "url": "http://127.0.0.1:9/hook",
+                      "secret": "0123456789abcdef-secret", "events": ["remediation.failed"]}],
     }
     path = tmp / "vigil.yaml"
     path.write_text(yaml.safe_dump(raw))
