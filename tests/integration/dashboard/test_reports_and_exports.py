@@ -187,3 +187,11 @@ def test_an_operator_retries_a_failed_notification_from_the_page_and_the_api(
         assert {r[0] for r in rows[1:]} == {str(failed), str(sent)}
     finally:
         app.extensions["vigil.db"].dispose()
+
+
+def test_each_list_links_its_csv_with_the_current_filters(web: Web, world: World) -> None:
+    web.login("viewer")
+    assert 'href="/alerts.csv?severity=critical"' in web.get("/alerts?severity=critical").text
+    assert 'href="/audit.csv?actor=seed"' in web.get("/audit?actor=seed").text
+    assert 'href="/executions.csv?state=queued"' in web.get("/executions?state=queued").text
+    assert 'href="/notifications.csv?state=failed"' in web.get("/notifications?state=failed").text
