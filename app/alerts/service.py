@@ -5,6 +5,7 @@ only stores its decisions, one event row per transition.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterable, Sequence
@@ -237,10 +238,17 @@ class AlertQuery:
     limit: int = 50
 
 
+NEWEST_SCAN = 5000  # alerts a text search reads directly before it asks the trigram index
+
+
 def search(session: Session, query: AlertQuery) -> list[Alert]:
     """Newest first, keyset-paginated on id: no OFFSET and no COUNT(*)."""
-    shape = _Shape.of(query, session.get_bind().dialect.name)
-    return list(session.scalars(_search_stmt(shape, as_json=False), _values(query)))
+    values = _values(query)
+    for shape in _Shape.of(query, session.get_bind().dialect.name).phases():
+        rows = list(session.scalars(_search_stmt(shape, as_json=False), values))
+        if len(rows) > query.limit or not shape.recent:
+            return rows
+    raise AssertionError("unreachable: the last phase always answers")  # phases() ends with a complete one
 
 
 def search_json(connection: Connection, query: AlertQuery) -> tuple[list[str], int | None]:
@@ -251,12 +259,15 @@ def search_json(connection: Connection, query: AlertQuery) -> tuple[list[str], i
     cache-keying the statement on every call most of the rest. So the SQL is compiled once
     per filter shape and runs as driver SQL. Returns (items, next_cursor) like web.page().
     """
-    compiled, processors = _compiled_json_page(connection.dialect, _Shape.of(query, connection.dialect.name))
-    params: dict[str, Any] = dict(compiled.construct_params(_values(query)))
-    for name, process in processors.items():
-        params[name] = process(params[name])
-    bound = tuple(params[n] for n in compiled.positiontup or ()) if compiled.positional else params
-    rows: Sequence[Any] = connection.exec_driver_sql(compiled.string, bound).all()
+    for shape in _Shape.of(query, connection.dialect.name).phases():
+        compiled, processors = _compiled_json_page(connection.dialect, shape)
+        params: dict[str, Any] = dict(compiled.construct_params(_values(query)))
+        for name, process in processors.items():
+            params[name] = process(params[name])
+        bound = tuple(params[n] for n in compiled.positiontup or ()) if compiled.positional else params
+        rows: Sequence[Any] = connection.exec_driver_sql(compiled.string, bound).all()
+        if len(rows) > query.limit or not shape.recent:
+            break
     if len(rows) > query.limit:
         rows = rows[:query.limit]
         return [r[1] for r in rows], rows[-1][0]
@@ -277,6 +288,15 @@ class _Shape:
     cursor: bool
     terms: int = 0
     fts: bool = False  # the terms are looked up in SQLite's alerts_fts (migration 0019)
+    recent: bool = False  # only the NEWEST_SCAN alerts below the cursor, LIKE on each
+
+    def phases(self) -> tuple["_Shape", ...]:
+        """The statements to try in turn. A common word fills a page from the newest few
+        thousand alerts faster than the index lists its every match, and a page filled there
+        is exactly the page the index would give; otherwise the index answers."""
+        if not self.fts:
+            return (self,)
+        return (dataclasses.replace(self, fts=False, recent=True), self)
 
     @classmethod
     def of(cls, q: AlertQuery, dialect: str = "") -> "_Shape":
@@ -287,7 +307,7 @@ class _Shape:
 
 
 def _values(q: AlertQuery) -> dict[str, Any]:
-    values: dict[str, Any] = {"limit": q.limit + 1, "detector": q.detector, "severity": q.severity,
+    values: dict[str, Any] = {"limit": q.limit + 1, "detector": q.detector, "severity": q.severity, "scan": NEWEST_SCAN,
                               "since": q.since, "until": q.until, "cursor": q.cursor}
     values.update({f"state_{i}": state for i, state in enumerate(q.states)})
     for i, (name, op, value) in enumerate(q.matchers):
@@ -353,6 +373,9 @@ def _page_ids(shape: _Shape) -> Select[Any]:
         stmt = stmt.where(Alert.acked_at.is_not(None) if shape.acked else Alert.acked_at.is_(None))
     if shape.cursor:
         stmt = stmt.where(newest < bindparam("cursor"))
+    if shape.recent:
+        top = bindparam("cursor") if shape.cursor else select(func.max(Alert.id) + 1).scalar_subquery()
+        stmt = stmt.where(Alert.id >= top - bindparam("scan", type_=Integer))
     if shape.fts:
         stmt = stmt.where(Alert.id.in_(select(_FTS.c.rowid).where(sql_text("alerts_fts MATCH :fts_query"))))
     else:

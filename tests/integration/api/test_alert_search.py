@@ -106,3 +106,13 @@ def test_search_follows_an_alert_whose_message_changes(client: Any, app: Any) ->
                           findings=[Finding("threshold", {"host": "q-9"}, "firing", value=1.0, message=message)], now=at)
     assert hosts(client, "q=bravo") == ["q-9"] and hosts(client, "q=alpha") == []
     assert hosts(client, "q=al") == [] and hosts(client, "q=br+q-9") == ["q-9"]  # short terms scan instead
+
+
+def test_a_search_pages_alike_from_the_newest_alerts_and_from_the_index(client: Any, app: Any, monkeypatch: Any) -> None:
+    seed(app)
+    for scan in (5000, 1):  # all answered from the newest alerts; or the index past the first one
+        monkeypatch.setattr(service, "NEWEST_SCAN", scan)
+        first = client.as_("viewer").get("/api/v1/alerts?q=latency&limit=1").json
+        second = client.as_("viewer").get(f"/api/v1/alerts?q=latency&limit=1&cursor={first['next_cursor']}").json
+        assert [a["labels"]["host"] for a in first["items"] + second["items"]] == ["web-2", "web-1"]
+        assert hosts(client, "q=latency+checkout") == ["web-1"] and hosts(client, "q=postgres-nowhere") == []
