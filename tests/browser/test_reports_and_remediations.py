@@ -197,6 +197,9 @@ def test_at_phone_width_in_dark_mode_every_list_fits_and_reads(browser: Any, ser
             assert clipped == [], f"{path}: text cut off without a title to read it: {clipped[:3]}"
         background = phone.page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(15, 18, 22)", background  # the dark palette, from prefers-color-scheme
+        for selector in ("body", "main a", ".muted", "table.data td"):  # WCAG AA: 4.5:1 for text
+            ratio = phone.page.evaluate(CONTRAST, selector)
+            assert ratio >= 4.5, (selector, ratio)
         phone.page.goto("/executions")
         phone.shot("executions-phone-dark")
         phone.page.goto("/alerts")
@@ -259,3 +262,15 @@ CLIPPED = """(() => {
   }
   return cut;
 })()"""
+
+
+# Contrast ratio (WCAG 2) of an element's text colour on the page's background.
+CONTRAST = """(selector) => {
+  const rgb = (c) => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const lum = (c) => { const [r, g, b] = rgb(c).map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const fg = lum(getComputedStyle(document.querySelector(selector)).color);
+  const bg = lum(getComputedStyle(document.body).backgroundColor);
+  return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+}"""
