@@ -5,7 +5,8 @@ Run: .venv/bin/python bench/bench_rehearsal.py [--alerts 100000] [--repeat 5] [-
 Seeds the alerts table (one Core executemany), registers the remediation, then times
 POST /api/v1/bindings/rehearse in process with Flask's test client (server time, no
 network) for a binding that matches every alert (worst case: every alert is decided).
-Prints the median and the worst of --repeat runs; the target is <= 2 s.
+Prints the median and the worst of --repeat runs and the load average before and after (the
+machine is shared: a figure taken at a load above 3 says so); the target is a worst <= 2 s.
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ def main() -> int:
         config = from_dict({"settings": {"data_dir": tmp, "database_url": url}}, {})
         client = create_app(config).test_client()
         timings, cpu = [], []
+        load_before = os.getloadavg()[0]
         for _ in range(args.repeat):
             started, cpu_started = time.perf_counter(), time.process_time()
             r = client.post("/api/v1/bindings/rehearse", json={**BINDING, "since": "30d"},
@@ -93,10 +95,10 @@ def main() -> int:
         print(f"decisions={summary['decisions']} runs={summary['runs']} skipped={summary['skipped']}")
         print(f"rehearsal of {args.alerts} alerts: median {statistics.median(timings):.2f} s, "
               f"worst {max(timings):.2f} s, CPU median {statistics.median(cpu):.2f} s "
-              f"(target <= {TARGET_S:.0f} s); load average "
-              f"{os.getloadavg()[0]:.1f}")
+              f"(target: worst <= {TARGET_S:.0f} s); load average {load_before:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after")
         database.dispose()
-        return 0 if statistics.median(timings) <= TARGET_S else 1
+        return 0 if max(timings) <= TARGET_S else 1
 
 
 if __name__ == "__main__":

@@ -177,6 +177,8 @@ class Rehearsal:
         self._seq = 0
         self._rate_window = timedelta(seconds=self.policy.rate_window_s)
         self._templated = "{{" in json.dumps(binding.params)
+        # The same parameters for every alert (no template): one schema check, done now.
+        self._params_fixed = None if self._templated else self._params_error(None)
 
     def matches(self, firing: Firing) -> bool:
         if firing.kind in ("error", "nodata"):
@@ -208,10 +210,10 @@ class Rehearsal:
         decision = decide(
             binding=self.policy, now=now, paused=pauses.at(now) if pauses.events else pauses.paused,
             silenced_by=self._silenced_by(firing) if self.history.silences else None,
-            last_run_at_for_fingerprint=last_run_at, runs_in_window=self._runs_in_window(now),
-            breaker_open=breaker.open, running_for_remediation=self._waiting_or_running(now),
+            last_run_at_for_fingerprint=last_run_at, runs_in_window=self._runs_in_window(now) if self.window else 0,
+            breaker_open=breaker.open, running_for_remediation=self._waiting_or_running(now) if self.active else 0,
             max_concurrency=self.history.max_concurrency)
-        params_error = self._params_error(firing)
+        params_error = self._params_error(firing) if self._templated else self._params_fixed
         if params_error is not None:
             return self._out(firing, "skip", f"skipped: {params_error}")
         action = decision.action
@@ -263,11 +265,9 @@ class Rehearsal:
             heapq.heappop(active)
         return len(active)
 
-    def _params_error(self, firing: Firing) -> str | None:
-        if not self._templated and "" in self._params_ok:
-            return self._params_ok[""]  # the same parameters for every alert: checked once
-        rendered = render_params(self.binding.params, firing.context) if self._templated else self.binding.params
-        key = json.dumps(rendered, sort_keys=True, default=str) if self._templated else ""
+    def _params_error(self, firing: Firing | None) -> str | None:
+        rendered = render_params(self.binding.params, firing.context) if firing else self.binding.params
+        key = json.dumps(rendered, sort_keys=True, default=str)
         if key not in self._params_ok:  # a schema check per distinct rendering, not per alert
             try:
                 validate_params(self.history.params_schema, rendered)

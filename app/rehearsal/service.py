@@ -1,7 +1,7 @@
 """Rehearse a binding over stored history: load the period's facts, replay, summarise.
 
-Alerts are read with a Core select ordered by firing time and streamed in batches (no ORM
-objects: 100,000 of them took seconds); detector and severity filters go to SQL.
+Alerts are read with a Core select ordered by firing time and streamed (no ORM objects or
+rows: 100,000 of them took seconds); detector and severity filters go to SQL.
 """
 from __future__ import annotations
 
@@ -77,8 +77,10 @@ def firings(session: Session, binding: Binding, since: datetime, until: datetime
     make, when = replay.Firing._make, _time_reader(session)
     # fired_at is never NULL here (the query compares it): SQLite's text goes straight to C.
     fired_at = datetime.fromisoformat if _is_sqlite(session) else when
-    rows = session.execute(_firings_query(session, binding, since, until, templated=templated, approve=approve)
-                           .execution_options(yield_per=_BATCH))
+    stmt = _firings_query(session, binding, since, until, templated=templated, approve=approve)
+    # Core rows, not the ORM's (a third less per row). SQLite's cursor steps through the result
+    # as it is read; other databases stream it in batches through a server-side cursor.
+    rows = session.connection().execute(stmt if _is_sqlite(session) else stmt.execution_options(yield_per=_BATCH))
     for id_, fired, fp, detector, severity, kind, text, resolved, *more in cast(Iterable[tuple[Any, ...]], rows):
         labels = decoded.get(text)
         if labels is None:
