@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_restx import Namespace, fields
+from flask_restx import Namespace, fields, reqparse
 from pydantic import ValidationError
 
 from app.auth.decorators import Resource, actor, require
 from app.automation import bindings as binding_service
-from app.automation import registry, service
+from app.automation import liveoutput, registry, service
 from app.automation.models import Execution, RemediationVersion
 from app.db import iso, utcnow
 from app.errors import BadRequestError
@@ -377,3 +377,26 @@ def _switch(paused: bool) -> type[Resource]:
 
 automation_ns.add_resource(_switch(True), "/pause")
 automation_ns.add_resource(_switch(False), "/resume")
+
+
+output_args = reqparse.RequestParser(bundle_errors=True)
+output_args.add_argument("offset", type=bounded_int(0, 2**40), default=0, location="args",
+                         help="characters of output already seen")
+output_out = executions_ns.model("ExecutionOutput", {
+    "execution_id": fields.Integer, "state": fields.String, "done": fields.Boolean,
+    "reset": fields.Boolean(description="replace what you have with text (the run ended, or offset was past the end)"),
+    "offset": fields.Integer(description="pass as offset next time"), "text": fields.String,
+    "exit_code": fields.Integer})
+
+
+@executions_ns.route("/<int:execution_id>/output")
+class ExecutionOutput(Resource):
+    @require("viewer")
+    @executions_ns.expect(output_args)
+    @executions_ns.response(404, "No such execution")
+    @executions_ns.marshal_with(output_out)
+    def get(self, execution_id: int) -> dict[str, Any]:
+        """A running execution's output since `offset` characters (poll about once a second)."""
+        a = output_args.parse_args(strict=True)
+        with db().read() as session:
+            return liveoutput.since(service.get_execution(session, execution_id), a["offset"])

@@ -7,8 +7,7 @@ from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
-from app.automation import registry, service
-from app.automation.models import ACTIVE_STATES
+from app.automation import liveoutput, registry, service
 from app.dashboard import schema_form
 from app.dashboard.blueprint import bp, object_id
 from app.dashboard.filters import bad, positive_int
@@ -84,20 +83,10 @@ def _kind(line: str) -> str:
 
 @bp.get("/executions/<execution_id>/output.json")
 def execution_output_json(execution_id: str) -> Any:
-    """The output since `offset` characters, for the execution page to follow a running script.
-
-    The runner stores what the script printed so far about once a second; when the run ends
-    the whole final output comes back once with reset=true (it may carry vigil's notes or,
-    after truncation, the kept tail).
-    """
+    """The output since `offset` characters, for the execution page to follow a running script."""
     offset_text = request.args.get("offset", "0")
     if not offset_text.isdigit() or len(offset_text) > 12:
         return jsonify({"message": f"offset must be a whole number of characters, got {offset_text[:40]!r}"}), 400
     offset = int(offset_text)
     with db().read() as s:
-        row = service.get_execution(s, object_id(execution_id, "execution"))
-        text, state, exit_code = row.output or "", row.state, row.exit_code
-    done = state not in ACTIVE_STATES
-    reset = done or offset > len(text)
-    return jsonify({"state": state, "done": done, "reset": reset, "offset": len(text),
-                    "text": text if reset else text[offset:], "exit_code": exit_code})
+        return jsonify(liveoutput.since(service.get_execution(s, object_id(execution_id, "execution")), offset))

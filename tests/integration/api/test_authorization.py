@@ -33,6 +33,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/remediations/<string:name>/run"): "operator",
     ("GET", "/api/v1/remediations/<string:name>/stats"): "viewer",
     ("GET", "/api/v1/executions"): "viewer", ("GET", "/api/v1/executions/<int:execution_id>"): "viewer",
+    ("GET", "/api/v1/executions/<int:execution_id>/output"): "viewer",
     ("POST", "/api/v1/executions/<int:execution_id>/approve"): "operator",
     ("POST", "/api/v1/executions/<int:execution_id>/reject"): "operator",
     ("POST", "/api/v1/executions/<int:execution_id>/cancel"): "operator",

@@ -12,6 +12,7 @@ from app.dashboard import schema_form
 from app.db import utcnow
 from remediations import parse_manifest
 from tests.integration.automation.conftest import Automation
+from tests.helpers import Client
 from tests.integration.dashboard.conftest import Web, World
 
 SCHEMA = {"type": "object", "required": ["service", "replicas"], "additionalProperties": False, "properties": {
@@ -86,7 +87,7 @@ def test_two_versions_compare_as_an_escaped_unified_diff(web: Web, database: Any
 
 
 def test_the_execution_page_follows_a_running_script_through_the_real_runner(
-        web: Web, database: Any, tmp_path: Path) -> None:
+        web: Web, database: Any, tmp_path: Path, app: Any, tokens: dict[str, str]) -> None:
     go = tmp_path / "go"
     automation = Automation(database, tmp_path)
     try:
@@ -99,12 +100,19 @@ def test_the_execution_page_follows_a_running_script_through_the_real_runner(
         assert 'id="live-output"' in page.text
         url = f"/executions/{execution.id}/output.json"
         seen = _poll(web, f"{url}?offset=0", lambda d: "first" in d["text"])
+        api_seen = Client(app.test_client(), tokens).as_("viewer").get(
+            f"/api/v1/executions/{execution.id}/output?offset=0").json
+        assert api_seen["state"] == "running" and api_seen["text"].startswith("first\n")
         assert seen["state"] == "running" and not seen["done"] and seen["text"] == "first\n"
         assert web.get(f"{url}?offset={seen['offset']}").json["text"] == ""  # nothing new yet
         go.touch()
         final = _poll(web, f"{url}?offset={seen['offset']}", lambda d: d["done"])
         assert final["reset"] and final["text"] == "first\nsecond\n" and final["state"] == "succeeded"
         assert 'id="live-output"' not in web.get(f"/executions/{execution.id}").text
+        api = Client(app.test_client(), tokens).as_("viewer")
+        answer = api.get(f"/api/v1/executions/{execution.id}/output?offset=6")
+        assert answer.status_code == 200 and answer.json["text"] == "first\nsecond\n" and answer.json["reset"]
+        assert api.get(f"/api/v1/executions/{execution.id}/output?offset=-1").status_code == 400
         assert web.get(f"{url}?offset=-1").status_code == 400
         assert web.get("/executions/999999/output.json").status_code == 404
     finally:
