@@ -31,7 +31,7 @@
       .then(function (data) {
         show(data);
         if (data.done) window.setTimeout(function () { window.location.reload(); }, 1500);
-        else window.setTimeout(tick, EVERY_MS);
+        else window.setTimeout(tick, data.state === "running" ? EVERY_MS : EVERY_MS * 5);  // waiting: check less often
       })
       .catch(function (err) {
         status.textContent = "Refresh failed (" + err.message + "); retrying.";
