@@ -34,6 +34,8 @@ from remediations import parse_manifest  # noqa: E402
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 TARGET_S = 2.0
+# The 30 days the seeded alerts span, however long seeding took.
+PERIOD = {"since": (NOW - timedelta(days=30)).isoformat(), "until": (NOW + timedelta(seconds=1)).isoformat()}
 BINDING = {"name": "restart-web", "remediation": "fix", "detector": "cpu", "mode": "auto", "cooldown": "30m",
            "rate_limit": 20, "rate_window": "1h", "matchers": {"env": "~prod|staging"}}
 
@@ -86,7 +88,7 @@ def main() -> int:
         load_before = os.getloadavg()[0]
         for _ in range(args.repeat):
             started, cpu_started = time.perf_counter(), time.process_time()
-            r = client.post("/api/v1/bindings/rehearse", json={**BINDING, "since": "30d"},
+            r = client.post("/api/v1/bindings/rehearse", json={**BINDING, **PERIOD},
                             headers={"Authorization": f"Bearer {secret}"})
             timings.append(time.perf_counter() - started)
             cpu.append(time.process_time() - cpu_started)
