@@ -154,6 +154,7 @@ def test_two_versions_of_a_script_show_as_a_diff(tab: Page, extra: Extra) -> Non
     tab.page.get_by_label("From", exact=True).select_option("2")
     tab.page.get_by_label("To", exact=True).select_option("1")
     tab.page.get_by_role("button", name="Compare").click()
+    tab.page.wait_for_url(re.compile(r"from=2&to=1"))
     assert any("systemctl" in line for line in tab.page.locator("#script-diff .del").all_inner_texts())
     assert not tab.errors
 
