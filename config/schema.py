@@ -124,7 +124,7 @@ class AutoAnalysis(Model):
 
     type: Literal["auto"]
     threshold: float = Field(4.0, gt=0)
-    margin: float = Field(1.2, ge=0)
+    margin: float = Field(1.5, ge=0)
     hold: float = Field(0.1, gt=0, lt=0.5)
     seasonality: Literal["auto", "none", "daily", "weekly"] = "auto"
     direction: Literal["up", "down", "both"] = "both"
@@ -132,7 +132,7 @@ class AutoAnalysis(Model):
     min_history: int = Field(30, ge=2, le=100_000)
     agree: int = Field(2, ge=1, le=5)  # of the signals: residual over 1, 6, 24 points, volatility, slow baseline
     min_effect: float = Field(0.7, ge=0)
-    peak_quantile: float = Field(0.999, gt=0, le=1)  # of the history's |z| that `margin` applies to
+    peak_quantile: float = Field(0.99, gt=0, le=1)  # of the history's |z| that `margin` applies to
     slow_points: int = Field(576, ge=0, le=100_000)  # the slow rolling median's length; 0 turns it off
 
 

@@ -61,9 +61,10 @@ SEASONS_BACK = 3
 """How many previous days (weeks) the seasonal baseline takes the median of."""
 VOLATILITY_SCALE = 6
 """Moving-mean length (points) of |residual|: alternating swings that cancel out in a plain mean."""
-PEAK_QUANTILE = 0.999
+PEAK_QUANTILE = 0.99
 """Default quantile of the history's |z| a recent z must beat (times `margin`); taken as the
-order statistic at or below it: a history of 1,000 points drops its largest |z|, of 2,000 its two largest."""
+order statistic at or below it: a week of 5-minute points drops its 20 largest |z|, so one past
+incident (tens of points) raises the bar less than its peak would, and the next can still fire."""
 SLOW_POINTS = 576
 """Default length of the slow rolling median (two days of 5-minute points); 0 turns it off."""
 _TINY = 1e-9
@@ -74,7 +75,7 @@ _MAX_GRID_FACTOR = 4
 
 
 def auto(
-    series: pd.Series, *, threshold: float = 4.0, margin: float = 1.2, hold: float = 0.1,
+    series: pd.Series, *, threshold: float = 4.0, margin: float = 1.5, hold: float = 0.1,
     seasonality: Seasonality = "auto", direction: Direction = "both", local_points: int = 72,
     min_history: int = 30, agree: int = 2, min_effect: float = 0.7, peak_quantile: float = PEAK_QUANTILE,
     slow_points: int = SLOW_POINTS, now: datetime | None = None, name: str = "value",
@@ -117,7 +118,7 @@ def auto(
 
 
 def auto_arrays(
-    t: FloatArray, v: FloatArray, *, threshold: float = 4.0, margin: float = 1.2, hold: float = 0.1,
+    t: FloatArray, v: FloatArray, *, threshold: float = 4.0, margin: float = 1.5, hold: float = 0.1,
     seasonality: Seasonality = "auto", direction: Direction = "both", local_points: int = 72,
     min_history: int = 30, agree: int = 2, min_effect: float = 0.7, peak_quantile: float = PEAK_QUANTILE,
     slow_points: int = SLOW_POINTS, name: str = "value", labels: dict[str, str] | None = None,
