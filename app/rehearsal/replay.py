@@ -39,6 +39,7 @@ ASSUMPTIONS = {
 }
 FAILED = ("failed", "timed_out", "error")  # as app.automation.results: these count towards the breaker
 RAN = ("succeeded", "failed", "timed_out", "error", "interrupted")  # final states that were a run
+_tuple = tuple.__new__
 
 
 class Firing(NamedTuple):
@@ -219,7 +220,8 @@ class Rehearsal:
         action = decision.action
         if action in ("run", "queue", "approve", "shadow"):
             self._add_run(firing, action)
-        return Rehearsed(firing.alert_id, now, firing.fingerprint, action, decision.reason)
+        # tuple.__new__ skips the named tuple's Python-level __new__: half the cost, 100,000 times.
+        return _tuple(Rehearsed, (firing.alert_id, now, firing.fingerprint, action, decision.reason))
 
     def _fingerprint_runs(self, fingerprint: str, runs: list[_Run], now: datetime) -> list[_Run]:
         """This fingerprint's runs that still matter: the active ones and the newest that counts."""
