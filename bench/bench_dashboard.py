@@ -26,7 +26,7 @@ from typing import Any, Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import create_app, migrate  # noqa: E402
-from app.alerts.models import listed_json  # noqa: E402
+from app.alerts.models import listed_json, search_text  # noqa: E402
 from app.auth import service as auth  # noqa: E402
 from app.db import Database  # noqa: E402
 from config.loader import from_dict  # noqa: E402
@@ -57,7 +57,7 @@ def rows(n: int) -> Iterator[tuple[Any, ...]]:
         end = resolved.strftime(_STAMP) if resolved else None
         yield (fields["fingerprint"], fields["detector"], "detector", json.dumps(labels), fields["severity"], state,
                "threshold", "value above 90", fields["value"], 90.0, "{}", stamp, stamp if state != "pending" else None,
-               end, end or stamp, listed_json(fields))
+               end, end or stamp, listed_json(fields), search_text(fields["detector"], labels, fields["message"], {}))
 
 
 def seed(path: Path, n: int) -> None:
@@ -74,11 +74,19 @@ def seed(path: Path, n: int) -> None:
     with conn:
         conn.executemany(
             "INSERT INTO alerts (fingerprint, detector, source, labels, severity, state, kind, message,"
-            " value, threshold, evidence, started_at, fired_at, resolved_at, last_seen_at, listed)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows(n))
+            " value, threshold, evidence, started_at, fired_at, resolved_at, last_seen_at, listed, search_text)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows(n))
         # What alerts.service writes for every new alert, in bulk.
         conn.execute("INSERT INTO alert_labels (alert_id, name, value) "
                      "SELECT a.id, j.key, j.value FROM alerts a, json_each(a.labels) j")
+        # Incidents as app.incidents keeps them: here every ten fired alerts make one.
+        conn.execute("UPDATE alerts SET incident_id = (id + 9) / 10 WHERE state != 'pending'")
+        conn.execute(
+            "INSERT INTO incidents (id, group_key, detector, group_labels, severity, state, started_at, updated_at,"
+            " resolved_at, alert_count, open_count) SELECT incident_id, 'k' || incident_id, min(detector), '{}',"
+            " max(severity), CASE WHEN sum(state = 'firing') > 0 THEN 'open' ELSE 'resolved' END, min(started_at),"
+            " max(last_seen_at), max(resolved_at), count(*), sum(state = 'firing') FROM alerts"
+            " WHERE incident_id IS NOT NULL GROUP BY incident_id")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # measure the database, not a 500 MB WAL
     conn.close()
@@ -112,6 +120,17 @@ def cases(n: int) -> list[tuple[str, str, bool]]:
         ("api: label that matches nothing", "/api/v1/alerts?label=instance%3Dnope", True),
         ("api: since+until (a past week)", f"/api/v1/alerts?since={(NOW - timedelta(days=200)).date()}"
                                            f"&until={(NOW - timedelta(days=193)).date()}", True),
+        ("page: search q=payments (1 in 5)", "/alerts?q=payments", False),
+        ("page: search q=web-42 staging (1 in 600)", "/alerts?q=web-42+staging", False),
+        ("api: search q=web-42", "/api/v1/alerts?q=web-42", True),
+        ("api: search that matches nothing", "/api/v1/alerts?q=no-such-text", True),
+        ("page: label regex instance=~web-4.", "/alerts?label=instance%3D~web-4.", False),
+        ("api: label regex that matches nothing", "/api/v1/alerts?label=instance%3D~nope.*", True),
+        ("page: incidents", "/incidents", False),
+        ("page: incidents state=open", "/incidents?state=open", False),
+        ("page: incidents det-7, mid cursor", f"/incidents?detector=det-7&cursor={n // 20}", False),
+        ("page: one incident", f"/incidents/{n // 20}", False),
+        ("api: incidents severity=critical", "/api/v1/incidents?severity=critical", True),
     ]
 
 
