@@ -54,17 +54,18 @@ class DiagnosisRunner:
                 raise LookupError("the alert or its detector's diagnose: block is gone")
             outcome = self._diagnose(*job)
         except (DetectorError, LookupError, ValueError) as exc:
-            log.warning("diagnosis=%s failed: %s", diagnosis_id, exc)
+            log.warning("diagnosis failed", extra={"diagnosis": diagnosis_id, "error": str(exc)})
             return self._fail(diagnosis_id, str(exc))
         except Exception as exc:  # a bug must not kill the thread; the row says what happened
-            log.exception("diagnosis=%s failed", diagnosis_id)
+            log.exception("diagnosis failed", extra={"diagnosis": diagnosis_id})
             return self._fail(diagnosis_id, f"internal error: {exc}")
         with self.database.write() as session:
             self._announce(session, service.complete(session, diagnosis_id=diagnosis_id, now=self.clock(),
                                                      holder=self.holder, **outcome))
             self._summarise(session, diagnosis_id)
-        log.info("diagnosis=%s done by=%s signals=%d fetch_s=%.2f analyse_s=%.2f", diagnosis_id, self.holder,
-                 outcome["signals"], outcome["fetch_s"], outcome["analyse_s"])
+        log.info("diagnosis done", extra={"diagnosis": diagnosis_id, "by": self.holder, "signals": outcome["signals"],
+                                          "fetch_s": round(outcome["fetch_s"], 2),
+                                          "analyse_s": round(outcome["analyse_s"], 2)})
         return "done"
 
     def _fail(self, diagnosis_id: int, error: str) -> str:

@@ -71,7 +71,7 @@ class DiagnosisWorker(DiagnosisRunner):
                 self.run_pending()
                 self._reconcile_now_and_then()
             except Exception:  # the database or Redis may be away; queued rows wait
-                log.exception("diagnosis pass failed holder=%s", self.holder)
+                log.exception("diagnosis pass failed", extra={"holder": self.holder})
 
     def run_pending(self) -> int:
         """Run every claimable diagnosis here, handing the others to RQ (backend rq);
@@ -108,11 +108,12 @@ class DiagnosisWorker(DiagnosisRunner):
         try:
             self.remote.enqueue(diagnosis_id, attempt)
         except Exception as exc:  # redis' errors; the row goes back to waiting
-            log.warning("diagnosis=%s could not be enqueued on RQ: %s", diagnosis_id, type(exc).__name__)
+            log.warning("diagnosis could not be enqueued on RQ",
+                        extra={"diagnosis": diagnosis_id, "error": type(exc).__name__})
             with self.database.write() as session:
                 service.hand_back(session, diagnosis_id=diagnosis_id, attempt=attempt)
             return False
-        log.info("diagnosis=%s handed to RQ attempt=%d", diagnosis_id, attempt)
+        log.info("diagnosis handed to RQ", extra={"diagnosis": diagnosis_id, "attempt": attempt})
         return True
 
     def _reconcile_now_and_then(self) -> None:
@@ -132,7 +133,8 @@ class DiagnosisWorker(DiagnosisRunner):
                 reason = self.remote.lost(row, now)
                 if reason is None:
                     continue
-                log.warning("diagnosis=%s attempt=%d lost: %s", row.id, row.attempts, reason)
+                log.warning("diagnosis job lost",
+                            extra={"diagnosis": row.id, "attempt": row.attempts, "reason": reason})
                 self._announce(session, service.retry_or_fail(session, diagnosis_id=row.id, reason=reason, now=now,
                                                               max_attempts=MAX_ATTEMPTS))
                 count += 1
