@@ -5,7 +5,6 @@ from typing import Any
 
 from flask import request
 from flask_restx import Namespace, fields, reqparse
-from pydantic import ValidationError
 
 from app.auth.decorators import Resource, actor, require
 from app.automation import bindings as binding_service
@@ -14,8 +13,6 @@ from app.automation.models import Execution, RemediationVersion
 from app.db import iso, utcnow
 from app.errors import BadRequestError
 from app.web import bounded_int, cfg, db, newest_first, page, page_parser
-from config.loader import describe
-from config.schema import BindingConfig
 from remediations import ParamsError, validate_params
 from remediations.builtin import list_builtins
 
@@ -279,7 +276,7 @@ def _execution_action(verb: str) -> type[Resource]:
             extra = {"force": bool(body.get("force"))} if verb == "approve" else {}
             with db().write() as session:
                 return execution_dict(action(session, execution_id=execution_id, by=actor(), now=utcnow(),
-                                             comment=body.get("comment") or "", **extra))
+                                             comment=body.get("comment") or "", config=cfg(), **extra))
 
     ExecutionAction.post.__doc__ = f"{verb.capitalize()} an execution (the operator and an optional comment are " \
                                    "recorded)."
@@ -305,12 +302,7 @@ class Bindings(Resource):
     @bindings_ns.response(201, "Created", binding_out)
     def post(self) -> Any:
         """Create a binding (mode, cooldown, rate limit, breaker threshold)."""
-        try:
-            spec = BindingConfig.model_validate(ns.payload)
-        except ValidationError as exc:
-            errors = dict(line.split(": ", 2)[1:3] for line in describe("body", exc).splitlines()
-                          if line.count(": ") >= 2)
-            raise BadRequestError("invalid binding", errors) from None
+        spec = binding_service.parse(ns.payload)
         with db().write() as session:
             return binding_service.as_dict(binding_service.create(session, spec=spec, by=actor(), now=utcnow())), 201
 

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,7 @@ from app.automation.models import Binding
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError
 from config import regex
+from config.loader import describe
 from config.schema import BindingConfig
 from remediations import BindingPolicy
 
@@ -50,12 +52,20 @@ def policy(binding: Binding) -> BindingPolicy:
                          breaker_threshold=binding.breaker_threshold)
 
 
+def parse(payload: Any) -> BindingConfig:
+    """The binding a request describes, or a 400 whose errors name each field (API and dashboard)."""
+    try:
+        return BindingConfig.model_validate(payload)
+    except ValidationError as exc:
+        errors = dict(line.split(": ", 2)[1:3] for line in describe("body", exc).splitlines()
+                      if line.count(": ") >= 2)
+        raise BadRequestError("invalid binding", errors) from None
+
+
 def create(session: Session, *, spec: BindingConfig, by: str, now: datetime, origin: str = "api") -> Binding:
     if session.scalar(select(Binding.id).where(Binding.name == spec.name)) is not None:
-        raise ConflictError(f"a binding named {spec.name!r} already exists")
-    _check_regexes(spec.matchers)
-    if spec.when_suspect is not None:
-        _check_regexes(spec.when_suspect.labels, field="when_suspect.labels")
+        raise ConflictError(f"a binding named {spec.name!r} already exists", {"name": "already taken"})
+    _check_spec_regexes(spec)
     binding = Binding(name=spec.name, created_at=now, created_by=by, origin=origin, breaker_open=False,
                       consecutive_failures=0)
     _assign(binding, spec)
@@ -72,14 +82,33 @@ def sync_from_config(session: Session, specs: Sequence[BindingConfig], *, now: d
         existing = session.scalar(select(Binding).where(Binding.name == spec.name))
         if existing is None:
             create(session, spec=spec, by="config", now=now, origin="config")
-        elif existing.origin == "config":
-            before = _fields(existing)
-            _assign(existing, spec)
-            after = _fields(existing)
-            changed = {k: {"from": v, "to": after[k]} for k, v in before.items() if after[k] != v}
-            if changed:  # an edit of the config file is a change like any other: audited
-                audit.record(session, actor="config", action="binding.update", target=f"binding:{spec.name}",
-                             details={"changed": changed}, at=now)
+        elif existing.origin == "config":  # an edit of the config file is a change like any other: audited
+            _change(session, existing, spec, by="config", now=now)
+
+
+def update(session: Session, *, binding_id: int, spec: BindingConfig, by: str, now: datetime) -> Binding:
+    """Replace an API- or dashboard-made binding's settings (its name stays), audited with what changed.
+
+    A config-file binding is refused: the next start would put the file's version back.
+    """
+    binding = get(session, binding_id)
+    if binding.origin == "config":
+        raise ConflictError(f"binding {binding.name!r} comes from the config file: edit it there")
+    if spec.name != binding.name:
+        raise BadRequestError("a binding keeps its name", {"name": "cannot be changed"})
+    _check_spec_regexes(spec)
+    _change(session, binding, spec, by=by, now=now)
+    return binding
+
+
+def _change(session: Session, binding: Binding, spec: BindingConfig, *, by: str, now: datetime) -> None:
+    before = _fields(binding)
+    _assign(binding, spec)
+    after = _fields(binding)
+    changed = {k: {"from": v, "to": after[k]} for k, v in before.items() if after[k] != v}
+    if changed:
+        audit.record(session, actor=by, action="binding.update", target=f"binding:{spec.name}",
+                     details={"changed": changed}, at=now)
 
 
 _FIELDS = ("remediation", "detector", "matchers", "severities", "params", "mode", "cooldown_s", "rate_limit",
@@ -100,6 +129,12 @@ def _assign(binding: Binding, spec: BindingConfig) -> None:
     binding.queue = spec.queue
     binding.when_suspect = spec.when_suspect.model_dump() if spec.when_suspect is not None else None
     binding.kind = spec.kind
+
+
+def _check_spec_regexes(spec: BindingConfig) -> None:
+    _check_regexes(spec.matchers)
+    if spec.when_suspect is not None:
+        _check_regexes(spec.when_suspect.labels, field="when_suspect.labels")
 
 
 def _check_regexes(matchers: dict[str, str], field: str = "matchers") -> None:

@@ -6,21 +6,22 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from app.automation import bindings as binding_service
 from app.automation import registry, service
 from app.automation.models import ACTIVE_STATES, FINAL_STATES, Binding, Execution
+from app.dashboard import binding_form
 from app.dashboard.blueprint import bp, object_id, perform
 from app.dashboard.filters import PAGE_SIZE, choice, positive_int, text
-from app.dashboard.session import require
+from app.dashboard.session import actor, require
 from app.db import utcnow
-from app.errors import BadRequestError
+from app.errors import BadRequestError, ServiceError
 from app.rehearsal import replay, shadow, spec, timeline
 from app.rehearsal import service as service_rehearsal
 from app.rehearsal.replay import Rehearsed
-from app.web import db, page
+from app.web import cfg, db, page
 
 EXECUTION_STATES = (*ACTIVE_STATES, *FINAL_STATES)
 LISTED_DECISIONS = 50  # the first runs and skips listed under a timeline (the counts cover all)
@@ -97,7 +98,7 @@ def _execution_action(verb: str) -> Any:
     @require("operator")
     def view(execution_id: str) -> Any:
         number = object_id(execution_id, "execution")
-        return perform(lambda s, by, now: action(s, execution_id=number, by=by, now=now),
+        return perform(lambda s, by, now: action(s, execution_id=number, by=by, now=now, config=cfg()),
                        f"Execution {number}: {verb} done.", url_for("dashboard.execution", execution_id=number))
 
     view.__name__ = f"execution_{verb}"
@@ -119,6 +120,64 @@ def automation(switch: str) -> Any:
     return perform(lambda s, by, now: service.set_paused(s, paused=paused, by=by, now=now, reason=reason),
                    "Automation paused: nothing runs automatically until resumed." if paused
                    else "Automation resumed.", url_for("dashboard.remediations"))
+
+
+@bp.get("/bindings/new")
+@require("admin")
+def binding_new() -> Any:
+    return _binding_form(None, binding_form.defaults(request.args.get("remediation", "")[:63]), {})
+
+
+@bp.post("/bindings")
+@require("admin")
+def binding_create() -> Any:
+    """Checked by bindings.parse and created by bindings.create, as POST /api/v1/bindings is."""
+    return _binding_save(None)
+
+
+@bp.get("/bindings/<binding_id>/edit")
+@require("admin")
+def binding_edit(binding_id: str) -> Any:
+    with db().read() as s:
+        row = binding_service.get(s, object_id(binding_id, "binding"))
+    return _binding_form(row, binding_form.values(row), {})
+
+
+@bp.post("/bindings/<binding_id>/edit")
+@require("admin")
+def binding_update(binding_id: str) -> Any:
+    with db().read() as s:
+        row = binding_service.get(s, object_id(binding_id, "binding"))
+    return _binding_save(row)
+
+
+def _binding_save(row: Binding | None) -> Any:
+    payload, errors = binding_form.payload(request.form)
+    if row is not None:
+        payload["name"] = row.name  # the name is the binding's identity in the audit trail
+    status = 400
+    if not errors:
+        try:
+            spec = binding_service.parse(payload)
+            with db().write() as s:
+                if row is None:
+                    number = binding_service.create(s, spec=spec, by=actor(), now=utcnow(), origin="dashboard").id
+                else:
+                    number = binding_service.update(s, binding_id=row.id, spec=spec, by=actor(), now=utcnow()).id
+            flash(f"Binding {spec.name} {'created' if row is None else 'saved'}.", "ok")
+            return redirect(url_for("dashboard.binding", binding_id=number))
+        except ServiceError as exc:  # refused input (400), a taken name or a config binding (409)
+            errors, status = exc.errors or {"$": exc.message}, exc.status
+    return _binding_form(row, binding_form.posted(request.form), errors, status)
+
+
+def _binding_form(row: Binding | None, shown: dict[str, Any], errors: dict[str, str], status: int = 200) -> Any:
+    by_input, general = binding_form.split(errors)
+    with db().read() as s:
+        names = [r.name for r in registry.list_all(s)]
+    return render_template("dashboard/binding_form.html", binding=row, form=shown, errors=by_input,
+                           general=general, remediations=names, modes=binding_form.MODES,
+                           kinds=binding_form.KINDS, severities=binding_form.SEVERITIES), status
 
 
 @bp.get("/bindings/<binding_id>")

@@ -79,6 +79,8 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/remediations/<name>/run"): "session", ("POST", "/remediations/<name>/run"): "session",
     ("GET", "/remediations/<name>/diff"): "session", ("GET", "/executions/<execution_id>/output.json"): "session",
     ("GET", "/bindings/<binding_id>"): "session", ("POST", "/bindings/<binding_id>/rehearse"): "session",
+    ("GET", "/bindings/new"): "session", ("POST", "/bindings"): "session",
+    ("GET", "/bindings/<binding_id>/edit"): "session", ("POST", "/bindings/<binding_id>/edit"): "session",
     ("GET", "/detectors/<name>"): "session", ("POST", "/detectors/<name>/rehearse"): "session",
 }
 ROLES = ("viewer", "operator", "admin")

@@ -25,6 +25,11 @@ ACTIONS = [
     ("/automation/resume", {}),
     ("/bindings/{binding_id}/rehearse", {"since": "1d"}),
 ]
+# Forms only an admin may post (tests/integration/dashboard/test_binding_forms.py checks the roles).
+ADMIN_FORMS = [
+    ("/bindings", {"name": "x", "remediation": "fix"}),
+    ("/bindings/{binding_id}/edit", {"remediation": "fix"}),
+]
 
 
 def _url(template: str, world: World) -> str:
@@ -79,7 +84,7 @@ def test_logout_ends_the_session(web: Web) -> None:
     assert web.get("/alerts").status_code == 302
 
 
-@pytest.mark.parametrize("path,form", ACTIONS + [("/logout", {}), ("/login", {"token": "x"})])
+@pytest.mark.parametrize("path,form", ACTIONS + ADMIN_FORMS + [("/logout", {}), ("/login", {"token": "x"})])
 def test_a_form_post_without_its_csrf_token_is_rejected(web: Web, world: World, path: str,
                                                          form: dict[str, str]) -> None:
     web.login("admin")
