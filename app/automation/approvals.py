@@ -28,7 +28,7 @@ LEGACY_TIMEOUT_S = 3600.0  # approvals stored before expires_at existed wait thi
 
 
 def approve(session: Session, *, execution_id: int, by: str, now: datetime, force: bool = False,
-            comment: str = "") -> Execution:
+            comment: str = "", config: Config | None = None) -> Execution:
     execution = get_or_404(session, Execution, execution_id, "execution")
     if not _approvable(execution):
         raise ConflictError(f"cannot approve execution {execution_id}: it is {execution.state}")
@@ -44,26 +44,34 @@ def approve(session: Session, *, execution_id: int, by: str, now: datetime, forc
     details = {"comment": comment, "force": bool(stale), **({"stale": stale} if stale else {})}
     _alert_event(session, execution, "remediation.approved", by, now, details)
     audit.record(session, actor=by, action="execution.approve", target=f"execution:{execution_id}", details=details)
+    _tell_chat(session, config, execution, f"approved by {by}" + (" (forced)" if stale else ""), now,
+               outcome="approved")
     return execution
 
 
-def reject(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "") -> Execution:
+def reject(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "",
+           config: Config | None = None) -> Execution:
     execution = _expect(session, execution_id, ("awaiting_approval",), "reject")
     execution.state, execution.rejected_by, execution.fingerprint = "rejected", by, None
     execution.reason, execution.finished_at, execution.comment = f"rejected by {by}", now, comment
     _alert_event(session, execution, "remediation.rejected", by, now, {"comment": comment})
     audit.record(session, actor=by, action="execution.reject", target=f"execution:{execution_id}",
                  details={"comment": comment})
+    _tell_chat(session, config, execution, f"rejected by {by}", now)
     return execution
 
 
-def cancel(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "") -> Execution:
+def cancel(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "",
+           config: Config | None = None) -> Execution:
     execution = _expect(session, execution_id, ("awaiting_approval", "queued"), "cancel")
+    waiting = execution.state == "awaiting_approval"
     execution.state, execution.cancelled_by, execution.fingerprint = "cancelled", by, None
     execution.reason, execution.finished_at, execution.comment = f"cancelled by {by}", now, comment
     _alert_event(session, execution, "remediation.cancelled", by, now, {"comment": comment})
     audit.record(session, actor=by, action="execution.cancel", target=f"execution:{execution_id}",
                  details={"comment": comment})
+    if waiting:
+        _tell_chat(session, config, execution, f"cancelled by {by}", now)
     return execution
 
 
@@ -104,11 +112,13 @@ def cancel_for_resolved(session: Session, alert: Alert, *, now: datetime, config
         _tell_chat(session, config, execution, "cancelled: alert resolved before anyone approved", now)
 
 
-def _tell_chat(session: Session, config: Config | None, execution: Execution, why: str, now: datetime) -> None:
-    """The request's buttons give way to `why`, and the alert's thread hears of it."""
+def _tell_chat(session: Session, config: Config | None, execution: Execution, why: str, now: datetime,
+               outcome: str | None = None) -> None:
+    """The request's buttons give way to `why` (answers given through the API or the dashboard
+    too, so no button is left to press); threads.py tells the alert's thread of ended waits."""
     if config is not None:
         # "Expired: nobody approved within 1h"; threads.py adds the thread's notice for these outcomes.
-        notify.enqueue_answer(session, config, execution=execution, outcome=execution.state,
+        notify.enqueue_answer(session, config, execution=execution, outcome=outcome or execution.state,
                               text=why[0].upper() + why[1:], now=now)
 
 

@@ -71,3 +71,39 @@ def test_a_request_cancelled_by_its_alert_resolving_says_so_after_the_resolution
     _late_presses_change_nothing(chat, slack, mattermost, requests, "cancelled: alert 1 resolved before anyone approved")
     [execution] = chat.executions()
     assert execution.state == "cancelled" and execution.cancelled_by == "system"
+
+
+def _api(chat, verb: str, execution_id: int, **body):  # noqa: ANN001, ANN003, ANN202
+    """POST an execution action as operator 'bob' through the REST API."""
+    from app.auth import service as tokens
+
+    with chat.database.write() as session:
+        secret = tokens.new_secret()
+        name = f"bob-{secret[-6:]}"  # one token per call: names are unique
+        tokens.create(session, name=name, role="operator", by="test", secret=secret)
+    response = chat.app.test_client().post(f"/api/v1/executions/{execution_id}/{verb}", json=body,
+                                           headers={"Authorization": f"Bearer {secret}"})
+    return response, name
+
+
+def test_an_answer_given_through_the_api_takes_the_buttons_off_the_chat_request(chat, slack, mattermost) -> None:
+    slack_request, mm_request = _requested(chat, slack, mattermost)
+    [execution] = chat.executions()
+    response, by = _api(chat, "reject", execution.id, comment="not now")
+    assert response.status_code == 200
+    chat.send()
+    for request, button in ((slack_request, "vigil_approve"), (mm_request, "vigilapprove")):
+        assert button not in request.text and f"Rejected by {by}" in request.text
+    assert slack.problems == [] and mattermost.problems == []
+
+
+def test_a_forced_approval_of_an_expired_request_says_so_in_chat(chat, slack, mattermost) -> None:
+    slack_request, _mm = _requested(chat, slack, mattermost, approval_timeout="1s")
+    assert wait_for(lambda: chat.dispatcher.dispatch() is not None and chat.executions()[0].state == "expired")
+    chat.send()
+    [execution] = chat.executions()
+    assert _api(chat, "approve", execution.id)[0].status_code == 409  # stale without force
+    response, by = _api(chat, "approve", execution.id, force=True)
+    assert response.status_code == 200
+    chat.send()
+    assert f"Approved by {by} (forced)" in slack_request.text and "vigil_approve" not in slack_request.text
