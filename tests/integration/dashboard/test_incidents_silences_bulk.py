@@ -13,7 +13,7 @@ from tests.integration.dashboard.conftest import NOW, Web, World
 
 
 def _ids(page: str) -> list[int]:
-    return [int(i) for i in re.findall(r'<td><a href="/alerts/(\d+)">#', page)]
+    return [int(i) for i in re.findall(r'<td(?: data-label="#")?><a href="/alerts/(\d+)">#', page)]
 
 
 def _external(database: Any, annotations: dict[str, str], **extra: Any) -> int:

@@ -14,7 +14,7 @@ PAGES = ["/alerts", "/alerts/{alert_id}", "/detectors", "/remediations", "/remed
 
 
 def _ids(page: str) -> list[int]:
-    return [int(i) for i in re.findall(r'<td><a href="/alerts/(\d+)">#', page)]
+    return [int(i) for i in re.findall(r'<td(?: data-label="#")?><a href="/alerts/(\d+)">#', page)]
 
 
 @pytest.mark.parametrize("path", PAGES)
