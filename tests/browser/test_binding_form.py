@@ -60,11 +60,16 @@ def test_an_admin_creates_a_binding_with_the_form_and_sees_it_listed(tab: Page, 
     assert not tab.errors
 
 
-def test_at_phone_width_each_alert_field_has_its_caption(browser: Any, served: Served) -> None:
-    phone = Page(browser, served, viewport=PHONE).login("operator")
+def test_at_phone_width_each_alert_field_has_its_caption_and_the_binding_form_fits(browser: Any,
+                                                                                   served: Served) -> None:
+    phone = Page(browser, served, viewport=PHONE).login("admin")
     try:
         captions = phone.page.evaluate(CAPTIONS)
         assert captions == ['"#"', '"State"', '"Severity"', '"Detector"', '"Labels"', '"Started"', '"Duration"',
                             '"Value"'], captions
+        phone.page.goto("/bindings/new")
+        width = phone.page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"the binding form scrolls sideways at phone width ({width}px)"
+        assert not phone.errors
     finally:
         phone.close()
