@@ -72,7 +72,7 @@ class Binding(Base):
     when_suspect: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
     # remediation | diagnostic (read-only, runs without approval, never judged as a remediation)
     kind: Mapped[str] = mapped_column(String(16), default="remediation", server_default="remediation")
-    origin: Mapped[str] = mapped_column(String(16), default="api")  # api | config
+    origin: Mapped[str] = mapped_column(String(16), default="api")  # api | config | dashboard
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(64))
 
