@@ -31,7 +31,7 @@ def test_every_channel_type_names_the_top_suspects_with_a_link_to_the_alert(
     hooks = {kind: webhooks() for kind in TYPES}
     detector = {"source": "prom", "query": "latency", "analysis": {"type": "threshold", "above": 1}}
     config = make_config(tmp_path, database_url, settings={"public_url": PUBLIC},
-                         sources=[{"name": "prom", "type": "prometheus", "url": prometheus, "timeout_s": 5}],
+                         sources=[{"name": "prom", "type": "prometheus", "url": prometheus, "timeout_s": 60}],
                          detectors=[{"name": "latency", **detector,
                                      "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"}}],
                          channels=[_channel(kind, hook) for kind, hook in hooks.items()])
