@@ -120,7 +120,21 @@ def _lookup(match: re.Match[str], environ: Mapping[str, str], where: str, unset:
 
 def describe(source_file: str, exc: ValidationError, skip: Collection[str] = ()) -> str:
     """One line per error; errors at or under a `skip` path (an unset variable's) are left out."""
-    lines = []
+    return "\n".join(f"{source_file}: {loc or '(top level)'}: {msg}" for loc, msg in problems(exc, skip))
+
+
+def field_errors(exc: ValidationError, root: str = "body") -> dict[str, str]:
+    """{key path: message} for an API answer; an error of the whole object is keyed `root`.
+    The one formatter of pydantic errors: config files, API bodies and ingest all read it."""
+    out: dict[str, str] = {}
+    for loc, msg in problems(exc):
+        out.setdefault(loc or root, msg)
+    return out
+
+
+def problems(exc: ValidationError, skip: Collection[str] = ()) -> list[tuple[str, str]]:
+    """(key path as the user wrote it, message) per error, secrets never echoed."""
+    found = []
     for err in exc.errors():
         loc = _key_path(err["loc"])
         if any(loc == path or loc.startswith((f"{path}.", f"{path}[")) for path in skip):
@@ -128,8 +142,8 @@ def describe(source_file: str, exc: ValidationError, skip: Collection[str] = ())
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{source_file}: {loc or '(top level)'}: {msg}{_shown_input(err, loc, msg)}")
-    return "\n".join(lines)
+        found.append((loc, f"{msg}{_shown_input(err, loc, msg)}"))
+    return found
 
 
 def _shown_input(err: Any, loc: str, msg: str) -> str:

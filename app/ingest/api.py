@@ -21,6 +21,7 @@ from app.errors import BadRequestError, ServiceError
 from app.ingest import payloads, service
 from app.ingest.models import InboxItem
 from app.web import cfg, db, newest_first, page, page_parser
+from config.loader import field_errors
 from config.schema import IngestEndpoint
 
 ns = Namespace("ingest", description="Inbound alert webhooks (their own tokens)")
@@ -64,14 +65,6 @@ def _authenticate(source: str, endpoint: IngestEndpoint) -> None:
     raise UnauthorizedError(f"{source} ingest needs its own token (Authorization: Bearer) or an HMAC signature")
 
 
-def _errors(exc: ValidationError) -> dict[str, str]:
-    out = {}
-    for err in exc.errors():
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-        out[path or "body"] = err["msg"]
-    return out
-
-
 def _accept(source: str, endpoint: IngestEndpoint, parse: Any) -> tuple[dict[str, int], int]:
     _authenticate(source, endpoint)
     # Parsed whatever the Content-Type; a body that is no JSON, or JSON we refuse (NaN, NUL,
@@ -83,7 +76,7 @@ def _accept(source: str, endpoint: IngestEndpoint, parse: Any) -> tuple[dict[str
         items = parse(body)
     except ValidationError as exc:
         # The whole batch is refused: nothing of a partly valid request is stored.
-        raise BadRequestError("invalid payload; nothing was stored", _errors(exc)) from None
+        raise BadRequestError("invalid payload; nothing was stored", field_errors(exc)) from None
     limits = cfg().ingest
     if len(items) > limits.max_alerts_per_request:
         raise BadRequestError(f"at most {limits.max_alerts_per_request} alerts per request",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.alerts.models import Alert
 from app.errors import BadRequestError, NotFoundError
 from app.rehearsal import service, spec
-from config.loader import describe
+from config.loader import field_errors
 from config.schema import Config, DetectorConfig
 from detectors import lifecycle
 from detectors.series import LabelledSeries
@@ -71,9 +71,7 @@ def definition(config: Config, name: str, changes: Any) -> DetectorConfig:
     try:
         return DetectorConfig.model_validate({**found.model_dump(by_alias=True), **changes, "name": name})
     except ValidationError as exc:
-        errors = dict(line.split(": ", 2)[1:3] for line in describe("definition", exc).splitlines()
-                      if line.count(": ") >= 2)
-        raise BadRequestError("invalid detector definition", errors or {"definition": str(exc)}) from None
+        raise BadRequestError("invalid detector definition", field_errors(exc, "definition")) from None
 
 
 def rehearse(session: Session, config: Config, detector: DetectorConfig, *, since: datetime, until: datetime,

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from app.errors import BadRequestError
 from app.web import utc_datetime
-from config.loader import describe
+from config.loader import field_errors
 from config.schema import BindingConfig
 from config.units import parse_duration
 
@@ -20,9 +20,7 @@ def binding_spec(raw: Any) -> BindingConfig:
     try:
         return BindingConfig.model_validate(raw)
     except ValidationError as exc:
-        errors = dict(line.split(": ", 2)[1:3] for line in describe("body", exc).splitlines()
-                      if line.count(": ") >= 2)
-        raise BadRequestError("invalid binding", errors or {"body": str(exc)}) from None
+        raise BadRequestError("invalid binding", field_errors(exc)) from None
 
 
 def moment(value: Any, field: str, now: datetime) -> datetime | None:

@@ -123,3 +123,27 @@ def test_check_config_warns_when_a_window_is_too_short_for_its_analysis(
 def test_the_shipped_default_config_has_no_warnings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config"]) == 0
     assert "warning" not in capsys.readouterr().out
+
+
+def test_api_field_errors_name_the_key_as_the_config_error_does_and_never_echo_a_secret() -> None:
+    from pydantic import ValidationError
+
+    from config.loader import describe, field_errors
+    from config.schema import Config
+
+    raw = {"settings": {"port": "high", "database_url": 31337424242},
+           "detectors": [{"name": "cpu", "source": "host", "query": "q", "analysis": {"type": "threshold"},
+                          "colour": "red"}]}
+    with pytest.raises(ValidationError) as caught:
+        Config.model_validate(raw)
+    errors = field_errors(caught.value)
+    assert errors["settings.port"].startswith("Input should be a valid integer")
+    assert errors["detectors[0].colour"] == "unknown key"
+    # The same key paths and messages as a config file's error lines.
+    lines = describe("vigil.yaml", caught.value).splitlines()
+    assert sorted(lines) == sorted(f"vigil.yaml: {k}: {v}" for k, v in errors.items())
+    assert "settings.database_url" in errors
+    assert "31337424242" not in str(errors)
+    with pytest.raises(ValidationError) as whole:
+        Config.model_validate([1])
+    assert list(field_errors(whole.value, "definition")) == ["definition"]
