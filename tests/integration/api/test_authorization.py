@@ -19,7 +19,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/tokens/<int:token_id>"): "admin",
     ("GET", "/api/v1/audit"): "viewer", ("GET", "/api/v1/audit/verify"): "viewer",
     ("GET", "/api/v1/alerts"): "viewer", ("GET", "/api/v1/alerts/<int:alert_id>"): "viewer",
-    ("POST", "/api/v1/alerts/<int:alert_id>/ack"): "operator",
+    ("POST", "/api/v1/alerts/<int:alert_id>/ack"): "operator", ("POST", "/api/v1/alerts/<int:alert_id>/unack"): "operator",
     ("GET", "/api/v1/alerts/<int:alert_id>/diagnosis"): "viewer",
     ("POST", "/api/v1/alerts/<int:alert_id>/diagnose"): "operator",
     ("GET", "/api/v1/detectors"): "viewer", ("GET", "/api/v1/detectors/<string:name>"): "viewer",
