@@ -318,6 +318,19 @@ class BindingDetail(Resource):
             return binding_service.as_dict(binding_service.get(session, binding_id))
 
     @require("admin")
+    @bindings_ns.expect(binding_in, validate=True)
+    @bindings_ns.response(400, "Invalid binding, or a different name")
+    @bindings_ns.response(404, "No such binding")
+    @bindings_ns.response(409, "The binding comes from the config file")
+    @bindings_ns.marshal_with(binding_out)
+    def put(self, binding_id: int) -> dict[str, Any]:
+        """Replace a binding's settings (the POST body; its name stays), audited with what changed."""
+        spec = binding_service.parse(ns.payload)
+        with db().write() as session:
+            return binding_service.as_dict(binding_service.update(session, binding_id=binding_id, spec=spec,
+                                                                  by=actor(), now=utcnow()))
+
+    @require("admin")
     @bindings_ns.response(204, "Deleted")
     @bindings_ns.response(404, "No such binding")
     def delete(self, binding_id: int) -> Any:

@@ -39,6 +39,7 @@ TABLE: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/executions/<int:execution_id>/cancel"): "operator",
     ("GET", "/api/v1/bindings"): "viewer", ("POST", "/api/v1/bindings"): "admin",
     ("GET", "/api/v1/bindings/<int:binding_id>"): "viewer", ("DELETE", "/api/v1/bindings/<int:binding_id>"): "admin",
+    ("PUT", "/api/v1/bindings/<int:binding_id>"): "admin",
     ("POST", "/api/v1/bindings/<int:binding_id>/close-breaker"): "operator",
     ("POST", "/api/v1/bindings/rehearse"): "operator",
     ("GET", "/api/v1/bindings/<int:binding_id>/shadow-report"): "viewer",
