@@ -16,6 +16,7 @@ from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, func, select
+from config.vocabulary import SEVERITIES, UNSENT_STATES, AlertState
 
 log = logging.getLogger("vigil.metrics")
 
@@ -78,9 +79,6 @@ class LeaseCollector(Collector):
         yield from (age, info)
 
 
-SEVERITIES = ("info", "warning", "critical")
-
-
 class StateCollector(Collector):
     """Gauges of what the database holds, read at scrape time (so every Gunicorn worker
     answers the same and nothing needs multiprocess files): alerts firing by severity, the
@@ -101,13 +99,13 @@ def _state_metrics(connection: Connection, now: datetime, detectors: list[str]) 
     from app.alerts.models import Alert, DetectorStatus
     from app.notify.models import OutboxMessage
 
-    firing = dict(connection.execute(select(Alert.severity, func.count()).where(Alert.state == "firing")
+    firing = dict(connection.execute(select(Alert.severity, func.count()).where(Alert.state == AlertState.FIRING)
                                      .group_by(Alert.severity)).all())
     alerts = GaugeMetricFamily("vigil_alerts_firing", "Alerts firing now, by severity", labels=["severity"])
     for severity in SEVERITIES:
         alerts.add_metric([severity], firing.get(severity, 0))
     count, oldest = connection.execute(select(func.count(), func.min(OutboxMessage.created_at))
-                                       .where(OutboxMessage.state.in_(("pending", "sending")))).one()
+                                       .where(OutboxMessage.state.in_(UNSENT_STATES))).one()
     pending = GaugeMetricFamily("vigil_outbox_pending", "Notifications waiting to be sent (pending or sending)")
     pending.add_metric([], count)
     age = GaugeMetricFamily("vigil_outbox_oldest_pending_age_seconds",

@@ -13,9 +13,10 @@ from pydantic import (BaseModel, ConfigDict, Field, HttpUrl, IPvAnyNetwork, Vali
 from config import references
 from config.channels import ChannelConfig
 from config.units import Duration, Secret
+from config.vocabulary import SeverityName
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
-Severity = Literal["info", "warning", "critical"]
+Severity = SeverityName
 
 
 class Model(BaseModel):

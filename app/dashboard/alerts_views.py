@@ -16,12 +16,13 @@ from app.automation.models import Execution
 from app.dashboard.blueprint import back, bp, object_id, perform
 from app.dashboard.display import alert_duration, chart_data, utc
 from app.dashboard.suspects import suspect_charts
-from app.dashboard.filters import SEVERITIES, STATE_CHOICES, AlertFilters
+from app.dashboard.filters import STATE_CHOICES, AlertFilters
 from app.dashboard.session import actor, require
 from app.db import utcnow
 from app.errors import ConflictError
 from app.diagnostics import service as diagnostics
 from app.web import cfg, db, page
+from config.vocabulary import SEVERITIES
 
 FIRING_LIMIT = 50
 MAX_BULK = 200

@@ -15,14 +15,14 @@ from flask import abort
 from app.alerts import service as alerts
 from app.alerts.service import AlertQuery
 from app.web import utc_datetime
+from config.vocabulary import OPEN_ALERT_STATES, SEVERITIES, AlertState
 
 STATE_CHOICES = ("firing", "pending", "resolved", "acked", "open")
-SEVERITIES = ("info", "warning", "critical")
 RANGES = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 PAGE_SIZE = 50
 _MAX_TEXT = 200
 _MAX_MATCHERS = 20
-API_STATES = ("pending", "firing", "resolved")
+API_STATES = tuple(s.value for s in AlertState)
 
 
 def bad(message: str) -> None:
@@ -136,7 +136,7 @@ class AlertFilters:
                    cursor=positive_int(args.get("cursor"), "cursor"))
 
     def query(self, now: datetime, limit: int = PAGE_SIZE) -> AlertQuery:
-        states: tuple[str, ...] = {"": (), "acked": ("pending", "firing"), "open": ("pending", "firing")}.get(
+        states: tuple[str, ...] = {"": (), "acked": OPEN_ALERT_STATES, "open": OPEN_ALERT_STATES}.get(
             self.state, tuple(self.state.split(",")))
         acked = True if self.state == "acked" or self.acked == "true" else False if self.acked == "false" else None
         since = utc_datetime(self.since) if self.since else None

@@ -7,10 +7,11 @@ from typing import Any
 from flask import render_template, request
 
 from app.dashboard.blueprint import bp, object_id
-from app.dashboard.filters import PAGE_SIZE, SEVERITIES, bad, choice, positive_int, text, when
+from app.dashboard.filters import PAGE_SIZE, bad, choice, positive_int, text, when
 from app.incidents import service
 from app.incidents.models import STATES
 from app.web import cfg, db, page
+from config.vocabulary import SEVERITIES
 
 
 @bp.get("/incidents")

@@ -12,8 +12,8 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from config.schema import IngestSettings
 from detectors import lifecycle
+from config.vocabulary import SEVERITIES
 
-SEVERITIES = ("info", "warning", "critical")
 _SEVERITY_ALIASES = {"page": "critical", "error": "critical", "high": "critical", "major": "critical",
                      "warn": "warning", "medium": "warning", "minor": "warning", "low": "info", "none": "info"}
 

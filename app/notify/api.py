@@ -16,6 +16,7 @@ from app.notify.render import render
 from app.notify.transport import send
 from app.web import cfg, db, newest_first, page, page_parser
 from config.channels import ChannelConfig
+from config.vocabulary import OUTBOX_STATES
 
 ns = Namespace("channels", description="Chat channels")
 outbox_ns = Namespace("notifications", description="Notification outbox")
@@ -77,7 +78,7 @@ class ChannelTest(Resource):
 
 
 filters = page_parser()
-filters.add_argument("state", choices=("pending", "sending", "sent", "failed"), location="args")
+filters.add_argument("state", choices=OUTBOX_STATES, location="args")
 filters.add_argument("channel", location="args")
 
 

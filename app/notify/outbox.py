@@ -15,8 +15,9 @@ from app.db import get_or_404, iso
 from app.errors import ConflictError
 from app.notify.models import OutboxMessage
 from config.schema import Config
+from config.vocabulary import OUTBOX_STATES, OutboxState
 
-STATES = ("pending", "sending", "sent", "failed")
+STATES = OUTBOX_STATES
 COLUMNS = ("id", "channel", "event", "alert_id", "severity", "state", "attempts", "created_at", "not_before",
            "sent_at", "last_status", "last_error")
 
@@ -44,12 +45,12 @@ def retry(session: Session, config: Config, *, message_id: int, by: str, now: da
         ConflictError: the row has not failed, or its channel is no longer configured.
     """
     row = get_or_404(session, OutboxMessage, message_id, "notification")
-    if row.state != "failed":
+    if row.state != OutboxState.FAILED:
         raise ConflictError(f"notification {message_id} is {row.state}; only a failed one can be retried")
     channel = next((c for c in config.channels if c.name == row.channel), None)
     if channel is None:
         raise ConflictError(f"notification {message_id}: channel {row.channel!r} is no longer configured")
-    row.state, row.not_before = "pending", now
+    row.state, row.not_before = OutboxState.PENDING, now
     row.give_up_at = now + timedelta(seconds=channel.give_up_after_s)
     audit.record(session, actor=by, action="notification.retry", target=f"notification:{message_id}",
                  details={"channel": row.channel, "event": row.event, "attempts": row.attempts,

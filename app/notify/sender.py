@@ -26,6 +26,7 @@ from app.notify.models import OutboxMessage
 from app.notify.render import render
 from app.notify.transport import Delivery, next_attempt_at, send
 from config.channels import ChannelConfig
+from config.vocabulary import UNSENT_STATES, OutboxState
 
 log = logging.getLogger("vigil.notify")
 
@@ -53,7 +54,7 @@ def _behind_earlier_row() -> Exists:
     """
     earlier = aliased(OutboxMessage)
     return exists().where(earlier.alert_id == OutboxMessage.alert_id, earlier.channel == OutboxMessage.channel,
-                          earlier.id < OutboxMessage.id, earlier.state.in_(("pending", "sending")))
+                          earlier.id < OutboxMessage.id, earlier.state.in_(UNSENT_STATES))
 
 
 class Sender:
@@ -76,13 +77,14 @@ class Sender:
             busy = list(self._in_flight)  # still being sent by this process: not abandoned
         with self.database.write() as session:
             result = session.execute(update(OutboxMessage).where(
-                OutboxMessage.state.in_(("pending", "sending")), OutboxMessage.channel.not_in(list(self.channels)))
-                .values(state="failed", last_error="the channel is no longer configured"))
+                OutboxMessage.state.in_(UNSENT_STATES), OutboxMessage.channel.not_in(list(self.channels)))
+                .values(state=OutboxState.FAILED, last_error="the channel is no longer configured"))
             if result.rowcount:  # type: ignore[attr-defined]
                 log.warning("outbox rows failed: their channel is no longer configured",
                             extra={"rows": result.rowcount})  # type: ignore[attr-defined]
             result = session.execute(update(OutboxMessage).where(
-                OutboxMessage.state == "sending", OutboxMessage.id.not_in(busy)).values(state="pending"))
+                OutboxMessage.state == OutboxState.SENDING, OutboxMessage.id.not_in(busy))
+                .values(state=OutboxState.PENDING))
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     def start(self, stop: threading.Event, active: Callable[[], bool]) -> list[threading.Thread]:
@@ -127,8 +129,8 @@ class Sender:
         return sent
 
     def _claim(self, name: str, now: datetime) -> list[list[OutboxMessage]]:
-        due = (OutboxMessage.channel == name, OutboxMessage.state == "pending", OutboxMessage.not_before <= now,
-               ~_behind_earlier_row())
+        due = (OutboxMessage.channel == name, OutboxMessage.state == OutboxState.PENDING,
+               OutboxMessage.not_before <= now, ~_behind_earlier_row())
         with self.database.read() as session:  # most passes find nothing: no write lock for them
             if session.scalar(select(OutboxMessage.id).where(*due).limit(1)) is None:
                 return []
@@ -140,7 +142,7 @@ class Sender:
                 groups[row.group_key].append(row)
             if rows:
                 session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
-                                .values(state="sending"))
+                                .values(state=OutboxState.SENDING))
                 with self._lock:
                     self._in_flight.update(r.id for r in rows)
             return list(groups.values())
@@ -166,12 +168,12 @@ class Sender:
         retry_at = None if delivery.ok or delivery.permanent else next_attempt_at(delivery, attempts, now,
                                                                                   rng=self.rng)
         if delivery.ok:
-            values: dict[str, object] = {"state": "sent", "sent_at": now}
+            values: dict[str, object] = {"state": OutboxState.SENT, "sent_at": now}
             outcome = "sent"
         elif retry_at is not None and retry_at < rows[0].give_up_at:
-            values, outcome = {"state": "pending", "not_before": retry_at}, "retry"
+            values, outcome = {"state": OutboxState.PENDING, "not_before": retry_at}, "retry"
         else:
-            values, outcome = {"state": "failed"}, "failed"
+            values, outcome = {"state": OutboxState.FAILED}, "failed"
         values.update(attempts=attempts, last_status=delivery.status, last_error=delivery.error)
         with self.database.write() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**values))

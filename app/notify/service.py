@@ -20,6 +20,7 @@ from app.notify.messages import AlertItem, Notification, RemediationInfo, suspec
 from app.notify.models import OutboxMessage
 from config.channels import ChannelConfig, matches
 from config.schema import Config
+from config.vocabulary import OutboxState, Severity, highest
 
 _TITLES = {
     "alert.firing": "Firing", "alert.resolved": "Resolved", "remediation.started": "Remediation started",
@@ -97,7 +98,8 @@ def enqueue_ephemeral(session: Session, channel: ChannelConfig, *, chat_channel:
 def _add_direct(session: Session, channel: ChannelConfig, *, event: str, alert_id: int | None,
                 payload: dict[str, Any], now: datetime) -> None:
     session.add(OutboxMessage(channel=channel.name, event=event, group_key=f"{event}:{uuid.uuid4().hex}",
-                              alert_id=alert_id, severity="info", payload=payload, state="pending", attempts=0,
+                              alert_id=alert_id, severity=Severity.INFO, payload=payload,
+                              state=OutboxState.PENDING, attempts=0,
                               created_at=now, not_before=now,
                               give_up_at=now + timedelta(seconds=channel.give_up_after_s)))
 
@@ -120,7 +122,7 @@ def _enqueue(session: Session, channels: Sequence[ChannelConfig], *, event: str,
         wait = channel.group_wait_s if event.startswith("alert.") else 0.0
         key = f"{event}:alert:{alert_id}" if channel.threaded and alert_id is not None else group
         session.add(OutboxMessage(channel=channel.name, event=event, group_key=key, alert_id=alert_id,
-                                  severity=severity, payload=payload, state="pending", attempts=0,
+                                  severity=severity, payload=payload, state=OutboxState.PENDING, attempts=0,
                                   created_at=now, not_before=now + timedelta(seconds=wait),
                                   give_up_at=now + timedelta(seconds=channel.give_up_after_s)))
         count += 1
@@ -158,7 +160,7 @@ def notification(rows: Sequence[OutboxMessage]) -> Notification:
     title = f"{_TITLES.get(first.event, first.event)}: {subject}"
     if len(alerts) > 1:
         title += f" ({len(alerts)} alerts)"
-    severity = max((r.severity for r in rows), key=("info", "warning", "critical").index)
+    severity = highest([r.severity for r in rows])
     return Notification(event=first.event, title=title, severity=severity, created_at=first.created_at,
                         alerts=alerts, remediation=remediation)
 

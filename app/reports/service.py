@@ -26,12 +26,13 @@ from app.automation.effectiveness import OUTCOMES
 from app.automation.models import Execution
 from app.db import Database, iso
 from app.reports.sqltime import bucket_start, seconds_between
+from config.vocabulary import SEVERITIES as VOCABULARY_SEVERITIES
 
 # name -> (span, bucket width) in seconds: at most 90 buckets per chart.
 RANGES = {"24h": (86400, 3600), "7d": (7 * 86400, 6 * 3600), "30d": (30 * 86400, 86400),
           "90d": (90 * 86400, 86400)}
 DEFAULT_RANGE = "7d"
-SEVERITIES = ("critical", "warning", "info")
+SEVERITIES = VOCABULARY_SEVERITIES[::-1]  # worst first, as the charts stack them
 # A run that reached its script and ended, as service.stats counts runs.
 FINISHED = ("succeeded", "failed", "timed_out", "error", "interrupted")
 TOP_DETECTOR_SERIES = 6  # the rest of the detectors chart as one "other" line
