@@ -1,6 +1,7 @@
 """Dashboard and alerts API latency over 1,000,000 alerts in SQLite.
 
 Run: .venv/bin/python bench/bench_dashboard.py [--alerts 1000000] [--requests 30] [--keep DIR]
+     [--database-url postgresql://...]   (an empty PostgreSQL database instead of SQLite)
 
 Seeds the alerts table with one bulk executemany (in the format SQLAlchemy writes), then
 times the alerts page (filters, deep cursor pages) and GET /api/v1/alerts in process with
@@ -150,11 +151,15 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def run(directory: Path, n: int, requests: int) -> int:
+def run(directory: Path, n: int, requests: int, database_url: str | None = None) -> int:
     db_path = directory / "vigil.db"
-    if not db_path.exists():
+    if database_url:
+        from bench import dashboard_postgres
+        dashboard_postgres.seed(database_url, rows(n), directory / "token")
+    elif not db_path.exists():
         seed(db_path, n)
-    config = from_dict({"settings": {"data_dir": str(directory / "data"), "database_url": f"sqlite:///{db_path}"}}, {})
+    url = database_url or f"sqlite:///{db_path}"
+    config = from_dict({"settings": {"data_dir": str(directory / "data"), "database_url": url}}, {})
     app = create_app(config)
     client = app.test_client()
     secret = (directory / "token").read_text()
@@ -179,12 +184,13 @@ def main() -> int:
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--keep", help="directory to keep (and reuse) the seeded database in")
+    parser.add_argument("--database-url", help="an empty PostgreSQL database to seed and measure instead of SQLite")
     args = parser.parse_args()
     if args.keep:
         Path(args.keep).mkdir(parents=True, exist_ok=True)
-        return run(Path(args.keep), args.alerts, args.requests)
+        return run(Path(args.keep), args.alerts, args.requests, args.database_url)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
-        return run(Path(tmp), args.alerts, args.requests)
+        return run(Path(tmp), args.alerts, args.requests, args.database_url)
 
 
 if __name__ == "__main__":
