@@ -19,7 +19,7 @@ Reports per series and overall: precision, recall and F1 of alerts against windo
 window with an alert inside is a hit, an alert outside every window a false positive),
 the mean detection delay as a fraction of the window, false alerts per series per week,
 the warm-up (time until the analysis has `min_history` points), and the NAB score
-(detectors/scoring.py; null detector 0, perfect 100), summed over the corpus before
+(bench/nab_scoring.py; null detector 0, perfect 100), summed over the corpus before
 normalising as NAB does. Development data: ../shared/data/nab (NAB realKnownCause and
 realAWSCloudwatch, 24 series).
 """
@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from config.schema import CsvSource, DetectorConfig  # noqa: E402
 from config.units import parse_duration  # noqa: E402
 from detectors import lifecycle  # noqa: E402
-from detectors.scoring import PROFILES, NabScore, WindowMatch, match_windows, nab_score  # noqa: E402
+from bench.nab_scoring import PROFILES, NabScore, WindowMatch, match_windows, nab_score  # noqa: E402
 from detectors.sources import build_source  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nab"

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from detectors.scoring import (REWARD_LOW_FN, STANDARD, NabScore, match_windows, nab_score,
+from bench.nab_scoring import (REWARD_LOW_FN, STANDARD, NabScore, match_windows, nab_score,
                                scaled_sigmoid)
 
 T = np.arange(1000, dtype=np.float64) * 60.0  # 1,000 rows a minute apart; probation = 150 rows
