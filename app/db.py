@@ -32,6 +32,7 @@ NAMING = {
 
 
 class Base(DeclarativeBase):
+    """Declarative base of every table; constraints get NAMING's names so migrations can refer to them."""
     metadata = MetaData(naming_convention=NAMING)
 
 
@@ -63,6 +64,7 @@ def get_or_404(session: Session, model: type[RowT], key: Any, what: str) -> RowT
 
 
 def utcnow() -> datetime:
+    """The current time, UTC-aware (naive datetimes are refused by UTCDateTime)."""
     return datetime.now(timezone.utc)
 
 
@@ -81,6 +83,7 @@ def normalise_url(url: str) -> str:
 
 
 def sqlite_url(data_dir: str | Path) -> str:
+    """The URL of `vigil.db` in `data_dir`, creating the directory if needed."""
     path = Path(data_dir).resolve() / "vigil.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"

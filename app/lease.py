@@ -43,14 +43,19 @@ def acquire(session: Session, *, holder: str, now: datetime, ttl_s: float) -> bo
 
 
 def holds(session: Session, *, holder: str, now: datetime) -> bool:
+    """Whether `holder` holds the lease at `now` (and it has not expired)."""
     row = session.scalar(select(SchedulerLease).where(SchedulerLease.name == NAME))
     return row is not None and row.holder == holder and row.expires_at > now
 
 
 def release(session: Session, *, holder: str) -> None:
+    """Give up the lease at once if `holder` has it, so another scheduler can take it without waiting
+    for it to expire; a no-op for anyone else.
+    """
     session.execute(update(SchedulerLease).where(SchedulerLease.name == NAME, SchedulerLease.holder == holder)
                     .values(expires_at=datetime(1970, 1, 1, tzinfo=timezone.utc)))
 
 
 def current(session: Session) -> SchedulerLease | None:
+    """The lease row, whoever holds it and whether or not it has expired; None before any scheduler ran."""
     return session.get(SchedulerLease, NAME)

@@ -58,6 +58,7 @@ class TextFormatter(logging.Formatter):
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields a log call passed through `extra=`: everything on the record but the standard attributes."""
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
 
 
@@ -67,10 +68,14 @@ def _text(value: Any) -> str:
 
 
 def formatter(fmt: str) -> logging.Formatter:
+    """The JSON formatter for "json", the text one for anything else."""
     return JsonFormatter() if fmt == "json" else TextFormatter()
 
 
 def configure(*, fmt: str, level: str) -> None:
+    """Send every log line to stderr in `fmt` ("json" or "text") from `level` up, replacing other
+    handlers; also routes warnings through logging and quiets apprise and APScheduler's per-run lines.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(fmt))
     root = logging.getLogger()

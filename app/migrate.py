@@ -13,6 +13,7 @@ SCRIPTS = Path(__file__).with_name("migrations")
 
 
 def alembic_config(database: Database) -> AlembicConfig:
+    """The Alembic configuration for app/migrations, bound to this database's engine."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(SCRIPTS))
     config.attributes["engine"] = database.engine
@@ -25,6 +26,7 @@ def upgrade(database: Database, revision: str = "head") -> None:
 
 
 def current(database: Database) -> str | None:
+    """The schema's Alembic revision; None for an empty database."""
     with database.engine.connect() as conn:
         try:
             return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

@@ -24,11 +24,13 @@ MAX_JSON_DEPTH = 64
 
 
 def db() -> Database:
+    """The app's Database (valid only during a request or in an app context)."""
     database: Database = current_app.extensions["vigil.db"]
     return database
 
 
 def cfg() -> Config:
+    """The app's Config (valid only during a request or in an app context)."""
     config: Config = current_app.extensions["vigil.config"]
     return config
 
@@ -154,6 +156,7 @@ utc_datetime.__schema__ = {"type": "string", "format": "date-time"}  # type: ign
 
 
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """A request-argument type: a whole number in [low, high], else a ValueError that says why."""
     def parse(value: str) -> int:
         try:
             number = int(value)
