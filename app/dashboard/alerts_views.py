@@ -30,6 +30,7 @@ MAX_BULK = 200
 
 @bp.get("/alerts")
 def alerts() -> Any:
+    """The alerts page: a filtered page of alerts, and on the unfiltered first page the firing-now panel."""
     filters = AlertFilters.parse(request.args)
     now = utcnow()
     query = filters.query(now)
@@ -59,6 +60,7 @@ def _firing(session: Any) -> list[Alert]:
 
 @bp.get("/alerts/<alert_id>")
 def alert(alert_id: str) -> Any:
+    """One alert's page: its evidence chart, timeline, executions, diagnosis suspects and links."""
     number = object_id(alert_id, "alert")
     with db().read() as s:
         row = service.get(s, number)
@@ -76,6 +78,7 @@ def alert(alert_id: str) -> Any:
 @bp.post("/alerts/<alert_id>/ack")
 @require("operator")
 def ack(alert_id: str) -> Any:
+    """Acknowledge the alert (with an optional comment) and go back to its page."""
     number = object_id(alert_id, "alert")
     comment = request.form.get("comment", "").strip()[:1000]
     return perform(lambda s, by, now: service.acknowledge(s, alert_id=number, by=by, now=now, comment=comment),

@@ -29,6 +29,7 @@ def audit_conditions() -> tuple[dict[str, str], list[Any]]:
 
 @bp.get("/audit")
 def audit() -> Any:
+    """The audit page: a filtered page of records, newest first; the first page also verifies the chain."""
     filters, conditions = audit_conditions()
     cursor = positive_int(request.args.get("cursor"), "cursor")
     stmt = select(AuditRecord).where(*conditions).order_by(AuditRecord.id.desc()).limit(PAGE_SIZE + 1)

@@ -16,6 +16,7 @@ _MAX_TOKEN_CHARS = 200
 
 @bp.get("/")
 def index() -> Any:
+    """The dashboard's home is the alerts page."""
     return redirect(url_for("dashboard.alerts"))
 
 
@@ -45,6 +46,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    """End this browser's session and go to the sign-in page."""
     sign_out(client=request.remote_addr or "unknown")
     flash("Signed out.", "ok")
     return redirect(url_for("dashboard.login"))

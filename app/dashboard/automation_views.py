@@ -29,6 +29,7 @@ LISTED_DECISIONS = 50  # the first runs and skips listed under a timeline (the c
 
 @bp.get("/remediations")
 def remediations() -> Any:
+    """The remediations page: every registered remediation with its run counts, and every binding."""
     with db().read() as s:
         rows = registry.list_all(s)
         stats = {r.name: service.stats(s, r.name) for r in rows}
@@ -38,6 +39,7 @@ def remediations() -> Any:
 
 @bp.get("/remediations/<name>")
 def remediation(name: str) -> Any:
+    """One remediation's page: its versions (newest first), run counts and the bindings that use it."""
     with db().read() as s:
         row = registry.get(s, name)
         versions = list(reversed(registry.versions(s, row)))
@@ -49,6 +51,7 @@ def remediation(name: str) -> Any:
 
 @bp.get("/remediations/<name>/versions/<number>")
 def version(name: str, number: str) -> Any:
+    """One stored version of a remediation: its script and settings (timeout, concurrency, params schema)."""
     with db().read() as s:
         row = registry.version(s, name, object_id(number, f"version of {name}"))
     return render_template("dashboard/version.html", name=name, version=row)
@@ -57,6 +60,7 @@ def version(name: str, number: str) -> Any:
 @bp.post("/bindings/<binding_id>/close-breaker")
 @require("operator")
 def close_breaker(binding_id: str) -> Any:
+    """Close the binding's open circuit breaker so it may run again, then go back to the remediations page."""
     number = object_id(binding_id, "binding")
     return perform(lambda s, by, _now: binding_service.close_breaker(s, binding_id=number, by=by),
                    f"Breaker of binding {number} closed.", url_for("dashboard.remediations"))
@@ -74,6 +78,7 @@ def execution_conditions() -> tuple[dict[str, Any], list[Any]]:
 
 @bp.get("/executions")
 def executions() -> Any:
+    """The executions page: a filtered page of executions, newest first."""
     filters, conditions = execution_conditions()
     cursor = positive_int(request.args.get("cursor"), "cursor")
     stmt = select(Execution).where(*conditions).order_by(Execution.id.desc()).limit(PAGE_SIZE + 1)
@@ -87,6 +92,7 @@ def executions() -> Any:
 
 @bp.get("/executions/<execution_id>")
 def execution(execution_id: str) -> Any:
+    """One execution's page: its state, parameters, times, exit code and output (polled while it runs)."""
     with db().read() as s:
         row = service.get_execution(s, object_id(execution_id, "execution"))
     return render_template("dashboard/execution.html", execution=row, active_states=ACTIVE_STATES)
@@ -112,6 +118,7 @@ for _verb in ("approve", "reject", "cancel"):
 @bp.post("/automation/<switch>")
 @require("operator")
 def automation(switch: str) -> Any:
+    """Pause or resume all automatic remediation (with an optional reason); 404 for any other switch."""
     if switch not in ("pause", "resume"):
         return render_template("dashboard/error.html", status=404, title="Not Found",
                                message=f"no automation action {switch[:40]!r}"), 404
@@ -125,6 +132,7 @@ def automation(switch: str) -> Any:
 @bp.get("/bindings/new")
 @require("admin")
 def binding_new() -> Any:
+    """An empty binding form (remediation preset from ?remediation=)."""
     return _binding_form(None, binding_form.defaults(request.args.get("remediation", "")[:63]), {})
 
 
@@ -138,6 +146,7 @@ def binding_create() -> Any:
 @bp.get("/bindings/<binding_id>/edit")
 @require("admin")
 def binding_edit(binding_id: str) -> Any:
+    """The binding's form, filled with its current settings."""
     with db().read() as s:
         row = binding_service.get(s, object_id(binding_id, "binding"))
     return _binding_form(row, binding_form.values(row), {})
@@ -146,6 +155,9 @@ def binding_edit(binding_id: str) -> Any:
 @bp.post("/bindings/<binding_id>/edit")
 @require("admin")
 def binding_update(binding_id: str) -> Any:
+    """Replace the binding's settings from the posted form (as PUT /api/v1/bindings/<id>); the form
+    again with each refused field's reason when they are not accepted.
+    """
     with db().read() as s:
         row = binding_service.get(s, object_id(binding_id, "binding"))
     return _binding_save(row)

@@ -29,6 +29,7 @@ _sources_lock = threading.Lock()
 
 @bp.get("/detectors")
 def detectors() -> Any:
+    """The detectors page: every configured detector with its last run's status."""
     with db().read() as s:
         statuses = {row.name: row for row in s.scalars(select(DetectorStatus))}
     return render_template("dashboard/detectors.html", detectors=cfg().detectors, statuses=statuses)

@@ -11,14 +11,17 @@ from detectors.findings import format_duration, format_value
 
 
 def utc(value: datetime | None) -> str:
+    """A time as `2026-12-03 16:05:56Z`, or "—" when there is none."""
     return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "—"
 
 
 def unix(value: float | None) -> str:
+    """Unix seconds shown as `utc` shows a datetime."""
     return utc(datetime.fromtimestamp(value, timezone.utc)) if value is not None else "—"
 
 
 def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """How long before `now` (default: the current time) as "5m ago", or "in 5m" for a future time."""
     if value is None:
         return "—"
     delta = ((now or utcnow()) - value).total_seconds()
@@ -26,25 +29,30 @@ def ago(value: datetime | None, now: datetime | None = None) -> str:
 
 
 def duration(seconds: float | None) -> str:
+    """Seconds as "250ms" under a second, else a short duration such as 2m30s; "—" for None."""
     if seconds is None:
         return "—"
     return f"{seconds * 1000:.0f}ms" if seconds < 1 else format_duration(seconds)
 
 
 def alert_duration(alert: Alert, now: datetime | None = None) -> str:
+    """How long the alert has lasted: until it resolved, or until `now` while it is open."""
     end = alert.resolved_at or now or utcnow()
     return format_duration((end - alert.started_at).total_seconds())
 
 
 def number(value: float | None) -> str:
+    """A compact number (97.2, 1.2e+09), or "—" for None."""
     return "—" if value is None else format_value(value)
 
 
 def percent(value: float | None) -> str:
+    """A fraction (0.25) as a whole percentage ("25%"), or "—" for None."""
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
 def compact_json(value: Any) -> str:
+    """A value as one line of JSON with sorted keys; "" for an empty or missing value."""
     return json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str) if value else ""
 
 

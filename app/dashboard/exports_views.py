@@ -53,6 +53,7 @@ def export(name: str, model: Any, conditions: list[Any], columns: Sequence[str])
 
 @bp.get("/alerts.csv")
 def alerts_csv() -> Any:
+    """The alerts list as CSV, with the alerts page's filters, streamed newest first."""
     filters = AlertFilters.parse(request.args)  # a bad filter is a 400 before any byte is sent
     query = filters.query(utcnow())
 
@@ -68,9 +69,11 @@ def alerts_csv() -> Any:
 
 @bp.get("/executions.csv")
 def executions_csv() -> Any:
+    """The executions list as CSV, with the executions page's filters."""
     return export("executions", Execution, execution_conditions()[1], EXECUTION_COLUMNS)
 
 
 @bp.get("/audit.csv")
 def audit_csv() -> Any:
+    """The audit records as CSV, with the audit page's filters."""
     return export("audit", AuditRecord, audit_conditions()[1], AUDIT_COLUMNS)

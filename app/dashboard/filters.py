@@ -26,10 +26,12 @@ API_STATES = tuple(s.value for s in AlertState)
 
 
 def bad(message: str) -> None:
+    """Stop the request with a 400 that says what was wrong."""
     abort(400, message)
 
 
 def text(args: Mapping[str, str], key: str) -> str:
+    """The stripped value of query argument `key` ("" when absent); a 400 when it is too long."""
     value = args.get(key, "").strip()
     if len(value) > _MAX_TEXT:
         bad(f"{key} is too long ({len(value)} characters; at most {_MAX_TEXT})")
@@ -37,6 +39,7 @@ def text(args: Mapping[str, str], key: str) -> str:
 
 
 def choice(args: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str:
+    """Query argument `key`, which must be one of `allowed` or empty (else a 400 listing them)."""
     value = text(args, key)
     if value and value not in allowed:
         bad(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
@@ -44,6 +47,7 @@ def choice(args: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str:
 
 
 def positive_int(value: str | None, key: str) -> int | None:
+    """`value` as a positive whole number, None when empty; a 400 naming `key` otherwise."""
     if value is None or value == "":
         return None
     if not value.isdigit() or not 0 < int(value) < 2**62:
@@ -52,6 +56,7 @@ def positive_int(value: str | None, key: str) -> int | None:
 
 
 def when(args: Mapping[str, str], key: str) -> datetime | None:
+    """Query argument `key` as a UTC datetime (ISO-8601), None when empty; a 400 naming `key` otherwise."""
     value = text(args, key)
     if not value:
         return None
@@ -84,6 +89,7 @@ def label_args(args: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def search_terms(args: Mapping[str, str]) -> str:
+    """The `q` argument, checked as the alerts search will parse it; a 400 saying why when it cannot be."""
     value = args.get("q", "").strip()
     if len(value) > 1000:
         bad(f"q is too long ({len(value)} characters; at most 1000)")

@@ -16,6 +16,7 @@ from config.vocabulary import SEVERITIES
 
 @bp.get("/incidents")
 def incidents() -> Any:
+    """The incidents page: a page of incidents filtered by state, severity, detector and time."""
     args = request.args
     since, until = when(args, "since"), when(args, "until")
     if since and until and since >= until:
@@ -36,6 +37,7 @@ def incidents() -> Any:
 
 @bp.get("/incidents/<incident_id>")
 def incident(incident_id: str) -> Any:
+    """One incident's page: its member alerts and its timeline."""
     number = object_id(incident_id, "incident")
     with db().read() as s:
         row = service.get(s, number)

@@ -25,6 +25,7 @@ def _filters() -> tuple[dict[str, Any], list[Any]]:
 
 @bp.get("/notifications")
 def notifications() -> Any:
+    """The notifications page: a page of outbox messages (filtered by state, channel, event, alert), newest first."""
     filters, conditions = _filters()
     cursor = positive_int(request.args.get("cursor"), "cursor")
     stmt = select(OutboxMessage).where(*conditions).order_by(OutboxMessage.id.desc()).limit(PAGE_SIZE + 1)
@@ -38,12 +39,14 @@ def notifications() -> Any:
 
 @bp.get("/notifications.csv")
 def notifications_csv() -> Any:
+    """The notifications list as CSV, with the page's filters."""
     return export("notifications", OutboxMessage, _filters()[1], outbox.COLUMNS)
 
 
 @bp.post("/notifications/<message_id>/retry")
 @require("operator")
 def notification_retry(message_id: str) -> Any:
+    """Send a failed notification again (it goes back to pending); a conflict is shown as a message."""
     number = object_id(message_id, "notification")
     return perform(lambda s, by, now: outbox.retry(s, cfg(), message_id=number, by=by, now=now),
                    f"Notification {number} will be sent again shortly.", url_for("dashboard.notifications"))

@@ -29,11 +29,13 @@ def _report() -> dict[str, Any]:
 
 @bp.get("/reports")
 def reports() -> Any:
+    """The reports page for ?range= (default service.DEFAULT_RANGE)."""
     return render_template("dashboard/reports.html", report=_report(), ranges=tuple(service.RANGES))
 
 
 @bp.get("/reports/<table>.csv")
 def report_csv(table: str) -> Any:
+    """One table of the report (detectors, remediations or volume) as CSV; 404 for any other table."""
     columns = TABLES.get(table)
     if columns is None:
         return render_template("dashboard/error.html", status=404, title="Not Found",

@@ -23,6 +23,7 @@ MANIFEST_FIELDS = ("description", "timeout_s", "max_concurrency", "allowed_env",
 @bp.get("/remediations/<name>/run")
 @require("operator")
 def run_form(name: str) -> Any:
+    """The form to run a remediation's latest version by hand, built from its params schema (409 if disabled)."""
     with db().read() as s:
         version = registry.runnable(s, name)
     return _form_page(name, version, form=None, errors={})
@@ -62,6 +63,9 @@ def _form_page(name: str, version: Any, *, form: Any, errors: dict[str, str]) ->
 
 @bp.get("/remediations/<name>/diff")
 def version_diff(name: str) -> Any:
+    """What changed between two versions of a remediation (?from=&to=): the script's diff and the
+    settings that differ.
+    """
     old_number = positive_int(request.args.get("from"), "from")
     new_number = positive_int(request.args.get("to"), "to")
     if not old_number or not new_number:

@@ -101,6 +101,7 @@ def csrf_token() -> str:
 
 
 def check_csrf(submitted: str | None) -> None:
+    """Abort with a 400 unless `submitted` is this session's CSRF token (the form came from our page)."""
     expected = session.get("csrf")
     if not isinstance(expected, str) or not submitted or not hmac.compare_digest(expected, submitted):
         abort(400, "This form expired or did not come from this page (CSRF check failed). "

@@ -26,6 +26,7 @@ MAX_MATCHERS = 20
 
 @bp.get("/silences")
 def silences() -> Any:
+    """The silences page: the active ones (or all with ?show=all), newest first."""
     show = request.args.get("show", "active")
     if show not in ("active", "all"):
         bad(f"show must be active or all; got {show[:40]!r}")
@@ -57,6 +58,7 @@ def silence_new() -> Any:
 @bp.post("/silences")
 @require("operator")
 def silence_create() -> Response:
+    """Create a silence from the posted matchers and period; the form again with the reason when refused."""
     form = request.form
     now = utcnow()
     try:
@@ -82,6 +84,7 @@ def silence_create() -> Response:
 @bp.post("/silences/<silence_id>/expire")
 @require("operator")
 def silence_expire(silence_id: str) -> Response:
+    """End the silence now, then go back to the silences page."""
     number = object_id(silence_id, "silence")
     return perform(lambda s, by, now: service.expire(s, silence_id=number, by=by, now=now),
                    f"Silence {number} expired.", url_for("dashboard.silences"))
