@@ -83,8 +83,7 @@ def _error(status: int, message: Any, errors: dict[str, Any] | None = None, head
 
 def create_api(app: Flask) -> VigilApi:
     """The Flask-RESTX Api mounted on `app` under /api/v1 (docs at /api/docs), with every domain's
-    namespace added and every route's input checked for text no database can store.
-    """
+    namespace added and every route's input checked for text no database can store."""
     api = VigilApi(
         app,
         version="1",
@@ -151,6 +150,7 @@ def _json_errors_under_api(app: Flask) -> None:
 
 class Health(Resource):
     """GET /api/v1/health."""
+
     def get(self) -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
@@ -158,6 +158,7 @@ class Health(Resource):
 
 class Ready(Resource):
     """GET /api/v1/ready: 200 when Vigil can serve, else 503 saying what is wrong."""
+
     def get(self) -> Any:
         """Readiness: the database reads and takes writes; the scheduler lease is renewed."""
         body, status = readiness.answer()

@@ -33,6 +33,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     """Declarative base of every table; constraints get NAMING's names so migrations can refer to them."""
+
     metadata = MetaData(naming_convention=NAMING)
 
 

@@ -6,8 +6,8 @@ from werkzeug.exceptions import BadRequest
 
 class ServiceError(Exception):
     """A refusal a service raises where the cause is known: the API and the dashboard answer it
-    with `status` and the shared `{"message", "errors"}` shape (errors maps a field to a reason).
-    """
+    with `status` and the shared `{"message", "errors"}` shape (errors maps a field to a reason)."""
+
     status = 400
 
     def __init__(self, message: str, errors: dict[str, str] | None = None) -> None:
@@ -18,16 +18,19 @@ class ServiceError(Exception):
 
 class BadRequestError(ServiceError):
     """Bad input (400): `errors` names each field and why."""
+
     status = 400
 
 
 class NotFoundError(ServiceError):
     """No such object (404); the message names the id."""
+
     status = 404
 
 
 class ConflictError(ServiceError):
     """The request clashes with what is stored (409), such as a taken name or a config-file object."""
+
     status = 409
 
 

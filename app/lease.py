@@ -50,8 +50,7 @@ def holds(session: Session, *, holder: str, now: datetime) -> bool:
 
 def release(session: Session, *, holder: str) -> None:
     """Give up the lease at once if `holder` has it, so another scheduler can take it without waiting
-    for it to expire; a no-op for anyone else.
-    """
+    for it to expire; a no-op for anyone else."""
     session.execute(update(SchedulerLease).where(SchedulerLease.name == NAME, SchedulerLease.holder == holder)
                     .values(expires_at=datetime(1970, 1, 1, tzinfo=timezone.utc)))
 

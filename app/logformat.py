@@ -74,8 +74,7 @@ def formatter(fmt: str) -> logging.Formatter:
 
 def configure(*, fmt: str, level: str) -> None:
     """Send every log line to stderr in `fmt` ("json" or "text") from `level` up, replacing other
-    handlers; also routes warnings through logging and quiets apprise and APScheduler's per-run lines.
-    """
+    handlers; also routes warnings through logging and quiets apprise and APScheduler's per-run lines."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(fmt))
     root = logging.getLogger()

@@ -31,8 +31,7 @@ def record(*, method: str, endpoint: str, path: str, status: int, elapsed_s: flo
 
 def instrument(app: Flask) -> None:
     """Give every request of `app` a request id (echoed in X-Request-ID) and count, time and log it
-    once answered.
-    """
+    once answered."""
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()

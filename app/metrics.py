@@ -128,8 +128,7 @@ def _aware(at: datetime) -> datetime:
 
 def register(app: Flask) -> None:
     """Serve GET /metrics: this process's metrics (or all workers' in multiprocess mode) plus those
-    read from the database at scrape time (lease, alert and outbox state, remediation outcomes).
-    """
+    read from the database at scrape time (lease, alert and outbox state, remediation outcomes)."""
     @app.get("/metrics")
     def metrics() -> Response:
         from app.automation.effectiveness import OutcomeCollector

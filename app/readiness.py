@@ -25,6 +25,7 @@ log = logging.getLogger("vigil.ready")
 @dataclass(frozen=True)
 class LeaseState:
     """The scheduler lease as the readiness check reports it."""
+
     holder: str
     age_s: float  # since the holder last renewed it
     stale: bool   # not renewed within lease_ttl_s: nobody is running jobs or the inbox

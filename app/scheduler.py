@@ -58,8 +58,8 @@ class LockedSource:
 
 class Scheduler:
     """One scheduler process: renews or takes the lease on each tick and, while holding it, runs the
-    detector jobs, the inbox, the notification senders, diagnosis and automation dispatch.
-    """
+    detector jobs, the inbox, the notification senders, diagnosis and automation dispatch."""
+
     def __init__(self, config: Config, database: Database, *, holder: str | None = None,
                  clock: Callable[[], datetime] = utcnow, environ: Mapping[str, str] | None = None) -> None:
         self.config, self.database, self.clock = config, database, clock

@@ -144,6 +144,7 @@ class SupervisingArbiter(Arbiter):
 
 class VigilGunicorn(BaseApplication):
     """Gunicorn serving create_app(config), its master also supervising the scheduler when given one."""
+
     def __init__(self, config: Config, options: dict[str, Any], supervisor: SchedulerSupervisor | None = None) -> None:
         self.vigil_config = config
         self.options = options
@@ -173,8 +174,7 @@ class VigilGunicorn(BaseApplication):
 def gunicorn_options(config: Config, *, supervisor: SchedulerSupervisor | None,
                      metrics_dir: Path | None = None) -> dict[str, Any]:
     """Gunicorn's settings for this configuration: bind address, workers, log format, and hooks that
-    start the scheduler child once ready and stop it (and remove our metrics directory) on exit.
-    """
+    start the scheduler child once ready and stop it (and remove our metrics directory) on exit."""
     s = config.settings
 
     def when_ready(_server: Any) -> None:
@@ -225,8 +225,7 @@ def scheduler_command(config_path: str | None) -> list[str]:
 
 def serve(config: Config, *, config_path: str | None, with_scheduler: bool, metrics_dir: Path | None = None) -> None:
     """Run Gunicorn in the foreground until it exits, with a supervised scheduler child when
-    `with_scheduler` is set and the configuration enables the scheduler.
-    """
+    `with_scheduler` is set and the configuration enables the scheduler."""
     supervisor = None
     if with_scheduler and config.settings.scheduler.enabled:
         supervisor = SchedulerSupervisor(scheduler_command(config_path))

@@ -156,8 +156,7 @@ def binding_edit(binding_id: str) -> Any:
 @require("admin")
 def binding_update(binding_id: str) -> Any:
     """Replace the binding's settings from the posted form (as PUT /api/v1/bindings/<id>); the form
-    again with each refused field's reason when they are not accepted.
-    """
+    again with each refused field's reason when they are not accepted."""
     with db().read() as s:
         row = binding_service.get(s, object_id(binding_id, "binding"))
     return _binding_save(row)

@@ -64,8 +64,7 @@ def _form_page(name: str, version: Any, *, form: Any, errors: dict[str, str]) ->
 @bp.get("/remediations/<name>/diff")
 def version_diff(name: str) -> Any:
     """What changed between two versions of a remediation (?from=&to=): the script's diff and the
-    settings that differ.
-    """
+    settings that differ."""
     old_number = positive_int(request.args.get("from"), "from")
     new_number = positive_int(request.args.get("to"), "to")
     if not old_number or not new_number:

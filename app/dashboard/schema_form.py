@@ -18,6 +18,7 @@ _KINDS = {"string": "text", "integer": "integer", "number": "number", "boolean":
 @dataclass(frozen=True)
 class Field:
     """One input of a run form, from one property of the params schema."""
+
     name: str
     kind: str  # text | integer | number | boolean | select | json
     required: bool
