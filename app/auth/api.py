@@ -33,6 +33,8 @@ def _out(row: Any) -> dict[str, Any]:
 
 @ns.route("")
 class Tokens(Resource):
+    """/api/v1/tokens: list and create API tokens (admin)."""
+
     @require("admin")
     @ns.marshal_list_with(token_out)
     def get(self) -> list[dict[str, Any]]:
@@ -54,6 +56,8 @@ class Tokens(Resource):
 
 @ns.route("/<int:token_id>")
 class Token(Resource):
+    """/api/v1/tokens/<id>: revoke one token (admin)."""
+
     @require("admin")
     @ns.response(404, "No such token")
     @ns.marshal_with(token_out)

@@ -1,3 +1,4 @@
+"""The tables behind sign-in: API tokens (hashed) and dashboard sessions."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -25,6 +25,8 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class Principal:
+    """Who makes a request (a token's name, or anonymous) and their role."""
+
     name: str
     role: str
 
@@ -37,6 +39,7 @@ SYSTEM = "system"
 
 
 def hash_token(token: str) -> str:
+    """The SHA-256 hex of a token's secret: all the database keeps of it."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -48,6 +51,7 @@ def bearer_secret(header: str) -> str | None:
 
 
 def new_secret() -> str:
+    """A new random token secret, `vgl_` and 43 URL-safe characters."""
     return "vgl_" + secrets.token_urlsafe(32)
 
 
@@ -64,6 +68,8 @@ def create(session: Session, *, name: str, role: str, by: str, secret: str | Non
 
 
 class Verified(NamedTuple):
+    """A live token (or dashboard session) found for a secret, and whether its last use needs recording."""
+
     token_id: int
     principal: Principal
     stale: bool  # its last use is older than a minute and needs recording
@@ -125,6 +131,8 @@ def touch(session: Session, name: str) -> None:
 
 
 def revoke(session: Session, *, token_id: int, by: str) -> ApiToken:
+    """Revoke the token and end its dashboard sessions (audited); revoking it again changes nothing.
+    Raises NotFoundError for an unknown id."""
     row = get_or_404(session, ApiToken, token_id, "token")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
@@ -135,6 +143,7 @@ def revoke(session: Session, *, token_id: int, by: str) -> ApiToken:
 
 
 def list_tokens(session: Session) -> list[ApiToken]:
+    """Every token, revoked ones included, oldest first."""
     return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
 
 
