@@ -1,4 +1,4 @@
-"""`vigil` / `python -m app`: serve, scheduler, check-config, db upgrade, token create."""
+"""`vigil` / `python -m app`: serve, scheduler, check-config, db upgrade, token create, incidents backfill."""
 from __future__ import annotations
 
 import argparse
@@ -98,10 +98,23 @@ def _cmd_rehearse(args: argparse.Namespace) -> int:
     return cli.main(args, os.environ)
 
 
+def _cmd_incidents_backfill(args: argparse.Namespace) -> int:
+    from app.incidents import cli
+
+    return cli.main(args, os.environ)
+
+
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from app import backtest
+    from app.rehearsal import backtest_history
 
-    return backtest.main(args, os.environ)
+    try:
+        if backtest.history_mode(args):
+            return backtest_history.main(args, backtest.load(args, os.environ))
+        return backtest.replay_csv(args, os.environ)
+    except backtest.UsageError as exc:
+        print(f"vigil backtest: {exc}", file=sys.stderr)
+        return 2
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -181,6 +194,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--role", choices=["viewer", "operator", "admin"], default="viewer")
     create.set_defaults(func=_cmd_token_create)
+    incidents = sub.add_parser("incidents", help="incidents").add_subparsers(required=True, dest="incidents_command")
+    backfill = incidents.add_parser("backfill", help="fold alerts that fired before incidents existed (migration "
+                                                     "0017) into incidents, oldest first; a second run changes nothing")
+    backfill.add_argument("--config", default=argparse.SUPPRESS)
+    backfill.add_argument("--since", help="only alerts fired since this ISO-8601 time or duration before now "
+                                          "(30d; default: all)")
+    backfill.set_defaults(func=_cmd_incidents_backfill)
     return parser
 
 

@@ -27,20 +27,13 @@ class UsageError(Exception):
         super().__init__(f"{flag}: {message}")
 
 
-def main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    try:
-        history = _history_mode(args)
-        if history:
-            from app.rehearsal import backtest_history
-
-            return backtest_history.main(args, _load(args, environ))
-        return _csv(args, _definition(args, environ))
-    except UsageError as exc:
-        print(f"vigil backtest: {exc}", file=sys.stderr)
-        return 2
+def replay_csv(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """`vigil backtest --csv FILE`: the alerts as JSON lines on stdout, a summary on stderr."""
+    return _csv(args, _definition(args, environ))
 
 
-def _history_mode(args: argparse.Namespace) -> bool:
+def history_mode(args: argparse.Namespace) -> bool:
+    """Whether the flags ask for the source's real history (--since/--until/--source), not a CSV."""
     history = any(getattr(args, flag, None) is not None for flag in ("since", "until", "source"))
     if args.csv and history:
         raise UsageError("--csv", "replays a file; --since/--until/--source replay the source's history: "
@@ -71,7 +64,8 @@ def _csv(args: argparse.Namespace, definition: DetectorConfig) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
+def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
+    """The configuration --config names (else the default one)."""
     return loader.load(getattr(args, "config", None), environ)
 
 
@@ -79,7 +73,7 @@ def _definition(args: argparse.Namespace, environ: Mapping[str, str], *,
                 default_source: str | None = "backtest-csv") -> DetectorConfig:
     """The --detector from the configuration, or the --definition file (a full definition)."""
     if args.detector:
-        config = _load(args, environ)
+        config = load(args, environ)
         return configured(config, args.detector)
     path = Path(args.definition)
     try:
@@ -96,6 +90,7 @@ def _definition(args: argparse.Namespace, environ: Mapping[str, str], *,
 
 
 def configured(config: Config, name: str) -> DetectorConfig:
+    """The configured detector `name`; a UsageError naming the ones there are otherwise."""
     found = config.detector(name)
     if found is None:
         names = ", ".join(d.name for d in config.detectors) or "none"

@@ -5,6 +5,7 @@ one delivery attempt with its retry schedule (transport).
 Use `from app.notify.render import render`.
 """
 from app.notify.messages import AlertItem, Notification, RemediationInfo
-from app.notify.transport import Delivery, backoff_s, next_attempt_at, send
+from app.notify.delivery import Delivery
+from app.notify.transport import backoff_s, next_attempt_at, send
 
 __all__ = ["AlertItem", "Delivery", "Notification", "RemediationInfo", "backoff_s", "next_attempt_at", "send"]

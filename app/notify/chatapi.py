@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from app.notify.render import encode
-from app.notify.transport import USER_AGENT, Delivery, classify, redact
+from app.notify.delivery import USER_AGENT, Delivery, classify, redact
 from config.channels import ChannelConfig, MattermostChannel, SlackChannel
 
 MAX_ANSWER_BYTES = 256 * 1024  # a chat API's answer to one post is a few KB

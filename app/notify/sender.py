@@ -24,7 +24,8 @@ from app.db import Database, utcnow
 from app.notify import service, threads
 from app.notify.models import OutboxMessage
 from app.notify.render import render
-from app.notify.transport import Delivery, next_attempt_at, send
+from app.notify.delivery import Delivery
+from app.notify.transport import next_attempt_at, send
 from config.channels import ChannelConfig
 from config.vocabulary import UNSENT_STATES, OutboxState
 

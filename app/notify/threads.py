@@ -28,7 +28,7 @@ from app.notify import chatapi, service
 from app.notify.messages import Notification
 from app.notify.models import ChatMessage, OutboxMessage
 from app.notify.render import render
-from app.notify.transport import Delivery
+from app.notify.delivery import Delivery
 from config.channels import ChannelConfig, MattermostChannel, SlackChannel
 
 APPROVE, REJECT = "vigil_approve", "vigil_reject"  # Slack action_id of each button

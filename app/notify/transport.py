@@ -23,70 +23,19 @@ the same instant as the timestamp header.
 """
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
+from app.notify import chatapi
+from app.notify.delivery import MIN_RETRY_AFTER_S, USER_AGENT, Delivery, classify, where
 from app.notify.messages import utc
 from app.notify.render import encode
 from config.channels import ChannelConfig, GenericChannel
-
-USER_AGENT = "Vigil-notify/1"
-MAX_ERROR_BODY = 200  # characters of a failed response worth keeping for the operator
-MIN_RETRY_AFTER_S = 1.0  # `Retry-After: 0` on every answer must not become a busy loop
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """The outcome of one attempt. `permanent` failures must not be retried."""
-
-    ok: bool
-    status: int | None = None
-    error: str | None = None
-    retry_after_s: float | None = None
-    permanent: bool = False
-
-
-def _where(channel: ChannelConfig) -> str:
-    return f'{channel.type} channel "{channel.name}"'
-
-
-def _secrets(channel: ChannelConfig) -> list[str]:
-    """Every fragment of the URL, token or key that could identify a secret, longest first."""
-    found = list(channel.secrets())
-    if channel.url is not None:
-        parts = urlsplit(channel.url.get_secret_value())
-        found += [parts.path, parts.query, parts.netloc] + [p for p in parts.path.split("/") if len(p) >= 6]
-    return sorted({p for p in found if len(p) >= 4}, key=len, reverse=True)
-
-
-def redact(text: str, channel: ChannelConfig) -> str:
-    """Replace any part of the channel's URL or secret in `text` with '[redacted]'."""
-    for secret in _secrets(channel):
-        text = text.replace(secret, "[redacted]")
-    return text
-
-
-def retry_after(value: str | None, now: datetime) -> float | None:
-    """Parse a Retry-After header: delay seconds or an HTTP-date; None if absent or invalid."""
-    if not value or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        at = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (utc(at) - utc(now)).total_seconds())
 
 
 def _headers(channel: ChannelConfig, data: bytes, now: datetime, idempotency_key: str | None) -> dict[str, str]:
@@ -99,22 +48,6 @@ def _headers(channel: ChannelConfig, data: bytes, now: datetime, idempotency_key
         mac = hmac.new(key, stamp.encode() + b"." + data, hashlib.sha256)
         headers |= {"X-Vigil-Timestamp": stamp, "X-Vigil-Signature": f"sha256={mac.hexdigest()}"}
     return headers
-
-
-def classify(channel: ChannelConfig, response: requests.Response, now: datetime) -> Delivery:
-    status = response.status_code
-    if 200 <= status < 300:
-        return Delivery(ok=True, status=status)
-    # Stream a little of the body only: a failing endpoint may answer with megabytes.
-    raw = response.raw.read(4 * MAX_ERROR_BODY, decode_content=True) or b""
-    detail = redact(raw.decode("utf-8", "replace"), channel).strip()[:MAX_ERROR_BODY]
-    error = f"{_where(channel)} answered HTTP {status}" + (f": {detail}" if detail else "")
-    if status == 429:
-        wait = retry_after(response.headers.get("Retry-After"), now)
-        return Delivery(ok=False, status=status, error=error, retry_after_s=wait)
-    # 3xx: a webhook that redirects is misconfigured, and following would turn POST into GET.
-    permanent = status < 500 and status != 408
-    return Delivery(ok=False, status=status, error=error, permanent=permanent)
 
 
 def _post(channel: ChannelConfig, body: dict[str, Any], now: datetime, session: requests.Session,
@@ -137,13 +70,13 @@ def _post(channel: ChannelConfig, body: dict[str, Any], now: datetime, session: 
             return classify(channel, response, now)
     # Messages are built here, never from the exception, whose text contains the URL.
     except requests.Timeout:
-        return Delivery(ok=False, error=f"timed out after {channel.timeout_s:g}s sending to {_where(channel)}")
+        return Delivery(ok=False, error=f"timed out after {channel.timeout_s:g}s sending to {where(channel)}")
     except requests.ConnectionError:
-        return Delivery(ok=False, error=f"ConnectionError to {_where(channel)}")
+        return Delivery(ok=False, error=f"ConnectionError to {where(channel)}")
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-        return Delivery(ok=False, error=f"invalid webhook URL for {_where(channel)}", permanent=True)
+        return Delivery(ok=False, error=f"invalid webhook URL for {where(channel)}", permanent=True)
     except requests.RequestException as exc:
-        return Delivery(ok=False, error=f"{type(exc).__name__} sending to {_where(channel)}")
+        return Delivery(ok=False, error=f"{type(exc).__name__} sending to {where(channel)}")
 
 
 def _notify_apprise(channel: ChannelConfig, body: dict[str, Any]) -> Delivery:
@@ -152,14 +85,14 @@ def _notify_apprise(channel: ChannelConfig, body: dict[str, Any]) -> Delivery:
     assert channel.url is not None  # config: an apprise channel has a url
     service = apprise.Apprise.instantiate(channel.url.get_secret_value(), suppress_exceptions=True)
     if service is None:
-        return Delivery(ok=False, error=f"apprise does not understand the URL of {_where(channel)}", permanent=True)
+        return Delivery(ok=False, error=f"apprise does not understand the URL of {where(channel)}", permanent=True)
     service.socket_connect_timeout = service.socket_read_timeout = channel.timeout_s
     try:
         ok = service.notify(title=body["title"], body=body["body"], notify_type=body.get("type", "info"))
     except Exception as exc:  # a plugin bug must not stop the sender; the text may hold the URL
-        return Delivery(ok=False, error=f"apprise raised {type(exc).__name__} for {_where(channel)}")
+        return Delivery(ok=False, error=f"apprise raised {type(exc).__name__} for {where(channel)}")
     # apprise reports only True/False: a failure could be anything, so it counts as transient.
-    return Delivery(ok=True) if ok else Delivery(ok=False, error=f"apprise could not notify {_where(channel)}")
+    return Delivery(ok=True) if ok else Delivery(ok=False, error=f"apprise could not notify {where(channel)}")
 
 
 def send(
@@ -190,8 +123,6 @@ def send(
     if channel.type == "apprise":
         return _notify_apprise(channel, body)
     if channel.threaded:  # a bot: the same body, posted through the service's API
-        from app.notify import chatapi
-
         own = session or requests.Session()
         return chatapi.post(channel, body, thread=None, http=own, now=now).delivery
     if session is not None:

@@ -14,7 +14,8 @@ import requests
 from slack_sdk.models.blocks import Block
 
 from app.notify.render import render
-from app.notify.transport import Delivery, next_attempt_at, send
+from app.notify.delivery import Delivery
+from app.notify.transport import next_attempt_at, send
 from config.channels import parse_channel
 from tests.helpers import free_port
 from tests.unit.notify.notify_builders import NOW, grouped, notification, remediation

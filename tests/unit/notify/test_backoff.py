@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.notify.transport import Delivery, backoff_s, next_attempt_at, redact, retry_after
+from app.notify.delivery import Delivery, redact, retry_after
+from app.notify.transport import backoff_s, next_attempt_at
 from config.channels import parse_channel
 from tests.unit.notify.notify_builders import NOW
 
