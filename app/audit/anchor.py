@@ -20,6 +20,8 @@ log = logging.getLogger("vigil.audit")
 
 @dataclass(frozen=True)
 class Anchor:
+    """How far the chain had got (record count, last id and hash) and the HMAC over it, as stored in the file."""
+
     chain_id: str
     count: int
     last_id: int

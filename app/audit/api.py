@@ -32,6 +32,8 @@ filters.add_argument("until", type=utc_datetime, location="args")
 
 @ns.route("")
 class AuditLog(Resource):
+    """/api/v1/audit: the audit records, filtered and paged."""
+
     @require("viewer")
     @ns.expect(filters)
     @ns.marshal_with(page_out)
@@ -51,6 +53,8 @@ class AuditLog(Resource):
 
 @ns.route("/verify")
 class AuditVerify(Resource):
+    """/api/v1/audit/verify: whether the hash chain is intact."""
+
     @require("viewer")
     @ns.marshal_with(verify_out)
     def get(self) -> Any:

@@ -36,6 +36,8 @@ _SECRET_WORDS = ("secret", "token", "password", "authorization", "api_key", "api
 
 @dataclass(frozen=True)
 class Keyring:
+    """The key that signs one database's chain head, and where its anchor file is (None: no file)."""
+
     key: bytes
     anchor_path: Path | None
 
@@ -167,6 +169,9 @@ def _write_anchor_after_commit(session: Session, ring: Keyring) -> None:
 
 @dataclass(frozen=True)
 class Verification:
+    """The answer of `verify`: whether the chain is intact, how many records were checked, and
+    where and why it first breaks."""
+
     ok: bool
     checked: int
     first_broken_id: int | None = None
