@@ -28,11 +28,15 @@ _SLACK_ACTIONS = {APPROVE: "approve", REJECT: "reject"}
 
 
 class UnauthorizedError(ServiceError):
+    """A button press not signed by a configured chat app (401)."""
+
     status = 401
 
 
 @dataclass(frozen=True)
 class Press:
+    """One Approve or Reject press on an approval request, whichever chat service sent it."""
+
     action: str
     execution_id: int
     user: str
@@ -82,6 +86,8 @@ def _refused(source: str, exc: verify.CallbackRefusedError) -> UnauthorizedError
 
 @ns.route("/slack/actions")
 class SlackActions(Resource):
+    """/api/v1/chat/slack/actions: Slack's interactivity Request URL."""
+
     @ns.response(200, "Answered (or refused, told to the user privately)", slack_out)
     @ns.response(401, "Not signed by a configured Slack app, or too old")
     @ns.response(404, "The button is not on an approval request Vigil posted")
@@ -112,6 +118,8 @@ class SlackActions(Resource):
 
 @ns.route("/mattermost/actions")
 class MattermostActions(Resource):
+    """/api/v1/chat/mattermost/actions: the URL Mattermost's message buttons call."""
+
     @ns.response(200, "Answered; ephemeral_text is shown to the user who pressed", mattermost_out)
     @ns.response(401, "The context does not carry the channel's action secret")
     @ns.response(404, "The button is not on an approval request Vigil posted")
