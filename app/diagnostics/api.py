@@ -32,6 +32,8 @@ diagnosis_out = ns.model("Diagnosis", {
 
 @ns.route("/<int:alert_id>/diagnosis")
 class AlertDiagnosis(Resource):
+    """/api/v1/alerts/<id>/diagnosis: the alert's latest diagnosis."""
+
     @require("viewer")
     @ns.response(404, "No such alert, or never diagnosed")
     @ns.marshal_with(diagnosis_out)
@@ -43,6 +45,8 @@ class AlertDiagnosis(Resource):
 
 @ns.route("/<int:alert_id>/diagnose")
 class AlertDiagnose(Resource):
+    """/api/v1/alerts/<id>/diagnose: ask for a (new) diagnosis of the alert."""
+
     @require("operator")
     @ns.response(202, "Queued", diagnosis_out)
     @ns.response(404, "No such alert")

@@ -1,3 +1,4 @@
+"""The diagnoses table: one row per diagnosed alert, with its ranked suspects."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -34,10 +34,13 @@ MAX_ATTEMPTS = 2
 
 
 def job_id(diagnosis_id: int, attempt: int) -> str:
+    """The RQ job id of one attempt at a diagnosis (each hand-over is a new job)."""
     return f"vigil-diagnosis-{diagnosis_id}-{attempt}"
 
 
 class RemoteDiagnoses:
+    """Hands diagnoses to RQ workers and tells when a job will never finish its row."""
+
     def __init__(self, redis_url: str, *, queue: str = DIAGNOSIS_QUEUE) -> None:
         self.redis, self.queue = Redis.from_url(redis_url), queue
 

@@ -187,6 +187,9 @@ def complete(session: Session, *, diagnosis_id: int, now: datetime, signals: int
 
 def fail(session: Session, *, diagnosis_id: int, now: datetime, error: str,
          holder: str | None = None) -> list[Execution]:
+    """Mark a running diagnosis failed with `error`; the when_suspect bindings waiting for it are
+    decided without suspects, and their executions returned. Ignored (no executions) when the
+    row is no longer running, or, with `holder`, no longer that claim's."""
     row = session.get(Diagnosis, diagnosis_id)
     if row is None or row.state != "running" or (holder is not None and row.claimed_by != holder):
         return []
