@@ -43,6 +43,8 @@ MAX_SKEW_S = 300
 
 
 class UnauthorizedError(ServiceError):
+    """An inbound webhook without valid credentials (401)."""
+
     status = 401
 
 
@@ -93,6 +95,8 @@ def _accept(source: str, endpoint: IngestEndpoint, parse: Any) -> tuple[dict[str
 
 @ns.route("/alertmanager")
 class Alertmanager(Resource):
+    """/api/v1/ingest/alertmanager: Alertmanager's webhook receiver."""
+
     @ns.response(202, "Stored; processed shortly", accepted_out)
     @ns.response(400, "Malformed payload (nothing stored)")
     @ns.response(401, "Missing or wrong credentials")
@@ -104,6 +108,8 @@ class Alertmanager(Resource):
 
 @ns.route("/grafana")
 class Grafana(Resource):
+    """/api/v1/ingest/grafana: Grafana's webhook contact point."""
+
     @ns.response(202, "Stored; processed shortly", accepted_out)
     @ns.response(400, "Malformed payload (nothing stored)")
     @ns.response(401, "Missing or wrong credentials")
@@ -115,6 +121,8 @@ class Grafana(Resource):
 
 @ns.route("/generic")
 class Generic(Resource):
+    """/api/v1/ingest/generic: alerts from any other system, in Vigil's own small shape."""
+
     @ns.response(202, "Stored; processed shortly", accepted_out)
     @ns.response(400, "Malformed payload (nothing stored)")
     @ns.response(401, "Missing or wrong credentials")
@@ -125,6 +133,8 @@ class Generic(Resource):
 
 
 def inbox_dict(row: InboxItem) -> dict[str, Any]:
+    """An inbox row as the API answers it, its state (pending, processed or failed) derived from its times
+    and error."""
     state = "pending" if row.processed_at is None else "failed" if row.error is not None else "processed"
     return {"id": row.id, "source": row.source, "received_at": iso(row.received_at),
             "processed_at": iso(row.processed_at), "state": state, "error": row.error, "item": row.item}
@@ -132,6 +142,8 @@ def inbox_dict(row: InboxItem) -> dict[str, Any]:
 
 @ns.route("/inbox")
 class Inbox(decorators.Resource):
+    """/api/v1/ingest/inbox: what the webhooks received and whether it was processed."""
+
     @decorators.require("viewer")
     @ns.expect(inbox_filters)
     @ns.marshal_with(inbox_page)

@@ -1,3 +1,4 @@
+"""The ingest inbox: each alert the webhooks received, stored before answering, then applied by the scheduler."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -35,6 +35,8 @@ class _Loose(BaseModel):
 
 
 class PromAlert(_Loose):
+    """One alert of an Alertmanager or Grafana webhook (fields they add later are ignored)."""
+
     status: Literal["firing", "resolved"]
     labels: dict[str, str] = Field(min_length=1)
     annotations: dict[str, str] = Field(default_factory=dict)
@@ -64,6 +66,8 @@ class PromPayload(_Loose):
 
 
 class GenericAlert(BaseModel):
+    """One alert of the generic webhook; unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
@@ -85,6 +89,8 @@ class GenericAlert(BaseModel):
 
 
 class GenericPayload(BaseModel):
+    """The generic webhook's body: {"alerts": [...]}, at least one."""
+
     model_config = ConfigDict(extra="forbid")
 
     alerts: list[GenericAlert] = Field(min_length=1)
@@ -126,11 +132,14 @@ def _size(text: str) -> int:
 
 
 def severity_of(labels: dict[str, str]) -> str:
+    """Vigil's severity from a `severity` label: info, warning or critical, common aliases mapped
+    (page -> critical, low -> info), anything else or none warning."""
     value = labels.get("severity", "warning").lower()
     return value if value in SEVERITIES else _SEVERITY_ALIASES.get(value, "warning")
 
 
 def from_prom(source: str, payload: PromPayload) -> list[dict[str, Any]]:
+    """Each alert of an Alertmanager or Grafana payload as an inbox item of `source`."""
     items = []
     for a in payload.alerts:
         name = a.labels.get("alertname", "unnamed")
@@ -145,6 +154,7 @@ def from_prom(source: str, payload: PromPayload) -> list[dict[str, Any]]:
 
 
 def from_generic(payload: GenericPayload, now: datetime) -> list[dict[str, Any]]:
+    """Each alert of a generic payload as an inbox item; one without starts_at started `now`."""
     return [_item("generic", name=a.name, status=a.status, labels=a.labels, severity=a.severity, summary=a.summary,
                   starts_at=a.starts_at or now, value=a.value, extra={"upstream_fingerprint": a.fingerprint})
             for a in payload.alerts]
