@@ -19,6 +19,8 @@ args.add_argument("range", choices=tuple(service.RANGES), default=service.DEFAUL
 
 @ns.route("")
 class Report(Resource):
+    """/api/v1/reports: the operations report for a range."""
+
     @require("viewer")
     @ns.expect(args)
     @ns.response(200, "The report (see the README's Reports section for each field)")

@@ -44,6 +44,8 @@ _cache: weakref.WeakKeyDictionary[Database, dict[str, tuple[float, dict[str, Any
 
 @dataclass(frozen=True)
 class Period:
+    """The span a report covers, cut into buckets of bucket_s seconds."""
+
     name: str
     since: datetime
     until: datetime
