@@ -52,6 +52,8 @@ def _channel_dict(c: ChannelConfig) -> dict[str, Any]:
 
 @ns.route("")
 class Channels(Resource):
+    """/api/v1/channels: the configured chat channels."""
+
     @require("viewer")
     @ns.marshal_list_with(channel_out)
     def get(self) -> list[dict[str, Any]]:
@@ -61,6 +63,8 @@ class Channels(Resource):
 
 @ns.route("/<string:name>/test")
 class ChannelTest(Resource):
+    """/api/v1/channels/<name>/test: send the channel a test message."""
+
     @require("operator")
     @ns.response(404, "No such channel")
     @ns.marshal_with(test_out)
@@ -84,6 +88,8 @@ filters.add_argument("channel", location="args")
 
 @outbox_ns.route("")
 class Outbox(Resource):
+    """/api/v1/notifications: the notification outbox, filtered and paged."""
+
     @require("viewer")
     @outbox_ns.expect(filters)
     @outbox_ns.marshal_with(message_page)
@@ -102,6 +108,8 @@ class Outbox(Resource):
 
 @outbox_ns.route("/<int:message_id>/retry")
 class OutboxRetry(Resource):
+    """/api/v1/notifications/<id>/retry: send a failed notification again."""
+
     @require("operator")
     @outbox_ns.response(404, "No such notification")
     @outbox_ns.response(409, "Not failed, or its channel is no longer configured")

@@ -32,6 +32,8 @@ _TITLES = {
 
 
 def alert_payload(alert: Alert, public_url: str) -> dict[str, Any]:
+    """What a notification says about an alert: detector, severity, state, labels, value, threshold,
+    message, change points, links and its dashboard URL."""
     evidence = alert.evidence or {}
     return {"alert_id": alert.id, "detector": alert.detector, "severity": alert.severity, "state": alert.state,
             "labels": dict(alert.labels), "started_at": alert.started_at.isoformat(), "value": alert.value,
@@ -62,6 +64,8 @@ def enqueue_diagnosed(session: Session, config: Config, *, alert: Alert, suspect
 
 def enqueue_remediation(session: Session, config: Config, *, execution: Execution, event: str,
                         now: datetime) -> int:
+    """An outbox row for each channel that wants this execution event; returns how many. With an
+    alert, the message is about the alert and carries the execution."""
     alert = session.get(Alert, execution.alert_id) if execution.alert_id else None
     if alert is not None:
         return enqueue_alert(session, config, alert=alert, event=event, now=now, execution=execution)
@@ -105,6 +109,8 @@ def _add_direct(session: Session, channel: ChannelConfig, *, event: str, alert_i
 
 
 def remediation_payload(e: Execution, public_url: str) -> dict[str, Any]:
+    """What a notification says about an execution: remediation, version, outcome, duration, the last
+    2,000 characters of output and its dashboard URL."""
     return {"name": e.remediation, "version": e.version, "outcome": e.state, "duration_s": e.duration_s,
             "output_tail": (e.output or "")[-2000:], "execution_id": e.id,
             "url": f"{public_url.rstrip('/')}/executions/{e.id}"}
