@@ -30,6 +30,8 @@ rehearse_in = ns.model("BindingRehearsal", {
 
 @ns.route("/rehearse")
 class Rehearse(Resource):
+    """/api/v1/bindings/rehearse: what a binding spec would have done over past alerts."""
+
     @require("operator")
     @ns.expect(rehearse_in, validate=False)
     @ns.response(200, "Runs, skips and why, counts per day, the busiest hour (see README, Rehearsal)")
@@ -57,6 +59,8 @@ def _period() -> tuple[datetime, datetime]:
 
 @ns.route("/<int:binding_id>/shadow-report")
 class ShadowReport(Resource):
+    """/api/v1/bindings/<id>/shadow-report: what a shadow binding decided live."""
+
     @require("viewer")
     @ns.doc(params={"since": "ISO-8601 time or a duration before now (default 30 days before until)",
                     "until": "ISO-8601 time or a duration before now (default now)"})
@@ -72,6 +76,8 @@ class ShadowReport(Resource):
 
 @ns.route("/<int:binding_id>/promote")
 class Promote(Resource):
+    """/api/v1/bindings/<id>/promote: turn a shadow binding into an automatic one (admin)."""
+
     @require("admin")
     @ns.doc(params={"since": "start of the shadow period summarised in the audit record (default 30 days)"})
     @ns.response(200, "The binding, now in mode auto")
@@ -87,6 +93,8 @@ class Promote(Resource):
 
 
 class SourceUnavailable(ServiceError):
+    """The metric's history could not be fetched (502): the source's fault, not the request's."""
+
     status = 502  # the metric's history could not be fetched: the source's fault, not the request's
 
 
@@ -100,6 +108,8 @@ detector_rehearse_in = detectors_ns.model("DetectorRehearsal", {
 
 @detectors_ns.route("/<string:name>/rehearse")
 class DetectorRehearse(Resource):
+    """/api/v1/detectors/<name>/rehearse: a detector (or changes to it) replayed over its metric's history."""
+
     @require("operator")
     @detectors_ns.expect(detector_rehearse_in, validate=False)
     @detectors_ns.response(200, "Alerts same, shifted, added and removed against those actually raised")

@@ -24,6 +24,9 @@ from detectors.errors import SourceError
 
 
 def main(args: argparse.Namespace, config: Config) -> int:
+    """`vigil backtest --since`: rehearse the detector over its source's real history and print it
+    beside the alerts actually raised (text, or JSON with --json). Returns the exit status: 0, or 1
+    when the source or the database cannot be read; a bad flag raises UsageError."""
     definition = _definition(args, config)
     try:
         since, until = detector.period(args.since, args.until, utcnow())

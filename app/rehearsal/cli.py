@@ -14,6 +14,8 @@ from app.rehearsal import service, spec
 
 
 def main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """`vigil rehearse`: print, as JSON, what the binding in the given YAML file would have done over
+    the period. Returns the exit status: 0, or 2 when the file cannot be read or is refused."""
     from app import database_for
     from config import loader
 

@@ -76,6 +76,8 @@ def definition(config: Config, name: str, changes: Any) -> DetectorConfig:
 
 def rehearse(session: Session, config: Config, detector: DetectorConfig, *, since: datetime, until: datetime,
              source: Source | None = None) -> dict[str, Any]:
+    """The detector replayed over its metric's history in [since, until), compared with the alerts
+    actually raised (see compare); `source` replaces the configured one (tests)."""
     fetched = history(config, detector, since=since, until=until, source=source)
     return replay_fetched(session, detector, fetched, since=since, until=until)
 
@@ -97,6 +99,7 @@ def replay_fetched(session: Session, detector: DetectorConfig, fetched: list[Lab
 
 
 def actual(session: Session, name: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """The detector's alerts that fired in [since, until), in firing order, as compare reads them."""
     a = Alert.__table__.c
     rows = session.execute(select(a.id, a.fingerprint, a.labels, a.fired_at, a.resolved_at)
                            .where(a.detector == name, a.fired_at >= since, a.fired_at < until)

@@ -39,6 +39,8 @@ def transient_binding(spec: BindingConfig) -> Binding:
 
 
 def period(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """[since, until) with the defaults filled in: until now, since DEFAULT_PERIOD before until.
+    Raises BadRequestError when since is not before until."""
     until = until or now
     since = since or until - DEFAULT_PERIOD
     if since >= until:
@@ -71,6 +73,8 @@ def replay_binding(session: Session, binding: Binding, *, since: datetime,
 
 
 def firings(session: Session, binding: Binding, since: datetime, until: datetime) -> Iterator[replay.Firing]:
+    """The alerts the binding could have acted on, fired in [since, until), in firing order: its
+    detector and severities, error and nodata alerts left out."""
     templated = "{{" in json.dumps(binding.params)
     approve = binding.mode == "approve"  # only a wait for approval ends at the alert's resolution
     decoded: dict[str, dict[str, str]] = {}  # the same label sets recur: decode each text once
@@ -131,6 +135,8 @@ def _time_reader(session: Session) -> Callable[[Any], datetime | None]:
 
 
 def history(session: Session, binding: Binding, since: datetime, until: datetime) -> replay.History:
+    """What else the replay needs to know of the period: whether the remediation can run, pauses,
+    silences, breaker closes and how its past runs on each alert ended."""
     out = replay.History()
     try:
         version = registry.runnable(session, binding.remediation)
