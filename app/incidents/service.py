@@ -54,23 +54,43 @@ def track(session: Session, alert: Alert, *, event: str, now: datetime,
 def _attach(session: Session, alert: Alert, now: datetime, settings: IncidentSettings) -> None:
     values = group_of(alert, settings.group_by)
     key = group_key(values)
-    incident = session.scalar(select(Incident).where(Incident.group_key == key)
-                              .order_by(Incident.id.desc()).limit(1).with_for_update())
-    if incident is None or not _joins(incident, alert, settings.window):
-        incident = Incident(group_key=key, detector=alert.detector, group_labels=values, severity=alert.severity,
-                            state="open", started_at=alert.started_at, updated_at=now, alert_count=0, open_count=0)
-        session.add(incident)
-        session.flush()
+    newest = session.scalar(select(Incident).where(Incident.group_key == key)
+                            .order_by(Incident.id.desc()).limit(1).with_for_update())
+    incident = newest if newest is not None and joins(newest, alert, settings.window) else _open_one(session, key)
+    if incident is None:
+        incident = opened(session, alert, values, key, now)
     incident.alert_count += 1
     incident.open_count += 1
     incident.state, incident.resolved_at, incident.updated_at = "open", None, now
-    incident.started_at = min(incident.started_at, alert.started_at)
-    if SEVERITY_RANK.get(alert.severity, 0) > SEVERITY_RANK.get(incident.severity, 0):
-        incident.severity = alert.severity
+    widen(incident, alert)
     alert.incident_id = incident.id
 
 
-def _joins(incident: Incident, alert: Alert, window_s: float) -> bool:
+def _open_one(session: Session, key: str) -> Incident | None:
+    """An open incident of the group that is not its newest. Live, only the newest can be open;
+    but `vigil incidents backfill` adds old incidents with higher ids, which may hide the one
+    open now. Found through the few open incidents (ix_incidents_state_id)."""
+    return session.scalar(select(Incident).where(Incident.state == "open", Incident.group_key == key)
+                          .order_by(Incident.id.desc()).limit(1).with_for_update())
+
+
+def opened(session: Session, alert: Alert, values: dict[str, str], key: str, now: datetime) -> Incident:
+    """A new incident for the alert's group, with no member yet (the caller adds it)."""
+    incident = Incident(group_key=key, detector=alert.detector, group_labels=values, severity=alert.severity,
+                        state="open", started_at=alert.started_at, updated_at=now, alert_count=0, open_count=0)
+    session.add(incident)
+    session.flush()
+    return incident
+
+
+def widen(incident: Incident, alert: Alert) -> None:
+    """A new member's part in its incident's start and severity."""
+    incident.started_at = min(incident.started_at, alert.started_at)
+    if SEVERITY_RANK.get(alert.severity, 0) > SEVERITY_RANK.get(incident.severity, 0):
+        incident.severity = alert.severity
+
+
+def joins(incident: Incident, alert: Alert, window_s: float) -> bool:
     """Open, or resolved no longer than `window` before the alert started (a re-fire)."""
     if incident.state == "open" or incident.resolved_at is None:
         return True
