@@ -26,7 +26,8 @@ from detectors.errors import SourceError
 def main(args: argparse.Namespace, config: Config) -> int:
     """`vigil backtest --since`: rehearse the detector over its source's real history and print it
     beside the alerts actually raised (text, or JSON with --json). Returns the exit status: 0, or 1
-    when the source or the database cannot be read; a bad flag raises UsageError."""
+    when the source or the database cannot be read; a bad flag raises UsageError, an invalid
+    definition file ConfigError."""
     definition = _definition(args, config)
     try:
         since, until = detector.period(args.since, args.until, utcnow())
