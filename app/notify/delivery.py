@@ -34,6 +34,7 @@ class Delivery:
 
 
 def where(channel: ChannelConfig) -> str:
+    """How messages name the channel: `slack channel "ops"`."""
     return f'{channel.type} channel "{channel.name}"'
 
 
@@ -70,6 +71,9 @@ def retry_after(value: str | None, now: datetime) -> float | None:
 
 
 def classify(channel: ChannelConfig, response: requests.Response, now: datetime) -> Delivery:
+    """The Delivery an HTTP answer means: 2xx delivered; 429 retried after its Retry-After; 408 and 5xx
+    retried; any other status (a redirect, a 4xx) permanent. A failure's error quotes the start of
+    the body, secrets redacted."""
     status = response.status_code
     if 200 <= status < 300:
         return Delivery(ok=True, status=status)

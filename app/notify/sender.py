@@ -59,6 +59,9 @@ def _behind_earlier_row() -> Exists:
 
 
 class Sender:
+    """Sends the outbox's due rows, a group per message and a thread per channel; each attempt's outcome
+    goes on its rows: sent, pending again after a backoff, or failed."""
+
     def __init__(self, database: Database, channels: Sequence[ChannelConfig], *, batch: int = 200,
                  rng: random.Random | None = None, public_url: str | None = None) -> None:
         self.database, self.batch = database, batch
