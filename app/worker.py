@@ -15,10 +15,10 @@ from pathlib import Path
 from redis import Redis
 from rq import SimpleWorker, get_current_job
 from rq.serializers import JSONSerializer
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app import database_for
-from app.automation import isolation, results
+from app.automation import executions, isolation, results
 from app.automation.models import Execution, RemediationVersion
 from app.automation.rq_queue import HEARTBEAT_S, WORKER_PREFIX
 from app.db import Database, utcnow
@@ -52,10 +52,7 @@ def execute(execution_id: int) -> str:
     job = get_current_job()
     worker = job.worker_name if job else f"pid-{os.getpid()}"
     with database.write() as session:
-        claimed = session.execute(update(Execution).where(Execution.id == execution_id,
-                                                          Execution.state == "dispatched")
-                                  .values(state="running", runner=f"{WORKER_PREFIX}{worker}"))
-        if not claimed.rowcount:  # type: ignore[attr-defined]
+        if not executions.claim_dispatched(session, execution_id, runner=f"{WORKER_PREFIX}{worker}"):
             return "skipped: already claimed or no longer dispatched"
         execution = session.get(Execution, execution_id)
         assert execution is not None  # the UPDATE just matched it

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert, AlertEvent
 from app.audit import service as audit
-from app.automation import bindings
+from app.automation import bindings, executions
 from app.automation.models import Binding, Execution
 from app.automation.service import in_flight, running_count
 from app.silences import service as silences
@@ -72,7 +72,7 @@ def check(session: Session, execution: Execution, *, now: datetime, paused: bool
 
 
 def skip(session: Session, execution: Execution, reason: str, *, now: datetime) -> None:
-    execution.state, execution.fingerprint, execution.finished_at, execution.reason = "skipped", None, now, reason
+    executions.skip(execution, reason, now=now)
     details = {"execution_id": execution.id, "remediation": execution.remediation, "reason": reason}
     if execution.alert_id:
         session.add(AlertEvent(alert_id=execution.alert_id, at=now, kind="remediation.skipped", details=details))
@@ -82,5 +82,4 @@ def skip(session: Session, execution: Execution, reason: str, *, now: datetime) 
 
 def hold(execution: Execution, reason: str) -> None:
     """Keep it queued and say why (written only when the reason changes, not on every pass)."""
-    if execution.reason != reason:
-        execution.reason = reason
+    executions.hold(execution, reason)

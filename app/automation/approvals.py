@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert, AlertEvent
 from app.audit import service as audit
+from app.automation import executions
 from app.automation.models import Execution
 from app.db import get_or_404, iso
 from app.errors import ConflictError
 from app.notify import service as notify
 from config.schema import Config
 from config.units import format_duration
+from remediations.lifecycle import Action, ExecutionState, allowed
 
 LEGACY_TIMEOUT_S = 3600.0  # approvals stored before expires_at existed wait this long
 
@@ -36,11 +38,8 @@ def approve(session: Session, *, execution_id: int, by: str, now: datetime, forc
     if stale and not force:
         raise ConflictError(f"execution {execution_id} is stale: {stale}; approve with \"force\": true to run it "
                             "anyway", {"force": f"required: {stale}"})
-    if execution.state != "awaiting_approval":
-        _take_slot_again(session, execution)
-    execution.state, execution.approved_by, execution.comment = "queued", by, comment
-    execution.finished_at, execution.cancelled_by = None, None
-    execution.reason = f"approved by {by}" + (f" (forced: {stale})" if stale else "")
+    _queue(session, execution, by=by, comment=comment,
+           reason=f"approved by {by}" + (f" (forced: {stale})" if stale else ""))
     details = {"comment": comment, "force": bool(stale), **({"stale": stale} if stale else {})}
     _alert_event(session, execution, "remediation.approved", by, now, details)
     audit.record(session, actor=by, action="execution.approve", target=f"execution:{execution_id}", details=details)
@@ -51,9 +50,8 @@ def approve(session: Session, *, execution_id: int, by: str, now: datetime, forc
 
 def reject(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "",
            config: Config | None = None) -> Execution:
-    execution = _expect(session, execution_id, ("awaiting_approval",), "reject")
-    execution.state, execution.rejected_by, execution.fingerprint = "rejected", by, None
-    execution.reason, execution.finished_at, execution.comment = f"rejected by {by}", now, comment
+    execution = _expect(session, execution_id, Action.REJECT)
+    executions.reject(execution, by=by, comment=comment, now=now)
     _alert_event(session, execution, "remediation.rejected", by, now, {"comment": comment})
     audit.record(session, actor=by, action="execution.reject", target=f"execution:{execution_id}",
                  details={"comment": comment})
@@ -63,10 +61,9 @@ def reject(session: Session, *, execution_id: int, by: str, now: datetime, comme
 
 def cancel(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "",
            config: Config | None = None) -> Execution:
-    execution = _expect(session, execution_id, ("awaiting_approval", "queued"), "cancel")
-    waiting = execution.state == "awaiting_approval"
-    execution.state, execution.cancelled_by, execution.fingerprint = "cancelled", by, None
-    execution.reason, execution.finished_at, execution.comment = f"cancelled by {by}", now, comment
+    execution = _expect(session, execution_id, Action.CANCEL)
+    waiting = execution.state == ExecutionState.AWAITING_APPROVAL
+    executions.cancel(execution, by=by, reason=f"cancelled by {by}", now=now, comment=comment)
     _alert_event(session, execution, "remediation.cancelled", by, now, {"comment": comment})
     audit.record(session, actor=by, action="execution.cancel", target=f"execution:{execution_id}",
                  details={"comment": comment})
@@ -93,7 +90,8 @@ def expire(session: Session, *, now: datetime, config: Config | None = None) -> 
     for execution in rows:
         deadline = execution.expires_at or execution.queued_at + timedelta(seconds=LEGACY_TIMEOUT_S)
         waited = format_duration(round((deadline - execution.queued_at).total_seconds()))
-        _end_wait(session, execution, "expired", f"expired: nobody approved it within {waited}", now)
+        executions.expire(execution, reason=f"expired: nobody approved it within {waited}", now=now)
+        _end_wait(session, execution, now)
         audit.record(session, actor="system", action="execution.expire", target=f"execution:{execution.id}",
                      details={"reason": execution.reason})
         _tell_chat(session, config, execution, f"expired: nobody approved within {waited}", now)
@@ -104,9 +102,9 @@ def cancel_for_resolved(session: Session, alert: Alert, *, now: datetime, config
     """A waiting approval ends when its alert resolves (it can still be approved with force)."""
     for execution in session.scalars(select(Execution).where(Execution.alert_id == alert.id,
                                                              Execution.state == "awaiting_approval")):
-        _end_wait(session, execution, "cancelled", f"cancelled: alert {alert.id} resolved before anyone approved",
-                  now)
-        execution.cancelled_by = "system"
+        executions.cancel(execution, by="system", now=now,
+                          reason=f"cancelled: alert {alert.id} resolved before anyone approved")
+        _end_wait(session, execution, now)
         audit.record(session, actor="system", action="execution.cancel", target=f"execution:{execution.id}",
                      details={"reason": execution.reason})
         _tell_chat(session, config, execution, "cancelled: alert resolved before anyone approved", now)
@@ -122,9 +120,8 @@ def _tell_chat(session: Session, config: Config | None, execution: Execution, wh
                               text=why[0].upper() + why[1:], now=now)
 
 
-def _end_wait(session: Session, execution: Execution, state: str, reason: str, now: datetime) -> None:
-    execution.state, execution.fingerprint, execution.finished_at, execution.reason = state, None, now, reason
-    _alert_event(session, execution, f"remediation.{state}", "system", now, {"reason": reason})
+def _end_wait(session: Session, execution: Execution, now: datetime) -> None:
+    _alert_event(session, execution, f"remediation.{execution.state}", "system", now, {"reason": execution.reason})
 
 
 def _approvable(execution: Execution) -> bool:
@@ -132,22 +129,22 @@ def _approvable(execution: Execution) -> bool:
         execution.state == "cancelled" and execution.cancelled_by == "system")
 
 
-def _take_slot_again(session: Session, execution: Execution) -> None:
-    """An ended wait approved with force becomes active again: one active run per alert still holds."""
+def _queue(session: Session, execution: Execution, *, by: str, comment: str, reason: str) -> None:
+    """Queued again. An ended wait approved with force becomes active again: one active run per
+    alert still holds (its alert's fingerprint is the slot)."""
     alert = session.get(Alert, execution.alert_id) if execution.alert_id else None
     try:
-        with session.begin_nested():
-            execution.fingerprint, execution.state = (alert.fingerprint if alert else None), "queued"
-            session.flush()
+        executions.approve(session, execution, by=by, comment=comment, reason=reason,
+                           fingerprint=alert.fingerprint if alert else None)
     except IntegrityError:
         raise ConflictError(f"cannot approve execution {execution.id}: another execution of its binding is "
                             "already active for this alert") from None
 
 
-def _expect(session: Session, execution_id: int, states: tuple[str, ...], verb: str) -> Execution:
+def _expect(session: Session, execution_id: int, action: Action) -> Execution:
     execution = get_or_404(session, Execution, execution_id, "execution")
-    if execution.state not in states:
-        raise ConflictError(f"cannot {verb} execution {execution_id}: it is {execution.state}")
+    if not allowed(execution.state, action):
+        raise ConflictError(f"cannot {action} execution {execution_id}: it is {execution.state}")
     return execution
 
 

@@ -15,16 +15,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.automation import admission, approvals, results
+from app.automation import admission, approvals, executions, results
 from app.automation.models import Execution, RemediationVersion
 from app.automation.service import state as automation_state
 from app.db import Database, utcnow
 from config.schema import Config
 from remediations import RunnerError, RunRequest
 from remediations.backends.base import Backend
+from remediations.lifecycle import ExecutionState
 
 log = logging.getLogger("vigil.dispatch")
 
@@ -49,7 +50,7 @@ class Dispatcher:
         """Inline executions left running by a crashed scheduler become interrupted, never stuck."""
         with self.database.write() as session:
             rows = session.scalars(select(Execution).where(
-                Execution.state == "running", Execution.runner.is_distinct_from(self.holder),
+                Execution.state == ExecutionState.RUNNING, Execution.runner.is_distinct_from(self.holder),
                 Execution.runner.not_like("rq%"))).all()
             for row in rows:
                 _end_orphan(row)
@@ -97,14 +98,13 @@ class Dispatcher:
             self.remote.enqueue(execution, version)
         except Exception as exc:  # Redis away: the execution waits, queued, for the next pass
             log.warning("execution could not be enqueued", extra={"execution": execution.id, "error": type(exc).__name__})
-            self._requeue(execution.id, f"requeued: Redis unavailable ({type(exc).__name__})")
+            self._requeue(execution.id, ExecutionState.DISPATCHED, f"requeued: Redis unavailable ({type(exc).__name__})")
 
     def _claim(self, session: Session, now: datetime) -> list[tuple[Execution, RemediationVersion]]:
         queued = session.execute(
             select(Execution, RemediationVersion).join(RemediationVersion,
                                                        RemediationVersion.hash == Execution.version_hash)
             .where(Execution.state == "queued").order_by(Execution.id).limit(100)).all()
-        state = "dispatched" if self.remote is not None else "running"
         paused = automation_state(session).paused
         slots = admission.Slots(session)
         claimed = []
@@ -118,10 +118,7 @@ class Dispatcher:
             if verdict.action == "queue":
                 admission.hold(execution, verdict.reason)
                 continue
-            taken = session.execute(update(Execution).where(Execution.id == execution.id,
-                                                            Execution.state == "queued")
-                                    .values(state=state, runner=self.holder if state == "running" else "rq"))
-            if taken.rowcount:  # type: ignore[attr-defined]
+            if executions.claim(session, execution, holder=self.holder, remote=self.remote is not None):
                 slots.take(execution)
                 claimed.append((execution, version))
         return claimed
@@ -135,12 +132,11 @@ class Dispatcher:
                 on_done=lambda result: results.record_result(self.database, self.config, execution_id, result),
                 on_output=lambda text: results.record_output(self.database, execution_id, text))
         except RunnerError as exc:
-            self._requeue(execution_id, f"requeued: {exc}")
+            self._requeue(execution_id, ExecutionState.RUNNING, f"requeued: {exc}")
 
-    def _requeue(self, execution_id: int, reason: str) -> None:
+    def _requeue(self, execution_id: int, claimed: ExecutionState, reason: str) -> None:
         with self.database.write() as session:
-            session.execute(update(Execution).where(Execution.id == execution_id)
-                            .values(state="queued", runner=None, reason=reason))
+            executions.requeue(session, execution_id, from_state=claimed, reason=reason)
 
 
 def _end_orphan(execution: Execution) -> None:

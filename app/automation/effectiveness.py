@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert
+from app.automation import executions
 from app.automation.models import Execution
 
 OUTCOMES = ("effective", "not_effective", "not_applicable")
@@ -55,7 +56,7 @@ def judge(session: Session, execution: Execution, *, now: datetime) -> str | Non
     resolved_at = alert.resolved_at if alert is not None and alert.state == "resolved" else None
     outcome, recovery_s = verdict(started_at=execution.started_at, finished_at=execution.finished_at,
                                   resolved_at=resolved_at, verify_until=execution.verify_until, now=now)
-    execution.outcome, execution.recovery_s = outcome, recovery_s
+    executions.judged(execution, outcome=outcome, recovery_s=recovery_s)
     return outcome
 
 

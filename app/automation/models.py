@@ -7,11 +7,12 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+from remediations.lifecycle import ACTIVE, FINAL
 
-# Execution states. "Active" ones hold a slot: at most one per binding and fingerprint.
-ACTIVE_STATES = ("awaiting_approval", "queued", "dispatched", "running")
-FINAL_STATES = ("succeeded", "failed", "timed_out", "error", "cancelled", "rejected", "skipped",
-                "interrupted", "dry_run", "expired", "shadow")
+# Execution states and their moves: remediations.lifecycle. "Active" ones hold a slot: at most
+# one per binding and fingerprint (the partial index below spells them out for the database).
+ACTIVE_STATES = ACTIVE
+FINAL_STATES = FINAL
 
 
 class Remediation(Base):

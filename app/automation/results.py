@@ -8,23 +8,22 @@ from datetime import datetime, timedelta
 from typing import Any
 from pathlib import Path
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app import metrics
 from app.alerts.models import Alert, AlertEvent
 from app.audit import service as audit
-from app.automation import effectiveness
+from app.automation import effectiveness, executions
 from app.automation.models import Binding, Execution, RemediationVersion
 from app.automation.service import alert_context
-from app.db import Database, iso, utcnow
+from app.db import Database, utcnow
 from app.diagnostics import service as diagnostics
 from app.notify import service as notify
 from config.schema import AutomationSettings, Config
 from remediations import RunRequest, RunResult, breaker_should_open
+from remediations.lifecycle import FAILED, ExecutionState
 
 log = logging.getLogger("vigil.executions")
-FAILED = ("failed", "timed_out", "error")
 
 
 def build_request(session: Session, execution: Execution, version: RemediationVersion, *,
@@ -58,7 +57,7 @@ def record_start(database: Database, config: Config, execution_id: int, pid: int
     with database.write() as session:
         execution = session.get(Execution, execution_id)
         if execution is not None:
-            execution.pid, execution.started_at = pid, now
+            executions.started(execution, pid=pid, now=now)
             if execution.trigger != "diagnostic":  # a diagnostic script is not "remediating" the alert
                 notify.enqueue_remediation(session, config, execution=execution, event="remediation.started",
                                            now=now)
@@ -69,8 +68,7 @@ def record_output(database: Database, execution_id: int, text: str) -> None:
     replaces it in record_result. A failed write only delays what the page shows."""
     try:
         with database.write() as session:
-            session.execute(update(Execution).where(Execution.id == execution_id, Execution.state == "running")
-                            .values(output=text))
+            executions.write_output(session, execution_id, text)
     except Exception as exc:  # the database away for a moment must not stop the script
         log.warning("execution output so far not stored",
                     extra={"execution": execution_id, "error": type(exc).__name__})
@@ -79,13 +77,9 @@ def record_output(database: Database, execution_id: int, text: str) -> None:
 def record_result(database: Database, config: Config, execution_id: int, result: RunResult) -> None:
     with database.write() as session:
         execution = session.get(Execution, execution_id)
-        if execution is None or execution.state != "running":
+        if execution is None or execution.state != ExecutionState.RUNNING:
             return  # already reconciled elsewhere (e.g. marked interrupted)
-        execution.state, execution.exit_code = result.status, result.exit_code
-        execution.output, execution.truncated = result.output, result.truncated
-        execution.started_at = execution.started_at or result.started_at
-        execution.finished_at, execution.duration_s = result.finished_at, result.duration_s
-        execution.fingerprint = None
+        executions.finish(execution, result)
         _close_loop(session, config, execution, result.finished_at)
         _update_breaker(session, config, execution, result.finished_at)
         if execution.alert_id:
@@ -116,7 +110,7 @@ def _close_loop(session: Session, config: Config, execution: Execution, now: dat
     """Watch for the alert's resolution from now on; judge at once if it already resolved."""
     if execution.state != "succeeded" or not execution.alert_id or execution.trigger == "diagnostic":
         return
-    execution.verify_until = now + timedelta(seconds=config.settings.automation.verify_window_s)
+    executions.watch(execution, until=now + timedelta(seconds=config.settings.automation.verify_window_s))
     effectiveness.judge(session, execution, now=now)
 
 
@@ -141,18 +135,9 @@ def _update_breaker(session: Session, config: Config, execution: Execution, now:
 
 
 def interrupt(session: Session, execution: Execution, reason: str) -> None:
-    """Its runner died. If the script had been started it may have run to completion (side
-    effects and all: a killed RQ worker's script went on to its end), so say so."""
-    if execution.started_at is not None:
-        execution.outcome_unknown = True
-        reason += (f"; the script was started at {iso(execution.started_at)}; its result never came back: "
-                   "it may have run to completion")
-    elif execution.state == "running":  # claimed; the start may have happened but not been recorded
-        execution.outcome_unknown = True
-        reason += "; the runner took it but no start was recorded: the script may have run"
-    else:
-        reason += "; the script never started"
-    _end(session, execution, "interrupted", reason)
+    """Its runner died; the reason says whether the script may have run (executions.interrupt)."""
+    reason = executions.interrupt(execution, reason)
+    _audit_end(session, execution)
     if execution.alert_id:
         session.add(AlertEvent(alert_id=execution.alert_id, at=execution.finished_at, kind="remediation.interrupted",
                                details={"execution_id": execution.id, "reason": reason,
@@ -161,11 +146,10 @@ def interrupt(session: Session, execution: Execution, reason: str) -> None:
 
 def fail(session: Session, execution: Execution, reason: str) -> None:
     """A run that could not even start (its script could not be written, say)."""
-    _end(session, execution, "error", reason)
+    executions.fail(execution, reason)
+    _audit_end(session, execution)
 
 
-def _end(session: Session, execution: Execution, state: str, reason: str) -> None:
-    execution.state, execution.fingerprint, execution.finished_at = state, None, utcnow()
-    execution.reason = reason
-    audit.record(session, actor="system", action=f"execution.{state}", target=f"execution:{execution.id}",
-                 details={"reason": reason, "outcome_unknown": execution.outcome_unknown})
+def _audit_end(session: Session, execution: Execution) -> None:
+    audit.record(session, actor="system", action=f"execution.{execution.state}", target=f"execution:{execution.id}",
+                 details={"reason": execution.reason, "outcome_unknown": execution.outcome_unknown})

@@ -10,13 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert, AlertEvent
 from app.audit import service as audit
 from app.automation import bindings as binding_service
-from app.automation import approvals, effectiveness, registry, suspects
+from app.automation import approvals, effectiveness, executions, registry, suspects
 from app.automation.approvals import approve as approve  # re-exported: the API's actions live there
 from app.automation.approvals import cancel as cancel
 from app.automation.approvals import reject as reject
@@ -26,12 +25,14 @@ from app.errors import BadRequestError, ConflictError, NotFoundError
 from app.silences import service as silences
 from config.schema import Config
 from remediations import ParamsError, decide, render_params, validate_params
+from remediations.lifecycle import ACTIVE, RAN, Action, ExecutionState
 
 # States that count as a run for cooldown and rate limits (a skip or rejection is not a run).
 # A shadow binding's "would run" counts too: it decides exactly like auto (README "Rehearsal").
-RAN_STATES = (*ACTIVE_STATES, "succeeded", "failed", "timed_out", "error", "interrupted", "shadow")
-_STATE_OF_ACTION = {"run": "queued", "queue": "queued", "approve": "awaiting_approval",
-                    "dry_run": "dry_run", "skip": "skipped", "shadow": "shadow"}
+RAN_STATES = (*ACTIVE, *RAN, ExecutionState.SHADOW)
+# What a policy decision does to the new row (remediations.decide's actions -> lifecycle's).
+_ACTION_OF_DECISION = {"run": Action.QUEUE, "queue": Action.QUEUE, "approve": Action.AWAIT_APPROVAL,
+                       "dry_run": Action.DRY_RUN, "skip": Action.SKIP, "shadow": Action.SHADOW}
 
 
 def alert_context(alert: Alert) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def on_firing(session: Session, alert: Alert, *, now: datetime, silenced_by: str
             if binding.when_suspect and suspects.diagnosis_pending(session, alert.id):
                 _wait_for_diagnosis(session, binding, alert, now=now)  # on_diagnosed decides it
             elif binding.when_suspect:
-                created.append(_record(session, binding, alert, None, {}, "skipped",
+                created.append(_record(session, binding, alert, None, {}, Action.SKIP,
                                        "skipped: when_suspect: no diagnosis of this alert is queued", now))
             else:
                 created.append(_decide(session, binding, alert, now=now, paused=paused, silenced_by=silenced_by))
@@ -79,7 +80,7 @@ def on_diagnosed(session: Session, alert: Alert, ranked: list[dict[str, Any]] | 
         if reason is None and alert.state != "firing":
             reason = f"skipped: the alert is {alert.state}, no longer firing"
         if reason is not None:
-            created.append(_record(session, binding, alert, None, {}, "skipped", reason, now))
+            created.append(_record(session, binding, alert, None, {}, Action.SKIP, reason, now))
         else:
             created.append(_decide(session, binding, alert, now=now, paused=paused,
                                    silenced_by=f"silence {silence.id}" if silence else None))
@@ -91,10 +92,9 @@ def _decide(session: Session, binding: Binding, alert: Alert, *, now: datetime, 
     try:
         version = registry.runnable(session, binding.remediation)
     except (NotFoundError, ConflictError) as exc:
-        return _record(session, binding, alert, None, {}, "skipped", f"skipped: {exc.message}", now)
+        return _record(session, binding, alert, None, {}, Action.SKIP, f"skipped: {exc.message}", now)
     if _active(session, binding.id, alert.fingerprint):
-        return _record(session, binding, alert, version, {}, "skipped",
-                       "skipped: already queued or running for this alert", now)
+        return _record(session, binding, alert, version, {}, Action.SKIP, executions.SLOT_TAKEN, now)
     decision = decide(
         binding=binding_service.policy(binding), now=now, paused=paused, silenced_by=silenced_by,
         last_run_at_for_fingerprint=_last_run(session, binding.id, alert.fingerprint),
@@ -105,38 +105,19 @@ def _decide(session: Session, binding: Binding, alert: Alert, *, now: datetime, 
     try:
         params = validate_params(version.params_schema, render_params(binding.params, alert_context(alert)))
     except ParamsError as exc:
-        return _record(session, binding, alert, version, {}, "skipped", f"skipped: {exc}", now)
-    return _record(session, binding, alert, version, params, _STATE_OF_ACTION[decision.action], decision.reason, now)
+        return _record(session, binding, alert, version, {}, Action.SKIP, f"skipped: {exc}", now)
+    return _record(session, binding, alert, version, params, _ACTION_OF_DECISION[decision.action], decision.reason, now)
 
 
 def _record(session: Session, binding: Binding, alert: Alert, version: RemediationVersion | None,
-            params: dict[str, Any], state_: str, reason: str, now: datetime) -> Execution:
-    execution = Execution(
-        remediation=binding.remediation, version=version.version if version else 0,
-        version_hash=version.hash if version else "", binding_id=binding.id, alert_id=alert.id,
-        fingerprint=alert.fingerprint if state_ in ACTIVE_STATES else None, state=state_, reason=reason,
-        trigger="diagnostic" if binding.kind == "diagnostic" else "alert", triggered_by=f"binding:{binding.name}",
-        params=params, queued_at=now, output="",
-        truncated=False, queue=binding.queue or "default",
-        expires_at=now + timedelta(seconds=binding.approval_timeout_s) if state_ == "awaiting_approval" else None,
-    )
-    try:
-        with session.begin_nested():
-            session.add(execution)
-    except IntegrityError:  # a concurrent decision won the active slot for this fingerprint
-        execution = Execution(**{**_columns(execution), "state": "skipped", "fingerprint": None,
-                                 "reason": "skipped: already queued or running for this alert"})
-        session.add(execution)
-    session.flush()
+            params: dict[str, Any], action: Action, reason: str, now: datetime) -> Execution:
+    execution = executions.decide(session, action=action, binding=binding, alert=alert, version=version,
+                                  params=params, reason=reason, now=now)
     details = {"binding": binding.name, "remediation": binding.remediation, "state": execution.state,
                "reason": execution.reason, "execution_id": execution.id}
     session.add(AlertEvent(alert_id=alert.id, at=now, kind="remediation.decided", details=details))
     audit.record(session, actor="system", action="automation.decide", target=f"alert:{alert.id}", details=details)
     return execution
-
-
-def _columns(execution: Execution) -> dict[str, Any]:
-    return {c.key: getattr(execution, c.key) for c in Execution.__table__.columns if c.key != "id"}
 
 
 def _active(session: Session, binding_id: int, fingerprint: str) -> bool:
@@ -219,11 +200,8 @@ def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_i
         raise BadRequestError(str(exc), exc.errors) from None
     if alert_id:
         get_or_404(session, Alert, alert_id, "alert")  # a run may name the alert it is for
-    execution = Execution(remediation=name, version=version.version, version_hash=version.hash, alert_id=alert_id,
-                          state="queued", reason=f"manual run by {by}", trigger="manual", triggered_by=by,
-                          params=params, queued_at=now, output="", truncated=False, queue="default")
-    session.add(execution)
-    session.flush()
+    execution = executions.queue_manual(session, name=name, version=version, params=params, alert_id=alert_id,
+                                        by=by, now=now)
     audit.record(session, actor=by, action="remediation.run", target=f"execution:{execution.id}",
                  details={"remediation": name, "version": version.version, "alert_id": alert_id})
     return execution

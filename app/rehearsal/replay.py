@@ -28,6 +28,9 @@ from app.alerts.models import Alert
 from app.automation import bindings as binding_service
 from app.automation.models import Binding
 from remediations import BindingPolicy, ParamsError, breaker_should_open, decide, render_params, validate_params
+# RAN: final states that were a run; FAILED: those count towards the breaker (service.py reads replay.RAN).
+from remediations.lifecycle import FAILED as FAILED
+from remediations.lifecycle import RAN as RAN
 
 ASSUMPTIONS = {
     "outcome": "the same remediation's past run on the same alert where known, else success",
@@ -37,8 +40,6 @@ ASSUMPTIONS = {
     "concurrency": "counts this binding's runs only",
     "history": "starts empty at `since`: runs before the period are not replayed",
 }
-FAILED = ("failed", "timed_out", "error")  # as app.automation.results: these count towards the breaker
-RAN = ("succeeded", "failed", "timed_out", "error", "interrupted")  # final states that were a run
 _tuple = tuple.__new__
 
 
