@@ -1,14 +1,14 @@
 """The dashboard blueprint: sign-in guard, CSRF check, security headers, friendly errors.
 
-Views live in the *_views modules; register() imports them so their routes are on the
-blueprint before the app registers it.
+Views live in the *_views modules, which add their routes to `bp`; the package's register()
+imports them before the app registers the blueprint.
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Callable
 
-from flask import Blueprint, Flask, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -16,11 +16,10 @@ from werkzeug.wrappers import Response
 from app.automation import isolation as automation_isolation
 from app.automation.models import AutomationState
 from app.dashboard import display
-from app.dashboard.session import SESSION_LIFETIME, actor, check_csrf, csrf_token, current_user, safe_next
+from app.dashboard.session import actor, check_csrf, csrf_token, current_user, safe_next
 from app.db import utcnow
 from app.errors import NotFoundError, ServiceError
 from app.web import cfg, db
-from config.schema import Config
 
 bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
@@ -33,20 +32,6 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
 
 for _name, _fn in display.FILTERS.items():
     bp.add_app_template_filter(_fn, _name)
-
-
-def register(app: Flask, config: Config) -> None:
-    """Cookie settings and the blueprint; app.secret_key is set by the caller."""
-    from app.dashboard import alerts_views, audit_views, auth_views, automation_views, detector_views  # noqa: F401
-    from app.dashboard import exports_views, notifications_views, reports_views, run_views  # noqa: F401
-    from app.dashboard import incident_views, silence_views  # noqa: F401
-
-    app.config.update(
-        SESSION_COOKIE_NAME="vigil_session", SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config.settings.public_url.startswith("https://"),
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
-    )
-    app.register_blueprint(bp)
 
 
 @bp.before_request
