@@ -175,3 +175,17 @@ def test_the_check_catches_each_kind_of_write_and_nothing_else() -> None:
         "9: Execution.__table__.delete()", "12: assigns e.reason", "13: assigns x.exit_code",
         "17: assigns row.output", "20: setattr(other, ...)",
     ]
+
+
+def test_the_slot_index_names_exactly_the_active_states() -> None:
+    # The partial unique index spells the states out for the database; it must follow the table.
+    from sqlalchemy import Table
+
+    from remediations.lifecycle import ACTIVE
+
+    table = Execution.__table__
+    assert isinstance(table, Table)
+    [index] = [i for i in table.indexes if i.name == "uq_executions_active_binding_fingerprint"]
+    for dialect in ("sqlite", "postgresql"):
+        where = str(index.dialect_options[dialect]["where"])
+        assert set(re.findall(r"'(\w+)'", where)) == {state.value for state in ACTIVE}
