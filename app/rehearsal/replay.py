@@ -68,6 +68,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Silence:
+    """A silence of the period: when it held, and whether it matches a label set."""
+
     id: int
     starts_at: datetime
     ends_at: datetime
