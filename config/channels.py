@@ -14,10 +14,11 @@ YAML example (URLs and secrets come from the environment, never from the file)::
         url: ${BRIDGE_URL}
         secret: ${BRIDGE_HMAC_KEY}
 
-Matchers compare alert labels by equality; a value starting with `~` is instead a Python
+Matchers compare alert labels by equality; a value starting with `~` is instead an RE2
 regular expression that must match the whole label value (`~prod|staging` matches
 "prod" and "staging", not "preprod"), as Alertmanager's `=~` does. A label the alert does
-not carry counts as the empty string, so `{team: ""}` selects alerts without a team. To
+not carry counts as the empty string, so `{team: ""}` selects alerts without a team: the
+one rule of config.matchers, shared with silences, bindings and the alert filters. To
 match a value that itself starts with `~`, write a regex: `~~literal`.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Annotated, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator, model_validator
 
-from config import regex
+from config import matchers as label_matchers
 from config.units import Duration
 
 Event = Literal[
@@ -94,12 +95,7 @@ class _Channel(BaseModel):
     @field_validator("matchers")
     @classmethod
     def _valid_regexes(cls, matchers: dict[str, str]) -> dict[str, str]:
-        for label, wanted in matchers.items():
-            if wanted.startswith("~"):
-                try:
-                    regex.compile_label_regex(wanted[1:])
-                except regex.RegexError as exc:
-                    raise ValueError(f"label {label!r}: {wanted[1:]!r}: {exc}") from None
+        label_matchers.from_map(matchers)  # MatcherError is a ValueError: pydantic reports it
         return matchers
 
 
@@ -256,12 +252,6 @@ def parse_channel(raw: Mapping[str, object]) -> ChannelConfig:
     return _ADAPTER.validate_python(raw)
 
 
-def _label_matches(value: str, wanted: str) -> bool:
-    if wanted.startswith("~"):
-        return regex.fullmatch(wanted[1:], value)  # validated when the config was loaded
-    return value == wanted
-
-
 def matches(channel: ChannelConfig, *, event: str, severity: str, labels: Mapping[str, str]) -> bool:
     """Say whether a channel wants a notification about this event.
 
@@ -282,4 +272,5 @@ def matches(channel: ChannelConfig, *, event: str, severity: str, labels: Mappin
         raise ValueError(f"unknown severity {severity!r}; expected one of {sorted(SEVERITY_RANK)}")
     if event not in channel.events or SEVERITY_RANK[severity] < SEVERITY_RANK[channel.min_severity]:
         return False
-    return all(_label_matches(labels.get(k, ""), v) for k, v in channel.matchers.items())
+    # Validated when the config was loaded.
+    return label_matchers.matches(label_matchers.from_stored_map(channel.matchers), labels)

@@ -14,6 +14,7 @@ from app.audit import service as audit
 from app.automation.models import Binding
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError
+from config import matchers as label_matchers
 from config import regex
 from config.loader import describe
 from config.schema import BindingConfig
@@ -23,26 +24,19 @@ SEVERITIES = ("info", "warning", "critical")
 
 
 def matches(binding: Binding, alert: Alert) -> bool:
-    """Detector name, severities and label matchers (a value starting with '~' is a regex)."""
+    """Detector name, severities and label matchers (a value starting with '~' is a regex).
+
+    Labels follow config.matchers' one rule: a label the alert lacks is "", so `{team: ""}`
+    or `{env: "~|dev"}` also match alerts without that label. A regex stored before RE2
+    matches nothing rather than running anything.
+    """
     if not binding.enabled:
         return False
     if binding.detector and binding.detector != alert.detector:
         return False
     if binding.severities and alert.severity not in binding.severities:
         return False
-    for name, wanted in binding.matchers.items():
-        value = alert.labels.get(name)
-        if value is None:
-            return False
-        if wanted.startswith("~"):
-            try:
-                if not regex.fullmatch(wanted[1:], value):
-                    return False
-            except regex.RegexError:
-                return False  # stored before RE2: it matches nothing rather than running anything
-        elif value != wanted:
-            return False
-    return True
+    return label_matchers.matches(label_matchers.from_stored_map(binding.matchers), alert.labels)
 
 
 def policy(binding: Binding) -> BindingPolicy:

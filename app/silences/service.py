@@ -15,29 +15,11 @@ from app.audit import service as audit
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError
 from app.silences.models import Silence
-from config import regex
+from config import matchers as label_matchers
 
-OPS = ("=", "!=", "=~", "!~")
-
-
-@dataclass(frozen=True)
-class Matcher:
-    name: str
-    op: str
-    value: str
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        # As in Alertmanager, a missing label is the empty string, and regexes are anchored.
-        actual = labels.get(self.name, "")
-        if self.op == "=":
-            return actual == self.value
-        if self.op == "!=":
-            return actual != self.value
-        try:
-            found = regex.fullmatch(self.value, actual)
-        except regex.RegexError:
-            return False  # stored before RE2 (say, a lookahead): it silences nothing rather than everything
-        return found if self.op == "=~" else not found
+OPS = label_matchers.OPS
+# One matcher for silences, bindings, channels and the alert filters (a missing label is "").
+Matcher = label_matchers.Matcher
 
 
 def parse_matchers(raw: Any) -> list[Matcher]:
@@ -56,12 +38,10 @@ def parse_matchers(raw: Any) -> list[Matcher]:
             raise BadRequestError(f"{where}.op: expected one of {', '.join(OPS)}", {f"{where}.op": f"got {op!r}"})
         if not isinstance(value, str):
             raise BadRequestError(f"{where}.value: expected a string", {f"{where}.value": "expected a string"})
-        if op in ("=~", "!~"):
-            try:
-                regex.compile_label_regex(value)
-            except regex.RegexError as exc:
-                raise BadRequestError(f"{where}.value: {exc}", {f"{where}.value": str(exc)}) from None
-        out.append(Matcher(name, op, value))
+        try:
+            out.append(Matcher.validated(name, op, value))
+        except label_matchers.MatcherError as exc:
+            raise BadRequestError(f"{where}.value: {exc}", {f"{where}.value": str(exc)}) from None
     return out
 
 
@@ -130,7 +110,7 @@ def active(session: Session, now: datetime) -> Sequence[Silence]:
 def silenced_by(session: Session, labels: Mapping[str, str], now: datetime) -> Silence | None:
     """The first active silence whose matchers all match these labels."""
     for silence in active(session, now):
-        if all(Matcher(**m).matches(labels) for m in silence.matchers):
+        if label_matchers.matches(label_matchers.from_dicts(silence.matchers), labels):
             return silence
     return None
 
@@ -151,5 +131,5 @@ def preview(session: Session, matchers: Sequence[Matcher], *, limit: int = 50, s
     """Which open (pending or firing) alerts a silence with these matchers would silence now."""
     rows = session.scalars(select(Alert).where(Alert.state.in_(OPEN_STATES)).order_by(Alert.id.desc())
                            .limit(scan + 1)).all()
-    found = [a for a in rows[:scan] if all(m.matches(alert_labels(a)) for m in matchers)]
+    found = [a for a in rows[:scan] if label_matchers.matches(matchers, alert_labels(a))]
     return Preview(found[:limit], len(found), len(rows) <= scan)

@@ -54,7 +54,9 @@ def test_a_catastrophic_pattern_matches_in_linear_time_in_silences_bindings_and_
     assert Matcher("instance", "!~", EVIL_PATTERN).matches({"instance": EVIL_VALUE}) is True
     binding = SimpleNamespace(enabled=True, detector=None, severities=[], matchers={"instance": "~" + EVIL_PATTERN})
     assert bindings.matches(binding, SimpleNamespace(labels={"instance": EVIL_VALUE})) is False  # type: ignore[arg-type]
-    assert channels._label_matches(EVIL_VALUE, "~" + EVIL_PATTERN) is False
+    channel = channels.parse_channel({"type": "teams", "name": "t", "url": "http://127.0.0.1:9/hook",
+                                      "matchers": {"instance": "~" + EVIL_PATTERN}})
+    assert channels.matches(channel, event="alert.firing", severity="info", labels={"instance": EVIL_VALUE}) is False
 
 
 def test_a_stored_pattern_re2_refuses_silences_nothing_instead_of_failing_processing() -> None:
