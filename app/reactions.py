@@ -1,5 +1,5 @@
 """What follows an alert transition, in the same transaction: automation decisions and
-notification outbox rows. A silenced alert is still recorded, but neither notifies nor
+the events that notify (published through app.events). A silenced alert is still recorded, but neither notifies nor
 remediates; its skipped decisions name the silence. Detector jobs and inbound webhooks
 both come through here, so every alert source gets the same treatment."""
 from __future__ import annotations
@@ -9,11 +9,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.alerts.models import Alert, AlertEvent
+from app.alerts.models import Alert
 from app.alerts.service import Transition
 from app.automation import service as automation
 from app.diagnostics import service as diagnostics
-from app.notify import service as notify
+from app.events import Event, publish
 from app.silences import service as silences
 from config.schema import Config
 
@@ -27,10 +27,11 @@ def react(session: Session, transitions: Iterable[Transition], *, now: datetime,
             continue  # pending and cancelled are recorded, never announced
         silence = silences.silenced_by(session, {**alert.labels, "detector": alert.detector}, now)
         if silence is not None:
-            session.add(AlertEvent(alert_id=alert.id, at=now, kind="silenced",
-                                   details={"silence_id": silence.id, "event": t.event}))
+            publish(session, [Event("alert.silenced", now, alert=alert,
+                                    details={"silence_id": silence.id, "event": t.event})])
         else:
-            notify.enqueue_alert(session, config, alert=alert, event=f"alert.{t.event}", now=now)
+            publish(session, [Event("alert.announced", now, alert=alert, details={"event": f"alert.{t.event}"})],
+                    config=config)
         if t.event == "resolved":
             automation.on_resolved(session, alert, now=now, config=config)
             continue
@@ -41,6 +42,5 @@ def react(session: Session, transitions: Iterable[Transition], *, now: datetime,
         for execution in automation.on_firing(session, alert, now=now, silenced_by=silenced_by):
             queued += execution.state == "queued"
             if execution.state == "awaiting_approval":
-                notify.enqueue_remediation(session, config, execution=execution, event="approval.requested",
-                                           now=now)
+                publish(session, [Event("approval.requested", now, execution=execution)], config=config)
     return queued

@@ -10,13 +10,13 @@ from flask_restx import Namespace, fields
 from app.alerts import detection
 from app.alerts.models import DetectorStatus
 from app.auth.decorators import Resource, actor, require
-from app.audit import service as audit
 from app.db import iso, utcnow
 from app.errors import NotFoundError
 from app.web import cfg, db
 from config.schema import DetectorConfig
 from detectors import pipeline, requirements
 from detectors.sources import Source, build_source
+from app.events import Event, publish
 
 ns = Namespace("detectors", description="Detector definitions, status and preview")
 
@@ -104,7 +104,7 @@ class DetectorRunNow(Resource):
         _definition(name)
         with db().write() as session:
             detection.request_run(session, name, utcnow())
-            audit.record(session, actor=actor(), action="detector.run", target=f"detector:{name}")
+            publish(session, [Event("detector.run", utcnow(), actor=actor(), target=f"detector:{name}")])
         return {"message": f"run of {name!r} requested"}, 202
 
 

@@ -14,10 +14,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.auth.models import ApiToken, DashboardSession
 from app.db import UTCDateTime, get_or_404, utcnow
 from app.errors import ConflictError
+from app.events import Event, publish
 
 ROLES = ("viewer", "operator", "admin")
 TOUCH_EVERY = timedelta(minutes=1)
@@ -63,7 +63,7 @@ def create(session: Session, *, name: str, role: str, by: str, secret: str | Non
     row = ApiToken(name=name, role=role, token_hash=hash_token(secret), prefix=secret[:8], created_by=by)
     session.add(row)
     session.flush()
-    audit.record(session, actor=by, action="token.create", target=f"token:{name}", details={"role": role})
+    publish(session, [Event("token.create", utcnow(), actor=by, target=f"token:{name}", details={"role": role})])
     return row, secret
 
 
@@ -138,7 +138,7 @@ def revoke(session: Session, *, token_id: int, by: str) -> ApiToken:
         row.revoked_at = utcnow()
         # Its dashboard sessions end in this same transaction.
         session.execute(delete(DashboardSession).where(DashboardSession.token_id == row.id))
-        audit.record(session, actor=by, action="token.revoke", target=f"token:{row.name}")
+        publish(session, [Event("token.revoke", row.revoked_at, actor=by, target=f"token:{row.name}")])
     return row
 
 

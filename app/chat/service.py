@@ -14,15 +14,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.auth.service import ROLES
 from app.automation import service as automation
 from app.automation.models import Execution
 from app.errors import ServiceError
-from app.notify import service as notify
 from app.notify.models import ChatMessage
 from config.channels import ChannelConfig, MattermostChannel, SlackChannel
 from config.schema import Config
+from app.events import Event, publish
 
 ACTIONS = ("approve", "reject")
 NEEDED_ROLE = "operator"
@@ -55,15 +54,11 @@ def answer(session: Session, config: Config, *, channel: SlackChannel | Mattermo
     elif ROLES.index(approver.role) < ROLES.index(NEEDED_ROLE):
         refusal = f"answering approvals needs the {NEEDED_ROLE} role; yours is {approver.role}"
     if refusal is not None or approver is None:
-        audit.record(session, actor=f"{channel.type}:{chat_user}", action="chat.refused",
-                     target=f"execution:{execution_id}",
-                     details={"channel": channel.name, "action": action, "reason": refusal})
+        _refused(session, channel, chat_user, action, execution_id, refusal, now)
         return Answer(False, f"Vigil did not {action} execution #{execution_id}: {refusal}.")
     ended = _ended_wait(session, execution_id)
     if ended is not None:  # a button left on an old message: say why it no longer counts
-        audit.record(session, actor=f"{channel.type}:{chat_user}", action="chat.refused",
-                     target=f"execution:{execution_id}",
-                     details={"channel": channel.name, "action": action, "reason": ended})
+        _refused(session, channel, chat_user, action, execution_id, ended, now)
         return Answer(False, f"Vigil did not {action} execution #{execution_id}: {ended}.")
     comment = f"from {channel.type} channel {channel.name} by chat user {chat_user}"
     try:  # the API's own approve / reject (as app.automation.api calls them), never forced from chat
@@ -72,9 +67,15 @@ def answer(session: Session, config: Config, *, channel: SlackChannel | Mattermo
     except ServiceError as exc:  # already answered, expired, stale: say why, change nothing
         return Answer(False, f"Vigil did not {action} execution #{execution_id}: {exc.message}")
     verb = "Approved" if action == "approve" else "Rejected"
-    notify.enqueue_answer(session, config, execution=execution, outcome=f"{verb.lower()}",
-                          text=f"{verb} by {approver.name}", now=now)
+    publish(session, [Event("approval.answered", now, execution=execution,
+                            details={"outcome": verb.lower(), "text": f"{verb} by {approver.name}"})], config=config)
     return Answer(True, f"{verb} execution #{execution_id} as {approver.name}.")
+
+
+def _refused(session: Session, channel: ChannelConfig, chat_user: str, action: str, execution_id: int,
+             reason: str | None, now: datetime) -> None:
+    publish(session, [Event("chat.refused", now, actor=f"{channel.type}:{chat_user}", target=f"execution:{execution_id}",
+                            details={"channel": channel.name, "action": action, "reason": reason})])
 
 
 def _ended_wait(session: Session, execution_id: int) -> str | None:
@@ -90,4 +91,5 @@ def _ended_wait(session: Session, execution_id: int) -> str | None:
 def refuse_privately(session: Session, channel: ChannelConfig, *, chat_channel: str, chat_user: str, text: str,
                      now: datetime) -> None:
     """Tell only the user who pressed (Slack answers button presses with nothing visible)."""
-    notify.enqueue_ephemeral(session, channel, chat_channel=chat_channel, user=chat_user, text=text, now=now)
+    publish(session, [Event("chat.ephemeral", now, details={"channel": channel, "chat_channel": chat_channel,
+                                                           "user": chat_user, "text": text})])

@@ -14,13 +14,13 @@ from typing import Any, Callable, TypeVar
 
 from flask import abort, g, session
 
-from app.audit import service as audit
 from app.auth import service as auth
 from app.auth import sessions
 from app.auth.keys import secret_key
 from app.auth.service import Principal, Verified
 from app.db import utcnow
 from app.web import db
+from app.events import Event, publish
 
 __all__ = ["secret_key", "safe_next", "sign_in", "sign_out", "current_user", "csrf_token", "check_csrf",
            "require", "actor", "SESSION_LIFETIME"]
@@ -52,7 +52,8 @@ def sign_in(verified: Verified, *, client: str) -> None:
         session_id = sessions.start(s, token_id=verified.token_id, now=utcnow())
         if verified.stale:
             auth.touch(s, name)
-        audit.record(s, actor=name, action="dashboard.sign_in", target=f"token:{name}", details={"client": client})
+        publish(s, [Event("dashboard.sign_in", utcnow(), actor=name, target=f"token:{name}",
+                          details={"client": client})])
     session.clear()
     session.permanent = True
     session["sid"] = session_id
@@ -65,8 +66,8 @@ def sign_out(*, client: str) -> None:
     if user is not None and isinstance(session_id, str):
         with db().write() as s:
             if sessions.end(s, session_id=session_id):
-                audit.record(s, actor=user.name, action="dashboard.sign_out", target=f"token:{user.name}",
-                             details={"client": client})
+                publish(s, [Event("dashboard.sign_out", utcnow(), actor=user.name, target=f"token:{user.name}",
+                                  details={"client": client})])
     session.clear()
 
 

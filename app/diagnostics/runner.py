@@ -16,7 +16,7 @@ from app.alerts.models import Alert
 from app.db import Database, iso, utcnow
 from app.diagnostics import service
 from app.diagnostics.models import Diagnosis
-from app.notify import service as notify
+from app.events import Event, publish
 from app.silences import service as silences
 from config.schema import Config, DiagnoseConfig, PrometheusSource, ScrapeSource, SourceConfig
 from detectors.diagnosis import signals
@@ -78,8 +78,7 @@ class DiagnosisRunner:
         """Approval requests of the when_suspect bindings the diagnosis decided, as at firing."""
         for execution in executions:
             if execution.state == "awaiting_approval":
-                notify.enqueue_remediation(session, self.config, execution=execution, event="approval.requested",
-                                           now=self.clock())
+                publish(session, [Event("approval.requested", self.clock(), execution=execution)], config=self.config)
 
     def _summarise(self, session: Any, diagnosis_id: int) -> None:
         """alert.diagnosed to the channels: the top 3 suspects and the alert's link (a silenced
@@ -89,8 +88,9 @@ class DiagnosisRunner:
         alert = session.get(Alert, row.alert_id) if done else None
         now = self.clock()
         if alert is not None and silences.silenced_by(session, {**alert.labels, "detector": alert.detector}, now) is None:
-            notify.enqueue_diagnosed(session, self.config, alert=alert, suspects=(row.result or {}).get("suspects", []),
-                                     now=now)
+            suspects = (row.result or {}).get("suspects", [])
+            publish(session, [Event("alert.suspects", now, alert=alert, details={"suspects": suspects})],
+                    config=self.config)
 
     def _diagnose(self, cfg: DiagnoseConfig, source_name: str, labels: dict[str, str], started_at: datetime,
                   direction: int) -> dict[str, Any]:

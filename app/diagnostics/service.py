@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.alerts.models import Alert, AlertEvent
-from app.audit import service as audit
+from app.alerts.models import Alert
 from app.automation import service as automation
 from app.automation.models import Execution
 from app.db import get_or_404
 from app.diagnostics.models import Diagnosis
 from app.errors import ConflictError, NotFoundError
+from app.events import Event, publish
 from config.schema import Config, DiagnoseConfig
 
 
@@ -50,7 +50,7 @@ def request(session: Session, config: Config, *, alert_id: int, by: str, now: da
         raise ConflictError(f"alert {alert_id} cannot be diagnosed: detector {alert.detector!r} has no diagnose: "
                             "block in the configuration", {"alert_id": "its detector has no diagnose: block"})
     row = _queue(session, alert, cfg, by=by, now=now)
-    audit.record(session, actor=by, action="alert.diagnose", target=f"alert:{alert_id}", at=now)
+    publish(session, [Event("alert.diagnose", now, actor=by, target=f"alert:{alert_id}")])
     return row
 
 
@@ -181,7 +181,7 @@ def complete(session: Session, *, diagnosis_id: int, now: datetime, signals: int
     row.signals, row.analysed, row.changed = signals, analysed, changed
     row.fetch_s, row.analyse_s, row.result = fetch_s, analyse_s, result
     top = [{"labels": s["labels"], "lead_s": s["lead_s"]} for s in result.get("suspects", [])[:3]]
-    session.add(AlertEvent(alert_id=row.alert_id, at=now, kind="diagnosed", details={"suspects": top}))
+    publish(session, [Event("alert.diagnosed", now, alert_id=row.alert_id, details={"suspects": top})])
     return _decide_waiting(session, row, result.get("suspects", []), now=now)
 
 

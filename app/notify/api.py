@@ -6,7 +6,6 @@ from typing import Any
 from flask_restx import Namespace, fields
 
 from app.auth.decorators import Resource, actor, require
-from app.audit import service as audit
 from app.db import iso, utcnow
 from app.errors import NotFoundError
 from app.notify import outbox
@@ -17,6 +16,7 @@ from app.notify.transport import send
 from app.web import cfg, db, newest_first, page, page_parser
 from config.channels import ChannelConfig
 from config.vocabulary import OUTBOX_STATES
+from app.events import Event, publish
 
 ns = Namespace("channels", description="Chat channels")
 outbox_ns = Namespace("notifications", description="Notification outbox")
@@ -76,8 +76,8 @@ class ChannelTest(Resource):
                                created_at=now)
         delivery = send(channel, render(channel.type, message), now=now)
         with db().write() as session:
-            audit.record(session, actor=actor(), action="channel.test", target=f"channel:{name}",
-                         details={"ok": delivery.ok, "status": delivery.status})
+            publish(session, [Event("channel.test", now, actor=actor(), target=f"channel:{name}",
+                                    details={"ok": delivery.ok, "status": delivery.status})])
         return {"ok": delivery.ok, "status": delivery.status, "error": delivery.error}
 
 

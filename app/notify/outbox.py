@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.db import get_or_404, iso
 from app.errors import ConflictError
 from app.notify.models import OutboxMessage
 from config.schema import Config
 from config.vocabulary import OUTBOX_STATES, OutboxState
+from app.events import Event, publish
 
 STATES = OUTBOX_STATES
 COLUMNS = ("id", "channel", "event", "alert_id", "severity", "state", "attempts", "created_at", "not_before",
@@ -52,7 +52,7 @@ def retry(session: Session, config: Config, *, message_id: int, by: str, now: da
         raise ConflictError(f"notification {message_id}: channel {row.channel!r} is no longer configured")
     row.state, row.not_before = OutboxState.PENDING, now
     row.give_up_at = now + timedelta(seconds=channel.give_up_after_s)
-    audit.record(session, actor=by, action="notification.retry", target=f"notification:{message_id}",
-                 details={"channel": row.channel, "event": row.event, "attempts": row.attempts,
-                          "last_status": row.last_status})
+    publish(session, [Event("notification.retry", now, actor=by, target=f"notification:{message_id}",
+                            details={"channel": row.channel, "event": row.event, "attempts": row.attempts,
+                                     "last_status": row.last_status})])
     return row

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.automation import bindings as binding_service
 from app.automation.models import Binding, Execution
 from app.errors import ConflictError
 from app.rehearsal import replay
+from app.db import utcnow
+from app.events import Event, publish
 
 _ACTION_OF_STATE = {"skipped": "skip", "shadow": "shadow"}
 
@@ -42,7 +43,7 @@ def promote(session: Session, *, binding_id: int, by: str, since: datetime, unti
                             {"mode": f"expected shadow, got {binding.mode}"})
     shown = report(session, binding, since=since, until=until)
     binding.mode = "auto"
-    audit.record(session, actor=by, action="binding.promote", target=f"binding:{binding.name}",
-                 details={"from": "shadow", "to": "auto", "since": shown["since"], "until": shown["until"],
-                          "shadow_report": {**shown["summary"], "busiest_hour": shown["busiest_hour"]}})
+    publish(session, [Event("binding.promote", utcnow(), actor=by, target=f"binding:{binding.name}",
+                            details={"from": "shadow", "to": "auto", "since": shown["since"], "until": shown["until"],
+                                     "shadow_report": {**shown["summary"], "busiest_hour": shown["busiest_hour"]}})])
     return binding
