@@ -26,7 +26,7 @@ from app.diagnostics import service as diagnoses
 from app.diagnostics.runner import DiagnosisRunner
 from config.schema import Config
 from remediations import run
-from remediations.launch import Launcher
+from remediations.process.launch import Launcher
 
 _context: dict[str, object] = {}
 

@@ -7,7 +7,7 @@ Compares, for the same executable:
                          temp work dir, session sweep (default launcher: spawn server)
     run, prlimit         + cpu/memory/open-files/file-size limits via util-linux prlimit
                          (one more exec; the fallback launcher)
-    run, spawner         the same limits applied by a spawn server (remediations.spawner,
+    run, spawner         the same limits applied by a spawn server (remediations.process.spawner,
                          the default launcher)
     ..., shm             the same with the work dir on tmpfs (/dev/shm) instead of the
                          system temp dir (ext4 here: mkdir+rmdir ~0.4 ms); InlineBackend's
@@ -41,9 +41,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from remediations.backends import InlineBackend  # noqa: E402
-from remediations.launch import Launcher, PrlimitLauncher  # noqa: E402
+from remediations.process.launch import Launcher, PrlimitLauncher  # noqa: E402
 from remediations.runner import RunRequest, run  # noqa: E402
-from remediations.spawner import Spawner  # noqa: E402
+from remediations.process.spawner import Spawner  # noqa: E402
 
 LIMITS: dict[str, Any] = {"cpu_s": 10, "memory_bytes": 512 * 1024 * 1024, "max_open_files": 256,
                           "max_file_bytes": 64 * 1024 * 1024}

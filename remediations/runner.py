@@ -2,16 +2,16 @@
 
 How a run goes:
     * argv is [script_path], executed through its shebang, by a Launcher
-      (remediations.launch): by default a single-threaded spawn server that holds the
-      resource limits itself posix_spawns it (remediations.spawner); if none can run,
+      (remediations.process.launch): by default a single-threaded spawn server that holds the
+      resource limits itself posix_spawns it (remediations.process.spawner); if none can run,
       util-linux prlimit wraps the script. Never preexec_fn: unsafe in the threaded
-      scheduler. See remediations.limits.
+      scheduler. See remediations.process.limits.
     * The script leads a new session and process group.
-    * Environment and stdin: see remediations.environment. cwd is a fresh temporary
+    * Environment and stdin: see remediations.process.environment. cwd is a fresh temporary
       directory (also HOME and TMPDIR), removed afterwards.
     * stdout and stderr are merged into one pipe (their relative order is what a person
       wants to read) and drained continuously so the child never blocks on a full pipe;
-      only max_output_bytes are kept, head and tail halves (remediations.capture).
+      only max_output_bytes are kept, head and tail halves (remediations.process.capture).
     * When the script exits, anything left in its session (a daemon it forked) gets
       SIGTERM, then SIGKILL after kill_grace_s: a run's processes do not outlive it.
       (The spawner proves most runs left nothing, which skips the /proc scan.)
@@ -19,7 +19,7 @@ How a run goes:
       grandchildren too) gets SIGTERM, then SIGKILL after kill_grace_s. The pipe is then
       closed instead of waiting for EOF, so a process that escaped with setsid() and holds
       the pipe cannot hang the runner.
-    * Isolated runs (a Spawner with a Sandbox; see remediations.isolation) start the script
+    * Isolated runs (a Spawner with a Sandbox; see remediations.process.isolation) start the script
       as init of its own PID and mount namespaces, as another user: killing it kills every
       process it made, setsid() or not. (An init ignores a SIGTERM it has no handler for,
       so such a script gets SIGKILL after kill_grace_s.)
@@ -42,15 +42,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from remediations import diagnosis_file, workdirs
-from remediations.capture import BoundedOutput
-from remediations.environment import build_env, stdin_payload
+from remediations import diagnosis_file
+from remediations.process import workdirs
+from remediations.process.capture import BoundedOutput
+from remediations.process.environment import build_env, stdin_payload
 from remediations.errors import RunnerError
-from remediations.launch import Child, Launcher
-from remediations.limits import rlimits
-from remediations.pipes import Pipes
-from remediations.sessions import live_session_pids, signal_session
-from remediations.spawner import Spawner
+from remediations.process.launch import Child, Launcher
+from remediations.process.limits import rlimits
+from remediations.process.pipes import Pipes
+from remediations.process.sessions import live_session_pids, signal_session
+from remediations.process.spawner import Spawner
 
 Status = Literal["succeeded", "failed", "timed_out", "error"]
 # After the script exits, how long output from a grandchild still holding the pipe is read.
@@ -78,7 +79,7 @@ class RunRequest:
         kill_grace_s: time between SIGTERM and SIGKILL.
         workdir_root: parent of the run's temporary directory; None for the system temp
             dir. A tmpfs (/dev/shm, /run/vigil) makes a run ~0.3 ms cheaper than ext4;
-            InlineBackend fills in remediations.workdirs.fast_root() when this is None.
+            InlineBackend fills in remediations.process.workdirs.fast_root() when this is None.
     """
 
     execution_id: int | str

@@ -1,4 +1,4 @@
-"""Scripts' isolation for this process, from the configuration (see remediations.isolation).
+"""Scripts' isolation for this process, from the configuration (see remediations.process.isolation).
 
 The scheduler and `vigil worker` get their launcher here; /api/v1/ready and the dashboard
 read the status. The status is probed once per process (starting an isolated spawn server).
@@ -10,13 +10,13 @@ import os
 from pathlib import Path
 
 from config.schema import Config
-from remediations import isolation
+from remediations.process import isolation
 from remediations.errors import RunnerError
-from remediations.isolation import Isolation
-from remediations.launch import Launcher
+from remediations.process.isolation import Isolation
+from remediations.process.launch import Launcher
 from remediations.runner import default_launcher
-from remediations.sandbox import Sandbox
-from remediations.spawner import RefusingLauncher
+from remediations.process.sandbox import Sandbox
+from remediations.process.spawner import RefusingLauncher
 
 log = logging.getLogger("vigil.isolation")
 

@@ -14,10 +14,10 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 
-from remediations import workdirs
+from remediations.process import workdirs
 from remediations.backends.base import OnDone, OnOutput, OnStart
 from remediations.errors import RunnerError
-from remediations.launch import Launcher
+from remediations.process.launch import Launcher
 from remediations.runner import RunRequest, RunResult, default_launcher, run
 
 log = logging.getLogger(__name__)

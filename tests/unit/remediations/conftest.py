@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from remediations.spawner import Spawner
+from remediations.process.spawner import Spawner
 
 # Importable under both pytest import modes (prepend and importlib).
 sys.path.insert(0, str(Path(__file__).resolve().parent))

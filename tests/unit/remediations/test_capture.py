@@ -1,7 +1,7 @@
 """BoundedOutput keeps the head and the tail of a flood and says how much it dropped."""
 from __future__ import annotations
 
-from remediations.capture import BoundedOutput
+from remediations.process.capture import BoundedOutput
 
 
 def test_output_under_the_limit_is_kept_whole_across_chunks():

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from remediation_helpers import request
 
-from remediations import isolation
+from remediations.process import isolation
 from remediations.builtin import builtin_path
 from remediations.errors import RunnerError
 from remediations.runner import run
-from remediations.sandbox import Sandbox
-from remediations.spawner import Spawner
+from remediations.process.sandbox import Sandbox
+from remediations.process.spawner import Spawner
 
 SECRET = "vigil-test-secret-4f1c9a"
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from remediation_helpers import request
 
-from remediations.capture import BoundedOutput
+from remediations.process.capture import BoundedOutput
 from remediations.runner import run
 
 

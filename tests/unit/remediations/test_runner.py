@@ -10,7 +10,7 @@ import pytest
 from remediation_helpers import PYTHON, alive, kill_quietly, read_pid, request
 
 from remediations import runner
-from remediations.launch import Launcher, PrlimitLauncher
+from remediations.process.launch import Launcher, PrlimitLauncher
 from remediations.runner import run
 
 

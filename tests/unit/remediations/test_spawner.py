@@ -8,12 +8,12 @@ import time
 import pytest
 from remediation_helpers import alive, kill_quietly, read_pid, request
 
-from remediations import workdirs
+from remediations.process import workdirs
 from remediations.backends import InlineBackend
 from remediations.errors import RunnerError
-from remediations.launch import PrlimitLauncher
+from remediations.process.launch import PrlimitLauncher
 from remediations.runner import run
-from remediations.spawner import Spawner
+from remediations.process.spawner import Spawner
 
 LIMITS = {"cpu_s": 10, "memory_bytes": 512 * 1024 * 1024, "max_open_files": 128,
           "max_file_bytes": 8 * 1024 * 1024}

@@ -3,11 +3,11 @@
 A Launcher starts argv as the leader of a new session, in `cwd`, with exactly `env`, the
 given rlimits, stdin and stdout+stderr on pipes, and returns a Child: the pid, the parent's
 pipe ends and a pidfd that becomes readable when the script exits. Two exist:
-    * remediations.spawner.Spawner (the default): single-threaded spawn servers that hold
+    * remediations.process.spawner.Spawner (the default): single-threaded spawn servers that hold
       the limits themselves posix_spawn the script; no extra exec, no fork of the
       threaded scheduler.
     * PrlimitLauncher: subprocess.Popen of `prlimit --cpu=.. -- script` (see
-      remediations.limits); the fallback when the helper cannot run.
+      remediations.process.limits); the fallback when the helper cannot run.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from remediations.errors import RunnerError
-from remediations.limits import prlimit_argv
+from remediations.process.limits import prlimit_argv
 
 Limits = Mapping[int, tuple[int, int]]
 

@@ -1,6 +1,6 @@
 """Start a script isolated from Vigil: own PID and mount namespaces, another uid, bounded writes.
 
-Standard library only: the spawn server (remediations.spawn_server, run with `python -I -S`)
+Standard library only: the spawn server (remediations.process.spawn_server, run with `python -I -S`)
 imports this file by path, so it must not import remediations or anything installed.
 
 Each run (Jail.spawn) is a fork of the single-threaded spawn server that:

@@ -1,7 +1,7 @@
 """Resource limits for a script: the RLIMIT_* values, and the util-linux prlimit wrapper.
 
 Limits are applied without preexec_fn, in one of two ways:
-    * remediations.spawner (the default): a single-threaded spawn server applies them to
+    * remediations.process.spawner (the default): a single-threaded spawn server applies them to
       itself and posix_spawns the script, which inherits them. No extra exec.
     * prlimit (the fallback, used when no spawn server can run): argv is prefixed with
       `prlimit --cpu=.. --as=.. --nofile=.. --fsize=.. --`; prlimit sets the limits on

@@ -1,10 +1,10 @@
-"""Our side of one spawn server process (remediations.spawn_server) and the scripts it starts.
+"""Our side of one spawn server process (remediations.process.spawn_server) and the scripts it starts.
 
 ServerProcess starts a server for one limit set and sends it spawn requests: the request
 travels over the SOCK_SEQPACKET control socket with the script's pipe ends and a fresh
 per-run reply socket attached (SCM_RIGHTS). Each calling thread then waits on its own
 reply socket, so requests from many threads need no lock. SpawnedChild is the Child
-(remediations.launch) the runner then supervises.
+(remediations.process.launch) the runner then supervises.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ class ServerProcess:
         """Start a server that applies `key`'s limits to itself; wait for its "ready".
 
         Args:
-            sandbox: a remediations.sandbox.Sandbox as JSON: the server isolates every
+            sandbox: a remediations.process.sandbox.Sandbox as JSON: the server isolates every
                 script (and first checks that it can); "" for none.
 
         Raises:

@@ -1,6 +1,6 @@
 """The default Launcher: scripts are started by pools of spawn servers.
 
-A spawn server (remediations.spawn_server) is a single-threaded helper process that has
+A spawn server (remediations.process.spawn_server) is a single-threaded helper process that has
 applied one set of resource limits to itself and starts scripts with posix_spawn, so they
 inherit them; see there for why. A server is blocked while the kernel execs a script
 (vfork), which under CPU contention takes milliseconds, so one server per limit set would
@@ -12,7 +12,7 @@ Runs go through the fallback launcher (prlimit) when a server cannot start (retr
 retry_after_s), when the limits would starve the server itself (tiny memory or descriptor
 limits), when a request is too large, or when a server refuses one.
 
-With a Sandbox, every script is isolated (remediations.sandbox): there is one pool, the
+With a Sandbox, every script is isolated (remediations.process.sandbox): there is one pool, the
 limits travel with each request (the isolated child applies them), and the fallback
 refuses to run anything: an execution that cannot be isolated does not run. A dead server is
 replaced on the next launch. A run whose request was sent but never answered is an error,
@@ -31,9 +31,9 @@ from collections import OrderedDict
 from collections.abc import Mapping
 
 from remediations.errors import RunnerError
-from remediations.launch import Child, Launcher, Limits, PrlimitLauncher
-from remediations.sandbox import Sandbox
-from remediations.spawn_client import (MAX_REQUEST_BYTES, LimitsKey, ServerProcess,
+from remediations.process.launch import Child, Launcher, Limits, PrlimitLauncher
+from remediations.process.sandbox import Sandbox
+from remediations.process.spawn_client import (MAX_REQUEST_BYTES, LimitsKey, ServerProcess,
                                        ServerStartError)
 
 log = logging.getLogger(__name__)

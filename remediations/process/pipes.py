@@ -13,8 +13,8 @@ import select
 import time
 from collections.abc import Callable
 
-from remediations.capture import BoundedOutput
-from remediations.launch import Child
+from remediations.process.capture import BoundedOutput
+from remediations.process.launch import Child
 
 _READ_BYTES = 256 * 1024
 _IN, _OUT = select.POLLOUT, select.POLLIN

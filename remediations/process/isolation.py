@@ -1,6 +1,6 @@
 """Whether scripts run isolated from Vigil here, and the launcher that runs them accordingly.
 
-Isolation (remediations.sandbox) needs root on Linux >= 5.12. Where it does not work, scripts
+Isolation (remediations.process.sandbox) needs root on Linux >= 5.12. Where it does not work, scripts
 are refused (RefusingLauncher) unless the operator allowed unisolated runs, in which case
 they run as before, as Vigil's own user, seeing its processes and files. Either way the
 status says so: logged at start, in /api/v1/ready and on the dashboard.
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from remediations.errors import RunnerError
-from remediations.launch import Launcher
+from remediations.process.launch import Launcher
 from remediations.runner import default_launcher
-from remediations.sandbox import Sandbox
-from remediations.spawner import RefusingLauncher, Spawner
+from remediations.process.sandbox import Sandbox
+from remediations.process.spawner import RefusingLauncher, Spawner
 
 DEFAULT_RUN_AS = "vigil-run"
 NOBODY = 65534

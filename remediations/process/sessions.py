@@ -4,7 +4,7 @@ A script runs as the leader of a new session (start_new_session=True), so its se
 its pid. Children that leave the process group (setpgid, shell job control) or whose parent
 exited (double fork) keep the session id unless they call setsid() themselves; scanning
 /proc for that id finds them. A process that calls setsid() escapes the scan; isolated runs
-(remediations.sandbox) still end it, since the script is its PID namespace's init and the
+(remediations.process.sandbox) still end it, since the script is its PID namespace's init and the
 kernel kills the whole namespace when the init dies.
 """
 from __future__ import annotations

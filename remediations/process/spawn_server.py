@@ -1,11 +1,11 @@
 """The spawn server: starts scripts with resource limits on behalf of the threaded scheduler.
 
-remediations.spawner runs this file as `python -I -S spawn_server.py CONTROL_FD LIMITS [SANDBOX]`,
-LIMITS being "resource:soft:hard,..." (possibly empty), SANDBOX a remediations.sandbox.Sandbox
+remediations.process.spawner runs this file as `python -I -S spawn_server.py CONTROL_FD LIMITS [SANDBOX]`,
+LIMITS being "resource:soft:hard,..." (possibly empty), SANDBOX a remediations.process.sandbox.Sandbox
 as JSON. It imports only the standard library (never remediations; sandbox.py, itself
 standard library only, is loaded by path) so it starts in ~30 ms without site-packages.
 
-With SANDBOX, scripts run isolated (see remediations.sandbox): the server forks each one
+With SANDBOX, scripts run isolated (see remediations.process.sandbox): the server forks each one
 into its own PID and mount namespaces as another user instead of posix_spawning it, the
 request carries the run's limits (the child applies them), and the server checks at start
 that isolation works (a self-test run), answering "failed" with the reason if it does not.
