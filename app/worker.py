@@ -20,7 +20,7 @@ from sqlalchemy import select
 from app import database_for
 from app.automation import executions, isolation, results
 from app.automation.models import Execution, RemediationVersion
-from app.automation.rq_queue import HEARTBEAT_S, WORKER_PREFIX
+from remediations.backends.rq import HEARTBEAT_S, WORKER_PREFIX
 from app.db import Database, utcnow
 from app.diagnostics import service as diagnoses
 from app.diagnostics.runner import DiagnosisRunner

@@ -19,7 +19,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from app.automation.rq_queue import DEAD_JOB, worker_silence
+from remediations.backends.rq import DEAD_JOB, worker_silence
 from app.diagnostics import service
 from app.diagnostics.models import Diagnosis
 

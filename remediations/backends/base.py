@@ -1,4 +1,5 @@
-"""The interface every execution backend offers (inline thread pool now, RQ later)."""
+"""The interface a backend that runs RunRequests offers (the inline thread pool). Runs handed to
+`vigil worker` processes go through Redis Queue instead (remediations.backends.rq)."""
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -83,7 +83,7 @@ def test_a_worker_killed_mid_job_leaves_the_execution_interrupted(rq_setup) -> N
         time.sleep(0.2)
     script_pid = current().pid
     assert current().state == "running" and script_pid
-    from app.automation.rq_queue import DEAD_AFTER_S
+    from remediations.backends.rq import DEAD_AFTER_S
 
     deadline = time.monotonic() + DEAD_AFTER_S + 3  # a live worker keeps beating through a long job
     while time.monotonic() < deadline:
