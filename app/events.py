@@ -56,6 +56,13 @@ class Sinks:
 
 
 SINKS: dict[str, Sinks] = {
+    # Alert transitions (alerts.service): one kind per transition, the timeline row names it
+    "alert.pending": Sinks(timeline="pending"),
+    "alert.firing": Sinks(timeline="firing"),
+    "alert.resolved": Sinks(timeline="resolved"),
+    "alert.cancelled": Sinks(timeline="cancelled"),  # resolved before it ever fired
+    "alert.ack": Sinks(timeline="acked", audit=True),
+    "alert.unack": Sinks(timeline="unacked", audit=True),
     # Alerts
     "alert.announced": Sinks(chat="alert"),
     "alert.silenced": Sinks(timeline="silenced"),
@@ -63,8 +70,37 @@ SINKS: dict[str, Sinks] = {
     "alert.suspects": Sinks(chat="suspects"),
     "alert.diagnose": Sinks(audit=True),  # a person asked for a diagnosis
     "detector.run": Sinks(audit=True),
+    # Automation decisions (automation.service, admission): the same details on both sinks
+    "automation.decide": Sinks(timeline="remediation.decided", audit=True),
+    "execution.skip": Sinks(timeline="remediation.skipped", audit=True),  # stopped at dispatch
+    "automation.pause": Sinks(audit=True),
+    "automation.resume": Sinks(audit=True),
+    "remediation.run": Sinks(audit=True),  # a person ran a remediation by hand
+    # Answers to approvals and ended waits (automation.approvals): the timeline row carries the
+    # execution and remediation, the audit record only what the person said
+    "remediation.approved": Sinks(timeline="remediation.approved"),
+    "remediation.rejected": Sinks(timeline="remediation.rejected"),
+    "remediation.cancelled": Sinks(timeline="remediation.cancelled"),
+    "remediation.expired": Sinks(timeline="remediation.expired"),
+    "execution.approve": Sinks(audit=True),
+    "execution.reject": Sinks(audit=True),
+    "execution.cancel": Sinks(audit=True),
+    "execution.expire": Sinks(audit=True),
+    # How a run went (automation.results)
+    "remediation.ran": Sinks(timeline="remediation.ran"),
+    "diagnostic.ran": Sinks(timeline="diagnostic.ran"),  # carries the diagnostic script's output
+    "remediation.interrupted": Sinks(timeline="remediation.interrupted"),
+    "execution.finish": Sinks(audit=True),
+    "execution.interrupted": Sinks(audit=True),  # its runner died
+    "execution.error": Sinks(audit=True),  # it could not even start
+    "binding.breaker_open": Sinks(audit=True),
+    "breaker.opened": Sinks(timeline="breaker.opened", chat="remediation"),
     # Remediation runs told to chat (with the execution's alert)
     "approval.requested": Sinks(chat="remediation"),
+    "remediation.started": Sinks(chat="remediation"),
+    "remediation.succeeded": Sinks(chat="remediation"),
+    "remediation.failed": Sinks(chat="remediation"),
+    "diagnostic.output": Sinks(chat="remediation"),  # a diagnostic script's output, to the alert's thread
     "approval.answered": Sinks(chat="answer"),
     "chat.ephemeral": Sinks(chat="ephemeral"),  # a refusal only the presser sees
     "chat.refused": Sinks(audit=True),
@@ -76,6 +112,16 @@ SINKS: dict[str, Sinks] = {
     "channel.test": Sinks(audit=True),
     "notification.retry": Sinks(audit=True),
     "binding.promote": Sinks(audit=True),
+    "binding.create": Sinks(audit=True),
+    "binding.update": Sinks(audit=True),
+    "binding.delete": Sinks(audit=True),
+    "binding.breaker_close": Sinks(audit=True),
+    # Remediations, silences, incidents
+    "remediation.register": Sinks(audit=True),
+    "remediation.disable": Sinks(audit=True),
+    "silence.create": Sinks(audit=True),
+    "silence.expire": Sinks(audit=True),
+    "incidents.backfill": Sinks(audit=True),
 }
 
 

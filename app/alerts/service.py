@@ -24,9 +24,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.alerts.models import OPEN_STATES, Alert, AlertEvent, AlertLabel
-from app.audit import service as audit
 from app.db import get_or_404
 from app.errors import ConflictError
+from app.events import Event, publish
 from app.incidents import service as incidents
 from config import matchers as label_matchers
 from config.schema import IncidentSettings
@@ -107,7 +107,7 @@ def resolve_orphans(session: Session, *, configured: Iterable[str], disabled: It
         _state, event = lifecycle.step(alert.state, "ok")
         reason = "detector disabled" if alert.detector in disabled else "detector removed"
         alert.state, alert.resolved_at = "resolved", now
-        session.add(AlertEvent(alert_id=alert.id, at=now, kind=event or "resolved", details={"reason": reason}))
+        publish(session, [Event(f"alert.{event or 'resolved'}", now, alert=alert, details={"reason": reason})])
         incidents.track(session, alert, event=event or "resolved", now=now)
         transitions.append(Transition(alert.id, alert.fingerprint, event or "resolved"))
     return transitions
@@ -149,7 +149,7 @@ def _transition(session: Session, alert: Alert, state: str, event: str, now: dat
     if state == "resolved":
         alert.resolved_at = now
     details: dict[str, Any] = {"message": finding.message, "value": finite_or_none(finding.value)} if finding else {}
-    session.add(AlertEvent(alert_id=alert.id, at=now, kind=event, details=details))
+    publish(session, [Event(f"alert.{event}", now, alert=alert, details=details)])  # its timeline row
     incidents.track(session, alert, event=event, now=now, settings=grouping)
 
 
@@ -159,8 +159,8 @@ def acknowledge(session: Session, *, alert_id: int, by: str, now: datetime, comm
         raise ConflictError(f"alert {alert_id} is resolved; there is nothing to acknowledge")
     if alert.acked_at is None:
         alert.acked_at, alert.acked_by = now, by
-        session.add(AlertEvent(alert_id=alert.id, at=now, kind="acked", actor=by, details={"comment": comment}))
-        audit.record(session, actor=by, action="alert.ack", target=f"alert:{alert_id}", details={"comment": comment})
+        publish(session, [Event("alert.ack", now, actor=by, alert=alert, target=f"alert:{alert_id}",
+                                details={"comment": comment})])
     return alert
 
 
@@ -169,8 +169,7 @@ def unacknowledge(session: Session, *, alert_id: int, by: str, now: datetime) ->
     alert = get(session, alert_id)
     if alert.acked_at is not None:
         alert.acked_at, alert.acked_by = None, None
-        session.add(AlertEvent(alert_id=alert.id, at=now, kind="unacked", actor=by, details={}))
-        audit.record(session, actor=by, action="alert.unack", target=f"alert:{alert_id}", details={})
+        publish(session, [Event("alert.unack", now, actor=by, alert=alert, target=f"alert:{alert_id}")])
     return alert
 
 

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.alerts.models import Alert, AlertEvent
-from app.audit import service as audit
+from app.alerts.models import Alert
 from app.automation import bindings, executions
 from app.automation.models import Binding, Execution
 from app.automation.service import in_flight, running_count
+from app.events import Event, publish
 from app.silences import service as silences
 from remediations import Decision, admit
 
@@ -74,10 +74,9 @@ def check(session: Session, execution: Execution, *, now: datetime, paused: bool
 def skip(session: Session, execution: Execution, reason: str, *, now: datetime) -> None:
     executions.skip(execution, reason, now=now)
     details = {"execution_id": execution.id, "remediation": execution.remediation, "reason": reason}
-    if execution.alert_id:
-        session.add(AlertEvent(alert_id=execution.alert_id, at=now, kind="remediation.skipped", details=details))
-    audit.record(session, actor="system", action="execution.skip", target=f"execution:{execution.id}",
-                 details=details)
+    # remediation.skipped on its alert's timeline (when it has one), execution.skip in the audit log
+    publish(session, [Event("execution.skip", now, alert_id=execution.alert_id, target=f"execution:{execution.id}",
+                            details=details)])
 
 
 def hold(execution: Execution, reason: str) -> None:

@@ -15,13 +15,12 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.alerts.models import Alert, AlertEvent
-from app.audit import service as audit
+from app.alerts.models import Alert
 from app.automation import executions
 from app.automation.models import Execution
 from app.db import get_or_404, iso
 from app.errors import ConflictError
-from app.notify import service as notify
+from app.events import Event, publish
 from config.schema import Config
 from config.units import format_duration
 from remediations.lifecycle import Action, ExecutionState, allowed
@@ -42,7 +41,7 @@ def approve(session: Session, *, execution_id: int, by: str, now: datetime, forc
            reason=f"approved by {by}" + (f" (forced: {stale})" if stale else ""))
     details = {"comment": comment, "force": bool(stale), **({"stale": stale} if stale else {})}
     _alert_event(session, execution, "remediation.approved", by, now, details)
-    audit.record(session, actor=by, action="execution.approve", target=f"execution:{execution_id}", details=details)
+    _audit(session, execution, "execution.approve", by, now, details)
     _tell_chat(session, config, execution, f"approved by {by}" + (" (forced)" if stale else ""), now,
                outcome="approved")
     return execution
@@ -53,8 +52,7 @@ def reject(session: Session, *, execution_id: int, by: str, now: datetime, comme
     execution = _expect(session, execution_id, Action.REJECT)
     executions.reject(execution, by=by, comment=comment, now=now)
     _alert_event(session, execution, "remediation.rejected", by, now, {"comment": comment})
-    audit.record(session, actor=by, action="execution.reject", target=f"execution:{execution_id}",
-                 details={"comment": comment})
+    _audit(session, execution, "execution.reject", by, now, {"comment": comment})
     _tell_chat(session, config, execution, f"rejected by {by}", now)
     return execution
 
@@ -65,8 +63,7 @@ def cancel(session: Session, *, execution_id: int, by: str, now: datetime, comme
     waiting = execution.state == ExecutionState.AWAITING_APPROVAL
     executions.cancel(execution, by=by, reason=f"cancelled by {by}", now=now, comment=comment)
     _alert_event(session, execution, "remediation.cancelled", by, now, {"comment": comment})
-    audit.record(session, actor=by, action="execution.cancel", target=f"execution:{execution_id}",
-                 details={"comment": comment})
+    _audit(session, execution, "execution.cancel", by, now, {"comment": comment})
     if waiting:
         _tell_chat(session, config, execution, f"cancelled by {by}", now)
     return execution
@@ -92,8 +89,7 @@ def expire(session: Session, *, now: datetime, config: Config | None = None) -> 
         waited = format_duration(round((deadline - execution.queued_at).total_seconds()))
         executions.expire(execution, reason=f"expired: nobody approved it within {waited}", now=now)
         _end_wait(session, execution, now)
-        audit.record(session, actor="system", action="execution.expire", target=f"execution:{execution.id}",
-                     details={"reason": execution.reason})
+        _audit(session, execution, "execution.expire", "system", now, {"reason": execution.reason})
         _tell_chat(session, config, execution, f"expired: nobody approved within {waited}", now)
     return len(rows)
 
@@ -105,8 +101,7 @@ def cancel_for_resolved(session: Session, alert: Alert, *, now: datetime, config
         executions.cancel(execution, by="system", now=now,
                           reason=f"cancelled: alert {alert.id} resolved before anyone approved")
         _end_wait(session, execution, now)
-        audit.record(session, actor="system", action="execution.cancel", target=f"execution:{execution.id}",
-                     details={"reason": execution.reason})
+        _audit(session, execution, "execution.cancel", "system", now, {"reason": execution.reason})
         _tell_chat(session, config, execution, "cancelled: alert resolved before anyone approved", now)
 
 
@@ -116,8 +111,9 @@ def _tell_chat(session: Session, config: Config | None, execution: Execution, wh
     too, so no button is left to press); threads.py tells the alert's thread of ended waits."""
     if config is not None:
         # "Expired: nobody approved within 1h"; threads.py adds the thread's notice for these outcomes.
-        notify.enqueue_answer(session, config, execution=execution, outcome=outcome or execution.state,
-                              text=why[0].upper() + why[1:], now=now)
+        publish(session, [Event("approval.answered", now, execution=execution,
+                                details={"outcome": outcome or execution.state, "text": why[0].upper() + why[1:]})],
+                config=config)
 
 
 def _end_wait(session: Session, execution: Execution, now: datetime) -> None:
@@ -150,7 +146,12 @@ def _expect(session: Session, execution_id: int, action: Action) -> Execution:
 
 def _alert_event(session: Session, execution: Execution, kind: str, by: str, now: datetime,
                  details: dict[str, object]) -> None:
-    if execution.alert_id:
-        session.add(AlertEvent(alert_id=execution.alert_id, at=now, kind=kind, actor=by,
-                               details={"execution_id": execution.id, "remediation": execution.remediation,
-                                        **details}))
+    """remediation.<answer or end> on the execution's alert's timeline (none without an alert)."""
+    publish(session, [Event(kind, now, actor=by, alert_id=execution.alert_id,
+                            details={"execution_id": execution.id, "remediation": execution.remediation,
+                                     **details})])
+
+
+def _audit(session: Session, execution: Execution, action: str, by: str, now: datetime,
+           details: dict[str, object]) -> None:
+    publish(session, [Event(action, now, actor=by, target=f"execution:{execution.id}", details=details)])

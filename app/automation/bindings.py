@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert
-from app.audit import service as audit
 from app.automation.models import Binding
-from app.db import get_or_404
+from app.db import get_or_404, utcnow
 from app.errors import BadRequestError, ConflictError
+from app.events import Event, publish
 from config import matchers as label_matchers
 from config import regex
 from config.loader import describe
@@ -65,8 +65,8 @@ def create(session: Session, *, spec: BindingConfig, by: str, now: datetime, ori
     _assign(binding, spec)
     session.add(binding)
     session.flush()
-    audit.record(session, actor=by, action="binding.create", target=f"binding:{spec.name}",
-                 details=spec.model_dump(mode="json"))
+    publish(session, [Event("binding.create", now, actor=by, target=f"binding:{spec.name}",
+                            details=spec.model_dump(mode="json"))])
     return binding
 
 
@@ -101,8 +101,8 @@ def _change(session: Session, binding: Binding, spec: BindingConfig, *, by: str,
     after = _fields(binding)
     changed = {k: {"from": v, "to": after[k]} for k, v in before.items() if after[k] != v}
     if changed:
-        audit.record(session, actor=by, action="binding.update", target=f"binding:{spec.name}",
-                     details={"changed": changed}, at=now)
+        publish(session, [Event("binding.update", now, actor=by, target=f"binding:{spec.name}",
+                                details={"changed": changed})])
 
 
 _FIELDS = ("remediation", "detector", "matchers", "severities", "params", "mode", "cooldown_s", "rate_limit",
@@ -151,14 +151,14 @@ def list_all(session: Session) -> Sequence[Binding]:
 def delete(session: Session, *, binding_id: int, by: str) -> None:
     binding = get(session, binding_id)
     session.delete(binding)
-    audit.record(session, actor=by, action="binding.delete", target=f"binding:{binding.name}")
+    publish(session, [Event("binding.delete", utcnow(), actor=by, target=f"binding:{binding.name}")])
 
 
 def close_breaker(session: Session, *, binding_id: int, by: str) -> Binding:
     binding = get(session, binding_id)
     if binding.breaker_open:
         binding.breaker_open, binding.consecutive_failures = False, 0
-        audit.record(session, actor=by, action="binding.breaker_close", target=f"binding:{binding.name}")
+        publish(session, [Event("binding.breaker_close", utcnow(), actor=by, target=f"binding:{binding.name}")])
     return binding
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit import service as audit
 from app.automation.models import Remediation, RemediationVersion
+from app.db import utcnow
 from app.errors import BadRequestError, ConflictError, NotFoundError
+from app.events import Event, publish
 from remediations import Manifest, ManifestError, content_hash, parse_manifest
 from remediations.builtin import load_builtin
 
@@ -57,8 +58,8 @@ def register(session: Session, *, manifest: Manifest, by: str, now: datetime) ->
     )
     session.add(version)
     session.flush()
-    audit.record(session, actor=by, action="remediation.register", target=f"remediation:{manifest.name}",
-                 details={"version": version.version, "hash": digest, "builtin": manifest.builtin})
+    publish(session, [Event("remediation.register", now, actor=by, target=f"remediation:{manifest.name}",
+                            details={"version": version.version, "hash": digest, "builtin": manifest.builtin})])
     return version, True
 
 
@@ -100,5 +101,5 @@ def disable(session: Session, *, name: str, by: str) -> Remediation:
     remediation = get(session, name)
     if not remediation.disabled:
         remediation.disabled = True
-        audit.record(session, actor=by, action="remediation.disable", target=f"remediation:{name}")
+        publish(session, [Event("remediation.disable", utcnow(), actor=by, target=f"remediation:{name}")])
     return remediation

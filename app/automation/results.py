@@ -11,14 +11,13 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from app import metrics
-from app.alerts.models import Alert, AlertEvent
-from app.audit import service as audit
+from app.alerts.models import Alert
 from app.automation import effectiveness, executions
 from app.automation.models import Binding, Execution, RemediationVersion
 from app.automation.service import alert_context
 from app.db import Database, utcnow
 from app.diagnostics import service as diagnostics
-from app.notify import service as notify
+from app.events import Event, publish
 from config.schema import AutomationSettings, Config
 from remediations import RunRequest, RunResult, breaker_should_open
 from remediations.lifecycle import FAILED, ExecutionState
@@ -59,8 +58,7 @@ def record_start(database: Database, config: Config, execution_id: int, pid: int
         if execution is not None:
             executions.started(execution, pid=pid, now=now)
             if execution.trigger != "diagnostic":  # a diagnostic script is not "remediating" the alert
-                notify.enqueue_remediation(session, config, execution=execution, event="remediation.started",
-                                           now=now)
+                publish(session, [Event("remediation.started", now, execution=execution)], config=config)
 
 
 def record_output(database: Database, execution_id: int, text: str) -> None:
@@ -82,14 +80,15 @@ def record_result(database: Database, config: Config, execution_id: int, result:
         executions.finish(execution, result)
         _close_loop(session, config, execution, result.finished_at)
         _update_breaker(session, config, execution, result.finished_at)
-        if execution.alert_id:
-            session.add(_ran_event(execution, result.finished_at))
-        event = "remediation.succeeded" if execution.state == "succeeded" else "remediation.failed"
-        event = "diagnostic.output" if execution.trigger == "diagnostic" else event
-        notify.enqueue_remediation(session, config, execution=execution, event=event, now=result.finished_at)
-        audit.record(session, actor="system", action="execution.finish", target=f"execution:{execution.id}",
-                     details={"state": execution.state, "exit_code": execution.exit_code,
-                              "duration_s": round(result.duration_s, 3)})
+        told = "remediation.succeeded" if execution.state == "succeeded" else "remediation.failed"
+        told = "diagnostic.output" if execution.trigger == "diagnostic" else told
+        publish(session, [
+            _ran_event(execution, result.finished_at),
+            Event(told, result.finished_at, execution=execution),  # chat
+            Event("execution.finish", result.finished_at, target=f"execution:{execution.id}",
+                  details={"state": execution.state, "exit_code": execution.exit_code,
+                           "duration_s": round(result.duration_s, 3)}),
+        ], config=config)
         remediation = execution.remediation
     metrics.REMEDIATION_RUNS.labels(remediation, result.status).inc()
     metrics.REMEDIATION_DURATION.labels(remediation).observe(result.duration_s)
@@ -97,13 +96,14 @@ def record_result(database: Database, config: Config, execution_id: int, result:
                                           "state": result.status, "exit_code": result.exit_code})
 
 
-def _ran_event(execution: Execution, now: datetime) -> AlertEvent:
-    """remediation.ran on the alert's timeline; a diagnostic script's (diagnostic.ran) carries its output."""
+def _ran_event(execution: Execution, now: datetime) -> Event:
+    """remediation.ran on the alert's timeline (none without an alert); a diagnostic script's
+    (diagnostic.ran) carries its output."""
     details: dict[str, Any] = {"execution_id": execution.id, "state": execution.state, "exit_code": execution.exit_code}
     if execution.trigger == "diagnostic":
         details["remediation"], details["output"] = execution.remediation, (execution.output or "")[-4000:]
     kind = "diagnostic.ran" if execution.trigger == "diagnostic" else "remediation.ran"
-    return AlertEvent(alert_id=execution.alert_id, at=now, kind=kind, details=details)
+    return Event(kind, now, alert_id=execution.alert_id, details=details)
 
 
 def _close_loop(session: Session, config: Config, execution: Execution, now: datetime) -> None:
@@ -126,22 +126,22 @@ def _update_breaker(session: Session, config: Config, execution: Execution, now:
     binding.consecutive_failures += 1
     if not binding.breaker_open and breaker_should_open(binding.consecutive_failures, binding.breaker_threshold):
         binding.breaker_open = True
-        audit.record(session, actor="system", action="binding.breaker_open", target=f"binding:{binding.name}",
-                     details={"consecutive_failures": binding.consecutive_failures})
-        if execution.alert_id:
-            session.add(AlertEvent(alert_id=execution.alert_id, at=now, kind="breaker.opened",
-                                   details={"binding": binding.name}))
-        notify.enqueue_remediation(session, config, execution=execution, event="breaker.opened", now=now)
+        publish(session, [
+            Event("binding.breaker_open", now, target=f"binding:{binding.name}",
+                  details={"consecutive_failures": binding.consecutive_failures}),
+            # on the alert's timeline (when the run had one) and in chat
+            Event("breaker.opened", now, alert_id=execution.alert_id, execution=execution,
+                  details={"binding": binding.name}),
+        ], config=config)
 
 
 def interrupt(session: Session, execution: Execution, reason: str) -> None:
     """Its runner died; the reason says whether the script may have run (executions.interrupt)."""
     reason = executions.interrupt(execution, reason)
     _audit_end(session, execution)
-    if execution.alert_id:
-        session.add(AlertEvent(alert_id=execution.alert_id, at=execution.finished_at, kind="remediation.interrupted",
-                               details={"execution_id": execution.id, "reason": reason,
-                                        "outcome_unknown": execution.outcome_unknown}))
+    publish(session, [Event("remediation.interrupted", _ended_at(execution), alert_id=execution.alert_id,
+                            details={"execution_id": execution.id, "reason": reason,
+                                     "outcome_unknown": execution.outcome_unknown})])
 
 
 def fail(session: Session, execution: Execution, reason: str) -> None:
@@ -151,5 +151,10 @@ def fail(session: Session, execution: Execution, reason: str) -> None:
 
 
 def _audit_end(session: Session, execution: Execution) -> None:
-    audit.record(session, actor="system", action=f"execution.{execution.state}", target=f"execution:{execution.id}",
-                 details={"reason": execution.reason, "outcome_unknown": execution.outcome_unknown})
+    """execution.interrupted or execution.error in the audit log."""
+    publish(session, [Event(f"execution.{execution.state}", _ended_at(execution), target=f"execution:{execution.id}",
+                            details={"reason": execution.reason, "outcome_unknown": execution.outcome_unknown})])
+
+
+def _ended_at(execution: Execution) -> datetime:
+    return execution.finished_at or utcnow()  # executions._end has just set it

@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from app.alerts.models import Alert, AlertEvent
-from app.audit import service as audit
+from app.alerts.models import Alert
 from app.automation import bindings as binding_service
 from app.automation import approvals, effectiveness, executions, registry, suspects
 from app.automation.approvals import approve as approve  # re-exported: the API's actions live there
@@ -22,6 +21,7 @@ from app.automation.approvals import reject as reject
 from app.automation.models import ACTIVE_STATES, AutomationState, Binding, Execution, RemediationVersion
 from app.db import get_or_404
 from app.errors import BadRequestError, ConflictError, NotFoundError
+from app.events import Event, publish
 from app.silences import service as silences
 from config.schema import Config
 from remediations import ParamsError, decide, render_params, validate_params
@@ -61,8 +61,7 @@ def on_firing(session: Session, alert: Alert, *, now: datetime, silenced_by: str
 def _wait_for_diagnosis(session: Session, binding: Binding, alert: Alert, *, now: datetime) -> None:
     details = {"binding": binding.name, "remediation": binding.remediation, "state": "waiting",
                "reason": suspects.WAITING_REASON}
-    session.add(AlertEvent(alert_id=alert.id, at=now, kind="remediation.decided", details=details))
-    audit.record(session, actor="system", action="automation.decide", target=f"alert:{alert.id}", details=details)
+    _decided(session, alert, details, now)
 
 
 def on_diagnosed(session: Session, alert: Alert, ranked: list[dict[str, Any]] | None, *,
@@ -115,9 +114,13 @@ def _record(session: Session, binding: Binding, alert: Alert, version: Remediati
                                   params=params, reason=reason, now=now)
     details = {"binding": binding.name, "remediation": binding.remediation, "state": execution.state,
                "reason": execution.reason, "execution_id": execution.id}
-    session.add(AlertEvent(alert_id=alert.id, at=now, kind="remediation.decided", details=details))
-    audit.record(session, actor="system", action="automation.decide", target=f"alert:{alert.id}", details=details)
+    _decided(session, alert, details, now)
     return execution
+
+
+def _decided(session: Session, alert: Alert, details: dict[str, Any], now: datetime) -> None:
+    """remediation.decided on the alert's timeline and automation.decide in the audit log."""
+    publish(session, [Event("automation.decide", now, alert=alert, target=f"alert:{alert.id}", details=details)])
 
 
 def _active(session: Session, binding_id: int, fingerprint: str) -> bool:
@@ -186,8 +189,8 @@ def state(session: Session) -> AutomationState:
 def set_paused(session: Session, *, paused: bool, by: str, now: datetime, reason: str = "") -> AutomationState:
     row = state(session)
     row.paused, row.changed_at, row.changed_by, row.reason = paused, now, by, reason
-    audit.record(session, actor=by, action="automation.pause" if paused else "automation.resume",
-                 target="automation", details={"reason": reason})
+    publish(session, [Event("automation.pause" if paused else "automation.resume", now, actor=by,
+                            target="automation", details={"reason": reason})])
     return row
 
 
@@ -202,8 +205,8 @@ def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_i
         get_or_404(session, Alert, alert_id, "alert")  # a run may name the alert it is for
     execution = executions.queue_manual(session, name=name, version=version, params=params, alert_id=alert_id,
                                         by=by, now=now)
-    audit.record(session, actor=by, action="remediation.run", target=f"execution:{execution.id}",
-                 details={"remediation": name, "version": version.version, "alert_id": alert_id})
+    publish(session, [Event("remediation.run", now, actor=by, target=f"execution:{execution.id}",
+                            details={"remediation": name, "version": version.version, "alert_id": alert_id})])
     return execution
 
 

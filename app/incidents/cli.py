@@ -11,7 +11,7 @@ from app.errors import ServiceError
 
 def main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from app import database_for, migrate
-    from app.audit import service as audit
+    from app.events import Event, publish
     from app.incidents import backfill
     from app.rehearsal import spec
     from config import loader
@@ -28,9 +28,9 @@ def main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         done = backfill.backfill(database, settings=config.settings.incidents, since=since)
         if done.alerts:
             with database.write() as session:
-                audit.record(session, actor="cli", action="incidents.backfill", target="incidents",
-                             details={"alerts": done.alerts, "incidents": len(done.touched), "new": done.opened,
-                                      "since": since.isoformat() if since else None})
+                publish(session, [Event("incidents.backfill", utcnow(), actor="cli", target="incidents",
+                                        details={"alerts": done.alerts, "incidents": len(done.touched),
+                                                 "new": done.opened, "since": since.isoformat() if since else None})])
     finally:
         database.dispose()
     joined = len(done.touched) - done.opened
