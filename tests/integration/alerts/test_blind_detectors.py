@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,7 +77,7 @@ def prometheus() -> Iterator[FakePrometheus]:
 
 def _config(prometheus: FakePrometheus, channel_url: str, **detector: Any) -> Any:
     return from_dict({
-        "sources": [{"type": "prometheus", "name": "prom", "url": prometheus.url, "timeout_s": 0.5}],
+        "sources": [{"type": "prometheus", "name": "prom", "url": prometheus.url, "timeout_s": 2}],
         "detectors": [{"name": "api", "source": "prom", "query": "up", "interval": "60s", "window": "5m",
                        "analysis": {"type": "threshold", "above": 5}, **detector}],
         "channels": [{"type": "generic", "name": "hook", "url": channel_url, "secret": "0123456789abcdef-secret",
@@ -119,15 +118,13 @@ def test_it_raises_an_error_alert_after_for_of_failures_and_resolves_when_data_r
     for minute in (1, 2, 3):
         detector.run(minute)
         assert detector.blind_alerts() == []  # failing for 0, 1 and 2 minutes: not yet
-    prometheus.mode = "hang"  # a timeout is a failure too
-    started = time.monotonic()
+    prometheus.mode = "hang"  # a timeout is a failure too (the stand-in holds the request until released)
     detector.run(4)
-    assert time.monotonic() - started < 5
     assert detector.blind_alerts() == [("error", "firing", "critical")]
     with database.read() as session:
         alert = session.scalar(select(Alert).where(Alert.kind == "error"))
         assert alert.labels == {"vigil_status": "error"} and alert.started_at == T0 + timedelta(minutes=1)
-        assert "timed out" in alert.message or "time" in alert.message.lower()
+        assert "timed out after 2s" in alert.message
     prometheus.release.set()
     prometheus.mode = "ok"
     detector.run(5)

@@ -71,7 +71,7 @@ def prometheus() -> Iterator[str]:
 def _config(tmp_path: Any, database_url: str, url: str) -> Any:
     detector = {"source": "prom", "query": "latency", "analysis": {"type": "threshold", "above": 1}}
     return make_config(tmp_path, database_url,
-                       sources=[{"name": "prom", "type": "prometheus", "url": url, "timeout_s": 5}],
+                       sources=[{"name": "prom", "type": "prometheus", "url": url, "timeout_s": 60}],
                        detectors=[{"name": "latency", **detector,
                                    "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"}},
                                   {"name": "plain", **detector}])

@@ -80,7 +80,7 @@ def loop(tmp_path, database, database_url, slack, mattermost, webhook, prometheu
     detectors = [{"name": name, "source": "prom", "query": name, "interval": "10s", "window": "1m",
                   "analysis": {"type": "threshold", "above": (HIGH[name] + LOW[name]) / 2}} for name in HIGH]
     vigil = ChatVigil(tmp_path, database, database_url, slack, mattermost, generic_url=webhook.url, sections={
-        "sources": [{"type": "prometheus", "name": "prom", "url": prometheus.url, "timeout_s": 5}],
+        "sources": [{"type": "prometheus", "name": "prom", "url": prometheus.url, "timeout_s": 60}],
         "detectors": detectors})
     yield vigil
     vigil.close()

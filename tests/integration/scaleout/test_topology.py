@@ -140,7 +140,7 @@ def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_ea
                 total = session.scalar(select(func.count()).select_from(Execution))
             return busy == 0 and unprocessed == 0 and total == n
 
-        wait_for("all executions to settle", settled, 120)
+        wait_for("all executions to settle", settled, 300)  # a deadline for a loaded machine, not a timing
         with database.read() as session:
             alerts = session.scalars(select(Alert)).all()
             executions = session.scalars(select(Execution)).all()
@@ -151,7 +151,7 @@ def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_ea
         assert states <= {"succeeded", "interrupted"}, states
         succeeded = {a.labels["who"] for a in alerts for e in executions if e.alert_id == a.id and e.state ==
                      "succeeded"}
-        wait_for("every succeeded run's report", lambda: succeeded <= set(ran), 30)
+        wait_for("every succeeded run's report", lambda: succeeded <= set(ran), 60)
         assert len(ran) == len(set(ran)), "no remediation ran twice"
         print(f"topology: {n} alerts, {len(succeeded)} succeeded, "
               f"{sum(e.state == 'interrupted' for e in executions)} interrupted by the kills")
