@@ -72,3 +72,22 @@ def test_an_unlisted_kind_or_a_routed_chat_event_without_the_channels_is_refused
         with pytest.raises(ValueError, match="needs the configuration"):
             publish(s, [Event("alert.announced", utcnow(), alert=alert, details={"event": "alert.firing"})])
     assert all(kind.count(".") == 1 for kind in SINKS)
+
+
+def test_every_timeline_or_audit_kind_writes_the_row_its_sinks_entry_names(app: Any, database: Any) -> None:
+    # Chat routes need channels and executions: test_publish above and the notify tests cover them.
+    kinds = [kind for kind, sinks in SINKS.items() if sinks.chat is None]
+    with database.write() as s:
+        alert = _alert(s)
+        for kind in kinds:
+            publish(s, [Event(kind, utcnow(), actor="alice", alert=alert, target="thing:1", details={"why": kind})])
+        timeline = {row.details["why"]: row for row in s.scalars(select(AlertEvent))}
+        audited = {row.action: row for row in s.scalars(select(AuditRecord))}
+    for kind in kinds:
+        sinks, row, record = SINKS[kind], timeline.get(kind), audited.get(kind)
+        wrote = (row.kind, row.actor) if row is not None else None
+        assert wrote == ((sinks.timeline, "alice") if sinks.timeline else None), kind
+        recorded = (record.target, record.details) if record is not None else None
+        assert recorded == (("thing:1", {"why": kind}) if sinks.audit else None), kind
+    with database.read() as s:
+        assert audit.verify(s).ok
