@@ -98,6 +98,7 @@ def prebuilt_json(model: Model) -> Callable[[Callable[..., Any]], Callable[..., 
 
 
 def event_dict(e: AlertEvent) -> dict[str, Any]:
+    """One timeline row as the API shows it (time in ISO 8601)."""
     return {"id": e.id, "at": iso(e.at), "kind": e.kind, "actor": e.actor, "details": e.details}
 
 
@@ -114,6 +115,8 @@ def _query(query_string: bytes) -> service.AlertQuery:
 
 @ns.route("")
 class Alerts(Resource):
+    """/api/v1/alerts: list alerts, filtered and paged by cursor."""
+
     @require("viewer")
     @ns.expect(filters)
     @prebuilt_json(alert_page)
@@ -127,6 +130,8 @@ class Alerts(Resource):
 
 @ns.route("/<int:alert_id>")
 class AlertDetail(Resource):
+    """/api/v1/alerts/<id>: one alert in full."""
+
     @require("viewer")
     @ns.response(404, "No such alert")
     @ns.marshal_with(alert_detail)
@@ -140,6 +145,8 @@ class AlertDetail(Resource):
 
 @ns.route("/<int:alert_id>/ack")
 class AlertAck(Resource):
+    """/api/v1/alerts/<id>/ack: acknowledge an alert."""
+
     @require("operator")
     @ns.expect(ack_in, validate=True)
     @ns.response(404, "No such alert")
@@ -155,6 +162,8 @@ class AlertAck(Resource):
 
 @ns.route("/<int:alert_id>/unack")
 class AlertUnack(Resource):
+    """/api/v1/alerts/<id>/unack: take an acknowledgement back."""
+
     @require("operator")
     @ns.response(404, "No such alert")
     @ns.response(409, "Alert not acknowledged, or already resolved")

@@ -157,6 +157,7 @@ def request_run(session: Session, name: str, now: datetime) -> None:
 
 
 def take_requests(session: Session) -> list[str]:
+    """Names of the detectors someone asked to run, clearing the requests (the active scheduler runs them)."""
     names = list(session.scalars(select(DetectorStatus.name).where(DetectorStatus.run_requested_at.is_not(None))))
     if names:
         session.execute(update(DetectorStatus).where(DetectorStatus.name.in_(names)).values(run_requested_at=None))
@@ -164,6 +165,7 @@ def take_requests(session: Session) -> list[str]:
 
 
 def set_next_run(session: Session, name: str, at: datetime | None) -> None:
+    """Record when the scheduler will next run a detector (None: not scheduled)."""
     status = session.get(DetectorStatus, name) or DetectorStatus(name=name, runs_total=0, errors_total=0)
     session.add(status)
     status.next_run_at = at

@@ -73,6 +73,8 @@ def _preview_source(name: str) -> Source:
 
 @ns.route("")
 class Detectors(Resource):
+    """/api/v1/detectors: the configured detectors."""
+
     @require("viewer")
     @ns.marshal_list_with(detector_out)
     def get(self) -> list[dict[str, Any]]:
@@ -84,6 +86,8 @@ class Detectors(Resource):
 
 @ns.route("/<string:name>")
 class Detector(Resource):
+    """/api/v1/detectors/<name>: one detector and its last run."""
+
     @require("viewer")
     @ns.response(404, "No such detector")
     @ns.marshal_with(detector_out)
@@ -96,6 +100,8 @@ class Detector(Resource):
 
 @ns.route("/<string:name>/run")
 class DetectorRunNow(Resource):
+    """/api/v1/detectors/<name>/run: ask for a run now."""
+
     @require("operator")
     @ns.response(202, "The active scheduler will run it within about a second")
     @ns.response(404, "No such detector")
@@ -110,6 +116,8 @@ class DetectorRunNow(Resource):
 
 @ns.route("/<string:name>/preview")
 class DetectorPreview(Resource):
+    """/api/v1/detectors/<name>/preview: what the detector would find now, raising nothing."""
+
     @require("viewer")
     @ns.response(404, "No such detector")
     @ns.marshal_with(preview_out)

@@ -33,6 +33,8 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class Entry(NamedTuple):
+    """One kept answer: the SQLite data_version it is valid for, and the response to replay."""
+
     version: int
     status: str
     headers: list[tuple[str, str]]
@@ -40,6 +42,8 @@ class Entry(NamedTuple):
 
 
 class ListCache:
+    """WSGI middleware in front of the app: replays GET /api/v1/alerts answers while the database is unchanged."""
+
     def __init__(self, wsgi_app: WSGIApp, database: Database, *, mask_header: str = "X-Fields",
                  max_bytes: int = 16 << 20) -> None:
         if database.file is None:

@@ -1,3 +1,4 @@
+"""Alert tables: alerts, their labels and timelines, and the status of each detector's last run."""
 from __future__ import annotations
 
 import json

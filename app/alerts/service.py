@@ -36,6 +36,8 @@ from detectors.findings import Finding, finite_or_none
 
 @dataclass(frozen=True)
 class Transition:
+    """An alert that changed state in a detector run, and the event that changed it."""
+
     alert_id: int
     fingerprint: str
     event: str  # pending | firing | resolved
@@ -114,6 +116,7 @@ def resolve_orphans(session: Session, *, configured: Iterable[str], disabled: It
 
 
 def open_alert(session: Session, fingerprint: str) -> Alert | None:
+    """The open (pending or firing) alert with this fingerprint, if any."""
     return session.scalar(select(Alert).where(Alert.fingerprint == fingerprint, Alert.state.in_(OPEN_STATES)))
 
 
@@ -154,6 +157,8 @@ def _transition(session: Session, alert: Alert, state: str, event: str, now: dat
 
 
 def acknowledge(session: Session, *, alert_id: int, by: str, now: datetime, comment: str = "") -> Alert:
+    """Acknowledge an open alert; acking it again changes nothing. Raises ConflictError when it is resolved,
+    NotFoundError when there is no such alert."""
     alert = get(session, alert_id)
     if alert.state == "resolved":
         raise ConflictError(f"alert {alert_id} is resolved; there is nothing to acknowledge")
@@ -174,10 +179,12 @@ def unacknowledge(session: Session, *, alert_id: int, by: str, now: datetime) ->
 
 
 def get(session: Session, alert_id: int) -> Alert:
+    """The alert with this id. Raises NotFoundError."""
     return get_or_404(session, Alert, alert_id, "alert")
 
 
 def events(session: Session, alert_id: int) -> Sequence[AlertEvent]:
+    """The alert's timeline, oldest first."""
     return session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert_id).order_by(AlertEvent.id)).all()
 
 
@@ -221,6 +228,9 @@ def terms(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class AlertQuery:
+    """Filters of the alert list, all ANDed; empty ones match everything. since/until bound started_at
+    as [since, until); cursor is the id the previous page ended before."""
+
     states: tuple[str, ...] = ()
     detector: str | None = None
     severity: str | None = None
