@@ -72,6 +72,8 @@ def check(session: Session, execution: Execution, *, now: datetime, paused: bool
 
 
 def skip(session: Session, execution: Execution, reason: str, *, now: datetime) -> None:
+    """Mark a queued run skipped (a check at dispatch stopped it) and record why on its alert's timeline
+    and in the audit log."""
     executions.skip(execution, reason, now=now)
     details = {"execution_id": execution.id, "remediation": execution.remediation, "reason": reason}
     # remediation.skipped on its alert's timeline (when it has one), execution.skip in the audit log

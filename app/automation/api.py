@@ -99,6 +99,7 @@ automation_out = automation_ns.model("AutomationState", {
 
 
 def version_dict(v: RemediationVersion, *, script: bool = False) -> dict[str, Any]:
+    """One remediation version as the API shows it; with script=True, its script text too."""
     out = {"version": v.version, "hash": v.hash, "description": v.description, "builtin": v.builtin,
            "params_schema": v.params_schema, "timeout_s": v.timeout_s, "max_concurrency": v.max_concurrency,
            "allowed_env": v.allowed_env, "created_at": iso(v.created_at), "created_by": v.created_by}
@@ -106,6 +107,7 @@ def version_dict(v: RemediationVersion, *, script: bool = False) -> dict[str, An
 
 
 def execution_dict(e: Execution, *, output: bool = False) -> dict[str, Any]:
+    """One execution as the API shows it; with output=True, its captured output too."""
     out = {"id": e.id, "remediation": e.remediation, "version": e.version, "version_hash": e.version_hash,
            "binding_id": e.binding_id, "alert_id": e.alert_id, "state": e.state, "reason": e.reason,
            "trigger": e.trigger, "triggered_by": e.triggered_by, "approved_by": e.approved_by,
@@ -119,6 +121,8 @@ def execution_dict(e: Execution, *, output: bool = False) -> dict[str, Any]:
 
 @ns.route("")
 class Remediations(Resource):
+    """/api/v1/remediations: list and register remediation scripts."""
+
     @require("viewer")
     @ns.marshal_list_with(remediation_out)
     def get(self) -> list[dict[str, Any]]:
@@ -141,6 +145,8 @@ class Remediations(Resource):
 
 @ns.route("/builtins")
 class Builtins(Resource):
+    """/api/v1/remediations/builtins: the scripts shipped with Vigil."""
+
     @require("viewer")
     def get(self) -> list[dict[str, Any]]:
         """Scripts shipped with Vigil, usable as {"builtin": name} when registering."""
@@ -156,6 +162,8 @@ def _remediation(session: Any, r: Any) -> dict[str, Any]:
 
 @ns.route("/<string:name>")
 class RemediationDetail(Resource):
+    """/api/v1/remediations/<name>: one remediation and its versions."""
+
     @require("viewer")
     @ns.response(404, "No such remediation")
     @ns.marshal_with(remediation_out)
@@ -167,6 +175,8 @@ class RemediationDetail(Resource):
 
 @ns.route("/<string:name>/versions/<int:number>")
 class RemediationVersionDetail(Resource):
+    """/api/v1/remediations/<name>/versions/<number>: one version and its script."""
+
     @require("viewer")
     @ns.response(404, "No such version")
     @ns.marshal_with(version_full)
@@ -178,6 +188,8 @@ class RemediationVersionDetail(Resource):
 
 @ns.route("/<string:name>/disable")
 class RemediationDisable(Resource):
+    """/api/v1/remediations/<name>/disable: stop a remediation from running."""
+
     @require("admin")
     @ns.response(404, "No such remediation")
     @ns.marshal_with(remediation_out)
@@ -189,6 +201,8 @@ class RemediationDisable(Resource):
 
 @ns.route("/<string:name>/run")
 class RemediationRun(Resource):
+    """/api/v1/remediations/<name>/run: run a remediation by hand, or dry-run it."""
+
     @require("operator")
     @ns.expect(run_in, validate=True)
     @ns.response(202, "Queued", execution_out)
@@ -217,6 +231,8 @@ class RemediationRun(Resource):
 
 @ns.route("/<string:name>/stats")
 class RemediationStats(Resource):
+    """/api/v1/remediations/<name>/stats: how a remediation's runs went."""
+
     @require("viewer")
     @ns.marshal_with(stats_out)
     def get(self, name: str) -> dict[str, Any]:
@@ -233,6 +249,8 @@ exec_filters.add_argument("alert_id", type=bounded_int(1, 2**31 - 1), location="
 
 @executions_ns.route("")
 class Executions(Resource):
+    """/api/v1/executions: remediation runs, paged by cursor."""
+
     @require("viewer")
     @executions_ns.expect(exec_filters)
     @executions_ns.marshal_with(execution_page)
@@ -247,6 +265,8 @@ class Executions(Resource):
 
 @executions_ns.route("/<int:execution_id>")
 class ExecutionDetail(Resource):
+    """/api/v1/executions/<id>: one run with its output."""
+
     @require("viewer")
     @executions_ns.response(404, "No such execution")
     @executions_ns.marshal_with(execution_full)
@@ -290,6 +310,8 @@ for _verb in ("approve", "reject", "cancel"):
 
 @bindings_ns.route("")
 class Bindings(Resource):
+    """/api/v1/bindings: list and create bindings."""
+
     @require("viewer")
     @bindings_ns.marshal_list_with(binding_out)
     def get(self) -> list[dict[str, Any]]:
@@ -309,6 +331,8 @@ class Bindings(Resource):
 
 @bindings_ns.route("/<int:binding_id>")
 class BindingDetail(Resource):
+    """/api/v1/bindings/<id>: read, replace or delete one binding."""
+
     @require("viewer")
     @bindings_ns.response(404, "No such binding")
     @bindings_ns.marshal_with(binding_out)
@@ -342,6 +366,8 @@ class BindingDetail(Resource):
 
 @bindings_ns.route("/<int:binding_id>/close-breaker")
 class BindingCloseBreaker(Resource):
+    """/api/v1/bindings/<id>/close-breaker: let a binding whose breaker opened run again."""
+
     @require("operator")
     @bindings_ns.response(404, "No such binding")
     @bindings_ns.marshal_with(binding_out)
@@ -353,6 +379,8 @@ class BindingCloseBreaker(Resource):
 
 @automation_ns.route("")
 class Automation(Resource):
+    """/api/v1/automation: whether automation is paused."""
+
     @require("viewer")
     @automation_ns.marshal_with(automation_out)
     def get(self) -> dict[str, Any]:
@@ -396,6 +424,8 @@ output_out = executions_ns.model("ExecutionOutput", {
 
 @executions_ns.route("/<int:execution_id>/output")
 class ExecutionOutput(Resource):
+    """/api/v1/executions/<id>/output: a run's output as it is written."""
+
     @require("viewer")
     @executions_ns.expect(output_args)
     @executions_ns.response(404, "No such execution")

@@ -31,6 +31,9 @@ log = logging.getLogger("vigil.dispatch")
 
 
 class RemoteQueue(Protocol):
+    """Where executions go when workers elsewhere run them (backend rq): enqueue one, and interrupt
+    those whose job or worker was lost."""
+
     def enqueue(self, execution: Execution, version: RemediationVersion) -> None: ...
 
     def reconcile(self, session: Session) -> int: ...

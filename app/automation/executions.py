@@ -128,6 +128,7 @@ def approve(session: Session, execution: Execution, *, by: str, comment: str, re
 
 
 def reject(execution: Execution, *, by: str, comment: str, now: datetime) -> None:
+    """A person refused the waiting run: it ends rejected and frees its slot."""
     execution.state = step(execution.state, Action.REJECT).value
     execution.rejected_by, execution.fingerprint = by, None
     execution.reason, execution.finished_at, execution.comment = f"rejected by {by}", now, comment
@@ -143,6 +144,7 @@ def cancel(execution: Execution, *, by: str, reason: str, now: datetime, comment
 
 
 def expire(execution: Execution, *, reason: str, now: datetime) -> None:
+    """Nobody approved in time: the waiting run ends expired and frees its slot."""
     execution.state = step(execution.state, Action.EXPIRE).value
     execution.fingerprint, execution.finished_at, execution.reason = None, now, reason
 
@@ -209,4 +211,6 @@ def watch(execution: Execution, *, until: datetime) -> None:
 
 
 def judged(execution: Execution, *, outcome: str | None, recovery_s: float | None) -> None:
+    """Store the run's verdict (app.automation.effectiveness) and the seconds from its start to its
+    alert's resolution (None unless it was effective)."""
     execution.outcome, execution.recovery_s = outcome, recovery_s

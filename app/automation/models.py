@@ -1,3 +1,4 @@
+"""Automation tables: remediations and their versions, bindings, executions, the pause switch."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,6 +17,8 @@ FINAL_STATES = FINAL
 
 
 class Remediation(Base):
+    """A registered remediation by name; its scripts are its versions."""
+
     __tablename__ = "remediations"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -79,6 +82,9 @@ class Binding(Base):
 
 
 class Execution(Base):
+    """One run (or decision not to run) of a remediation, from its decision to its outcome;
+    its state moves only as remediations.lifecycle allows."""
+
     __tablename__ = "executions"
     __table_args__ = (
         # Two firings of one fingerprint never run a binding twice at once.
