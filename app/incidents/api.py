@@ -40,6 +40,8 @@ filters.add_argument("until", type=utc_datetime, location="args", help="started 
 
 @ns.route("")
 class Incidents(Resource):
+    """/api/v1/incidents: incidents, filtered and paged by cursor."""
+
     @require("viewer")
     @ns.expect(filters)
     @ns.marshal_with(incident_page)
@@ -55,6 +57,8 @@ class Incidents(Resource):
 
 @ns.route("/<int:incident_id>")
 class IncidentDetail(Resource):
+    """/api/v1/incidents/<id>: one incident with its alerts and their merged timeline."""
+
     @require("viewer")
     @ns.response(404, "No such incident")
     @ns.marshal_with(incident_detail)

@@ -28,6 +28,8 @@ BATCH = 500
 
 @dataclass
 class Backfilled:
+    """What a backfill did: alerts folded, incidents it opened, and every incident an alert joined."""
+
     alerts: int = 0
     opened: int = 0  # incidents it created
     touched: set[int] = field(default_factory=set)  # every incident an alert joined, new or not

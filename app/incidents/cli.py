@@ -10,6 +10,7 @@ from app.errors import ServiceError
 
 
 def main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """Run `vigil incidents backfill`; returns the exit status (2 on a bad --since)."""
     from app import database_for, migrate
     from app.events import Event, publish
     from app.incidents import backfill

@@ -1,3 +1,4 @@
+"""The incidents table: alerts of one group folded together."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -38,6 +38,7 @@ def group_of(alert: Alert, group_by: Sequence[str]) -> dict[str, str]:
 
 
 def group_key(values: dict[str, str]) -> str:
+    """A stable id of a group's values (SHA-256 hex of them, sorted by name)."""
     return hashlib.sha256(json.dumps(sorted(values.items()), ensure_ascii=False).encode()).hexdigest()
 
 
@@ -109,6 +110,9 @@ def _member_closed(session: Session, incident_id: int, now: datetime) -> None:
 
 @dataclass(frozen=True)
 class IncidentQuery:
+    """Filters of the incident list, all ANDed; empty ones match everything. since/until bound
+    started_at as [since, until); cursor is the id the previous page ended before."""
+
     state: str | None = None
     severity: str | None = None
     detector: str | None = None
@@ -137,6 +141,7 @@ def search(session: Session, query: IncidentQuery) -> list[Incident]:
 
 
 def get(session: Session, incident_id: int) -> Incident:
+    """The incident with this id. Raises NotFoundError."""
     return get_or_404(session, Incident, incident_id, "incident")
 
 
@@ -155,5 +160,6 @@ def timeline(session: Session, incident_id: int, limit: int = MAX_TIMELINE) -> l
 
 
 def timeline_dict(event: AlertEvent, alert: Alert) -> dict[str, Any]:
+    """One event of an incident's timeline as the API shows it, with its alert's id and labels."""
     return {"id": event.id, "alert_id": alert.id, "at": iso(event.at), "kind": event.kind, "actor": event.actor,
             "details": event.details, "labels": alert.labels}
