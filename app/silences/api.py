@@ -53,6 +53,7 @@ filters.add_argument("active", type=lambda v: v.lower() in ("1", "true", "yes"),
 
 
 def silence_dict(s: Silence) -> dict[str, Any]:
+    """One silence as the API shows it; active means in force now."""
     now = utcnow()
     return {"id": s.id, "matchers": s.matchers, "starts_at": iso(s.starts_at), "ends_at": iso(s.ends_at),
             "created_at": iso(s.created_at), "created_by": s.created_by, "comment": s.comment,
@@ -68,6 +69,8 @@ def _time(body: dict[str, Any], key: str) -> Any:
 
 @ns.route("")
 class Silences(Resource):
+    """/api/v1/silences: list and create silences."""
+
     @require("viewer")
     @ns.expect(filters)
     @ns.marshal_with(silence_page)
@@ -110,6 +113,8 @@ class Silences(Resource):
 
 @ns.route("/<int:silence_id>")
 class SilenceDetail(Resource):
+    """/api/v1/silences/<id>: end a silence now."""
+
     @require("operator")
     @ns.response(404, "No such silence")
     @ns.response(409, "Already ended")
@@ -122,6 +127,8 @@ class SilenceDetail(Resource):
 
 @ns.route("/preview")
 class SilencePreview(Resource):
+    """/api/v1/silences/preview: the open alerts some matchers would silence."""
+
     @require("viewer")
     @ns.expect(preview_in, validate=True)
     @ns.response(400, "Invalid matchers")

@@ -1,3 +1,4 @@
+"""The silences table."""
 from __future__ import annotations
 
 from datetime import datetime
