@@ -26,6 +26,8 @@ class BoundedIntConverter(IntegerConverter):
 
 
 def database_for(config: Config, *, pool_size: int = 5) -> Database:
+    """The database the config names (SQLite under data_dir without a database_url), with the audit
+    log set up for it: every process opens its database here."""
     from app.audit import service as audit
 
     url = config.settings.database_url

@@ -14,6 +14,7 @@ log = logging.getLogger("vigil")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one `vigil` command; returns its exit status (2 on a configuration error)."""
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

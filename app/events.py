@@ -48,6 +48,8 @@ class Event:
 
 @dataclass(frozen=True)
 class Sinks:
+    """Where events of one kind are recorded: a timeline row, an audit record, a chat message."""
+
     timeline: str | None = None  # the timeline row's kind
     audit: bool = False  # an audit record whose action is the event's kind
     # How chat hears of it: "alert" (details["event"] names the message), "suspects", "remediation"

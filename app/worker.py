@@ -33,6 +33,8 @@ _context: dict[str, object] = {}
 
 def start(config: Config, environ: Mapping[str, str], *, queues: list[str], burst: bool = False,
           name: str | None = None) -> None:
+    """Serve the RQ queues in this process until stopped (with burst, until they are empty).
+    Raises SystemExit when no Redis URL is configured."""
     redis_url = config.settings.automation.redis_url
     if redis_url is None:
         raise SystemExit("vigil worker: set REDIS_URL (or settings.automation.redis_url)")
