@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.alerts.models import Alert
 from app.automation import executions
 from app.automation.models import Execution
-from app.db import get_or_404, iso
+from app.db import get_or_404, iso, utcnow
 from app.errors import ConflictError
 from app.events import Event, publish
 from config.schema import Config
@@ -154,4 +154,5 @@ def _alert_event(session: Session, execution: Execution, kind: str, by: str, now
 
 def _audit(session: Session, execution: Execution, action: str, by: str, now: datetime,
            details: dict[str, object]) -> None:
-    publish(session, [Event(action, now, actor=by, target=f"execution:{execution.id}", details=details)])
+    # Audited on the real clock, as every audit record without a time of its own
+    publish(session, [Event(action, utcnow(), actor=by, target=f"execution:{execution.id}", details=details)])

@@ -65,7 +65,7 @@ def create(session: Session, *, spec: BindingConfig, by: str, now: datetime, ori
     _assign(binding, spec)
     session.add(binding)
     session.flush()
-    publish(session, [Event("binding.create", now, actor=by, target=f"binding:{spec.name}",
+    publish(session, [Event("binding.create", utcnow(), actor=by, target=f"binding:{spec.name}",
                             details=spec.model_dump(mode="json"))])
     return binding
 

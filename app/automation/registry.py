@@ -58,7 +58,7 @@ def register(session: Session, *, manifest: Manifest, by: str, now: datetime) ->
     )
     session.add(version)
     session.flush()
-    publish(session, [Event("remediation.register", now, actor=by, target=f"remediation:{manifest.name}",
+    publish(session, [Event("remediation.register", utcnow(), actor=by, target=f"remediation:{manifest.name}",
                             details={"version": version.version, "hash": digest, "builtin": manifest.builtin})])
     return version, True
 

@@ -85,7 +85,7 @@ def record_result(database: Database, config: Config, execution_id: int, result:
         publish(session, [
             _ran_event(execution, result.finished_at),
             Event(told, result.finished_at, execution=execution),  # chat
-            Event("execution.finish", result.finished_at, target=f"execution:{execution.id}",
+            Event("execution.finish", utcnow(), target=f"execution:{execution.id}",
                   details={"state": execution.state, "exit_code": execution.exit_code,
                            "duration_s": round(result.duration_s, 3)}),
         ], config=config)
@@ -127,7 +127,7 @@ def _update_breaker(session: Session, config: Config, execution: Execution, now:
     if not binding.breaker_open and breaker_should_open(binding.consecutive_failures, binding.breaker_threshold):
         binding.breaker_open = True
         publish(session, [
-            Event("binding.breaker_open", now, target=f"binding:{binding.name}",
+            Event("binding.breaker_open", utcnow(), target=f"binding:{binding.name}",
                   details={"consecutive_failures": binding.consecutive_failures}),
             # on the alert's timeline (when the run had one) and in chat
             Event("breaker.opened", now, alert_id=execution.alert_id, execution=execution,

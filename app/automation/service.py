@@ -19,7 +19,7 @@ from app.automation.approvals import approve as approve  # re-exported: the API'
 from app.automation.approvals import cancel as cancel
 from app.automation.approvals import reject as reject
 from app.automation.models import ACTIVE_STATES, AutomationState, Binding, Execution, RemediationVersion
-from app.db import get_or_404
+from app.db import get_or_404, utcnow
 from app.errors import BadRequestError, ConflictError, NotFoundError
 from app.events import Event, publish
 from app.silences import service as silences
@@ -189,7 +189,8 @@ def state(session: Session) -> AutomationState:
 def set_paused(session: Session, *, paused: bool, by: str, now: datetime, reason: str = "") -> AutomationState:
     row = state(session)
     row.paused, row.changed_at, row.changed_by, row.reason = paused, now, by, reason
-    publish(session, [Event("automation.pause" if paused else "automation.resume", now, actor=by,
+    # Audited on the real clock: rehearsal replays the switch from these records' times.
+    publish(session, [Event("automation.pause" if paused else "automation.resume", utcnow(), actor=by,
                             target="automation", details={"reason": reason})])
     return row
 
@@ -205,7 +206,7 @@ def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_i
         get_or_404(session, Alert, alert_id, "alert")  # a run may name the alert it is for
     execution = executions.queue_manual(session, name=name, version=version, params=params, alert_id=alert_id,
                                         by=by, now=now)
-    publish(session, [Event("remediation.run", now, actor=by, target=f"execution:{execution.id}",
+    publish(session, [Event("remediation.run", utcnow(), actor=by, target=f"execution:{execution.id}",
                             details={"remediation": name, "version": version.version, "alert_id": alert_id})])
     return execution
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.alerts.models import OPEN_STATES, Alert
-from app.db import get_or_404
+from app.db import get_or_404, utcnow
 from app.errors import BadRequestError, ConflictError
 from app.events import Event, publish
 from app.silences.models import Silence
@@ -87,7 +87,7 @@ def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, en
                       created_at=now, created_by=by, comment=comment)
     session.add(silence)
     session.flush()
-    publish(session, [Event("silence.create", now, actor=by, target=f"silence:{silence.id}",
+    publish(session, [Event("silence.create", utcnow(), actor=by, target=f"silence:{silence.id}",
                             details={"matchers": silence.matchers, "starts_at": starts_at.isoformat(),
                                      "ends_at": ends_at.isoformat(), "comment": comment})])
     return silence
@@ -98,7 +98,7 @@ def expire(session: Session, *, silence_id: int, by: str, now: datetime) -> Sile
     if silence.ends_at <= now:
         raise ConflictError(f"silence {silence_id} has already ended")
     silence.ends_at, silence.expired_by = now, by
-    publish(session, [Event("silence.expire", now, actor=by, target=f"silence:{silence_id}")])
+    publish(session, [Event("silence.expire", utcnow(), actor=by, target=f"silence:{silence_id}")])
     return silence
 
 
