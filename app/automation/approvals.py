@@ -30,6 +30,9 @@ LEGACY_TIMEOUT_S = 3600.0  # approvals stored before expires_at existed wait thi
 
 def approve(session: Session, *, execution_id: int, by: str, now: datetime, force: bool = False,
             comment: str = "", config: Config | None = None) -> Execution:
+    """Queue a waiting execution to run; one whose wait ended (expired, or its alert resolved) runs
+    only with force. Raises ConflictError when it cannot be approved, is stale without force, or another
+    run of its binding is already active for the alert; NotFoundError when there is no such execution."""
     execution = get_or_404(session, Execution, execution_id, "execution")
     if not _approvable(execution):
         raise ConflictError(f"cannot approve execution {execution_id}: it is {execution.state}")
@@ -49,6 +52,7 @@ def approve(session: Session, *, execution_id: int, by: str, now: datetime, forc
 
 def reject(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "",
            config: Config | None = None) -> Execution:
+    """Refuse a waiting execution, so it never runs. Raises ConflictError unless it awaits approval."""
     execution = _expect(session, execution_id, Action.REJECT)
     executions.reject(execution, by=by, comment=comment, now=now)
     _alert_event(session, execution, "remediation.rejected", by, now, {"comment": comment})
@@ -59,6 +63,7 @@ def reject(session: Session, *, execution_id: int, by: str, now: datetime, comme
 
 def cancel(session: Session, *, execution_id: int, by: str, now: datetime, comment: str = "",
            config: Config | None = None) -> Execution:
+    """Stop an execution that waits for approval or is queued. Raises ConflictError in any other state."""
     execution = _expect(session, execution_id, Action.CANCEL)
     waiting = execution.state == ExecutionState.AWAITING_APPROVAL
     executions.cancel(execution, by=by, reason=f"cancelled by {by}", now=now, comment=comment)

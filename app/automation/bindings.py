@@ -40,6 +40,8 @@ def matches(binding: Binding, alert: Alert) -> bool:
 
 
 def policy(binding: Binding) -> BindingPolicy:
+    """The binding's settings as the policy kernel (remediations.admit) reads them; diagnostic
+    bindings always run without approval (they only read)."""
     mode = "auto" if binding.kind == "diagnostic" else binding.mode  # read-only: nobody needs to approve it
     return BindingPolicy(mode=mode, cooldown_s=binding.cooldown_s,  # type: ignore[arg-type]
                          rate_limit=binding.rate_limit, rate_window_s=binding.rate_window_s,
@@ -57,6 +59,8 @@ def parse(payload: Any) -> BindingConfig:
 
 
 def create(session: Session, *, spec: BindingConfig, by: str, now: datetime, origin: str = "api") -> Binding:
+    """Add a binding and audit it. Raises ConflictError when the name is taken, BadRequestError on a
+    regex RE2 refuses."""
     if session.scalar(select(Binding.id).where(Binding.name == spec.name)) is not None:
         raise ConflictError(f"a binding named {spec.name!r} already exists", {"name": "already taken"})
     _check_spec_regexes(spec)
@@ -141,20 +145,25 @@ def _check_regexes(matchers: dict[str, str], field: str = "matchers") -> None:
 
 
 def get(session: Session, binding_id: int) -> Binding:
+    """The binding with this id. Raises NotFoundError."""
     return get_or_404(session, Binding, binding_id, "binding")
 
 
 def list_all(session: Session) -> Sequence[Binding]:
+    """Every binding, oldest first."""
     return session.scalars(select(Binding).order_by(Binding.id)).all()
 
 
 def delete(session: Session, *, binding_id: int, by: str) -> None:
+    """Delete a binding and audit it. Raises NotFoundError."""
     binding = get(session, binding_id)
     session.delete(binding)
     publish(session, [Event("binding.delete", utcnow(), actor=by, target=f"binding:{binding.name}")])
 
 
 def close_breaker(session: Session, *, binding_id: int, by: str) -> Binding:
+    """Close the binding's circuit breaker (failure count back to 0) so it runs again; audited when
+    it was open."""
     binding = get(session, binding_id)
     if binding.breaker_open:
         binding.breaker_open, binding.consecutive_failures = False, 0
@@ -163,6 +172,7 @@ def close_breaker(session: Session, *, binding_id: int, by: str) -> Binding:
 
 
 def as_dict(b: Binding) -> dict[str, Any]:
+    """One binding as the API shows it."""
     return {"id": b.id, "name": b.name, "remediation": b.remediation, "detector": b.detector,
             "matchers": b.matchers, "severities": b.severities, "params": b.params, "mode": b.mode,
             "cooldown_s": b.cooldown_s, "rate_limit": b.rate_limit, "rate_window_s": b.rate_window_s,

@@ -64,6 +64,7 @@ def register(session: Session, *, manifest: Manifest, by: str, now: datetime) ->
 
 
 def get(session: Session, name: str) -> Remediation:
+    """The remediation with this name. Raises NotFoundError."""
     remediation = session.scalar(select(Remediation).where(Remediation.name == name))
     if remediation is None:
         raise NotFoundError(f"remediation {name!r} not found")
@@ -71,6 +72,7 @@ def get(session: Session, name: str) -> Remediation:
 
 
 def versions(session: Session, remediation: Remediation) -> Sequence[RemediationVersion]:
+    """Its versions, oldest first."""
     return session.scalars(select(RemediationVersion).where(RemediationVersion.remediation_id == remediation.id)
                            .order_by(RemediationVersion.version)).all()
 
@@ -94,10 +96,13 @@ def runnable(session: Session, name: str) -> RemediationVersion:
 
 
 def list_all(session: Session) -> Sequence[Remediation]:
+    """Every registered remediation, by name."""
     return session.scalars(select(Remediation).order_by(Remediation.name)).all()
 
 
 def disable(session: Session, *, name: str, by: str) -> Remediation:
+    """Stop a remediation from running (audited); registering a new version enables it again.
+    Raises NotFoundError."""
     remediation = get(session, name)
     if not remediation.disabled:
         remediation.disabled = True

@@ -27,6 +27,8 @@ log = logging.getLogger("vigil.executions")
 
 def build_request(session: Session, execution: Execution, version: RemediationVersion, *,
                   settings: AutomationSettings, environ: Mapping[str, str], scripts_dir: Path) -> RunRequest:
+    """What the runner needs to run this execution: the script's file (written if missing), its
+    parameters, its alert, the allowed environment and the resource limits."""
     alert = session.get(Alert, execution.alert_id) if execution.alert_id else None
     env = {name: environ[name] for name in version.allowed_env if name in environ}
     return RunRequest(
@@ -52,6 +54,8 @@ def script_file(scripts_dir: Path, version: RemediationVersion) -> Path:
 
 
 def record_start(database: Database, config: Config, execution_id: int, pid: int) -> None:
+    """The script's process started: store its pid and start time in a transaction of its own and,
+    unless it is a diagnostic script, tell chat."""
     now = utcnow()
     with database.write() as session:
         execution = session.get(Execution, execution_id)
@@ -73,6 +77,9 @@ def record_output(database: Database, execution_id: int, text: str) -> None:
 
 
 def record_result(database: Database, config: Config, execution_id: int, result: RunResult) -> None:
+    """Store a finished run's result in a transaction of its own: state, output, the breaker, the watch
+    for its alert's resolution, the timeline, chat, audit and metrics. A run already ended elsewhere
+    (marked interrupted, say) is left as it is."""
     with database.write() as session:
         execution = session.get(Execution, execution_id)
         if execution is None or execution.state != ExecutionState.RUNNING:

@@ -143,6 +143,7 @@ def _runs_since(session: Session, binding_id: int, since: datetime) -> int:
 
 
 def running_count(session: Session, remediation: str) -> int:
+    """How many runs of this remediation are dispatched or running now."""
     return session.scalar(select(func.count()).select_from(Execution).where(
         Execution.remediation == remediation, Execution.state.in_(("dispatched", "running")))) or 0
 
@@ -178,6 +179,7 @@ def expire_verifications(session: Session, *, now: datetime) -> int:
 
 
 def state(session: Session) -> AutomationState:
+    """The automation switch (its single row, created unpaused when missing)."""
     row = session.get(AutomationState, 1)
     if row is None:
         row = AutomationState(id=1, paused=False, reason="")
@@ -187,6 +189,7 @@ def state(session: Session) -> AutomationState:
 
 
 def set_paused(session: Session, *, paused: bool, by: str, now: datetime, reason: str = "") -> AutomationState:
+    """Pause or resume all automation, audited with who did it and why."""
     row = state(session)
     row.paused, row.changed_at, row.changed_by, row.reason = paused, now, by, reason
     # Audited on the real clock: rehearsal replays the switch from these records' times.
@@ -197,6 +200,9 @@ def set_paused(session: Session, *, paused: bool, by: str, now: datetime, reason
 
 def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_id: int | None, by: str,
                  now: datetime) -> Execution:
+    """Queue a run of a remediation's latest version by hand, audited. Raises NotFoundError (no such
+    remediation or alert), ConflictError (disabled) or BadRequestError (parameters that do not fit
+    its schema, naming the field)."""
     version = registry.runnable(session, name)
     try:
         params = validate_params(version.params_schema, params)
@@ -212,6 +218,7 @@ def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_i
 
 
 def get_execution(session: Session, execution_id: int) -> Execution:
+    """The execution with this id. Raises NotFoundError."""
     return get_or_404(session, Execution, execution_id, "execution")
 
 
