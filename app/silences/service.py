@@ -70,6 +70,9 @@ def refusal(matchers: Sequence[Matcher], *, role: str | None) -> str:
 
 def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, ends_at: datetime, comment: str,
            by: str, is_admin: bool, max_duration_s: float, now: datetime) -> Silence:
+    """Add a silence and audit it. Raises BadRequestError (naming the field) without a comment, when it
+    ends before it starts or in the past, lasts longer than max_duration_s, or a non-admin gives no
+    name=value matcher (see is_targeted)."""
     if not comment.strip():
         raise BadRequestError("comment is required: say why alerts are silenced", {"comment": "required"})
     if ends_at <= starts_at:
@@ -94,6 +97,8 @@ def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, en
 
 
 def expire(session: Session, *, silence_id: int, by: str, now: datetime) -> Silence:
+    """End a silence now, keeping it in history, and audit it. Raises ConflictError when it has already
+    ended, NotFoundError when there is no such silence."""
     silence = get_or_404(session, Silence, silence_id, "silence")
     if silence.ends_at <= now:
         raise ConflictError(f"silence {silence_id} has already ended")
@@ -103,6 +108,7 @@ def expire(session: Session, *, silence_id: int, by: str, now: datetime) -> Sile
 
 
 def active(session: Session, now: datetime) -> Sequence[Silence]:
+    """The silences in force at `now`, oldest first."""
     return session.scalars(select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
                            .order_by(Silence.id)).all()
 
@@ -122,6 +128,8 @@ def alert_labels(alert: Alert) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Preview:
+    """What a silence with some matchers would silence now (see preview)."""
+
     alerts: list[Alert]  # the newest matching open alerts, at most `limit`
     total: int  # how many open alerts match (of those scanned)
     complete: bool  # False when more open alerts exist than were scanned
