@@ -97,7 +97,7 @@ def create_api(app: Flask) -> VigilApi:
                                    "description": "Bearer <token>"}},
     )
     from app.alerts.api import ns as alerts_ns
-    from app.alerts.detector_api import ns as detectors_ns
+    from app.detection.api import ns as detectors_ns
     from app.audit.api import ns as audit_ns
     from app.diagnostics.api import ns as diagnostics_ns
     from app.automation import api as automation_api

@@ -96,7 +96,8 @@ class StateCollector(Collector):
 
 
 def _state_metrics(connection: Connection, now: datetime, detectors: list[str]) -> list[GaugeMetricFamily]:
-    from app.alerts.models import Alert, DetectorStatus
+    from app.alerts.models import Alert
+    from app.detection.models import DetectorStatus
     from app.notify.models import OutboxMessage
 
     firing = dict(connection.execute(select(Alert.severity, func.count()).where(Alert.state == AlertState.FIRING)

@@ -1,5 +1,6 @@
 """Imports every domain's models so Base.metadata knows all tables (Alembic, tests)."""
-from app.alerts.models import Alert, AlertEvent, DetectorSlot, DetectorStatus, SchedulerLease
+from app.alerts.models import Alert, AlertEvent
+from app.detection.models import DetectorSlot, DetectorStatus, SchedulerLease
 from app.audit.models import AuditRecord
 from app.automation.models import AutomationState, Binding, Execution, Remediation, RemediationVersion
 from app.auth.models import ApiToken

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import OperationalError
 
-from app.alerts.models import SchedulerLease
+from app.detection.models import SchedulerLease
 from app.db import Database, utcnow
-from app.lease import NAME
+from app.detection.lease import NAME
 from config.schema import Config
 
 log = logging.getLogger("vigil.ready")

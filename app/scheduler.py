@@ -23,9 +23,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete
 
-from app import lease
-from app.alerts import detection
-from app.alerts.models import DetectorSlot
+from app.detection import lease
+from app.detection import job
+from app.detection.models import DetectorSlot
 from app.automation import bindings, isolation
 from app.automation import service as automation_service
 from app.automation.dispatch import Dispatcher
@@ -116,7 +116,7 @@ class Scheduler:
         try:
             with self.database.write() as session:
                 holding = lease.acquire(session, holder=self.holder, now=now, ttl_s=self.settings.lease_ttl_s)
-                requested = detection.take_requests(session) if holding else []
+                requested = job.take_requests(session) if holding else []
         except Exception:  # the database may be briefly away; try again next tick
             log.exception("scheduler could not reach the database", extra={"holder": self.holder})
             holding, requested = False, []
@@ -133,7 +133,7 @@ class Scheduler:
     def _take_over(self, now: datetime) -> None:
         with self.database.write() as session:
             bindings.sync_from_config(session, self.config.bindings, now=now)
-            detection.resolve_orphans(session, self.config, now=now)  # "detector removed"
+            job.resolve_orphans(session, self.config, now=now)  # "detector removed"
         self.sender.recover()
         self.diagnosis.recover()
         interrupted = self.dispatcher.recover()
@@ -196,11 +196,12 @@ class Scheduler:
     def _run(self, name: str, scheduled: bool) -> None:
         definition: DetectorConfig = self.detectors[name]
         now = self.clock()
-        job = self._aps.get_job(name)
+        scheduled_job = self._aps.get_job(name)
         try:
-            detection.run(self.database, self.config, definition, self.sources[definition.source], holder=self.holder, now=now,
-                          slot=detection.slot_of(definition, now) if scheduled else None,
-                          next_run_at=job.next_run_time if job else None, on_queued=self.dispatcher.dispatch)
+            job.run(self.database, self.config, definition, self.sources[definition.source], holder=self.holder,
+                    now=now, slot=job.slot_of(definition, now) if scheduled else None,
+                    next_run_at=scheduled_job.next_run_time if scheduled_job else None,
+                    on_queued=self.dispatcher.dispatch)
         except Exception:  # a failure of one detector must not stop the others
             log.exception("detector run failed", extra={"detector": name})
 

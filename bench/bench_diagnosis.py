@@ -71,8 +71,10 @@ def against_prometheus() -> tuple[float, float, float]:
     import tempfile
     from datetime import timedelta
 
-    from app import database_for, lease, migrate
-    from app.alerts import detection
+    from app import database_for, migrate
+
+    from app.detection import lease
+    from app.detection import job
     from app.diagnostics import service
     from app.diagnostics.worker import DiagnosisWorker
     from detectors.sources import build_source
@@ -106,7 +108,7 @@ def against_prometheus() -> tuple[float, float, float]:
                 now = e2e.ALERT_AT + timedelta(seconds=60)
                 with database.write() as session:
                     lease.acquire(session, holder="bench", now=now, ttl_s=60)
-                detection.run(database, config, config.detectors[0], build_source(config.sources[0]), holder="bench",
+                job.run(database, config, config.detectors[0], build_source(config.sources[0]), holder="bench",
                               now=now, slot=None)
                 worker = DiagnosisWorker(database, config, {}, holder="bench",
                                          clock=lambda: e2e.ALERT_AT + timedelta(minutes=10))

@@ -9,7 +9,7 @@ import yaml
 from flask import current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from app.alerts.models import DetectorStatus
+from app.detection.models import DetectorStatus
 from app.dashboard.blueprint import bp
 from app.dashboard.display import chart_data
 from app.dashboard.rehearsal_charts import rehearsal_charts

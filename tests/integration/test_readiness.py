@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from app import create_app, lease
+from app import create_app
+
+from app.detection import lease
 from app.db import Database, utcnow
 from tests.conftest import make_config
 

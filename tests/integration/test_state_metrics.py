@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from app import create_app
-from app.alerts.models import Alert, DetectorStatus
+from app.alerts.models import Alert
+from app.detection.models import DetectorStatus
 from app.db import utcnow
 from app.notify.models import OutboxMessage
 from tests.conftest import make_config

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.alerts import detection
-from app.alerts.models import Alert, DetectorStatus
+from app.detection import job
+from app.alerts.models import Alert
+from app.detection.models import DetectorStatus
 from app.notify.sender import Sender
 from app.silences import service as silences
 from config.loader import from_dict
@@ -92,7 +93,7 @@ class Detector:
         self.source = build_source(config.sources[0])
 
     def run(self, minute: float) -> None:
-        detection.run(self.database, self.config, self.definition, self.source, holder="h",
+        job.run(self.database, self.config, self.definition, self.source, holder="h",
                       now=T0 + timedelta(minutes=minute), slot=None)
 
     def blind_alerts(self) -> list[tuple[str, str, str]]:
@@ -102,7 +103,7 @@ class Detector:
 
 
 def _hold_lease(database: Any) -> None:
-    from app import lease
+    from app.detection import lease
 
     with database.write() as session:
         lease.acquire(session, holder="h", now=T0, ttl_s=86400 * 365)

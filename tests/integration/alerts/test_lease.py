@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
-from app import lease
+from app.detection import lease
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 

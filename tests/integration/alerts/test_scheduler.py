@@ -11,7 +11,9 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select
 
-from app.alerts.models import Alert, DetectorSlot, DetectorStatus, SchedulerLease
+from app.alerts.models import Alert
+
+from app.detection.models import DetectorSlot, DetectorStatus, SchedulerLease
 from tests.helpers import free_port
 
 
@@ -94,7 +96,7 @@ def test_one_scheduler_runs_jobs_and_another_takes_over_after_kill_9(tmp_path, d
 
 
 def test_a_run_request_from_the_api_is_served_by_the_scheduler(tmp_path, database, database_url) -> None:
-    from app.alerts import detection
+    from app.detection import job
     from app.db import utcnow
 
     path = tmp_path / "vigil.yaml"
@@ -107,7 +109,7 @@ def test_a_run_request_from_the_api_is_served_by_the_scheduler(tmp_path, databas
     try:
         time.sleep(1.5)
         with database.write() as session:
-            detection.request_run(session, "always", utcnow())
+            job.request_run(session, "always", utcnow())
 
         def ran() -> bool:
             with database.read() as session:

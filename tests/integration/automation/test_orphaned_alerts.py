@@ -98,10 +98,9 @@ def test_resolving_an_orphan_ends_its_pending_approval(tmp_path, database, datab
 def test_nothing_happens_when_every_detector_is_still_configured(tmp_path, database, database_url) -> None:
     alert_id = raise_alert(database, "kept")
     config = config_with(tmp_path, database_url, {"name": "kept"})
-    from app.alerts import detection
-
+    from app.detection import job
     with database.write() as session:
-        assert detection.resolve_orphans(session, config, now=utcnow()) == 0
+        assert job.resolve_orphans(session, config, now=utcnow()) == 0
     assert state_of(database, alert_id)[0] == "firing"
     with database.read() as session:
         assert session.scalars(select(Execution)).all() == []

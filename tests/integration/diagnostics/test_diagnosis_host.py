@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app import lease
-from app.alerts import detection
+from app.detection import lease
+from app.detection import job
 from app.diagnostics.models import Diagnosis
 from app.scheduler import Scheduler
 from detectors.sources.host import QUERIES
@@ -38,7 +38,7 @@ def test_it_diagnoses_over_every_host_metric_in_the_schedulers_thread(tmp_path: 
             with database.write() as session:
                 assert lease.acquire(session, holder="scheduler", now=clock["now"], ttl_s=3600)
             detector = config.detectors[1 if k == 130 else 0]
-            run = detection.run(database, config, detector, scheduler.sources["host"], holder="scheduler",
+            run = job.run(database, config, detector, scheduler.sources["host"], holder="scheduler",
                                 now=clock["now"], slot=None)
             assert run is not None and run.error is None
         assert scheduler.diagnosis.remote is not None and scheduler.diagnosis.run_pending() == 1

@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 import requests
 
-from app import create_app, lease
-from app.alerts import detection
+from app import create_app
+
+from app.detection import lease
+from app.detection import job
 from app.diagnostics.worker import DiagnosisWorker
 from tests.conftest import make_config
 from tests.diagnosis_cases import STEP_S, incident
@@ -107,7 +109,7 @@ def test_the_diagnosis_names_the_induced_cause_first(incident_url: str, tmp_path
     now = ALERT_AT + timedelta(seconds=60)
     with database.write() as session:
         assert lease.acquire(session, holder="e2e", now=now, ttl_s=60)
-    run = detection.run(database, config, config.detectors[0], _client(config), holder="e2e", now=now, slot=None)
+    run = job.run(database, config, config.detectors[0], _client(config), holder="e2e", now=now, slot=None)
     assert run is not None and run.error is None
     worker = DiagnosisWorker(database, config, {}, holder="e2e", clock=lambda: ALERT_AT + timedelta(minutes=10))
     assert worker.run_pending() == 1

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app import create_app, lease
-from app.alerts import detection
+from app import create_app
+
+from app.detection import lease
+from app.detection import job
 from app.scheduler import Scheduler
 from tests.conftest import make_config
 from tests.helpers import Client
@@ -101,7 +103,7 @@ def test_it_names_the_counter_that_moved_first_among_every_series_of_the_target(
             exporter.tick, clock["now"] = k, T0 + timedelta(seconds=STEP_S * k)
             with database.write() as session:
                 assert lease.acquire(session, holder="scheduler", now=clock["now"], ttl_s=3600)
-            run = detection.run(database, config, config.detectors[0], source, holder="scheduler",
+            run = job.run(database, config, config.detectors[0], source, holder="scheduler",
                                 now=clock["now"], slot=None)
             assert run is not None and run.error is None
         assert scheduler.diagnosis.remote is not None  # backend rq ...

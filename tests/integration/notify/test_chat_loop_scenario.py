@@ -25,7 +25,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from app.alerts import detection
+from app.detection import job
 from app.alerts.models import Alert
 from app.auth import service as auth
 from detectors.sources import build_source
@@ -90,12 +90,12 @@ def _run_detectors(loop: ChatVigil) -> None:
     source = build_source(loop.config.sources[0])
     for definition in loop.config.detectors:
         # The detector job as the scheduler runs it (holder checks the lease: take it first).
-        detection.run(loop.database, loop.config, definition, source, holder="test", now=datetime.now(timezone.utc),
+        job.run(loop.database, loop.config, definition, source, holder="test", now=datetime.now(timezone.utc),
                       slot=None, on_queued=loop.dispatcher.dispatch)
 
 
 def _hold_lease(loop: ChatVigil) -> None:
-    from app import lease
+    from app.detection import lease
 
     with loop.database.write() as session:
         lease.acquire(session, holder="test", now=datetime.now(timezone.utc), ttl_s=3600)

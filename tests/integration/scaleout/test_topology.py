@@ -106,7 +106,7 @@ def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_ea
         database = Database(pg_url)
 
         def leased() -> bool:
-            from app.alerts.models import SchedulerLease
+            from app.detection.models import SchedulerLease
 
             with database.read() as session:
                 return session.get(SchedulerLease, "scheduler") is not None
@@ -167,7 +167,7 @@ def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_ea
 
 
 def _lease_holder(database: Database) -> str:
-    from app.alerts.models import SchedulerLease
+    from app.detection.models import SchedulerLease
 
     with database.read() as session:
         row = session.get(SchedulerLease, "scheduler")

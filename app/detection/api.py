@@ -7,8 +7,8 @@ from typing import Any
 from flask import current_app
 from flask_restx import Namespace, fields
 
-from app.alerts import detection
-from app.alerts.models import DetectorStatus
+from app.detection import job
+from app.detection.models import DetectorStatus
 from app.auth.decorators import Resource, actor, require
 from app.db import iso, utcnow
 from app.errors import NotFoundError
@@ -109,7 +109,7 @@ class DetectorRunNow(Resource):
         """Ask the active scheduler to run this detector now."""
         _definition(name)
         with db().write() as session:
-            detection.request_run(session, name, utcnow())
+            job.request_run(session, name, utcnow())
             publish(session, [Event("detector.run", utcnow(), actor=actor(), target=f"detector:{name}")])
         return {"message": f"run of {name!r} requested"}, 202
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.alerts.models import SchedulerLease
+from app.detection.models import SchedulerLease
 
 NAME = "scheduler"
 

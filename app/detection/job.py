@@ -9,9 +9,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import lease, metrics
+from app import metrics
+
+from app.detection import lease
 from app.alerts import service as alerts
-from app.alerts.models import DetectorSlot, DetectorStatus
+from app.detection.models import DetectorSlot, DetectorStatus
 from app.db import Database
 from app.notify.messages import duration
 from app.reactions import react
