@@ -1,9 +1,9 @@
 """Vigil's Flask application factory."""
+
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-
 from typing import Any
 
 from flask import Flask
@@ -12,7 +12,6 @@ from werkzeug.routing import IntegerConverter
 from app.db import Database, sqlite_url
 from app.web import BodyJSONProvider, JSONRequest
 from config.schema import Config
-
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
@@ -63,8 +62,11 @@ def create_app(config: Config | None = None, environ: Mapping[str, str] | None =
     dashboard.register(app, config)
     if database.file and config.settings.alert_list_cache_mb:
         app.wsgi_app = list_cache.ListCache(  # type: ignore[method-assign]
-            app.wsgi_app, database, mask_header=app.config["RESTX_MASK_HEADER"],
-            max_bytes=config.settings.alert_list_cache_mb << 20)
+            app.wsgi_app,
+            database,
+            mask_header=app.config["RESTX_MASK_HEADER"],
+            max_bytes=config.settings.alert_list_cache_mb << 20,
+        )
     if config.settings.trusted_proxies:  # outermost, so the list cache and the brake see the client
         app.wsgi_app = TrustedProxies(app.wsgi_app, config.settings.trusted_proxies)  # type: ignore[method-assign]
     return app

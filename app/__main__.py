@@ -1,4 +1,5 @@
 """`vigil` / `python -m app`: serve, scheduler, check-config, db upgrade, token create, incidents backfill."""
+
 from __future__ import annotations
 
 import argparse
@@ -167,14 +168,20 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument("--host")
     web.add_argument("--port", type=int)
     add("scheduler", _cmd_scheduler, "run detector jobs (one active scheduler across all processes)")
-    bt = add("backtest", _cmd_backtest, "replay a detector over a CSV, or over its source's real history "
-                                        "(--since) beside the alerts actually raised")
+    bt = add(
+        "backtest",
+        _cmd_backtest,
+        "replay a detector over a CSV, or over its source's real history (--since) beside the alerts actually raised",
+    )
     bt.add_argument("--csv", help="timestamp,value[,series...] file")
     which = bt.add_mutually_exclusive_group(required=True)
     which.add_argument("--detector", help="a detector from the configuration file")
     which.add_argument("--definition", help="a YAML file holding one detector definition")
-    bt.add_argument("--since", help="instead of --csv: replay the source's history from this ISO-8601 time or "
-                                    "duration before now (3d; at most 90 days)")
+    bt.add_argument(
+        "--since",
+        help="instead of --csv: replay the source's history from this ISO-8601 time or "
+        "duration before now (3d; at most 90 days)",
+    )
     bt.add_argument("--until", help="end of that history: ISO-8601 time or duration before now (default: now)")
     bt.add_argument("--source", help="replay this configured source instead of the detector's own")
     bt.add_argument("--json", action="store_true", help="print the comparison as one JSON document (as the API)")
@@ -196,11 +203,15 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--role", choices=["viewer", "operator", "admin"], default="viewer")
     create.set_defaults(func=_cmd_token_create)
     incidents = sub.add_parser("incidents", help="incidents").add_subparsers(required=True, dest="incidents_command")
-    backfill = incidents.add_parser("backfill", help="fold alerts that fired before incidents existed (migration "
-                                                     "0017) into incidents, oldest first; a second run changes nothing")
+    backfill = incidents.add_parser(
+        "backfill",
+        help="fold alerts that fired before incidents existed (migration "
+        "0017) into incidents, oldest first; a second run changes nothing",
+    )
     backfill.add_argument("--config", default=argparse.SUPPRESS)
-    backfill.add_argument("--since", help="only alerts fired since this ISO-8601 time or duration before now "
-                                          "(30d; default: all)")
+    backfill.add_argument(
+        "--since", help="only alerts fired since this ISO-8601 time or duration before now (30d; default: all)"
+    )
     backfill.set_defaults(func=_cmd_incidents_backfill)
     return parser
 

@@ -1,4 +1,5 @@
 """The Flask-RESTX Api under /api/v1: one error shape, health and readiness, each domain's Namespace."""
+
 from __future__ import annotations
 
 import logging
@@ -12,19 +13,32 @@ from werkzeug.exceptions import HTTPException
 from app import readiness
 from app.automation import isolation
 from app.errors import ServiceError
-from app.web import cfg, db, refuse_unstorable_input
+from app.web import cfg, refuse_unstorable_input
 
 log = logging.getLogger("vigil.api")
 
 
-ERROR_SCHEMA = {"type": "object", "required": ["message", "errors"], "properties": {
-    "message": {"type": "string"}, "errors": {"type": "object", "additionalProperties": {"type": "string"}}}}
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["message", "errors"],
+    "properties": {
+        "message": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
 # Every operation may answer these; documenting them once keeps the contract honest.
-COMMON_ERRORS = {"400": "Invalid input (the errors name each field)", "401": "No valid token",
-                 "403": "The token's role is too low", "404": "Not found", "405": "Method not allowed",
-                 "409": "Conflicts with the current state", "413": "Body too large",
-                 "415": "Body must be JSON", "429": "Too many failed authentications; retry later",
-                 "503": "Database unavailable; retry"}
+COMMON_ERRORS = {
+    "400": "Invalid input (the errors name each field)",
+    "401": "No valid token",
+    "403": "The token's role is too low",
+    "404": "Not found",
+    "405": "Method not allowed",
+    "409": "Conflicts with the current state",
+    "413": "Body too large",
+    "415": "Body must be JSON",
+    "429": "Too many failed authentications; retry later",
+    "503": "Database unavailable; retry",
+}
 
 
 class VigilApi(Api):
@@ -53,16 +67,21 @@ class VigilApi(Api):
     def handle_error(self, e: Exception) -> Any:
         if isinstance(e, ServiceError):
             return _error(e.status, e.message, e.errors)
-        if isinstance(e, (OperationalError, InterfaceError)) or (isinstance(e, DBAPIError) and e.connection_invalidated):
+        if isinstance(e, (OperationalError, InterfaceError)) or (
+            isinstance(e, DBAPIError) and e.connection_invalidated
+        ):
             # The database is briefly away (restart, failover, a long lock): nothing was
             # written, since each request is one transaction; the client may retry.
             if "database or disk is full" in str(e.orig):  # SQLITE_FULL: reads still work, writes wait for space
                 log.warning("database disk full", extra={"path": request.path})
-                return _error(503, "the database's disk is full; nothing was changed, retry once space is freed",
-                              None, [("Retry-After", "30")])
+                return _error(
+                    503,
+                    "the database's disk is full; nothing was changed, retry once space is freed",
+                    None,
+                    [("Retry-After", "30")],
+                )
             log.warning("database unavailable", extra={"path": request.path, "error": type(e.orig).__name__})
-            return _error(503, "database unavailable; nothing was changed, retry shortly", None,
-                          [("Retry-After", "2")])
+            return _error(503, "database unavailable; nothing was changed, retry shortly", None, [("Retry-After", "2")])
         if isinstance(e, HTTPException):
             data = getattr(e, "data", None) or {}
             message = data.get("message") or e.description or e.name
@@ -93,14 +112,17 @@ def create_api(app: Flask) -> VigilApi:
         default="system",
         default_label="Liveness and readiness",
         doc="/api/docs",
-        authorizations={"bearer": {"type": "apiKey", "in": "header", "name": "Authorization",
-                                   "description": "Bearer <token>"}},
+        authorizations={
+            "bearer": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "Bearer <token>"}
+        },
     )
     from app.alerts.api import ns as alerts_ns
-    from app.detection.api import ns as detectors_ns
     from app.audit.api import ns as audit_ns
-    from app.diagnostics.api import ns as diagnostics_ns
+    from app.auth.api import ns as tokens_ns
     from app.automation import api as automation_api
+    from app.chat.api import ns as chat_ns
+    from app.detection.api import ns as detectors_ns
+    from app.diagnostics.api import ns as diagnostics_ns
     from app.incidents.api import ns as incidents_ns
     from app.ingest.api import ns as ingest_ns
     from app.notify import api as notify_api
@@ -108,8 +130,6 @@ def create_api(app: Flask) -> VigilApi:
     from app.rehearsal.api import ns as rehearsal_ns
     from app.reports.api import ns as reports_ns
     from app.silences.api import ns as silences_ns
-    from app.auth.api import ns as tokens_ns
-    from app.chat.api import ns as chat_ns
 
     api.add_resource(Health, "/health")
     api.add_resource(Ready, "/ready")

@@ -1,5 +1,6 @@
 """`vigil backtest`: replay a detector as if time were passing, over a CSV or over the real
 history of its source (`--since`), which is then compared with the alerts actually raised."""
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,9 @@ def history_mode(args: argparse.Namespace) -> bool:
     """Whether the flags ask for the source's real history (--since/--until/--source), not a CSV."""
     history = any(getattr(args, flag, None) is not None for flag in ("since", "until", "source"))
     if args.csv and history:
-        raise UsageError("--csv", "replays a file; --since/--until/--source replay the source's history: "
-                                  "use one or the other")
+        raise UsageError(
+            "--csv", "replays a file; --since/--until/--source replay the source's history: use one or the other"
+        )
     if not args.csv and not history:
         raise UsageError("--csv", "give --csv FILE, or --since PERIOD (e.g. 3d) to replay the source's history")
     if getattr(args, "json", False) and not history:
@@ -69,8 +71,9 @@ def load(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
     return loader.load(getattr(args, "config", None), environ)
 
 
-def _definition(args: argparse.Namespace, environ: Mapping[str, str], *,
-                default_source: str | None = "backtest-csv") -> DetectorConfig:
+def _definition(
+    args: argparse.Namespace, environ: Mapping[str, str], *, default_source: str | None = "backtest-csv"
+) -> DetectorConfig:
     """The --detector from the configuration, or the --definition file (a full definition)."""
     if args.detector:
         config = load(args, environ)
@@ -99,5 +102,8 @@ def configured(config: Config, name: str) -> DetectorConfig:
 
 
 def _summary(definition: DetectorConfig, alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"detector": definition.name, "alerts": len(alerts),
-            "open_at_end": sum(1 for a in alerts if a.get("end") is None)}
+    return {
+        "detector": definition.name,
+        "alerts": len(alerts),
+        "open_at_end": sum(1 for a in alerts if a.get("end") is None),
+    }

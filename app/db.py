@@ -1,4 +1,5 @@
 """Engine, sessions and the declarative Base shared by every domain's models."""
+
 from __future__ import annotations
 
 import fcntl
@@ -77,9 +78,9 @@ def iso(value: datetime | None) -> str | None:
 def normalise_url(url: str) -> str:
     """Accept postgres:// and postgresql:// and use the psycopg 3 driver for both."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -106,7 +107,11 @@ class Database:
         else:
             # A bounded connect keeps a request from hanging while the server is away.
             self.engine = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800,
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_recycle=1800,
                 connect_args={"connect_timeout": 5},
             )
         self._write = sessionmaker(self.engine, expire_on_commit=False)

@@ -1,4 +1,5 @@
 """Service-level errors; the API maps each to one HTTP status with the shared error shape."""
+
 from __future__ import annotations
 
 from werkzeug.exceptions import BadRequest

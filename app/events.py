@@ -10,6 +10,7 @@ their consequences, in the caller's transaction so they commit or roll back with
 Which of the three an event gets depends only on its kind, in SINKS below: every
 consequence of, say, a silenced alert or a sign-in is found in one table.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -137,11 +138,24 @@ def publish(session: Session, events: Iterable[Event], *, config: Config | None 
     for event in events:
         sinks = SINKS[event.kind]
         if sinks.timeline is not None and event.on_alert is not None:
-            session.add(AlertEvent(alert_id=event.on_alert, at=event.at, kind=sinks.timeline, actor=event.actor,
-                                   details=dict(event.details)))
+            session.add(
+                AlertEvent(
+                    alert_id=event.on_alert,
+                    at=event.at,
+                    kind=sinks.timeline,
+                    actor=event.actor,
+                    details=dict(event.details),
+                )
+            )
         if sinks.audit:
-            audit.record(session, actor=event.actor, action=event.kind, target=event.target,
-                         details=dict(event.details) or None, at=event.at)
+            audit.record(
+                session,
+                actor=event.actor,
+                action=event.kind,
+                target=event.target,
+                details=dict(event.details) or None,
+                at=event.at,
+            )
         if sinks.chat is not None:
             _chat(session, config, event, sinks.chat)
 
@@ -150,8 +164,9 @@ def _chat(session: Session, config: Config | None, event: Event, route: str) -> 
     d, now = event.details, event.at
     if route == "ephemeral":  # one channel's bot, named in the event: no routing
         channel: ChannelConfig = d["channel"]
-        notify.enqueue_ephemeral(session, channel, chat_channel=d["chat_channel"], user=d["user"], text=d["text"],
-                                 now=now)
+        notify.enqueue_ephemeral(
+            session, channel, chat_channel=d["chat_channel"], user=d["user"], text=d["text"], now=now
+        )
         return
     if config is None:
         raise ValueError(f"publishing {event.kind} needs the configuration (its channels)")

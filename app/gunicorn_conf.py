@@ -3,6 +3,7 @@
 gthread workers: requests mostly wait on the database, and threads keep memory low
 (pandas is loaded once per worker). Not gevent: SQLite's locks and greenlets disagree.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,16 +18,16 @@ from app import logformat
 worker_class = "gthread"
 threads = 4
 workers = min(2 * multiprocessing.cpu_count(), 8)
-timeout = 30              # a worker silent this long is killed and replaced
-graceful_timeout = 20     # on SIGTERM/HUP, in-flight requests get this long to finish
-keepalive = 5             # behind a load balancer with its own idle timeout above this
+timeout = 30  # a worker silent this long is killed and replaced
+graceful_timeout = 20  # on SIGTERM/HUP, in-flight requests get this long to finish
+keepalive = 5  # behind a load balancer with its own idle timeout above this
 # No recycling after N requests: a recycled worker drops the keep-alive connections it holds,
 # and a client that had just sent a request on one gets a reset (the 10-minute soak saw 32
 # such errors with a limit of 100,000). Worker memory stays flat under load (bench_load
 # --soak), so there is no leak to contain; set max_requests in gunicorn.conf.py if one appears.
 max_requests = 0
 max_requests_jitter = 0
-accesslog = None          # Vigil logs one structured line per request itself (with request id)
+accesslog = None  # Vigil logs one structured line per request itself (with request id)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
@@ -47,10 +48,18 @@ class JsonLogger(Logger):
         # Fields, not Gunicorn's format string: the path without its query string (it could
         # carry a pasted secret), and no request headers (Authorization).
         atoms = self.atoms(resp, req, environ, request_time)
-        self.access_log.info("request", extra={
-            "remote_addr": atoms["h"], "method": atoms["m"], "path": atoms["U"], "status": int(atoms["s"]),
-            "bytes": atoms["B"], "duration_ms": round(atoms["D"] / 1000, 1),
-            "request_id": atoms.get("{x-request-id}o", "-")})
+        self.access_log.info(
+            "request",
+            extra={
+                "remote_addr": atoms["h"],
+                "method": atoms["m"],
+                "path": atoms["U"],
+                "status": int(atoms["s"]),
+                "bytes": atoms["B"],
+                "duration_ms": round(atoms["D"] / 1000, 1),
+                "request_id": atoms.get("{x-request-id}o", "-"),
+            },
+        )
 
 
 # `gunicorn -c gunicorn.conf.py` logs JSON when VIGIL_LOG_FORMAT=json; `vigil serve` sets this from
@@ -74,7 +83,17 @@ def forget_metrics_of(pid: int) -> None:
 
 def options() -> dict[str, Any]:
     """The settings above as a dict, for Gunicorn's embedded application API."""
-    return {"worker_class": worker_class, "threads": threads, "workers": workers, "timeout": timeout,
-            "graceful_timeout": graceful_timeout, "keepalive": keepalive, "max_requests": max_requests,
-            "max_requests_jitter": max_requests_jitter, "accesslog": accesslog,
-            "forwarded_allow_ips": forwarded_allow_ips, "child_exit": child_exit, "logger_class": logger_class}
+    return {
+        "worker_class": worker_class,
+        "threads": threads,
+        "workers": workers,
+        "timeout": timeout,
+        "graceful_timeout": graceful_timeout,
+        "keepalive": keepalive,
+        "max_requests": max_requests,
+        "max_requests_jitter": max_requests_jitter,
+        "accesslog": accesslog,
+        "forwarded_allow_ips": forwarded_allow_ips,
+        "child_exit": child_exit,
+        "logger_class": logger_class,
+    }

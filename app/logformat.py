@@ -4,6 +4,7 @@ Gunicorn's configuration can import it before prometheus-client is set up.
 Log calls keep their message short and pass ids as fields (`extra={"detector": ..., "alert": ...}`):
 in JSON each field is a key of the line, in text it follows the message as `key=value`.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,16 +30,17 @@ class JsonFormatter(_JsonFormatter):
     (and exc_info as one string with the traceback)."""
 
     def __init__(self) -> None:
-        super().__init__("%(levelname)s %(name)s %(process)d %(message)s",
-                         rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
-                         json_default=str)
+        super().__init__(
+            "%(levelname)s %(name)s %(process)d %(message)s",
+            rename_fields={"levelname": "level", "name": "logger", "process": "pid"},
+            json_default=str,
+        )
 
     def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
         log_data["time"] = iso_time(record.created)
         super().add_fields(log_data, record, message_dict)
         # A field named like a core key (say extra={"pid": child}) must not pass for it.
-        log_data.update(time=iso_time(record.created), level=record.levelname, logger=record.name,
-                        pid=record.process)
+        log_data.update(time=iso_time(record.created), level=record.levelname, logger=record.name, pid=record.process)
 
 
 class TextFormatter(logging.Formatter):
@@ -86,4 +88,5 @@ def configure(*, fmt: str, level: str) -> None:
     # APScheduler says "Running job" and "executed successfully" at INFO on every run of every
     # detector; Vigil records each run itself. Its warnings (missed runs) still show.
     logging.getLogger("apscheduler.executors").setLevel(
-        logging.WARNING if logging.getLevelName(level) > logging.DEBUG else logging.DEBUG)
+        logging.WARNING if logging.getLevelName(level) > logging.DEBUG else logging.DEBUG
+    )

@@ -1,4 +1,5 @@
 """One structured line per request with its request id; the log formats live in app.logformat."""
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,7 @@ log = logging.getLogger("vigil.http")
 
 def request_id(incoming: str) -> str:
     """The caller's X-Request-ID if it is short and plain (so it cannot forge log lines), else a new one."""
-    return incoming if 0 < len(incoming) <= 64 and incoming.isascii() and incoming.isprintable() \
-        else uuid.uuid4().hex
+    return incoming if 0 < len(incoming) <= 64 and incoming.isascii() and incoming.isprintable() else uuid.uuid4().hex
 
 
 def record(*, method: str, endpoint: str, path: str, status: int, elapsed_s: float, rid: str, actor: str) -> None:
@@ -25,13 +25,23 @@ def record(*, method: str, endpoint: str, path: str, status: int, elapsed_s: flo
     metrics.HTTP_REQUESTS.labels(method, endpoint, str(status)).inc()
     metrics.HTTP_LATENCY.labels(method, endpoint).observe(elapsed_s)
     # The path only, never the query string: it could carry a secret someone pasted.
-    log.info("request", extra={"request_id": rid, "method": method, "path": path, "status": status,
-                               "duration_ms": round(elapsed_s * 1000, 1), "actor": actor})
+    log.info(
+        "request",
+        extra={
+            "request_id": rid,
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": round(elapsed_s * 1000, 1),
+            "actor": actor,
+        },
+    )
 
 
 def instrument(app: Flask) -> None:
     """Give every request of `app` a request id (echoed in X-Request-ID) and count, time and log it
     once answered."""
+
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
@@ -43,7 +53,13 @@ def instrument(app: Flask) -> None:
         rid = g.get("request_id", "")
         response.headers["X-Request-ID"] = rid
         principal = g.get("principal")
-        record(method=request.method, endpoint=request.url_rule.rule if request.url_rule else "unmatched",
-               path=request.path, status=response.status_code, elapsed_s=elapsed, rid=rid,
-               actor=principal.name if principal else "-")
+        record(
+            method=request.method,
+            endpoint=request.url_rule.rule if request.url_rule else "unmatched",
+            path=request.path,
+            status=response.status_code,
+            elapsed_s=elapsed,
+            rid=rid,
+            actor=principal.name if principal else "-",
+        )
         return response

@@ -1,4 +1,5 @@
 """Run Alembic migrations programmatically (start-up, `vigil db upgrade`, tests)."""
+
 from __future__ import annotations
 
 from pathlib import Path

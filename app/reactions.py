@@ -2,6 +2,7 @@
 the events that notify (published through app.events). A silenced alert is still recorded, but neither notifies nor
 remediates; its skipped decisions name the silence. Detector jobs and inbound webhooks
 both come through here, so every alert source gets the same treatment."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -27,11 +28,16 @@ def react(session: Session, transitions: Iterable[Transition], *, now: datetime,
             continue  # pending and cancelled are recorded, never announced
         silence = silences.silenced_by(session, {**alert.labels, "detector": alert.detector}, now)
         if silence is not None:
-            publish(session, [Event("alert.silenced", now, alert=alert,
-                                    details={"silence_id": silence.id, "event": t.event})])
+            publish(
+                session,
+                [Event("alert.silenced", now, alert=alert, details={"silence_id": silence.id, "event": t.event})],
+            )
         else:
-            publish(session, [Event("alert.announced", now, alert=alert, details={"event": f"alert.{t.event}"})],
-                    config=config)
+            publish(
+                session,
+                [Event("alert.announced", now, alert=alert, details={"event": f"alert.{t.event}"})],
+                config=config,
+            )
         if t.event == "resolved":
             automation.on_resolved(session, alert, now=now, config=config)
             continue

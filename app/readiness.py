@@ -4,6 +4,7 @@ the scheduler's lease is being renewed.
 `SELECT 1` answered ok while every read and write failed on a read-only SQLite file, and
 /ready said 200 for minutes after the scheduler had been killed with 3,423 alerts waiting.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,9 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import OperationalError
 
-from app.detection.models import SchedulerLease
 from app.db import Database, utcnow
 from app.detection.lease import NAME
+from app.detection.models import SchedulerLease
 from config.schema import Config
 
 log = logging.getLogger("vigil.ready")
@@ -28,20 +29,25 @@ class LeaseState:
 
     holder: str
     age_s: float  # since the holder last renewed it
-    stale: bool   # not renewed within lease_ttl_s: nobody is running jobs or the inbox
+    stale: bool  # not renewed within lease_ttl_s: nobody is running jobs or the inbox
     released: bool  # its holder stopped cleanly (lease.release) and nobody took it since
 
 
 def lease_state(connection: Connection, *, now: datetime, ttl_s: float) -> LeaseState | None:
     """The scheduler lease as seen now; None before any scheduler ever took it."""
-    row = connection.execute(select(SchedulerLease.holder, SchedulerLease.expires_at)
-                             .where(SchedulerLease.name == NAME)).first()
+    row = connection.execute(
+        select(SchedulerLease.holder, SchedulerLease.expires_at).where(SchedulerLease.name == NAME)
+    ).first()
     if row is None:
         return None
     expires_at = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=now.tzinfo)
     renewed_at = expires_at.timestamp() - ttl_s
-    return LeaseState(holder=row.holder, age_s=round(now.timestamp() - renewed_at, 3), stale=now >= expires_at,
-                      released=expires_at.timestamp() <= 0)
+    return LeaseState(
+        holder=row.holder,
+        age_s=round(now.timestamp() - renewed_at, 3),
+        stale=now >= expires_at,
+        released=expires_at.timestamp() <= 0,
+    )
 
 
 def _writable(connection: Connection, database: Database) -> str | None:
@@ -77,18 +83,28 @@ def check(database: Database, config: Config, *, now: datetime) -> tuple[int, di
             unwritable = _writable(connection, database)
     except Exception as exc:  # any driver error means "not ready"
         log.warning("readiness check failed", extra={"error": type(exc).__name__})
-        return 503, {"status": "unavailable", "database": "unreachable", "scheduler": None,
-                     "reason": f"the database does not answer ({type(exc).__name__})"}
+        return 503, {
+            "status": "unavailable",
+            "database": "unreachable",
+            "scheduler": None,
+            "reason": f"the database does not answer ({type(exc).__name__})",
+        }
     body: dict[str, Any] = {"status": "ok", "database": "ok", "scheduler": None}
     if lease is not None:
         body["scheduler"] = {"holder": lease.holder, "lease_age_s": lease.age_s, "stale": lease.stale}
     if unwritable:
         body |= {"status": "unavailable", "database": "read-only", "reason": unwritable}
     elif lease is not None and lease.stale and scheduler.enabled:
-        when = ("released it when it stopped" if lease.released else
-                f"last renewed it {lease.age_s:.0f}s ago (lease_ttl_s {scheduler.lease_ttl_s:g})")
-        body |= {"status": "unavailable", "reason": f"no scheduler is running: {lease.holder} {when}; inbound "
-                 "alerts, detectors and notifications wait"}
+        when = (
+            "released it when it stopped"
+            if lease.released
+            else f"last renewed it {lease.age_s:.0f}s ago (lease_ttl_s {scheduler.lease_ttl_s:g})"
+        )
+        body |= {
+            "status": "unavailable",
+            "reason": f"no scheduler is running: {lease.holder} {when}; inbound "
+            "alerts, detectors and notifications wait",
+        }
     return (200 if body["status"] == "ok" else 503), body
 
 

@@ -4,6 +4,7 @@ Run by `vigil scheduler` (and started beside Gunicorn by `vigil serve`). Several
 on several machines; the database lease lets exactly one run jobs, and the slot table
 makes sure a slot taken over mid-way does not run twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,13 +24,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete
 
-from app.detection import lease
-from app.detection import job
-from app.detection.models import DetectorSlot
 from app.automation import bindings, isolation
 from app.automation import service as automation_service
 from app.automation.dispatch import Dispatcher
 from app.db import Database, utcnow
+from app.detection import job, lease
+from app.detection.models import DetectorSlot
 from app.diagnostics.worker import DiagnosisWorker
 from app.ingest import service as ingest_service
 from app.notify import service as notify_service
@@ -60,31 +60,50 @@ class Scheduler:
     """One scheduler process: renews or takes the lease on each tick and, while holding it, runs the
     detector jobs, the inbox, the notification senders, diagnosis and automation dispatch."""
 
-    def __init__(self, config: Config, database: Database, *, holder: str | None = None,
-                 clock: Callable[[], datetime] = utcnow, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        database: Database,
+        *,
+        holder: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.config, self.database, self.clock = config, database, clock
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.settings = config.settings.scheduler
         self.sources: dict[str, Source] = {
             s.name: LockedSource(build_source(s, history=signals.scrape_history_for(s, config.detectors)))
-            for s in config.sources}
+            for s in config.sources
+        }
         self.detectors = {d.name: d for d in config.detectors if d.enabled}
         self.active = False
         automation = config.settings.automation
         remote = None
         if automation.backend == "rq":
             if automation.redis_url is None:
-                raise ConfigError(f"{config.source_file}: settings.automation.redis_url: required for backend rq "
-                                  "(or set REDIS_URL)")
+                raise ConfigError(
+                    f"{config.source_file}: settings.automation.redis_url: required for backend rq (or set REDIS_URL)"
+                )
             from app.automation.rq_queue import RQQueue
 
             remote = RQQueue(automation.redis_url.get_secret_value())
-        self.backend = None if remote else InlineBackend(automation.max_workers,
-                                                         max_pending=automation.max_workers * 64,
-                                                         launcher=isolation.launcher(config))
-        self.dispatcher = Dispatcher(database, self.backend, config, holder=self.holder,
-                                     scripts_dir=Path(config.settings.data_dir).resolve() / "scripts",
-                                     environ=environ or {}, remote=remote)
+        self.backend = (
+            None
+            if remote
+            else InlineBackend(
+                automation.max_workers, max_pending=automation.max_workers * 64, launcher=isolation.launcher(config)
+            )
+        )
+        self.dispatcher = Dispatcher(
+            database,
+            self.backend,
+            config,
+            holder=self.holder,
+            scripts_dir=Path(config.settings.data_dir).resolve() / "scripts",
+            environ=environ or {},
+            remote=remote,
+        )
         self._last_reconcile = datetime.min.replace(tzinfo=timezone.utc)
         self.sender = Sender(database, config.channels, public_url=config.settings.public_url)
         self.diagnosis = DiagnosisWorker(database, config, self.sources, holder=self.holder, clock=clock)
@@ -101,8 +120,11 @@ class Scheduler:
         # timeout delayed new alerts from 0.5 s to 91 s when one thread did both.
         inbox = threading.Thread(target=self._inbox_loop, args=(stop,), name="vigil-inbox", daemon=True)
         inbox.start()
-        self._threads = [inbox, *self.sender.start(stop, active=lambda: self.active),
-                         self.diagnosis.start(stop, active=lambda: self.active)]
+        self._threads = [
+            inbox,
+            *self.sender.start(stop, active=lambda: self.active),
+            self.diagnosis.start(stop, active=lambda: self.active),
+        ]
         try:
             while not stop.is_set():
                 self.tick()
@@ -138,8 +160,9 @@ class Scheduler:
         self.diagnosis.recover()
         interrupted = self.dispatcher.recover()
         if interrupted:
-            log.warning("scheduler marked executions interrupted",
-                        extra={"holder": self.holder, "executions": interrupted})
+            log.warning(
+                "scheduler marked executions interrupted", extra={"holder": self.holder, "executions": interrupted}
+            )
         self._start_jobs(now)
 
     def _automation_tick(self, now: datetime) -> None:
@@ -163,10 +186,16 @@ class Scheduler:
         for name, d in self.detectors.items():
             first = datetime.fromtimestamp(math.ceil(now.timestamp() / d.interval) * d.interval, timezone.utc)
             self._aps.add_job(
-                self._run, IntervalTrigger(seconds=d.interval, start_date=first,
-                                           jitter=min(self.settings.jitter_s, d.interval / 4) or None),
-                args=(name, True), id=name, max_instances=1, coalesce=True,
-                misfire_grace_time=max(1, int(d.interval / 2)), replace_existing=True,
+                self._run,
+                IntervalTrigger(
+                    seconds=d.interval, start_date=first, jitter=min(self.settings.jitter_s, d.interval / 4) or None
+                ),
+                args=(name, True),
+                id=name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, int(d.interval / 2)),
+                replace_existing=True,
             )
         self._prune_slots(now)
 
@@ -198,10 +227,17 @@ class Scheduler:
         now = self.clock()
         scheduled_job = self._aps.get_job(name)
         try:
-            job.run(self.database, self.config, definition, self.sources[definition.source], holder=self.holder,
-                    now=now, slot=job.slot_of(definition, now) if scheduled else None,
-                    next_run_at=scheduled_job.next_run_time if scheduled_job else None,
-                    on_queued=self.dispatcher.dispatch)
+            job.run(
+                self.database,
+                self.config,
+                definition,
+                self.sources[definition.source],
+                holder=self.holder,
+                now=now,
+                slot=job.slot_of(definition, now) if scheduled else None,
+                next_run_at=scheduled_job.next_run_time if scheduled_job else None,
+                on_queued=self.dispatcher.dispatch,
+            )
         except Exception:  # a failure of one detector must not stop the others
             log.exception("detector run failed", extra={"detector": name})
 

@@ -1,5 +1,6 @@
 """Serve the API with Gunicorn after migrating once in the master, before any fork; keep the
 scheduler child running beside it."""
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,7 @@ def prepare_metrics_dir(settings: Settings, environ: MutableMapping[str, str]) -
 def _remove_abandoned(base: Path) -> None:
     """Directories left by masters that died without cleaning up (kill -9): their pid is gone."""
     for path in base.glob(f"{METRICS_PREFIX}*-*"):
-        pid = path.name[len(METRICS_PREFIX):].split("-")[0]
+        pid = path.name[len(METRICS_PREFIX) :].split("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
 
@@ -109,9 +110,16 @@ class SchedulerSupervisor:
         gunicorn_conf.forget_metrics_of(self.proc.pid)
         if up_s >= self.STABLE_S:
             self.delay_s = self.FIRST_DELAY_S
-        log.warning("scheduler exited; restarting it", extra={
-            "scheduler_pid": self.proc.pid, "status": status, "up_s": round(up_s, 1),
-            "restart": self.restarts + 1, "delay_s": self.delay_s})
+        log.warning(
+            "scheduler exited; restarting it",
+            extra={
+                "scheduler_pid": self.proc.pid,
+                "status": status,
+                "up_s": round(up_s, 1),
+                "restart": self.restarts + 1,
+                "delay_s": self.delay_s,
+            },
+        )
         self.restart_at = now + self.delay_s
         self.delay_s = min(self.delay_s * 2, self.MAX_DELAY_S)
 
@@ -171,8 +179,9 @@ class VigilGunicorn(BaseApplication):
             sys.exit(1)
 
 
-def gunicorn_options(config: Config, *, supervisor: SchedulerSupervisor | None,
-                     metrics_dir: Path | None = None) -> dict[str, Any]:
+def gunicorn_options(
+    config: Config, *, supervisor: SchedulerSupervisor | None, metrics_dir: Path | None = None
+) -> dict[str, Any]:
     """Gunicorn's settings for this configuration: bind address, workers, log format, and hooks that
     start the scheduler child once ready and stop it (and remove our metrics directory) on exit."""
     s = config.settings
@@ -188,8 +197,12 @@ def gunicorn_options(config: Config, *, supervisor: SchedulerSupervisor | None,
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
     options = gunicorn_conf.options()
-    options.update(bind=f"{s.host}:{s.port}", when_ready=when_ready, on_exit=on_exit,
-                   logger_class=gunicorn_conf.JsonLogger if s.log_format == "json" else Logger)
+    options.update(
+        bind=f"{s.host}:{s.port}",
+        when_ready=when_ready,
+        on_exit=on_exit,
+        logger_class=gunicorn_conf.JsonLogger if s.log_format == "json" else Logger,
+    )
     if s.workers:
         options["workers"] = s.workers
     return options
@@ -205,12 +218,24 @@ def announce(config: Config, generated: str | None) -> None:
     if s.log_format == "json":
         log.info("Vigil listening", extra=urls)
         if generated:
-            print(json.dumps({"time": logformat.iso_time(time.time()), "level": "WARNING", "logger": log.name,
-                              "message": "bootstrap admin token (shown once, store it now)",
-                              "bootstrap_admin_token": generated}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "time": logformat.iso_time(time.time()),
+                        "level": "WARNING",
+                        "logger": log.name,
+                        "message": "bootstrap admin token (shown once, store it now)",
+                        "bootstrap_admin_token": generated,
+                    }
+                ),
+                flush=True,
+            )
         return
-    print(f"Vigil listening on {base}\n  API docs:  {urls['api_docs']}\n  dashboard: {urls['dashboard']}\n"
-          f"  metrics:   {urls['metrics']}", flush=True)
+    print(
+        f"Vigil listening on {base}\n  API docs:  {urls['api_docs']}\n  dashboard: {urls['dashboard']}\n"
+        f"  metrics:   {urls['metrics']}",
+        flush=True,
+    )
     if generated:
         print(f"  bootstrap admin token (shown once, store it now): {generated}", flush=True)
 

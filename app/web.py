@@ -1,5 +1,6 @@
 """Request-time access to the per-app runtime (config, database), the checks every request's
 input passes (JSON bodies, query strings, forms, path values) and shared API helpers."""
+
 from __future__ import annotations
 
 import json
@@ -157,6 +158,7 @@ utc_datetime.__schema__ = {"type": "string", "format": "date-time"}  # type: ign
 
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
     """A request-argument type: a whole number in [low, high], else a ValueError that says why."""
+
     def parse(value: str) -> int:
         try:
             number = int(value)

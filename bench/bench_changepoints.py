@@ -9,6 +9,7 @@ autocorrelated noise; half of the kinds hold no change at all).
 
 Run: .venv/bin/python bench/bench_changepoints.py [--per-kind 10] [--seed 2024] [--kinds]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,10 @@ def main() -> None:
     parser.add_argument("--kinds", action="store_true", help="also print F1 and cover per kind")
     args = parser.parse_args()
     labelled = list(cases(args.per_kind, args.seed))
-    print(f"{len(labelled)} series, {sum(c.values.size for c in labelled):,} points, "
-          f"{sum(len(c.changes) for c in labelled)} labelled changes")
+    print(
+        f"{len(labelled)} series, {sum(c.values.size for c in labelled):,} points, "
+        f"{sum(len(c.changes) for c in labelled)} labelled changes"
+    )
     print(f"{'method':<14} {'F1':>6} {'P':>6} {'R':>6} {'cover':>6} {'ms/series':>10}")
     scores = {}
     for name, method in METHODS.items():

@@ -8,6 +8,7 @@ times the alerts page (filters, deep cursor pages) and GET /api/v1/alerts in pro
 Flask's test client: server time without the network. Prints p50/p95 per case in ms; the
 target is p95 < 150 ms. The machine is shared, so the load average is printed too.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,16 +52,45 @@ def rows(n: int) -> Iterator[tuple[Any, ...]]:
         instance = f"db-{i // 500 % 10}" if i % 500 == 0 else f"web-{i % 200}"
         labels = {"instance": instance, "env": "prod" if i % 3 else "staging", "team": TEAMS[i % 5]}
         resolved = started + timedelta(minutes=5 + i % 90) if state == "resolved" else None
-        fields: dict[str, Any] = {"fingerprint": hashlib.sha256(str(i).encode()).hexdigest(), "detector": DETECTORS[i % 20],
-                  "source": "detector", "labels": labels, "severity": SEVERITIES[(i // 3) % 3], "state": state,
-                  "kind": "threshold", "message": "value above 90", "value": 91.0 + i % 9, "threshold": 90.0,
-                  "started_at": started, "fired_at": started if state != "pending" else None,
-                  "resolved_at": resolved, "last_seen_at": resolved or started, "acked_at": None, "acked_by": None}
+        fields: dict[str, Any] = {
+            "fingerprint": hashlib.sha256(str(i).encode()).hexdigest(),
+            "detector": DETECTORS[i % 20],
+            "source": "detector",
+            "labels": labels,
+            "severity": SEVERITIES[(i // 3) % 3],
+            "state": state,
+            "kind": "threshold",
+            "message": "value above 90",
+            "value": 91.0 + i % 9,
+            "threshold": 90.0,
+            "started_at": started,
+            "fired_at": started if state != "pending" else None,
+            "resolved_at": resolved,
+            "last_seen_at": resolved or started,
+            "acked_at": None,
+            "acked_by": None,
+        }
         stamp = started.strftime(_STAMP)
         end = resolved.strftime(_STAMP) if resolved else None
-        yield (fields["fingerprint"], fields["detector"], "detector", json.dumps(labels), fields["severity"], state,
-               "threshold", "value above 90", fields["value"], 90.0, "{}", stamp, stamp if state != "pending" else None,
-               end, end or stamp, listed_json(fields), search_text(fields["detector"], labels, fields["message"], {}))
+        yield (
+            fields["fingerprint"],
+            fields["detector"],
+            "detector",
+            json.dumps(labels),
+            fields["severity"],
+            state,
+            "threshold",
+            "value above 90",
+            fields["value"],
+            90.0,
+            "{}",
+            stamp,
+            stamp if state != "pending" else None,
+            end,
+            end or stamp,
+            listed_json(fields),
+            search_text(fields["detector"], labels, fields["message"], {}),
+        )
 
 
 def seed(path: Path, n: int) -> None:
@@ -78,10 +108,14 @@ def seed(path: Path, n: int) -> None:
         conn.executemany(
             "INSERT INTO alerts (fingerprint, detector, source, labels, severity, state, kind, message,"
             " value, threshold, evidence, started_at, fired_at, resolved_at, last_seen_at, listed, search_text)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows(n))
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows(n),
+        )
         # What alerts.service writes for every new alert, in bulk.
-        conn.execute("INSERT INTO alert_labels (alert_id, name, value) "
-                     "SELECT a.id, j.key, j.value FROM alerts a, json_each(a.labels) j")
+        conn.execute(
+            "INSERT INTO alert_labels (alert_id, name, value) "
+            "SELECT a.id, j.key, j.value FROM alerts a, json_each(a.labels) j"
+        )
         # Incidents as app.incidents keeps them: here every ten fired alerts make one.
         conn.execute("UPDATE alerts SET incident_id = (id + 9) / 10 WHERE state != 'pending'")
         conn.execute(
@@ -89,7 +123,8 @@ def seed(path: Path, n: int) -> None:
             " resolved_at, alert_count, open_count) SELECT incident_id, 'k' || incident_id, min(detector), '{}',"
             " max(severity), CASE WHEN sum(state = 'firing') > 0 THEN 'open' ELSE 'resolved' END, min(started_at),"
             " max(last_seen_at), max(resolved_at), count(*), sum(state = 'firing') FROM alerts"
-            " WHERE incident_id IS NOT NULL GROUP BY incident_id")
+            " WHERE incident_id IS NOT NULL GROUP BY incident_id"
+        )
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # measure the database, not a 500 MB WAL
     conn.close()
@@ -108,8 +143,11 @@ def cases(n: int) -> list[tuple[str, str, bool]]:
         ("page: labels team=db", "/alerts?labels=team%3Ddb", False),
         ("page: labels instance=web-42 (1 in 200)", "/alerts?labels=instance%3Dweb-42", False),
         ("page: started within 24h", "/alerts?range=24h", False),
-        ("page: since+until (a past week)", f"/alerts?since={(NOW - timedelta(days=200)).date()}"
-                                            f"&until={(NOW - timedelta(days=193)).date()}", False),
+        (
+            "page: since+until (a past week)",
+            f"/alerts?since={(NOW - timedelta(days=200)).date()}&until={(NOW - timedelta(days=193)).date()}",
+            False,
+        ),
         ("page: cursor at the middle", f"/alerts?cursor={mid}", False),
         ("page: cursor 1% from the oldest", f"/alerts?cursor={deep}", False),
         ("page: firing, deep cursor", f"/alerts?state=firing&cursor={deep}", False),
@@ -121,8 +159,11 @@ def cases(n: int) -> list[tuple[str, str, bool]]:
         ("api: label team=db", "/api/v1/alerts?label=team%3Ddb", True),
         ("page: label that matches nothing", "/alerts?labels=instance%3Dnope", False),
         ("api: label that matches nothing", "/api/v1/alerts?label=instance%3Dnope", True),
-        ("api: since+until (a past week)", f"/api/v1/alerts?since={(NOW - timedelta(days=200)).date()}"
-                                           f"&until={(NOW - timedelta(days=193)).date()}", True),
+        (
+            "api: since+until (a past week)",
+            f"/api/v1/alerts?since={(NOW - timedelta(days=200)).date()}&until={(NOW - timedelta(days=193)).date()}",
+            True,
+        ),
         ("page: search q=payments (1 in 5)", "/alerts?q=payments", False),
         ("page: search q=web-42 staging (1 in 600)", "/alerts?q=web-42+staging", False),
         ("api: search q=web-42", "/api/v1/alerts?q=web-42", True),
@@ -161,6 +202,7 @@ def run(directory: Path, n: int, requests: int, database_url: str | None = None)
     db_path = directory / "vigil.db"
     if database_url:
         from bench import dashboard_postgres
+
         dashboard_postgres.seed(database_url, rows(n), directory / "token")
     elif not db_path.exists():
         seed(db_path, n)
@@ -180,7 +222,9 @@ def run(directory: Path, n: int, requests: int, database_url: str | None = None)
         worst = max(worst, p95(times))
         print(f"{name:44} {statistics.median(times):8.1f} {p95(times):8.1f}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    print(f"worst p95 {worst:.1f} ms: {'within' if worst < TARGET_P95_MS else 'OVER'} the {TARGET_P95_MS:.0f} ms target")
+    print(
+        f"worst p95 {worst:.1f} ms: {'within' if worst < TARGET_P95_MS else 'OVER'} the {TARGET_P95_MS:.0f} ms target"
+    )
     app.extensions["vigil.db"].dispose()
     return 0
 

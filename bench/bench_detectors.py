@@ -4,6 +4,7 @@ Run: .venv/bin/python bench/bench_detectors.py   (one process, one core; prints 
 case, each the best of several runs, and the load average before and after: the machine is shared,
 so a figure taken under load reads slower than the code is)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,7 +38,7 @@ def windows(n_series: int, n_points: int) -> np.ndarray:
     values = RNG.normal(0.0, 1.0, (n_series, n_points))
     at = RNG.integers(n_points // 4, n_points - 10, n_series)
     for i in range(0, n_series, 2):
-        values[i, at[i]:] += 4.0
+        values[i, at[i] :] += 4.0
     return values
 
 
@@ -63,19 +64,29 @@ def bench_change_points() -> None:
             rows = data[:40] if method == "kernelcpd" and n_points > 1000 else data  # O(n^2): ~40 ms each
             rate = len(rows) / best_of(lambda: [change_points(row, method=method) for row in rows])
             target = {500: 2500, 2000: 3000}.get(n_points) if method == "auto" else None
-            report(f"change_points {method} {n_points} pts", rate, "series/s", f">= {target:,}" if target else "-",
-                   target is None or rate >= target)
+            report(
+                f"change_points {method} {n_points} pts",
+                rate,
+                "series/s",
+                f">= {target:,}" if target else "-",
+                target is None or rate >= target,
+            )
             if target:  # CPU time is what the code costs; wall time also counts other work on a shared machine
-                cpu = len(rows) / best_of(lambda: [change_points(row, method=method) for row in rows],
-                                          clock=time.process_time)
-                report(f"change_points {method} {n_points} pts (CPU time)", cpu, "series/s", f">= {target:,}",
-                       cpu >= target)
+                cpu = len(rows) / best_of(
+                    lambda: [change_points(row, method=method) for row in rows], clock=time.process_time
+                )
+                report(
+                    f"change_points {method} {n_points} pts (CPU time)",
+                    cpu,
+                    "series/s",
+                    f">= {target:,}",
+                    cpu >= target,
+                )
 
 
 def bench_matrices() -> None:
     data = windows(1000, 500) * 10 + 50
-    rate = 1000 / best_of(lambda: threshold_matrix(data, above=80, for_s=60, clear_after_s=30, hysteresis=2,
-                                                   step_s=15))
+    rate = 1000 / best_of(lambda: threshold_matrix(data, above=80, for_s=60, clear_after_s=30, hysteresis=2, step_s=15))
     report("threshold_matrix 1,000 x 500", rate, "series/s", ">= 100,000", rate >= 100_000)
     rate = 1000 / best_of(lambda: zscore_matrix(data, threshold=4, window_points=60, min_history=30))
     report("zscore_matrix 1,000 x 500", rate, "series/s", ">= 10,000", rate >= 10_000)
@@ -85,8 +96,13 @@ def prometheus_payload(n_series: int = 1000, n_points: int = 240) -> bytes:
     start = NOW.timestamp() - 15 * (n_points - 1)
     stamps = [start + 15 * k for k in range(n_points)]
     values = RNG.normal(50, 5, (n_series, n_points))
-    result = [{"metric": {"__name__": "node_cpu", "instance": f"host-{i}:9100", "job": "node"},
-               "values": [[t, f"{v:.6g}"] for t, v in zip(stamps, row.tolist())]} for i, row in enumerate(values)]
+    result = [
+        {
+            "metric": {"__name__": "node_cpu", "instance": f"host-{i}:9100", "job": "node"},
+            "values": [[t, f"{v:.6g}"] for t, v in zip(stamps, row.tolist())],
+        }
+        for i, row in enumerate(values)
+    ]
     return json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}}).encode()
 
 
@@ -104,12 +120,16 @@ class PayloadSource:
 
 
 def detector(analysis: dict[str, Any], **kw: Any) -> DetectorConfig:
-    return DetectorConfig.model_validate({"name": "cpu", "source": "bench", "query": "node_cpu",
-                                          "analysis": analysis, "window": "1h", **kw})
+    return DetectorConfig.model_validate(
+        {"name": "cpu", "source": "bench", "query": "node_cpu", "analysis": analysis, "window": "1h", **kw}
+    )
 
 
-ANALYSES: dict[str, dict[str, Any]] = {"threshold": {"type": "threshold", "above": 90, "for": "2m"},
-                                       "zscore": {"type": "zscore"}, "changepoint": {"type": "changepoint"}}
+ANALYSES: dict[str, dict[str, Any]] = {
+    "threshold": {"type": "threshold", "above": 90, "for": "2m"},
+    "zscore": {"type": "zscore"},
+    "changepoint": {"type": "changepoint"},
+}
 
 
 def bench_decode() -> None:
@@ -120,13 +140,13 @@ def bench_decode() -> None:
         try:
             gc.collect()
             decode_s = best_of(lambda: body.fetch("", start=NOW, end=NOW, step_s=15), repeat=5)
-            total_s = best_of(lambda: pipeline.run(detector(ANALYSES["threshold"]), body,
-                                                   now=NOW + timedelta(seconds=1)), repeat=5)
+            total_s = best_of(
+                lambda: pipeline.run(detector(ANALYSES["threshold"]), body, now=NOW + timedelta(seconds=1)), repeat=5
+            )
         finally:
             promjson.gc_paused = original  # type: ignore[assignment]
         report(f"prometheus decode 1,000 x 240 ({label})", decode_s * 1000, "ms", "-", True)
-        report(f"prometheus decode+threshold 1,000 x 240 ({label})", total_s * 1000, "ms", "<= 500 ms",
-               total_s <= 0.5)
+        report(f"prometheus decode+threshold 1,000 x 240 ({label})", total_s * 1000, "ms", "<= 500 ms", total_s <= 0.5)
     for kind in ("zscore", "changepoint"):
         total_s = best_of(lambda: pipeline.run(detector(ANALYSES[kind]), body, now=NOW + timedelta(seconds=1)))
         report(f"prometheus decode+{kind} 1,000 x 240 (with gc paused)", total_s * 1000, "ms", "-", True)
@@ -145,16 +165,27 @@ def bench_replay(n_points: int = 20_000, window_points: int = 500, step_s: int =
         source = build_source(CsvSource(type="csv", name="bench", path=path))
         end = NOW + timedelta(seconds=step_s * n_points)
         for kind, target in (("threshold", 5.0), ("zscore", None), ("changepoint", None)):
-            definition = detector({**ANALYSES[kind], "for": "5m"} if kind == "threshold" else ANALYSES[kind],
-                                  window=window_points * step_s, interval=step_s, step=step_s)
+            definition = detector(
+                {**ANALYSES[kind], "for": "5m"} if kind == "threshold" else ANALYSES[kind],
+                window=window_points * step_s,
+                interval=step_s,
+                step=step_s,
+            )
             seconds = best_of(lambda: lifecycle.replay(definition, source, start=NOW, end=end))
-            report(f"replay {kind} {n_points:,} pts, window {window_points}, every step", seconds, "s",
-                   f"<= {target:g} s" if target else "-", target is None or seconds <= target)
+            report(
+                f"replay {kind} {n_points:,} pts, window {window_points}, every step",
+                seconds,
+                "s",
+                f"<= {target:g} s" if target else "-",
+                target is None or seconds <= target,
+            )
 
 
 def main() -> None:
-    print(f"numpy {np.__version__}; one process, best of 3 (decode: best of 5); "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"numpy {np.__version__}; one process, best of 3 (decode: best of 5); "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     bench_change_points()
     bench_matrices()
     bench_decode()

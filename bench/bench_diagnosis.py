@@ -17,6 +17,7 @@ diagnosis worker's run (fetch through query_range, rank, store) is timed end to 
 Run: OMP_NUM_THREADS=1 .venv/bin/python bench/bench_diagnosis.py [--incidents 100] [--seed 16] [--hard]
      [--prometheus]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,9 +73,7 @@ def against_prometheus() -> tuple[float, float, float]:
     from datetime import timedelta
 
     from app import database_for, migrate
-
-    from app.detection import lease
-    from app.detection import job
+    from app.detection import job, lease
     from app.diagnostics import service
     from app.diagnostics.worker import DiagnosisWorker
     from detectors.sources import build_source
@@ -85,33 +84,61 @@ def against_prometheus() -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         (home / "incident.om").write_text(e2e._openmetrics()[0])
-        subprocess.run([e2e.PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "incident.om"),
-                        str(home / "data")], check=True, capture_output=True, timeout=600)
+        subprocess.run(
+            [e2e.PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "incident.om"), str(home / "data")],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
         (home / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
         url = f"http://127.0.0.1:{free_port()}"
         with open(home / "prometheus.log", "wb") as log:
-            process = subprocess.Popen(["/usr/bin/prometheus", f"--config.file={home / 'prometheus.yml'}",
-                                        f"--storage.tsdb.path={home / 'data'}",
-                                        f"--web.listen-address={url.removeprefix('http://')}"],
-                                       stdout=log, stderr=subprocess.STDOUT, cwd=home)
+            process = subprocess.Popen(
+                [
+                    "/usr/bin/prometheus",
+                    f"--config.file={home / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={home / 'data'}",
+                    f"--web.listen-address={url.removeprefix('http://')}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=home,
+            )
             try:
                 e2e._wait_until_served(url, process, home)
-                config = make_config(home, f"sqlite:///{home / 'vigil.db'}",
-                                     sources=[{"name": "prom", "type": "prometheus", "url": url, "timeout_s": 30}],
-                                     detectors=[{"name": "latency", "source": "prom", "query": "vigil_latency",
-                                                 "window": "10m", "interval": "30s",
-                                                 "analysis": {"type": "threshold", "above": 0.7},
-                                                 "diagnose": {"queries": ['{job="api"}'], "lookback": "80m",
-                                                              "after": "9m"}}])
+                config = make_config(
+                    home,
+                    f"sqlite:///{home / 'vigil.db'}",
+                    sources=[{"name": "prom", "type": "prometheus", "url": url, "timeout_s": 30}],
+                    detectors=[
+                        {
+                            "name": "latency",
+                            "source": "prom",
+                            "query": "vigil_latency",
+                            "window": "10m",
+                            "interval": "30s",
+                            "analysis": {"type": "threshold", "above": 0.7},
+                            "diagnose": {"queries": ['{job="api"}'], "lookback": "80m", "after": "9m"},
+                        }
+                    ],
+                )
                 database = database_for(config)
                 migrate.upgrade(database)
                 now = e2e.ALERT_AT + timedelta(seconds=60)
                 with database.write() as session:
                     lease.acquire(session, holder="bench", now=now, ttl_s=60)
-                job.run(database, config, config.detectors[0], build_source(config.sources[0]), holder="bench",
-                              now=now, slot=None)
-                worker = DiagnosisWorker(database, config, {}, holder="bench",
-                                         clock=lambda: e2e.ALERT_AT + timedelta(minutes=10))
+                job.run(
+                    database,
+                    config,
+                    config.detectors[0],
+                    build_source(config.sources[0]),
+                    holder="bench",
+                    now=now,
+                    slot=None,
+                )
+                worker = DiagnosisWorker(
+                    database, config, {}, holder="bench", clock=lambda: e2e.ALERT_AT + timedelta(minutes=10)
+                )
                 began = time.perf_counter()
                 worker.run_pending()
                 total = time.perf_counter() - began
@@ -137,15 +164,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.prometheus:
         fetch_s, analyse_s, total_s = against_prometheus()
-        print(f"real prometheus, 2001 series: fetch {fetch_s:.2f} s, rank {analyse_s:.2f} s, "
-              f"end to end {total_s:.2f} s (target <= 10 s)")
+        print(
+            f"real prometheus, 2001 series: fetch {fetch_s:.2f} s, rank {analyse_s:.2f} s, "
+            f"end to end {total_s:.2f} s (target <= 10 s)"
+        )
     wall, cpu = speed(args.seed, args.repeat)
     print(f"speed: 5000 series x 360 points ranked in {wall:.3f} s wall, {cpu:.3f} s CPU (target <= 2 s)")
     sigmas = (3.0, 8.0) if args.hard else (4.0, 10.0)
     q = quality(args.seed, args.incidents, sigmas)
-    print(f"quality over {args.incidents} incidents (causes {sigmas[0]:g}-{sigmas[1]:g} sigma): "
-          f"recall@3 {q['recall@3']:.3f}  recall@5 {q['recall@5']:.3f}  MRR {q['mrr']:.3f}  "
-          f"all 3 causes in top 5: {q['all3_top5']:.0%} (target >= 90%)")
+    print(
+        f"quality over {args.incidents} incidents (causes {sigmas[0]:g}-{sigmas[1]:g} sigma): "
+        f"recall@3 {q['recall@3']:.3f}  recall@5 {q['recall@5']:.3f}  MRR {q['mrr']:.3f}  "
+        f"all 3 causes in top 5: {q['all3_top5']:.0%} (target >= 90%)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Measures the real path: alerts.apply + reactions (automation decision, execution
 transaction, commit, dispatcher claim, inline backend, runner, script start (on_start).
 Run: .venv/bin/python bench/bench_latency.py
 """
+
 from __future__ import annotations
 
 import statistics
@@ -38,10 +39,18 @@ def setup(tmp: Path) -> tuple[Database, Dispatcher, InlineBackend]:
     config = from_dict({"settings": {"data_dir": str(tmp)}}, {})
     now = datetime.now(timezone.utc)
     with database.write() as session:
-        registry.register(session, manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n",
-                                                            "max_concurrency": 64}), by="bench", now=now)
-        bindings.create(session, spec=BindingConfig(name="b", remediation="fix", mode="auto", cooldown=0,
-                                                    rate_limit=10_000), by="bench", now=now)
+        registry.register(
+            session,
+            manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n", "max_concurrency": 64}),
+            by="bench",
+            now=now,
+        )
+        bindings.create(
+            session,
+            spec=BindingConfig(name="b", remediation="fix", mode="auto", cooldown=0, rate_limit=10_000),
+            by="bench",
+            now=now,
+        )
     backend = InlineBackend(32)
     dispatcher = Dispatcher(database, backend, config, holder="bench", scripts_dir=tmp / "scripts", environ={})
     original = results.record_start
@@ -59,8 +68,9 @@ def fire(database: Database, dispatcher: Dispatcher, config: object, labels: lis
     now = datetime.now(timezone.utc)
     with database.write() as session:
         findings = [Finding(kind="threshold", labels={"i": f"{n}-{i}"}, state="firing") for i in labels]
-        transitions = alerts.apply(session, detector="bench", severity="critical", static_labels={},
-                                   findings=findings, now=now)
+        transitions = alerts.apply(
+            session, detector="bench", severity="critical", static_labels={}, findings=findings, now=now
+        )
         react(session, transitions, now=now, config=config)  # type: ignore[arg-type]
         ids = [e.id for e in session.query(results.Execution).filter_by(state="queued")]
     stored = time.perf_counter()  # the commit has happened: the finding is stored
@@ -90,10 +100,14 @@ def main() -> None:
         for n in range(20):
             burst += fire(database, dispatcher, config, [str(i) for i in range(32)], 1000 + n)
         backend.shutdown()
-    print(f"finding stored -> script started, one alert:   p50 {pct(single, 50):.1f} ms  p99 {pct(single, 99):.1f} ms "
-          f"(targets 10 / 50 ms, {len(single)} runs)")
-    print(f"finding stored -> script started, 32 at once:   p50 {pct(burst, 50):.1f} ms  p99 {pct(burst, 99):.1f} ms "
-          f"(target p99 150 ms, {len(burst)} runs)")
+    print(
+        f"finding stored -> script started, one alert:   p50 {pct(single, 50):.1f} ms  p99 {pct(single, 99):.1f} ms "
+        f"(targets 10 / 50 ms, {len(single)} runs)"
+    )
+    print(
+        f"finding stored -> script started, 32 at once:   p50 {pct(burst, 50):.1f} ms  p99 {pct(burst, 99):.1f} ms "
+        f"(target p99 150 ms, {len(burst)} runs)"
+    )
 
 
 if __name__ == "__main__":

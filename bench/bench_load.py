@@ -16,6 +16,7 @@ token, starts `python -m app web` (2 gthread workers x 4 threads) and measures:
 Load generator and server share this machine; every figure is printed with the load average.
 Run: .venv/bin/python bench/bench_load.py [--db sqlite,postgres] [--duration 20] [--soak 600]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,17 +55,17 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 INGEST_TOKEN = "bench-ingest-token-0123456789abcdef"
 TARGET_ALERTS_RPS, TARGET_P99_MS, TARGET_RATIO, TARGET_INGEST_RPS = 1500, 100.0, 0.50, 300
 
-HELLO_WSGI = '''
+HELLO_WSGI = """
 def app(environ, start_response):
     body = b'{"status": "ok"}'
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
-'''
+"""
 
 # Shared by every script: print one JSON summary line. No response() callback: with one, wrk
 # hands every response (headers and body) to Lua, which cost the shared CPU more than the
 # counting is worth. wrk counts answers with status >= 400 itself; Vigil sends no 3xx here.
-LUA_COMMON = r'''
+LUA_COMMON = r"""
 local threads = {}
 function setup(thread)
   table.insert(threads, thread)
@@ -80,10 +81,10 @@ function done(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
     latency.max / 1000, latency.mean / 1000))
 end
-'''
+"""
 
 # Paces each wrk thread at args[1] requests/s (open-loop schedule; LuaJIT's ffi gives a clock).
-LUA_PACE = r'''
+LUA_PACE = r"""
 local ffi = require("ffi")
 ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } bench_ts; int clock_gettime(int, bench_ts *); ]]
 local ts = ffi.new("bench_ts")
@@ -98,9 +99,9 @@ function delay()
   if wait > 0 then return wait end
   return 0
 end
-'''
+"""
 
-LUA_GET = r'''
+LUA_GET = r"""
 function init(args)
   local rate = tonumber(args[1]) or 0
   interval_ms = rate > 0 and 1000 / rate or 0
@@ -108,10 +109,10 @@ function init(args)
   req = wrk.format("GET", args[3])
 end
 function request() return req end
-'''
+"""
 
 # Each request a different page (a random cursor), so no answer is replayed from memory.
-LUA_PAGES = r'''
+LUA_PAGES = r"""
 function init(args)
   interval_ms = 0
   math.randomseed(id * 7919)
@@ -119,9 +120,9 @@ function init(args)
   top = tonumber(args[2])
 end
 function request() return wrk.format("GET", "/api/v1/alerts?limit=50&cursor=" .. math.random(51, top)) end
-'''
+"""
 
-LUA_INGEST = r'''
+LUA_INGEST = r"""
 local parts = {}
 function init(args)
   counter = 0
@@ -146,13 +147,16 @@ function request()
     '"alerts":[' .. table.concat(parts, ",") .. ']}'
   return wrk.format(nil, "/api/v1/ingest/alertmanager", nil, body)
 end
-'''
+"""
 
 
 # ---- database --------------------------------------------------------------------------------
 
-DETECTORS = [f"{kind}-{svc}" for kind in ("latency-p99", "error-rate", "cpu-high", "disk-full", "queue-depth")
-             for svc in ("api", "web", "worker", "db", "cache", "search")]
+DETECTORS = [
+    f"{kind}-{svc}"
+    for kind in ("latency-p99", "error-rate", "cpu-high", "disk-full", "queue-depth")
+    for svc in ("api", "web", "worker", "db", "cache", "search")
+]
 TEAMS = ("platform", "payments", "search", "storage")
 
 
@@ -168,24 +172,37 @@ def seed(database: Database, n_alerts: int) -> str:
         for i in range(n_alerts):
             s = i % series
             detector = DETECTORS[s % len(DETECTORS)]
-            labels = {"instance": f"10.0.{s // 250}.{s % 250}:9100", "job": detector.split("-")[-1],
-                      "team": TEAMS[s % len(TEAMS)], "region": ("eu-west-1", "us-east-1")[s % 2]}
+            labels = {
+                "instance": f"10.0.{s // 250}.{s % 250}:9100",
+                "job": detector.split("-")[-1],
+                "team": TEAMS[s % len(TEAMS)],
+                "region": ("eu-west-1", "us-east-1")[s % 2],
+            }
             started = now - timedelta(seconds=(n_alerts - i) * 30)
             last_incident = i >= n_alerts - series
             state = rng.choice(("firing", "firing", "pending")) if last_incident and rng.random() < 0.3 else "resolved"
             value = round(rng.uniform(80, 120), 3)
-            rows.append({
-                "fingerprint": lifecycle.fingerprint(detector, labels), "detector": detector, "source": "detector",
-                "labels": labels,
-                "severity": ("info", "warning", "critical")[rng.randrange(3)], "state": state, "kind": "threshold",
-                "message": f"value {value} > 80 for 5m", "value": value, "threshold": 80.0,
-                "evidence": {"evidence": [[started.isoformat(), value]], "change_points": []},
-                "started_at": started, "fired_at": started + timedelta(minutes=5) if state != "pending" else None,
-                "resolved_at": started + timedelta(minutes=20) if state == "resolved" else None,
-                "last_seen_at": started + timedelta(minutes=20),
-                "acked_at": started + timedelta(minutes=7) if i % 10 == 0 else None,
-                "acked_by": "oncall" if i % 10 == 0 else None,
-            })
+            rows.append(
+                {
+                    "fingerprint": lifecycle.fingerprint(detector, labels),
+                    "detector": detector,
+                    "source": "detector",
+                    "labels": labels,
+                    "severity": ("info", "warning", "critical")[rng.randrange(3)],
+                    "state": state,
+                    "kind": "threshold",
+                    "message": f"value {value} > 80 for 5m",
+                    "value": value,
+                    "threshold": 80.0,
+                    "evidence": {"evidence": [[started.isoformat(), value]], "change_points": []},
+                    "started_at": started,
+                    "fired_at": started + timedelta(minutes=5) if state != "pending" else None,
+                    "resolved_at": started + timedelta(minutes=20) if state == "resolved" else None,
+                    "last_seen_at": started + timedelta(minutes=20),
+                    "acked_at": started + timedelta(minutes=7) if i % 10 == 0 else None,
+                    "acked_by": "oncall" if i % 10 == 0 else None,
+                }
+            )
             rows[-1]["listed"] = listed_json(rows[-1])  # what the ORM keeps on every write
             if len(rows) == 10_000:
                 conn.execute(table.insert(), rows)
@@ -194,8 +211,11 @@ def seed(database: Database, n_alerts: int) -> str:
             conn.execute(table.insert(), rows)
         # The label rows alerts.service writes for every new alert, in bulk.
         each = "json_each(a.labels)" if conn.dialect.name == "sqlite" else "json_each_text(a.labels::json)"
-        conn.execute(text(f"INSERT INTO alert_labels (alert_id, name, value) SELECT a.id, j.key, j.value "
-                          f"FROM alerts a, {each} j"))
+        conn.execute(
+            text(
+                f"INSERT INTO alert_labels (alert_id, name, value) SELECT a.id, j.key, j.value FROM alerts a, {each} j"
+            )
+        )
     with database.write() as session:
         _row, secret = auth.create(session, name="bench-admin", role="admin", by="bench")
     return secret
@@ -223,6 +243,7 @@ def inbox_count(database: Database) -> int:
 
 
 # ---- servers ---------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -292,20 +313,35 @@ class Server:
 def start_vigil(tmp: Path, database_url: str | None, args: argparse.Namespace, *, list_cache_mb: int = 16) -> Server:
     port = free_port()
     config = tmp / f"vigil-{port}.yaml"
-    config.write_text(json.dumps({  # JSON is YAML
-        "settings": {"host": "127.0.0.1", "workers": args.workers, "log_level": args.log_level,
-                     "data_dir": str(tmp / "data"), "scheduler": {"enabled": False},
-                     "alert_list_cache_mb": list_cache_mb},
-        "ingest": {"alertmanager": {"token": INGEST_TOKEN}},
-    }))
+    config.write_text(
+        json.dumps(
+            {  # JSON is YAML
+                "settings": {
+                    "host": "127.0.0.1",
+                    "workers": args.workers,
+                    "log_level": args.log_level,
+                    "data_dir": str(tmp / "data"),
+                    "scheduler": {"enabled": False},
+                    "alert_list_cache_mb": list_cache_mb,
+                },
+                "ingest": {"alertmanager": {"token": INGEST_TOKEN}},
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VIGIL_ADMIN_TOKEN", "VIGIL_CONFIG")}
     env.update(VIGIL_CONFIG=str(config), VIGIL_DATA_DIR=str(tmp / "data"))
     if database_url:
         env["DATABASE_URL"] = database_url
     log = tmp / f"vigil-{port}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "web", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "web", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = Server(proc, port, log)
     wait_http(f"{server.base}/api/v1/health", proc, log)
     wait_workers_booted(server, args.workers)
@@ -320,10 +356,30 @@ def start_hello(tmp: Path, args: argparse.Namespace) -> Server:
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "--workers", str(args.workers),
-             "--worker-class", "gthread", "--threads", "4", "--bind", f"127.0.0.1:{port}",
-             "--pythonpath", str(tmp), "bench_hello:app"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:app.gunicorn_conf",
+                "--workers",
+                str(args.workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--pythonpath",
+                str(tmp),
+                "bench_hello:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = Server(proc, port, log)
     wait_http(f"{server.base}/", proc, log)
     wait_workers_booted(server, args.workers)
@@ -331,6 +387,7 @@ def start_hello(tmp: Path, args: argparse.Namespace) -> Server:
 
 
 # ---- wrk -------------------------------------------------------------------------------------
+
 
 @dataclass
 class Result:
@@ -358,22 +415,63 @@ def cpu_s(server: Server) -> float:
     return total
 
 
-def wrk(tmp: Path, script: str, server: Server, script_args: list[str], *, threads: int, connections: int,
-        duration_s: int, profile: Path | None = None) -> dict[str, Any]:
+def wrk(
+    tmp: Path,
+    script: str,
+    server: Server,
+    script_args: list[str],
+    *,
+    threads: int,
+    connections: int,
+    duration_s: int,
+    profile: Path | None = None,
+) -> dict[str, Any]:
     url = server.base
     path = tmp / f"bench-{abs(hash(script))}.lua"
     path.write_text(script)
-    cmd = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration_s}s", "--timeout", "10s",
-           "-s", str(path), url, "--", *script_args]
+    cmd = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{duration_s}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(path),
+        url,
+        "--",
+        *script_args,
+    ]
     spies = []
     workers = server.workers()
     if profile:
         out = profile
         for worker in workers:
-            spies.append(subprocess.Popen(
-                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "--gil", "--format", "raw", "-r", "200", "-d", str(duration_s - 2),
-                 "-o", f"{out}-{worker.pid}.txt", "--pid", str(worker.pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            spies.append(
+                subprocess.Popen(
+                    [
+                        shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "--nonblocking",
+                        "--gil",
+                        "--format",
+                        "raw",
+                        "-r",
+                        "200",
+                        "-d",
+                        str(duration_s - 2),
+                        "-o",
+                        f"{out}-{worker.pid}.txt",
+                        "--pid",
+                        str(worker.pid),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
     cpu_before = cpu_s(server)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60)
     cpu_after = cpu_s(server)
@@ -399,10 +497,25 @@ def profile_for(args: argparse.Namespace, name: str) -> Path | None:
 
 
 def run_get(tmp: Path, server: Server, token: str, path: str, args: argparse.Namespace, name: str, db: str) -> Result:
-    wrk(tmp, LUA_COMMON + LUA_GET, server, ["0", token, path], threads=args.threads,
-        connections=args.connections, duration_s=3)  # warm-up: connections, caches, JIT of nothing
-    stats = wrk(tmp, LUA_COMMON + LUA_GET, server, ["0", token, path], threads=args.threads,
-                connections=args.connections, duration_s=args.duration, profile=profile_for(args, name))
+    wrk(
+        tmp,
+        LUA_COMMON + LUA_GET,
+        server,
+        ["0", token, path],
+        threads=args.threads,
+        connections=args.connections,
+        duration_s=3,
+    )  # warm-up: connections, caches, JIT of nothing
+    stats = wrk(
+        tmp,
+        LUA_COMMON + LUA_GET,
+        server,
+        ["0", token, path],
+        threads=args.threads,
+        connections=args.connections,
+        duration_s=args.duration,
+        profile=profile_for(args, name),
+    )
     return Result(name, db, stats["ok_rps"], stats, os.getloadavg())
 
 
@@ -419,16 +532,31 @@ def run_uncached(tmp: Path, url: str | None, token: str, args: argparse.Namespac
 
 
 def run_pages(tmp: Path, server: Server, token: str, args: argparse.Namespace, db: str) -> Result:
-    stats = wrk(tmp, LUA_COMMON + LUA_PAGES, server, [token, str(args.alerts)], threads=args.threads,
-                connections=args.connections, duration_s=args.duration, profile=profile_for(args, "pages"))
+    stats = wrk(
+        tmp,
+        LUA_COMMON + LUA_PAGES,
+        server,
+        [token, str(args.alerts)],
+        threads=args.threads,
+        connections=args.connections,
+        duration_s=args.duration,
+        profile=profile_for(args, "pages"),
+    )
     return Result("pages", db, stats["ok_rps"], stats, os.getloadavg())
 
 
 def run_ingest(tmp: Path, server: Server, database: Database, args: argparse.Namespace, db: str) -> Result:
     before = inbox_count(database)
-    stats = wrk(tmp, LUA_COMMON + LUA_INGEST, server, ["0", f"n{time.time_ns()}", INGEST_TOKEN],
-                threads=args.threads, connections=args.ingest_connections, duration_s=args.duration,
-                profile=profile_for(args, "ingest"))
+    stats = wrk(
+        tmp,
+        LUA_COMMON + LUA_INGEST,
+        server,
+        ["0", f"n{time.time_ns()}", INGEST_TOKEN],
+        threads=args.threads,
+        connections=args.ingest_connections,
+        duration_s=args.duration,
+        profile=profile_for(args, "ingest"),
+    )
     result = Result("ingest", db, stats["ok_rps"], stats, os.getloadavg())
     time.sleep(1.0)  # requests wrk abandoned at its deadline finish on the server
     stored = inbox_count(database) - before
@@ -436,8 +564,10 @@ def run_ingest(tmp: Path, server: Server, database: Database, args: argparse.Nam
     # wrk stops with up to one request per connection in flight: those are stored but uncounted.
     in_flight = stored - expected
     result.stats.update(stored=stored, expected=expected, lost=max(0, -in_flight))
-    result.notes.append(f"rows {stored} = 10 x {stats['ok']} 2xx + {in_flight} "
-                        f"(stored after wrk's deadline; at most 10 x {args.ingest_connections} connections)")
+    result.notes.append(
+        f"rows {stored} = 10 x {stats['ok']} 2xx + {in_flight} "
+        f"(stored after wrk's deadline; at most 10 x {args.ingest_connections} connections)"
+    )
     result.ok = in_flight >= 0 and in_flight <= 10 * args.ingest_connections and in_flight % 10 == 0
     return result
 
@@ -450,14 +580,26 @@ def soak(tmp: Path, server: Server, token: str, database: Database, args: argpar
     ingest_rate = TARGET_INGEST_RPS / 2 / args.threads
 
     def go(key: str, script: str, script_args: list[str], connections: int) -> None:
-        out[key] = wrk(tmp, script, server, script_args, threads=args.threads, connections=connections,
-                       duration_s=seconds)
+        out[key] = wrk(
+            tmp, script, server, script_args, threads=args.threads, connections=connections, duration_s=seconds
+        )
 
     before = inbox_count(database)
-    runners = [threading.Thread(target=go, args=("alerts", LUA_COMMON + LUA_PACE + LUA_GET,
-                                                 [str(get_rate), token, "/api/v1/alerts?limit=50"], 16)),
-               threading.Thread(target=go, args=("ingest", LUA_COMMON + LUA_PACE + LUA_INGEST,
-                                                 [str(ingest_rate), f"s{time.time_ns()}", INGEST_TOKEN], 8))]
+    runners = [
+        threading.Thread(
+            target=go,
+            args=("alerts", LUA_COMMON + LUA_PACE + LUA_GET, [str(get_rate), token, "/api/v1/alerts?limit=50"], 16),
+        ),
+        threading.Thread(
+            target=go,
+            args=(
+                "ingest",
+                LUA_COMMON + LUA_PACE + LUA_INGEST,
+                [str(ingest_rate), f"s{time.time_ns()}", INGEST_TOKEN],
+                8,
+            ),
+        ),
+    ]
     for runner in runners:
         runner.start()
     samples: list[tuple[float, dict[int, int]]] = []
@@ -471,8 +613,12 @@ def soak(tmp: Path, server: Server, token: str, database: Database, args: argpar
             except psutil.NoSuchProcess:
                 pass
         samples.append((time.monotonic() - started, rss))
-        print(f"  soak t={samples[-1][0]:4.0f}s rss_mb=" + " ".join(f"{p}:{v / 2**20:.1f}" for p, v in rss.items())
-              + f" load={os.getloadavg()[0]:.2f}", flush=True)
+        print(
+            f"  soak t={samples[-1][0]:4.0f}s rss_mb="
+            + " ".join(f"{p}:{v / 2**20:.1f}" for p, v in rss.items())
+            + f" load={os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
 
     while any(r.is_alive() for r in runners):
         sample()
@@ -492,22 +638,39 @@ def soak(tmp: Path, server: Server, token: str, database: Database, args: argpar
         seen = [rss[pid] for _t, rss in samples[1:] if pid in rss]
         if len(seen) >= 2:
             per_pid.append((seen[-1] - seen[0]) / seen[0] * 100)
-    result = Result("soak", db, a["ok_rps"] + i["ok_rps"], {
-        "alerts_rps": a["ok_rps"], "ingest_rps": i["ok_rps"], "alerts_p99_ms": a["p99_ms"],
-        "ingest_p99_ms": i["p99_ms"], "errors": a["errors"] + i["errors"], "rss_first_mb": first / 2**20,
-        "rss_last_mb": last / 2**20, "rss_growth_pct": growth, "workers_seen": len(pids),
-        "max_growth_in_a_worker_pct": max(per_pid, default=0.0), "stored": stored, "expected": 10 * i["ok"],
-    }, os.getloadavg())
-    result.notes.append(f"alerts {a['ok_rps']:.0f} req/s p99 {a['p99_ms']:.1f} ms, ingest {i['ok_rps']:.0f} req/s "
-                        f"p99 {i['p99_ms']:.1f} ms; errors {a['errors'] + i['errors']} ({_kinds(a)} / {_kinds(i)}); RSS sum "
-                        f"{first / 2**20:.1f} -> {last / 2**20:.1f} MB ({growth:+.1f}%), {len(pids)} worker pids "
-                        f"(recycled {len(pids) - args.workers}x), max growth within one worker "
-                        f"{max(per_pid, default=0.0):+.1f}%; inbox rows {stored} vs 10 x {i['ok']} 2xx")
+    result = Result(
+        "soak",
+        db,
+        a["ok_rps"] + i["ok_rps"],
+        {
+            "alerts_rps": a["ok_rps"],
+            "ingest_rps": i["ok_rps"],
+            "alerts_p99_ms": a["p99_ms"],
+            "ingest_p99_ms": i["p99_ms"],
+            "errors": a["errors"] + i["errors"],
+            "rss_first_mb": first / 2**20,
+            "rss_last_mb": last / 2**20,
+            "rss_growth_pct": growth,
+            "workers_seen": len(pids),
+            "max_growth_in_a_worker_pct": max(per_pid, default=0.0),
+            "stored": stored,
+            "expected": 10 * i["ok"],
+        },
+        os.getloadavg(),
+    )
+    result.notes.append(
+        f"alerts {a['ok_rps']:.0f} req/s p99 {a['p99_ms']:.1f} ms, ingest {i['ok_rps']:.0f} req/s "
+        f"p99 {i['p99_ms']:.1f} ms; errors {a['errors'] + i['errors']} ({_kinds(a)} / {_kinds(i)}); RSS sum "
+        f"{first / 2**20:.1f} -> {last / 2**20:.1f} MB ({growth:+.1f}%), {len(pids)} worker pids "
+        f"(recycled {len(pids) - args.workers}x), max growth within one worker "
+        f"{max(per_pid, default=0.0):+.1f}%; inbox rows {stored} vs 10 x {i['ok']} 2xx"
+    )
     result.ok = a["errors"] + i["errors"] == 0 and stored >= 10 * i["ok"]
     return result
 
 
 # ---- main ------------------------------------------------------------------------------------
+
 
 def _kinds(stats: dict[str, Any]) -> str:
     """Which errors wrk saw, e.g. 'read 3, non2xx 1'."""
@@ -601,40 +764,59 @@ def line(r: Result) -> str:
     if r.name == "soak":
         return f"soak: {r.notes[0]}  load {r.load[0]:.2f}{verdict}"
     extra = f"  {r.notes[0]}" if r.notes else ""
-    return (f"{r.name}: {r.rps:,.0f} req/s (2xx), p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, "
-            f"errors {s['errors']} (non2xx {s['non2xx']} connect {s['connect']} read {s['read']} "
-            f"timeout {s['timeout']}), server CPU {s['cpu_ms_per_req']:.2f} ms/req, load {r.load[0]:.2f}{verdict}{extra}")
+    return (
+        f"{r.name}: {r.rps:,.0f} req/s (2xx), p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, "
+        f"errors {s['errors']} (non2xx {s['non2xx']} connect {s['connect']} read {s['read']} "
+        f"timeout {s['timeout']}), server CPU {s['cpu_ms_per_req']:.2f} ms/req, load {r.load[0]:.2f}{verdict}{extra}"
+    )
 
 
 def table(results: list[Result], args: argparse.Namespace) -> None:
     hello = next((r.rps for r in results if r.name == "hello"), None)
-    print(f"\nworkers={args.workers} x gthread 4 threads, wrk -t{args.threads} -c{args.connections} "
-          f"(ingest -c{args.ingest_connections}) -d{args.duration}s, log level {args.log_level}, "
-          f"{args.alerts:,} alerts, {os.cpu_count()} CPUs shared with the load generator")
-    print(f"{'db':9} {'scenario':8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'cpu ms':>6} {'load1':>5}  target")
+    print(
+        f"\nworkers={args.workers} x gthread 4 threads, wrk -t{args.threads} -c{args.connections} "
+        f"(ingest -c{args.ingest_connections}) -d{args.duration}s, log level {args.log_level}, "
+        f"{args.alerts:,} alerts, {os.cpu_count()} CPUs shared with the load generator"
+    )
+    print(
+        f"{'db':9} {'scenario':8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'cpu ms':>6} {'load1':>5}  target"
+    )
     for r in results:
         s = r.stats
         if r.name == "soak":
-            print(f"{r.db:9} {'soak':8} {r.rps:8,.0f} {'':>7} {'':>7} {s['errors']:6d} {'':>6} {r.load[0]:5.2f}  "
-                  f"RSS {s['rss_growth_pct']:+.1f}% ({'ok' if r.ok else 'MISS'})")
+            print(
+                f"{r.db:9} {'soak':8} {r.rps:8,.0f} {'':>7} {'':>7} {s['errors']:6d} {'':>6} {r.load[0]:5.2f}  "
+                f"RSS {s['rss_growth_pct']:+.1f}% ({'ok' if r.ok else 'MISS'})"
+            )
             continue
         target = ""
         if r.name in ("alerts", "uncached"):
-            ratio = (f", {r.rps / hello:.0%} of hello (>= {TARGET_RATIO:.0%}: "
-                     f"{'PASS' if r.rps / hello >= TARGET_RATIO else 'MISS'}) and") if hello else ""
+            ratio = (
+                (
+                    f", {r.rps / hello:.0%} of hello (>= {TARGET_RATIO:.0%}: "
+                    f"{'PASS' if r.rps / hello >= TARGET_RATIO else 'MISS'}) and"
+                )
+                if hello
+                else ""
+            )
             target = f">= {TARGET_ALERTS_RPS}/s p99 < {TARGET_P99_MS:.0f} ms{ratio}"
         elif r.name == "ingest":
             target = f">= {TARGET_INGEST_RPS}/s, lost {s['lost']} alerts"
         verdict = "" if r.ok is None else (" PASS" if r.ok else " MISS")
-        print(f"{r.db:9} {r.name:8} {r.rps:8,.0f} {s['p50_ms']:7.1f} {s['p99_ms']:7.1f} {s['errors']:6d} "
-              f"{s['cpu_ms_per_req']:6.2f} {r.load[0]:5.2f}  {target}{verdict}")
+        print(
+            f"{r.db:9} {r.name:8} {r.rps:8,.0f} {s['p50_ms']:7.1f} {s['p99_ms']:7.1f} {s['errors']:6d} "
+            f"{s['cpu_ms_per_req']:6.2f} {r.load[0]:5.2f}  {target}{verdict}"
+        )
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--db", default="sqlite", help="comma list of sqlite, postgres")
-    p.add_argument("--only", default="hello,alerts,uncached,pages,ingest",
-                   help="comma list of hello, alerts, uncached, pages, health, ingest")
+    p.add_argument(
+        "--only",
+        default="hello,alerts,uncached,pages,ingest",
+        help="comma list of hello, alerts, uncached, pages, health, ingest",
+    )
     p.add_argument("--duration", type=int, default=20, help="seconds per wrk run")
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--connections", type=int, default=16, help="wrk connections for GET runs")

@@ -8,6 +8,7 @@ network) for a binding that matches every alert (worst case: every alert is deci
 Prints the median and the worst of --repeat runs and the load average before and after (the
 machine is shared: a figure taken at a load above 3 says so); the target is a worst <= 2 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,16 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 TARGET_S = 2.0
 # The 30 days the seeded alerts span, however long seeding took.
 PERIOD = {"since": (NOW - timedelta(days=30)).isoformat(), "until": (NOW + timedelta(seconds=1)).isoformat()}
-BINDING = {"name": "restart-web", "remediation": "fix", "detector": "cpu", "mode": "auto", "cooldown": "30m",
-           "rate_limit": 20, "rate_window": "1h", "matchers": {"env": "~prod|staging"}}
+BINDING = {
+    "name": "restart-web",
+    "remediation": "fix",
+    "detector": "cpu",
+    "mode": "auto",
+    "cooldown": "30m",
+    "rate_limit": 20,
+    "rate_window": "1h",
+    "matchers": {"env": "~prod|staging"},
+}
 
 
 def rows(n: int) -> Iterator[dict[str, Any]]:
@@ -46,10 +55,23 @@ def rows(n: int) -> Iterator[dict[str, Any]]:
     for i in range(n):
         at = NOW - timedelta(seconds=span_s * (n - i) / n)
         labels = {"instance": f"web-{i % 500}", "env": "prod" if i % 3 else "staging"}
-        yield {"fingerprint": f"fp-{i % 500}", "detector": "cpu", "source": "detector", "labels": labels,
-               "severity": "critical", "state": "resolved", "kind": "threshold", "message": "cpu high",
-               "value": 97.0, "threshold": 90.0, "evidence": {}, "started_at": at, "fired_at": at,
-               "resolved_at": at + timedelta(minutes=5), "last_seen_at": at}
+        yield {
+            "fingerprint": f"fp-{i % 500}",
+            "detector": "cpu",
+            "source": "detector",
+            "labels": labels,
+            "severity": "critical",
+            "state": "resolved",
+            "kind": "threshold",
+            "message": "cpu high",
+            "value": 97.0,
+            "threshold": 90.0,
+            "evidence": {},
+            "started_at": at,
+            "fired_at": at,
+            "resolved_at": at + timedelta(minutes=5),
+            "last_seen_at": at,
+        }
 
 
 def seed(database: Database, n: int) -> None:
@@ -63,8 +85,12 @@ def seed(database: Database, n: int) -> None:
         if batch:
             conn.execute(insert(Alert), batch)
     with database.write() as session:
-        registry.register(session, manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n"}),
-                          by="bench", now=NOW - timedelta(days=40))
+        registry.register(
+            session,
+            manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n"}),
+            by="bench",
+            now=NOW - timedelta(days=40),
+        )
 
 
 def main() -> int:
@@ -88,17 +114,20 @@ def main() -> int:
         load_before = os.getloadavg()[0]
         for _ in range(args.repeat):
             started, cpu_started = time.perf_counter(), time.process_time()
-            r = client.post("/api/v1/bindings/rehearse", json={**BINDING, **PERIOD},
-                            headers={"Authorization": f"Bearer {secret}"})
+            r = client.post(
+                "/api/v1/bindings/rehearse", json={**BINDING, **PERIOD}, headers={"Authorization": f"Bearer {secret}"}
+            )
             timings.append(time.perf_counter() - started)
             cpu.append(time.process_time() - cpu_started)
             assert r.status_code == 200, r.get_json()
         summary = r.get_json()["summary"]
         print(f"decisions={summary['decisions']} runs={summary['runs']} skipped={summary['skipped']}")
-        print(f"rehearsal of {args.alerts} alerts: median {statistics.median(timings):.2f} s, "
-              f"worst {max(timings):.2f} s, CPU median {statistics.median(cpu):.2f} s "
-              f"(target: worst <= {TARGET_S:.0f} s); load average {load_before:.1f} before, "
-              f"{os.getloadavg()[0]:.1f} after")
+        print(
+            f"rehearsal of {args.alerts} alerts: median {statistics.median(timings):.2f} s, "
+            f"worst {max(timings):.2f} s, CPU median {statistics.median(cpu):.2f} s "
+            f"(target: worst <= {TARGET_S:.0f} s); load average {load_before:.1f} before, "
+            f"{os.getloadavg()[0]:.1f} after"
+        )
         database.dispose()
         return 0 if max(timings) <= TARGET_S else 1
 

@@ -6,6 +6,7 @@ Seeds like bench_dashboard.py (alerts over a year, 20 detectors; --keep reuses i
 database), then times in process with Flask's test client: the reports page and
 GET /api/v1/reports for each period, and CSV downloads read to the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,11 @@ def run(directory: Path, n: int, requests: int) -> int:
     for name, url, is_api in CASES:
         reports._cache.clear()  # each case's first request computes its report
         first, times, size = measure(client, url, bearer if is_api else {}, requests)
-        print(f"{name:46} {first:9.1f} {statistics.median(times):8.1f} "
-              f"{p95(times) if len(times) > 1 else times[0]:8.1f} {size:11,}", flush=True)
+        print(
+            f"{name:46} {first:9.1f} {statistics.median(times):8.1f} "
+            f"{p95(times) if len(times) > 1 else times[0]:8.1f} {size:11,}",
+            flush=True,
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     app.extensions["vigil.db"].dispose()
     return 0

@@ -23,6 +23,7 @@ the scheduler's default, and 32), p50/p99.
 Usage: python bench/bench_runner.py [--seconds 1] [--rounds 3] [--script PATH] [--workers 4]
                                      [--no-rates] [--no-latency]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,15 +43,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from remediations.backends import InlineBackend  # noqa: E402
 from remediations.process.launch import Launcher, PrlimitLauncher  # noqa: E402
-from remediations.runner import RunRequest, run  # noqa: E402
 from remediations.process.spawner import Spawner  # noqa: E402
+from remediations.runner import RunRequest, run  # noqa: E402
 
-LIMITS: dict[str, Any] = {"cpu_s": 10, "memory_bytes": 512 * 1024 * 1024, "max_open_files": 256,
-                          "max_file_bytes": 64 * 1024 * 1024}
+LIMITS: dict[str, Any] = {
+    "cpu_s": 10,
+    "memory_bytes": 512 * 1024 * 1024,
+    "max_open_files": 256,
+    "max_file_bytes": 64 * 1024 * 1024,
+}
 # The runner's PATH for raw runs too: the parent's PATH may start with slow shims (pyenv).
 RAW_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-NO_LIMITS: dict[str, Any] = {"cpu_s": None, "memory_bytes": None, "max_open_files": None,
-                             "max_file_bytes": None}
+NO_LIMITS: dict[str, Any] = {"cpu_s": None, "memory_bytes": None, "max_open_files": None, "max_file_bytes": None}
 
 
 def rate(seconds: float, one: Callable[[], object]) -> float:
@@ -80,8 +84,9 @@ def parallel_rate(seconds: float, workers: int, submit: Callable[[], object]) ->
 
 
 def make_request(script: str, settings: dict[str, Any]) -> RunRequest:
-    return RunRequest(execution_id=1, script_path=script, params={"unit": "x"}, alert=None,
-                      env={}, timeout_s=30, **settings)
+    return RunRequest(
+        execution_id=1, script_path=script, params={"unit": "x"}, alert=None, env={}, timeout_s=30, **settings
+    )
 
 
 def bench_backend(seconds: float, workers: int, req: RunRequest, launcher: Launcher) -> float:
@@ -115,29 +120,29 @@ def configurations(spawner: Spawner) -> dict[str, tuple[Launcher, dict[str, Any]
     }
 
 
-def measure(script: str, seconds: float, rounds: int, workers: int,
-            spawner: Spawner) -> dict[str, list[float]]:
+def measure(script: str, seconds: float, rounds: int, workers: int, spawner: Spawner) -> dict[str, list[float]]:
     """Best (sequential, parallel) executions/s per configuration over interleaved rounds."""
-    configs = {label: (launcher, make_request(script, settings))
-               for label, (launcher, settings) in configurations(spawner).items()}
+    configs = {
+        label: (launcher, make_request(script, settings))
+        for label, (launcher, settings) in configurations(spawner).items()
+    }
     for launcher, req in configs.values():
         result = run(req, launcher=launcher)
         assert result.status == "succeeded", result.output  # the bench measures working runs
     best: dict[str, list[float]] = {"raw": [0.0, 0.0], **{k: [0.0, 0.0] for k in configs}}
     for _ in range(rounds):
-        raw = (rate(seconds, lambda: subprocess.run([script], check=True, env=RAW_ENV)),
-               parallel_rate(seconds, workers,
-                             lambda: subprocess.run([script], check=True, env=RAW_ENV)))
+        raw = (
+            rate(seconds, lambda: subprocess.run([script], check=True, env=RAW_ENV)),
+            parallel_rate(seconds, workers, lambda: subprocess.run([script], check=True, env=RAW_ENV)),
+        )
         best["raw"] = [max(b, r) for b, r in zip(best["raw"], raw)]
         for label, (launcher, req) in configs.items():
-            got = (rate(seconds, lambda: run(req, launcher=launcher)),
-                   bench_backend(seconds, workers, req, launcher))
+            got = (rate(seconds, lambda: run(req, launcher=launcher)), bench_backend(seconds, workers, req, launcher))
             best[label] = [max(b, g) for b, g in zip(best[label], got)]
     return best
 
 
-def start_latencies(backend: InlineBackend, req: RunRequest, *, burst: int,
-                    repeats: int) -> list[float]:
+def start_latencies(backend: InlineBackend, req: RunRequest, *, burst: int, repeats: int) -> list[float]:
     """Seconds from submit() to on_start for `repeats` bursts of `burst` submissions."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -170,9 +175,11 @@ def report_latency(script: str, launcher: Launcher, label: str) -> None:
             got = start_latencies(backend, req, burst=burst, repeats=repeats)
         finally:
             backend.shutdown()
-        print(f"  {label:8s} workers={workers:2d} burst={burst:2d}: submit->on_start "
-              f"p50 {percentile(got, 0.5) * 1e3:6.2f} ms  p99 {percentile(got, 0.99) * 1e3:6.2f} ms"
-              f"  (n={len(got)})")
+        print(
+            f"  {label:8s} workers={workers:2d} burst={burst:2d}: submit->on_start "
+            f"p50 {percentile(got, 0.5) * 1e3:6.2f} ms  p99 {percentile(got, 0.99) * 1e3:6.2f} ms"
+            f"  (n={len(got)})"
+        )
 
 
 def load() -> str:
@@ -186,15 +193,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--no-rates", action="store_true", help="skip executions/s")
     parser.add_argument("--no-latency", action="store_true", help="skip submit->on_start")
-    parser.add_argument("--script", action="append",
-                        help="executable to run (default: /bin/true, and no-op scripts in "
-                             "sh and python3, the usual remediation language)")
+    parser.add_argument(
+        "--script",
+        action="append",
+        help="executable to run (default: /bin/true, and no-op scripts in "
+        "sh and python3, the usual remediation language)",
+    )
     args = parser.parse_args()
-    scripts = args.script or ["/bin/true", noop_script("noop.sh", "#!/bin/sh\nexit 0\n"),
-                              noop_script("noop.py", "#!/usr/bin/env python3\n")]
+    scripts = args.script or [
+        "/bin/true",
+        noop_script("noop.sh", "#!/bin/sh\nexit 0\n"),
+        noop_script("noop.py", "#!/usr/bin/env python3\n"),
+    ]
     spawner = Spawner()
-    print(f"cpus={os.cpu_count()} seconds={args.seconds} rounds={args.rounds} "
-          f"workers={args.workers}; {load()}")
+    print(f"cpus={os.cpu_count()} seconds={args.seconds} rounds={args.rounds} workers={args.workers}; {load()}")
     try:
         if not args.no_rates:
             print("best round, executions/s (share of raw)")
@@ -203,12 +215,16 @@ def main() -> None:
                 raw_seq, raw_par = best["raw"]
                 print(f"\n{script}")
                 for label, (seq, par) in best.items():
-                    print(f"  {label:22s} seq {seq:7.0f}/s ({seq / raw_seq:4.0%})   "
-                          f"x{args.workers} {par:7.0f}/s ({par / raw_par:4.0%})")
+                    print(
+                        f"  {label:22s} seq {seq:7.0f}/s ({seq / raw_seq:4.0%})   "
+                        f"x{args.workers} {par:7.0f}/s ({par / raw_par:4.0%})"
+                    )
             print(load())
         if not args.no_latency:
-            print(f"\nlatency, {scripts[1] if len(scripts) > 1 else scripts[0]} with limits, "
-                  "InlineBackend defaults (tmpfs work dir when roomy)")
+            print(
+                f"\nlatency, {scripts[1] if len(scripts) > 1 else scripts[0]} with limits, "
+                "InlineBackend defaults (tmpfs work dir when roomy)"
+            )
             for label, launcher in (("spawner", spawner), ("prlimit", PrlimitLauncher())):
                 report_latency(scripts[1] if len(scripts) > 1 else scripts[0], launcher, label)
             print(load())

@@ -3,6 +3,7 @@
 Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (as on the dev machines).
 Run: .venv/bin/python bench/bench_scaleout.py [executions]
 """
+
 from __future__ import annotations
 
 import os
@@ -43,23 +44,39 @@ def measure(workers: int, n: int, tmp: Path) -> float:
         database = Database(url)
         migrate.upgrade(database)
         queue = f"bench-{uuid.uuid4().hex[:6]}"
-        raw = {"settings": {"data_dir": str(tmp / "data"), "database_url": url,
-                            "automation": {"backend": "rq", "redis_url": REDIS_URL}}}
+        raw = {
+            "settings": {
+                "data_dir": str(tmp / "data"),
+                "database_url": url,
+                "automation": {"backend": "rq", "redis_url": REDIS_URL},
+            }
+        }
         (tmp / "vigil.yaml").write_text(yaml.safe_dump(raw))
         config = from_dict(raw, {})
         now = datetime.now(timezone.utc)
         with database.write() as session:
-            registry.register(session, manifest=parse_manifest({"name": "bench", "script": SCRIPT,
-                                                                "max_concurrency": 64}), by="bench", now=now)
+            registry.register(
+                session,
+                manifest=parse_manifest({"name": "bench", "script": SCRIPT, "max_concurrency": 64}),
+                by="bench",
+                now=now,
+            )
             for _ in range(n):
                 service.run_manually(session, name="bench", params={}, alert_id=None, by="bench", now=now)
             session.execute(Execution.__table__.update().values(queue=queue))
-        dispatcher = Dispatcher(database, None, config, holder="bench", scripts_dir=tmp / "scripts", environ={},
-                                remote=RQQueue(REDIS_URL))
+        dispatcher = Dispatcher(
+            database, None, config, holder="bench", scripts_dir=tmp / "scripts", environ={}, remote=RQQueue(REDIS_URL)
+        )
         env = {**os.environ, "DATABASE_URL": url}
-        procs = [subprocess.Popen([sys.executable, "-m", "app", "worker", "--config", str(tmp / "vigil.yaml"),
-                                   "--queues", queue], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL) for _ in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "app", "worker", "--config", str(tmp / "vigil.yaml"), "--queues", queue],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
         time.sleep(3)  # worker start-up is not what we measure
         started = time.perf_counter()
         done = 0
@@ -67,16 +84,21 @@ def measure(workers: int, n: int, tmp: Path) -> float:
             dispatcher.dispatch()  # as the scheduler does; the concurrency limit meters the flow
             time.sleep(0.01)
             with database.read() as session:
-                done = session.scalar(select(func.count()).select_from(Execution)
-                                      .where(Execution.state == "succeeded")) or 0
+                done = (
+                    session.scalar(select(func.count()).select_from(Execution).where(Execution.state == "succeeded"))
+                    or 0
+                )
         elapsed = time.perf_counter() - started
         for proc in procs:
             proc.terminate()
             proc.wait()
         if done != n:
             with database.read() as session:
-                odd = session.execute(select(Execution.id, Execution.state, Execution.reason, Execution.output)
-                                      .where(Execution.state != "succeeded")).all()
+                odd = session.execute(
+                    select(Execution.id, Execution.state, Execution.reason, Execution.output).where(
+                        Execution.state != "succeeded"
+                    )
+                ).all()
             raise SystemExit(f"only {done} of {n} succeeded: {odd}")
         database.dispose()
         return n / elapsed

@@ -23,6 +23,7 @@ the warm-up (time until the analysis has `min_history` points), and the NAB scor
 normalising as NAB does. Development data: ../shared/data/nab (NAB realKnownCause and
 realAWSCloudwatch, 24 series).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,17 +41,22 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.nab_scoring import PROFILES, NabScore, WindowMatch, match_windows, nab_score  # noqa: E402
 from config.schema import CsvSource, DetectorConfig  # noqa: E402
 from config.units import parse_duration  # noqa: E402
 from detectors import lifecycle  # noqa: E402
-from bench.nab_scoring import PROFILES, NabScore, WindowMatch, match_windows, nab_score  # noqa: E402
 from detectors.sources import build_source  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nab"
 WINDOW_POINTS = 0
 """The window is at least this many steps of each series (0: the window as written)."""
-DEFAULT_DEFINITION: dict[str, Any] = {"name": "quality", "source": "bench", "query": "value",
-                                      "window": "7d", "analysis": {"type": "auto"}}
+DEFAULT_DEFINITION: dict[str, Any] = {
+    "name": "quality",
+    "source": "bench",
+    "query": "value",
+    "window": "7d",
+    "analysis": {"type": "auto"},
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,10 +64,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with labels.json and the CSVs")
     parser.add_argument("--definition", type=Path, help="YAML detector definition (default: analysis auto)")
     parser.add_argument("--window", help="override the definition's window (e.g. 7d)")
-    parser.add_argument("--interval", default="step",
-                        help="'step' (each series' median spacing, the default) or a duration")
-    parser.add_argument("--window-points", type=int, default=WINDOW_POINTS,
-                        help="the window is at least this many steps of each series (0: as given)")
+    parser.add_argument(
+        "--interval", default="step", help="'step' (each series' median spacing, the default) or a duration"
+    )
+    parser.add_argument(
+        "--window-points",
+        type=int,
+        default=WINDOW_POINTS,
+        help="the window is at least this many steps of each series (0: as given)",
+    )
     parser.add_argument("--group", help="only series whose key starts with this (e.g. realKnownCause)")
     parser.add_argument("--jobs", type=int, default=1, help="series replayed in parallel")
     parser.add_argument("--json", action="store_true", help="print the table as JSON lines too")
@@ -110,22 +121,38 @@ def _one(job: tuple[str, list[list[str]], dict[str, Any], str, int]) -> dict[str
     wins = [(_unix(a), _unix(b)) for a, b in windows]
     need = max(getattr(definition.analysis, "min_history", 1), 8)
     warm_s = float(t_s[min(need, t_s.size) - 1] - t_s[0])
-    return {"nab": {name: nab_score(t_s, wins, at, profile=p) for name, p in PROFILES.items()},
-            "match": match_windows(wins, at), "points": int(t_s.size), "step_s": step_s, "warm_s": warm_s,
-            "weeks": float(t_s[-1] - t_s[0]) / 604800.0,
-            "ticks": int((span[1] - span[0]).total_seconds() // definition.interval), "seconds": seconds}
+    return {
+        "nab": {name: nab_score(t_s, wins, at, profile=p) for name, p in PROFILES.items()},
+        "match": match_windows(wins, at),
+        "points": int(t_s.size),
+        "step_s": step_s,
+        "warm_s": warm_s,
+        "weeks": float(t_s[-1] - t_s[0]) / 604800.0,
+        "ticks": int((span[1] - span[0]).total_seconds() // definition.interval),
+        "seconds": seconds,
+    }
 
 
 def _unix(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
 
 
-def _report(keys: list[str], results: list[dict[str, Any]], raw: dict[str, Any], seconds: float,
-            as_json: bool, window_points: int) -> None:
-    print(f"definition: {json.dumps(raw)}; interval: one step of each series unless given; "
-          f"window: at least {window_points} steps")
-    head = f"{'series':44} {'points':>7} {'NAB std':>8} {'low FP':>7} {'low FN':>7} {'P':>5} {'R':>5} {'F1':>5} " \
-           f"{'hits':>5} {'FP':>4} {'FP/wk':>5} {'warm':>6} {'delay':>6} {'s':>6}"
+def _report(
+    keys: list[str],
+    results: list[dict[str, Any]],
+    raw: dict[str, Any],
+    seconds: float,
+    as_json: bool,
+    window_points: int,
+) -> None:
+    print(
+        f"definition: {json.dumps(raw)}; interval: one step of each series unless given; "
+        f"window: at least {window_points} steps"
+    )
+    head = (
+        f"{'series':44} {'points':>7} {'NAB std':>8} {'low FP':>7} {'low FN':>7} {'P':>5} {'R':>5} {'F1':>5} "
+        f"{'hits':>5} {'FP':>4} {'FP/wk':>5} {'warm':>6} {'delay':>6} {'s':>6}"
+    )
     print(head)
     total = {name: NabScore(0, 0, 0) for name in PROFILES}
     match = WindowMatch(0, 0, 0, 0)
@@ -133,33 +160,61 @@ def _report(keys: list[str], results: list[dict[str, Any]], raw: dict[str, Any],
         for name in PROFILES:
             total[name] = total[name] + r["nab"][name]
         match = match + r["match"]
-        print(_row(key, r["points"], {n: s.normalised for n, s in r["nab"].items()}, r["match"], r["seconds"],
-                   r["weeks"], r["warm_s"]))
+        print(
+            _row(
+                key,
+                r["points"],
+                {n: s.normalised for n, s in r["nab"].items()},
+                r["match"],
+                r["seconds"],
+                r["weeks"],
+                r["warm_s"],
+            )
+        )
         if as_json:
             print(json.dumps(_as_dict(key, r["nab"], r["match"])))
-    print(_row("overall", sum(r["points"] for r in results), {n: s.normalised for n, s in total.items()}, match,
-               seconds, sum(r["weeks"] for r in results), None))
+    print(
+        _row(
+            "overall",
+            sum(r["points"] for r in results),
+            {n: s.normalised for n, s in total.items()},
+            match,
+            seconds,
+            sum(r["weeks"] for r in results),
+            None,
+        )
+    )
     if as_json:
         print(json.dumps(_as_dict("overall", total, match)))
 
 
-def _row(key: str, points: int, nab: dict[str, float], m: WindowMatch, seconds: float, weeks: float,
-         warm_s: float | None) -> str:
+def _row(
+    key: str, points: int, nab: dict[str, float], m: WindowMatch, seconds: float, weeks: float, warm_s: float | None
+) -> str:
     """One table line; FP/wk is false alerts per series per week (what an on-call feels), warm the
     time from a series' first point until the analysis has `min_history` points (h)."""
     delay = f"{m.mean_delay:.2f}" if m.mean_delay is not None else "-"
     warm = f"{warm_s / 3600:.1f}h" if warm_s is not None else "-"
     per_week = m.false_positives / weeks if weeks > 0 else 0.0
-    return (f"{key[-44:]:44} {points:7d} {nab['standard']:8.1f} {nab['reward_low_fp_rate']:7.1f} "
-            f"{nab['reward_low_fn_rate']:7.1f} {m.precision:5.2f} {m.recall:5.2f} {m.f1:5.2f} "
-            f"{m.hits:2d}/{m.windows:<2d} {m.false_positives:4d} {per_week:5.2f} {warm:>6} {delay:>6} {seconds:6.1f}")
+    return (
+        f"{key[-44:]:44} {points:7d} {nab['standard']:8.1f} {nab['reward_low_fp_rate']:7.1f} "
+        f"{nab['reward_low_fn_rate']:7.1f} {m.precision:5.2f} {m.recall:5.2f} {m.f1:5.2f} "
+        f"{m.hits:2d}/{m.windows:<2d} {m.false_positives:4d} {per_week:5.2f} {warm:>6} {delay:>6} {seconds:6.1f}"
+    )
 
 
 def _as_dict(key: str, nab: dict[str, NabScore], m: WindowMatch) -> dict[str, Any]:
-    return {"series": key, **{f"nab_{n}": round(s.normalised, 2) for n, s in nab.items()},
-            "precision": round(m.precision, 3), "recall": round(m.recall, 3), "f1": round(m.f1, 3),
-            "hits": m.hits, "windows": m.windows, "false_positives": m.false_positives,
-            "mean_delay": m.mean_delay}
+    return {
+        "series": key,
+        **{f"nab_{n}": round(s.normalised, 2) for n, s in nab.items()},
+        "precision": round(m.precision, 3),
+        "recall": round(m.recall, 3),
+        "f1": round(m.f1, 3),
+        "hits": m.hits,
+        "windows": m.windows,
+        "false_positives": m.false_positives,
+        "mean_delay": m.mean_delay,
+    }
 
 
 class _Serial:

@@ -24,6 +24,7 @@ The NAB score follows NAB's published scorer (Lavin & Ahmad 2015; numenta/NAB
 Detections are times (unix seconds); each maps to the last row at or before it, the
 newest point the job that raised it could have seen.
 """
+
 from __future__ import annotations
 
 import math
@@ -119,9 +120,13 @@ class WindowMatch:
         return sum(self.delays) / len(self.delays) if self.delays else None
 
     def __add__(self, other: "WindowMatch") -> "WindowMatch":
-        return WindowMatch(self.hits + other.hits, self.windows + other.windows,
-                           self.false_positives + other.false_positives, self.alerts + other.alerts,
-                           self.delays + other.delays)
+        return WindowMatch(
+            self.hits + other.hits,
+            self.windows + other.windows,
+            self.false_positives + other.false_positives,
+            self.alerts + other.alerts,
+            self.delays + other.delays,
+        )
 
 
 def scaled_sigmoid(y: float) -> float:
@@ -154,8 +159,14 @@ def match_windows(windows: Sequence[Window], alerts_s: Sequence[float]) -> Windo
     return WindowMatch(hits, len(windows), inside.count(False), len(alerts), tuple(delays))
 
 
-def nab_score(t_s: npt.ArrayLike, windows: Sequence[Window], detections_s: Sequence[float], *,
-              profile: Profile = STANDARD, probation: float = PROBATION) -> NabScore:
+def nab_score(
+    t_s: npt.ArrayLike,
+    windows: Sequence[Window],
+    detections_s: Sequence[float],
+    *,
+    profile: Profile = STANDARD,
+    probation: float = PROBATION,
+) -> NabScore:
     """NAB's score of detections on one series (see the module docstring).
 
     Args:

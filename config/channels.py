@@ -21,6 +21,7 @@ not carry counts as the empty string, so `{team: ""}` selects alerts without a t
 one rule of config.matchers, shared with silences, bindings and the alert filters. To
 match a value that itself starts with `~`, write a regex: `~~literal`.
 """
+
 from __future__ import annotations
 
 import re
@@ -239,7 +240,8 @@ ChannelConfig = Annotated[
 CHANNEL_TYPES: tuple[str, ...] = ("slack", "mattermost", "teams", "discord", "googlechat", "generic", "apprise")
 # mypy cannot see that an Annotated union is a type; pydantic documents this use.
 _ADAPTER: TypeAdapter[ChannelConfig] = TypeAdapter(
-    ChannelConfig, config=ConfigDict(hide_input_in_errors=True)  # type: ignore[arg-type]
+    ChannelConfig,  # type: ignore[arg-type]
+    config=ConfigDict(hide_input_in_errors=True),
 )
 
 

@@ -1,16 +1,17 @@
 """Read a YAML file, expand ${VAR} references, validate into a frozen Config."""
+
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 from pydantic import ValidationError
 
-from config.channels import CHANNEL_TYPES
 from config import references
+from config.channels import CHANNEL_TYPES
 from config.errors import ConfigError
 from config.schema import Config
 
@@ -88,11 +89,13 @@ def warnings(config: Config) -> list[str]:
     return [f"{config.source_file}: {path}: warning: {message}" for path, message in references.problems(dumped)[1]]
 
 
-def _expand(value: Any, environ: Mapping[str, str], source_file: str, where: str,
-            unset: list[references.Problem]) -> Any:
+def _expand(
+    value: Any, environ: Mapping[str, str], source_file: str, where: str, unset: list[references.Problem]
+) -> Any:
     if isinstance(value, dict):
-        return {k: _expand(v, environ, source_file, f"{where}.{k}" if where else str(k), unset)
-                for k, v in value.items()}
+        return {
+            k: _expand(v, environ, source_file, f"{where}.{k}" if where else str(k), unset) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_expand(v, environ, source_file, f"{where}[{i}]", unset) for i, v in enumerate(value)]
     if isinstance(value, str):
@@ -157,8 +160,7 @@ def _shown_input(err: Any, loc: str, msg: str) -> str:
     return f", got {got!r}"
 
 
-_TAGS = {"prometheus", "scrape", "host", "csv", "threshold", "zscore", "changepoint", "auto",
-         *CHANNEL_TYPES}
+_TAGS = {"prometheus", "scrape", "host", "csv", "threshold", "zscore", "changepoint", "auto", *CHANNEL_TYPES}
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:

@@ -14,6 +14,7 @@ Each place keeps its own syntax, parsed here into Matchers:
   a regex (`=~`), any other an equality (from_map);
 - the API and dashboard filters: `env=prod`, `env!=prod`, `env=~p.*`, `env!~p.*` (parse).
 """
+
 from __future__ import annotations
 
 import re

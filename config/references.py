@@ -4,6 +4,7 @@ Checked on the raw mapping, beside field validation rather than after it, so one
 `vigil check-config` lists a detector's typo and a binding's unknown detector together
 instead of one layer per run. The same check guards a Config built in code.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -37,11 +38,21 @@ def problems(data: Mapping[str, Any]) -> tuple[list[Problem], list[Problem]]:
         if not isinstance(detector, str) or detector in names["detectors"]:
             continue
         if receives:
-            warnings.append((f"bindings[{i}].detector", f"no configured detector is named {detector!r}: the "
-                                                        "binding matches only received alerts of that name"))
+            warnings.append(
+                (
+                    f"bindings[{i}].detector",
+                    f"no configured detector is named {detector!r}: the "
+                    "binding matches only received alerts of that name",
+                )
+            )
         else:
-            errors.append((f"bindings[{i}].detector", f"unknown detector {detector!r}{_known(names['detectors'])} "
-                                                      "(and no ingest endpoint is configured to receive alerts)"))
+            errors.append(
+                (
+                    f"bindings[{i}].detector",
+                    f"unknown detector {detector!r}{_known(names['detectors'])} "
+                    "(and no ingest endpoint is configured to receive alerts)",
+                )
+            )
     return errors, warnings
 
 
@@ -68,8 +79,10 @@ def _entries(data: Mapping[str, Any], section: str) -> list[tuple[int, Mapping[s
 def _receives_alerts(ingest: Any) -> bool:
     if not isinstance(ingest, Mapping):
         return False
-    return any(isinstance(e, Mapping) and (e.get("token") or e.get("hmac_secret"))
-               for e in (ingest.get(k) for k in ("alertmanager", "grafana", "generic")))
+    return any(
+        isinstance(e, Mapping) and (e.get("token") or e.get("hmac_secret"))
+        for e in (ingest.get(k) for k in ("alertmanager", "grafana", "generic"))
+    )
 
 
 def _known(names: set[str]) -> str:

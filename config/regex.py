@@ -5,6 +5,7 @@ Python's `re` backtracks: `(a+)+b` against 28 `a`s took 14.5 s of a silence chec
 is Go's, the one Alertmanager and Prometheus matchers use. It has no backreferences or
 lookarounds; patterns using them are refused when they are written.
 """
+
 from __future__ import annotations
 
 import functools

@@ -3,12 +3,21 @@
 Every model forbids unknown keys so that a typo stops start-up with its key path
 instead of being silently ignored.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (BaseModel, ConfigDict, Field, HttpUrl, IPvAnyNetwork, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    IPvAnyNetwork,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from config import references
 from config.channels import ChannelConfig
@@ -72,9 +81,7 @@ class CsvSource(Model):
     path: str
 
 
-SourceConfig = Annotated[
-    Union[PrometheusSource, ScrapeSource, HostSource, CsvSource], Field(discriminator="type")
-]
+SourceConfig = Annotated[Union[PrometheusSource, ScrapeSource, HostSource, CsvSource], Field(discriminator="type")]
 
 
 # ---- analyses ------------------------------------------------------------
@@ -286,7 +293,8 @@ class IncidentSettings(Model):
     resolution (or while it is open)."""
 
     group_by: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")], ...] = Field(
-        ("detector",), min_length=1, max_length=10)
+        ("detector",), min_length=1, max_length=10
+    )
     window: Duration = Field(1800.0, ge=0, le=30 * 86400)
 
 

@@ -1,4 +1,5 @@
 """Typed values the YAML uses: durations like '30s' and secrets with a masked repr."""
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ StrEnums: each member *is* its plain string, so database rows, JSON answers and 
 keep the words users see ('firing', 'critical') and a comparison with a stored string holds.
 Execution states have a lifecycle of their own (remediations.lifecycle).
 """
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -1,4 +1,5 @@
 """Exceptions raised by detectors: they carry data and do nothing when created."""
+
 from __future__ import annotations
 
 

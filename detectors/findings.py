@@ -1,4 +1,5 @@
 """What an analysis says about one series at one moment."""
+
 from __future__ import annotations
 
 import math

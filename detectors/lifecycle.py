@@ -11,6 +11,7 @@ writes the returned event (if any) as an event row; 'resolved' (from either even
 closes the alert, and the next breach opens a new one. Notifications go out on
 'firing' and 'resolved' only; 'pending' and 'cancelled' are recorded, not sent.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -104,16 +105,31 @@ def replay(definition: DetectorConfig, source: Source, *, start: datetime, end: 
     return sorted(done + list(alerts.values()), key=lambda a: (a["start"], a["fingerprint"]))
 
 
-def _apply(fp: str, state: str | None, event: str | None, finding: Finding | None, now: datetime,
-           states: dict[str, str], alerts: dict[str, dict[str, Any]], done: list[dict[str, Any]]) -> None:
+def _apply(
+    fp: str,
+    state: str | None,
+    event: str | None,
+    finding: Finding | None,
+    now: datetime,
+    states: dict[str, str],
+    alerts: dict[str, dict[str, Any]],
+    done: list[dict[str, Any]],
+) -> None:
     if state in OPEN_STATES:
         states[fp] = state
     else:
         states.pop(fp, None)
     if event == "firing" and finding is not None:
-        alerts[fp] = {"fingerprint": fp, "labels": dict(finding.labels), "start": now.isoformat(), "end": None,
-                      "kind": finding.kind, "value": finding.to_dict()["value"],
-                      "change_points": [t.isoformat() for t in finding.change_points], "message": finding.message}
+        alerts[fp] = {
+            "fingerprint": fp,
+            "labels": dict(finding.labels),
+            "start": now.isoformat(),
+            "end": None,
+            "kind": finding.kind,
+            "value": finding.to_dict()["value"],
+            "change_points": [t.isoformat() for t in finding.change_points],
+            "message": finding.message,
+        }
     elif event == "resolved" and fp in alerts:
         alert = alerts.pop(fp)
         alert["end"] = now.isoformat()

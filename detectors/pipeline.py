@@ -1,4 +1,5 @@
 """One detector tick: fetch the window, evaluate every series. Live jobs and backtests share it."""
+
 from __future__ import annotations
 
 import time
@@ -63,8 +64,12 @@ def run(definition: DetectorConfig, source: Source, *, now: datetime) -> Detecto
     """
     began = time.perf_counter()
     try:
-        series = source.fetch(definition.query, start=now - timedelta(seconds=definition.window), end=now,
-                              step_s=default_step_s(definition))
+        series = source.fetch(
+            definition.query,
+            start=now - timedelta(seconds=definition.window),
+            end=now,
+            step_s=default_step_s(definition),
+        )
     except SourceError as exc:
         return DetectorRun(duration_s=time.perf_counter() - began, error=exc.message)
     name = _display_name(definition)
@@ -72,19 +77,28 @@ def run(definition: DetectorConfig, source: Source, *, now: datetime) -> Detecto
         findings = evaluate_all(series, definition.analysis, now=now, name=name)
     except (AnalysisError, NotEnoughDataError):
         findings = _evaluate_each(series, definition, now, name)  # to say which series cannot be analysed
-    return DetectorRun(findings=findings, series_count=len(series), points=sum(s.points for s in series),
-                       duration_s=time.perf_counter() - began)
+    return DetectorRun(
+        findings=findings,
+        series_count=len(series),
+        points=sum(s.points for s in series),
+        duration_s=time.perf_counter() - began,
+    )
 
 
-def _evaluate_each(series: list[LabelledSeries], definition: DetectorConfig, now: datetime,
-                   name: str) -> list[Finding]:
+def _evaluate_each(series: list[LabelledSeries], definition: DetectorConfig, now: datetime, name: str) -> list[Finding]:
     findings = []
     for one in series:
         try:
             findings.append(evaluate(one, definition.analysis, now=now, name=name))
         except (AnalysisError, NotEnoughDataError) as exc:
-            findings.append(Finding(definition.analysis.type, dict(one.labels), "ok",
-                                    message=f"{name}: cannot analyse this series ({exc})"))
+            findings.append(
+                Finding(
+                    definition.analysis.type,
+                    dict(one.labels),
+                    "ok",
+                    message=f"{name}: cannot analyse this series ({exc})",
+                )
+            )
     return findings
 
 

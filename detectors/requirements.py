@@ -3,6 +3,7 @@
 `vigil check-config` prints these warnings and the detectors API shows them, so a
 window too short for its analysis is seen before it silently never alerts.
 """
+
 from __future__ import annotations
 
 from config.schema import AutoAnalysis, ChangePointAnalysis, DetectorConfig, ZScoreAnalysis
@@ -27,16 +28,20 @@ def warnings(definition: DetectorConfig) -> list[str]:
     """
     a = definition.analysis
     held = window_points(definition)
-    at = f"the window ({format_duration(definition.window)} at a {format_duration(default_step_s(definition))} " \
-         f"step) holds {held} points"
+    at = (
+        f"the window ({format_duration(definition.window)} at a {format_duration(default_step_s(definition))} "
+        f"step) holds {held} points"
+    )
     out: list[str] = []
     if isinstance(a, AutoAnalysis):
         history = held - max(1, int(a.hold * held))
         if a.min_history > held:
             out.append(f"analysis.min_history needs {a.min_history} points but {at}: it never leaves warm-up")
         if a.slow_points >= 2 and a.slow_points > history:
-            out.append(f"analysis.slow_points needs {a.slow_points} points of history but {at}: "
-                       "the slow-baseline signal never fires")
+            out.append(
+                f"analysis.slow_points needs {a.slow_points} points of history but {at}: "
+                "the slow-baseline signal never fires"
+            )
         usable = sum(1 for s in SCALES if s == 1 or s * 4 <= history) + (a.direction == "both")
         usable += a.slow_points >= 2 and a.slow_points <= history
         if a.agree > usable:

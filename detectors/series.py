@@ -6,6 +6,7 @@ seconds, values): analyses and the replay work on those, because building a pand
 Series costs ~50 us, more than evaluating a 240-point window. The pandas view
 (`values`) is built on first use, for callers that want one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,9 +45,7 @@ class LabelledSeries:
     _pandas: list[pd.Series] = field(default_factory=list, init=False, repr=False)  # 0 or 1 item: the lazy view
 
     @classmethod
-    def from_arrays(
-        cls, labels: dict[str, str], t_s: npt.ArrayLike, values: npt.ArrayLike
-    ) -> "LabelledSeries":
+    def from_arrays(cls, labels: dict[str, str], t_s: npt.ArrayLike, values: npt.ArrayLike) -> "LabelledSeries":
         """Build a series from unix seconds and values, sorting and de-duplicating.
 
         Args:

@@ -5,6 +5,7 @@ hundred KiB, over the 32 KiB a variable may hold. It sits in the work dir becaus
 is the one place an isolated script sees as its own (the sandbox carries it over onto
 the run's fresh tmpfs, sandbox.CARRIED).
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Errors raised by the remediations library; each carries the data an API answer needs."""
+
 from __future__ import annotations
 
 

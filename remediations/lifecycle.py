@@ -14,6 +14,7 @@
 execution rows) asks it for the next state before every change, so a move missing from
 TRANSITIONS raises instead of leaving a row in a state nothing else expects.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -62,8 +63,19 @@ S, A = ExecutionState, Action  # short names for the tables below
 
 # Active states hold a slot: at most one per binding and fingerprint (a unique partial index).
 ACTIVE: tuple[ExecutionState, ...] = (S.AWAITING_APPROVAL, S.QUEUED, S.DISPATCHED, S.RUNNING)
-FINAL: tuple[ExecutionState, ...] = (S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.ERROR, S.CANCELLED, S.REJECTED,
-                                     S.SKIPPED, S.INTERRUPTED, S.DRY_RUN, S.EXPIRED, S.SHADOW)
+FINAL: tuple[ExecutionState, ...] = (
+    S.SUCCEEDED,
+    S.FAILED,
+    S.TIMED_OUT,
+    S.ERROR,
+    S.CANCELLED,
+    S.REJECTED,
+    S.SKIPPED,
+    S.INTERRUPTED,
+    S.DRY_RUN,
+    S.EXPIRED,
+    S.SHADOW,
+)
 RAN: tuple[ExecutionState, ...] = (S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.ERROR, S.INTERRUPTED)  # final, and a run
 FAILED: tuple[ExecutionState, ...] = (S.FAILED, S.TIMED_OUT, S.ERROR)  # these count towards a binding's breaker
 

@@ -3,6 +3,7 @@
 A registration is immutable and addressed by `content_hash`, so two registrations with the
 same script and fields are the same version.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,8 +60,7 @@ def validate_script(text: str | bytes, *, max_bytes: int = MAX_SCRIPT_BYTES) -> 
     """
     data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
     if len(data) > max_bytes:
-        raise ManifestError(f"script is {len(data)} bytes, more than the {max_bytes} allowed",
-                            field="script")
+        raise ManifestError(f"script is {len(data)} bytes, more than the {max_bytes} allowed", field="script")
     if b"\x00" in data:
         offset = data.index(b"\x00")
         raise ManifestError(f"script contains a NUL byte at offset {offset}", field="script")
@@ -75,18 +75,26 @@ def validate_script(text: str | bytes, *, max_bytes: int = MAX_SCRIPT_BYTES) -> 
 def _check_shebang(first_line: bytes) -> None:
     """Raise ManifestError unless the line is "#!/absolute/interpreter [arg]"."""
     if not first_line.startswith(b"#!"):
-        raise ManifestError('script must start with a "#!" line naming its interpreter, '
-                            'e.g. "#!/bin/sh"', field="script")
+        raise ManifestError(
+            'script must start with a "#!" line naming its interpreter, e.g. "#!/bin/sh"', field="script"
+        )
     if first_line.endswith(b"\r"):
-        raise ManifestError("script's #! line ends with CR (Windows line endings); the kernel "
-                            "would look for an interpreter named with a trailing CR", field="script")
+        raise ManifestError(
+            "script's #! line ends with CR (Windows line endings); the kernel "
+            "would look for an interpreter named with a trailing CR",
+            field="script",
+        )
     if len(first_line) > MAX_SHEBANG_BYTES:
-        raise ManifestError(f"script's #! line is {len(first_line)} bytes, more than the "
-                            f"{MAX_SHEBANG_BYTES} the kernel reads", field="script")
+        raise ManifestError(
+            f"script's #! line is {len(first_line)} bytes, more than the {MAX_SHEBANG_BYTES} the kernel reads",
+            field="script",
+        )
     interpreter = first_line[2:].strip().split(b" ", 1)[0]
     if not interpreter.startswith(b"/"):
-        raise ManifestError("script's #! line must name an absolute interpreter path, got "
-                            f"{interpreter.decode('utf-8', 'replace')!r}", field="script")
+        raise ManifestError(
+            f"script's #! line must name an absolute interpreter path, got {interpreter.decode('utf-8', 'replace')!r}",
+            field="script",
+        )
 
 
 def validate_schema(schema: Any) -> dict[str, Any]:
@@ -96,14 +104,14 @@ def validate_schema(schema: Any) -> dict[str, Any]:
         ManifestError: field "params_schema".
     """
     if not isinstance(schema, dict):
-        raise ManifestError(f"params_schema must be an object, got {type(schema).__name__}",
-                            field="params_schema")
+        raise ManifestError(f"params_schema must be an object, got {type(schema).__name__}", field="params_schema")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path) or "(root)"
-        raise ManifestError(f"params_schema is not a valid JSON Schema at {where}: {exc.message}",
-                            field="params_schema") from None
+        raise ManifestError(
+            f"params_schema is not a valid JSON Schema at {where}: {exc.message}", field="params_schema"
+        ) from None
     return schema
 
 
@@ -134,8 +142,9 @@ def parse_manifest(data: Mapping[str, Any], *, max_script_bytes: int = MAX_SCRIP
         script=validate_script(_text(data.get("script"), "script", None), max_bytes=max_script_bytes),
         params_schema=validate_schema(data.get("params_schema", {"type": "object"})),
         timeout_s=float(_number(data.get("timeout_s", 60), "timeout_s", *TIMEOUT_RANGE_S)),
-        max_concurrency=int(_number(data.get("max_concurrency", 1), "max_concurrency",
-                                    *CONCURRENCY_RANGE, integer=True)),
+        max_concurrency=int(
+            _number(data.get("max_concurrency", 1), "max_concurrency", *CONCURRENCY_RANGE, integer=True)
+        ),
         allowed_env=_env_names(data.get("allowed_env", ())),
         builtin=builtin,
     )
@@ -143,15 +152,16 @@ def parse_manifest(data: Mapping[str, Any], *, max_script_bytes: int = MAX_SCRIP
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not NAME_PATTERN.match(value):
-        raise ManifestError("name must be 1-63 characters of a-z, 0-9, '_', '.', '-', starting "
-                            f"with a letter or digit, got {value!r}", field="name")
+        raise ManifestError(
+            f"name must be 1-63 characters of a-z, 0-9, '_', '.', '-', starting with a letter or digit, got {value!r}",
+            field="name",
+        )
     return value
 
 
 def _text(value: Any, field_name: str, max_chars: int | None) -> str:
     if not isinstance(value, str):
-        raise ManifestError(f"{field_name} must be a string, got {type(value).__name__}",
-                            field=field_name)
+        raise ManifestError(f"{field_name} must be a string, got {type(value).__name__}", field=field_name)
     if max_chars is not None and len(value) > max_chars:
         raise ManifestError(f"{field_name} is longer than {max_chars} characters", field=field_name)
     return value
@@ -162,8 +172,9 @@ def _number(value: Any, field_name: str, low: float, high: float, *, integer: bo
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
         kind = "an integer" if integer else "a number"
-        raise ManifestError(f"{field_name} must be {kind} between {low:g} and {high:g}, "
-                            f"got {value!r}", field=field_name)
+        raise ManifestError(
+            f"{field_name} must be {kind} between {low:g} and {high:g}, got {value!r}", field=field_name
+        )
     return float(value)
 
 
@@ -174,8 +185,7 @@ def _env_names(value: Any) -> tuple[str, ...]:
         if not isinstance(name, str) or not ENV_NAME_PATTERN.match(name):
             raise ManifestError(f"allowed_env: {name!r} is not a variable name", field="allowed_env")
         if name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES):
-            raise ManifestError(f"allowed_env: {name} is reserved for the runner",
-                                field="allowed_env")
+            raise ManifestError(f"allowed_env: {name} is reserved for the runner", field="allowed_env")
     return tuple(sorted(set(value)))
 
 

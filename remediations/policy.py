@@ -16,6 +16,7 @@ when an approved execution is dispatched.
 
 Guards apply in every mode, so a "dry_run" binding shows exactly what "auto" would do.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,8 +53,9 @@ class BindingPolicy:
         if self.cooldown_s < 0:
             raise ValueError(f"cooldown_s must be >= 0, got {self.cooldown_s!r}")
         if self.rate_limit < 1 or self.rate_window_s <= 0:
-            raise ValueError("rate_limit must be >= 1 and rate_window_s > 0, got "
-                             f"{self.rate_limit!r} per {self.rate_window_s!r}s")
+            raise ValueError(
+                f"rate_limit must be >= 1 and rate_window_s > 0, got {self.rate_limit!r} per {self.rate_window_s!r}s"
+            )
         if self.breaker_threshold < 1:
             raise ValueError(f"breaker_threshold must be >= 1, got {self.breaker_threshold!r}")
 
@@ -66,9 +68,18 @@ class Decision:
     reason: str
 
 
-def decide(*, binding: BindingPolicy, now: datetime, paused: bool, silenced_by: str | None,
-           last_run_at_for_fingerprint: datetime | None, runs_in_window: int,
-           breaker_open: bool, running_for_remediation: int, max_concurrency: int) -> Decision:
+def decide(
+    *,
+    binding: BindingPolicy,
+    now: datetime,
+    paused: bool,
+    silenced_by: str | None,
+    last_run_at_for_fingerprint: datetime | None,
+    runs_in_window: int,
+    breaker_open: bool,
+    running_for_remediation: int,
+    max_concurrency: int,
+) -> Decision:
     """Decide what happens to one alert matched by one binding.
 
     Args:
@@ -91,20 +102,26 @@ def decide(*, binding: BindingPolicy, now: datetime, paused: bool, silenced_by: 
     if silenced_by is not None:
         return Decision("skip", f"skipped: silenced by {silenced_by}")
     if breaker_open:
-        return Decision("skip", f"skipped: circuit breaker open (after "
-                                f"{binding.breaker_threshold} consecutive failures)")
+        return Decision(
+            "skip", f"skipped: circuit breaker open (after {binding.breaker_threshold} consecutive failures)"
+        )
     if last_run_at_for_fingerprint is not None:
         age_s = (now - last_run_at_for_fingerprint).total_seconds()
         if age_s < binding.cooldown_s:
-            return Decision("skip", f"skipped: cooldown (last run {max(age_s, 0):.0f}s ago, "
-                                    f"cooldown {binding.cooldown_s:g}s)")
+            return Decision(
+                "skip", f"skipped: cooldown (last run {max(age_s, 0):.0f}s ago, cooldown {binding.cooldown_s:g}s)"
+            )
     if runs_in_window >= binding.rate_limit:
-        return Decision("skip", f"skipped: rate limit ({runs_in_window} runs in the last "
-                                f"{binding.rate_window_s:g}s, limit {binding.rate_limit})")
+        return Decision(
+            "skip",
+            f"skipped: rate limit ({runs_in_window} runs in the last "
+            f"{binding.rate_window_s:g}s, limit {binding.rate_limit})",
+        )
     if binding.mode in ("auto", "shadow") and running_for_remediation >= max_concurrency:
         queued = f"queued: concurrency ({running_for_remediation} running or waiting, max {max_concurrency})"
-        return Decision("shadow", f"shadow: would be {queued}") if binding.mode == "shadow" \
-            else Decision("queue", queued)
+        return (
+            Decision("shadow", f"shadow: would be {queued}") if binding.mode == "shadow" else Decision("queue", queued)
+        )
     if binding.mode == "approve":
         return Decision("approve", "waiting for approval")
     if binding.mode == "dry_run":
@@ -114,8 +131,15 @@ def decide(*, binding: BindingPolicy, now: datetime, paused: bool, silenced_by: 
     return Decision("run", "run: all checks passed")
 
 
-def admit(*, binding: BindingPolicy, paused: bool, silenced_by: str | None, breaker_open: bool,
-          consecutive_failures: int, in_flight: int) -> Decision:
+def admit(
+    *,
+    binding: BindingPolicy,
+    paused: bool,
+    silenced_by: str | None,
+    breaker_open: bool,
+    consecutive_failures: int,
+    in_flight: int,
+) -> Decision:
     """At dispatch: may a queued run of this binding start now? Decided again because the
     facts change between decision and start: a burst queues many runs before the first
     one fails, and the switch may be paused or a silence added meanwhile.
@@ -138,11 +162,16 @@ def admit(*, binding: BindingPolicy, paused: bool, silenced_by: str | None, brea
     if silenced_by is not None:
         return Decision("skip", f"skipped at dispatch: silenced by {silenced_by}")
     if breaker_open:
-        return Decision("skip", f"skipped at dispatch: circuit breaker open (after "
-                                f"{binding.breaker_threshold} consecutive failures)")
+        return Decision(
+            "skip",
+            f"skipped at dispatch: circuit breaker open (after {binding.breaker_threshold} consecutive failures)",
+        )
     if consecutive_failures + in_flight >= binding.breaker_threshold:
-        return Decision("queue", f"queued: breaker budget ({consecutive_failures} failures in a row and "
-                                 f"{in_flight} running, threshold {binding.breaker_threshold})")
+        return Decision(
+            "queue",
+            f"queued: breaker budget ({consecutive_failures} failures in a row and "
+            f"{in_flight} running, threshold {binding.breaker_threshold})",
+        )
     return Decision("run", "run: all checks passed")
 
 

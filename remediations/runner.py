@@ -29,6 +29,7 @@ timeout "timed_out"; script missing, not executable, bad interpreter or prlimit 
 while a script runs, its exit status is lost: exit_code None and a note ("failed" if the
 script exited, else "timed_out").
 """
+
 from __future__ import annotations
 
 import atexit
@@ -43,10 +44,10 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from remediations import diagnosis_file
+from remediations.errors import RunnerError
 from remediations.process import workdirs
 from remediations.process.capture import BoundedOutput
 from remediations.process.environment import build_env, stdin_payload
-from remediations.errors import RunnerError
 from remediations.process.launch import Child, Launcher
 from remediations.process.limits import rlimits
 from remediations.process.pipes import Pipes
@@ -116,8 +117,13 @@ class RunResult:
     pid: int | None = None
 
 
-def run(req: RunRequest, *, on_start: Callable[[int], None] | None = None,
-        launcher: Launcher | None = None, on_output: Callable[[str], None] | None = None) -> RunResult:
+def run(
+    req: RunRequest,
+    *,
+    on_start: Callable[[int], None] | None = None,
+    launcher: Launcher | None = None,
+    on_output: Callable[[str], None] | None = None,
+) -> RunResult:
     """Run the script of `req` to completion or timeout.
 
     Args:
@@ -132,19 +138,23 @@ def run(req: RunRequest, *, on_start: Callable[[int], None] | None = None,
         The RunResult; script failures are results, not exceptions.
     """
     started_at, t0 = datetime.now(timezone.utc), time.monotonic()
-    limits = rlimits(cpu_s=req.cpu_s, memory_bytes=req.memory_bytes,
-                     max_open_files=req.max_open_files, max_file_bytes=req.max_file_bytes)
+    limits = rlimits(
+        cpu_s=req.cpu_s,
+        memory_bytes=req.memory_bytes,
+        max_open_files=req.max_open_files,
+        max_file_bytes=req.max_file_bytes,
+    )
     problem = _check_script(req.script_path)
     if problem is not None:
         return _error(problem, started_at, t0)
     workdir = workdirs.create(req.workdir_root)
     try:
-        env = build_env(workdir=workdir, allowed=req.env, execution_id=req.execution_id,
-                        alert=req.alert, params=req.params)
+        env = build_env(
+            workdir=workdir, allowed=req.env, execution_id=req.execution_id, alert=req.alert, params=req.params
+        )
         env.update(diagnosis_file.place(workdir, req.diagnosis))
         try:
-            child = (launcher or default_launcher()).launch(
-                [req.script_path], env=env, cwd=workdir, limits=limits)
+            child = (launcher or default_launcher()).launch([req.script_path], env=env, cwd=workdir, limits=limits)
         except RunnerError as exc:
             return _error(str(exc), started_at, t0)
         return _supervise(child, req, on_start, started_at, t0, on_output)
@@ -167,9 +177,14 @@ def default_launcher() -> Launcher:
     return _default
 
 
-def _supervise(child: Child, req: RunRequest, on_start: Callable[[int], None] | None,
-               started_at: datetime, t0: float,
-               on_output: Callable[[str], None] | None = None) -> RunResult:
+def _supervise(
+    child: Child,
+    req: RunRequest,
+    on_start: Callable[[int], None] | None,
+    started_at: datetime,
+    t0: float,
+    on_output: Callable[[str], None] | None = None,
+) -> RunResult:
     output = BoundedOutput(req.max_output_bytes)
     tick = _LiveOutput(output, on_output) if on_output is not None else None
     payload = stdin_payload(execution_id=req.execution_id, alert=req.alert, params=req.params)
@@ -186,10 +201,17 @@ def _supervise(child: Child, req: RunRequest, on_start: Callable[[int], None] | 
         pipes.close()
         returncode = child.wait()
         child.close()
-    status, text = _outcome(req, output.text(), returncode, exited, killed,
-                            wrapped=child.wrapped)
-    return RunResult(status, returncode, text, output.truncated, started_at,
-                     datetime.now(timezone.utc), time.monotonic() - t0, child.pid)
+    status, text = _outcome(req, output.text(), returncode, exited, killed, wrapped=child.wrapped)
+    return RunResult(
+        status,
+        returncode,
+        text,
+        output.truncated,
+        started_at,
+        datetime.now(timezone.utc),
+        time.monotonic() - t0,
+        child.pid,
+    )
 
 
 class _LiveOutput:
@@ -211,32 +233,33 @@ class _LiveOutput:
         return float("inf")
 
 
-def _outcome(req: RunRequest, text: str, returncode: int | None, exited: bool,
-             killed: set[int], *, wrapped: bool) -> tuple[Status, str]:
+def _outcome(
+    req: RunRequest, text: str, returncode: int | None, exited: bool, killed: set[int], *, wrapped: bool
+) -> tuple[Status, str]:
     """The status and the output with vigil's notes appended."""
     notes = []
     if returncode is None:
-        notes.append("[vigil: exit status unknown: the spawn server exited while the script "
-                     "ran]")
+        notes.append("[vigil: exit status unknown: the spawn server exited while the script ran]")
     if not exited:
-        notes.append(f"[vigil: timed out after {req.timeout_s:g}s; killed {len(killed)} "
-                     "process(es) of its session]")
+        notes.append(f"[vigil: timed out after {req.timeout_s:g}s; killed {len(killed)} process(es) of its session]")
     elif killed:
-        notes.append(f"[vigil: script exited; killed {len(killed)} leftover process(es) "
-                     "of its session]")
+        notes.append(f"[vigil: script exited; killed {len(killed)} leftover process(es) of its session]")
     if returncode is not None and returncode < 0 and exited:
         notes.append(f"[vigil: script killed by {_signal_name(-returncode)}]")
     status: Status = "timed_out" if not exited else "succeeded" if returncode == 0 else "failed"
-    if wrapped and status == "failed" and returncode in _PRLIMIT_EXEC_CODES \
-            and text.startswith("prlimit: failed to execute"):
+    if (
+        wrapped
+        and status == "failed"
+        and returncode in _PRLIMIT_EXEC_CODES
+        and text.startswith("prlimit: failed to execute")
+    ):
         status = "error"  # the script never ran: prlimit could not exec it
     if notes:
         text = text + ("" if not text or text.endswith("\n") else "\n") + "\n".join(notes) + "\n"
     return status, text
 
 
-def _end_session(child: Child, pipes: Pipes, grace_s: float, *,
-                 leader_running: bool) -> set[int]:
+def _end_session(child: Child, pipes: Pipes, grace_s: float, *, leader_running: bool) -> set[int]:
     """SIGTERM the session's live processes, drain output up to grace_s, then SIGKILL.
 
     Returns:
@@ -320,5 +343,4 @@ def _signal_name(signum: int) -> str:
 
 
 def _error(message: str, started_at: datetime, t0: float) -> RunResult:
-    return RunResult("error", None, message, False, started_at, datetime.now(timezone.utc),
-                     time.monotonic() - t0, None)
+    return RunResult("error", None, message, False, started_at, datetime.now(timezone.utc), time.monotonic() - t0, None)

@@ -16,6 +16,7 @@ the host and port; there it is percent-encoded (every character but A-Z a-z 0-9 
 reference anywhere else whose rendered string starts like a URL (`x://`) is refused, as is any
 reference inside an `allow_hosts` param (the destination allowlist is written by people).
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,10 @@ def render_params(template: Mapping[str, Any], context: Mapping[str, Any]) -> di
 
 def _render(node: Any, context: Mapping[str, Any], path: str, errors: dict[str, str]) -> Any:
     if isinstance(node, dict):
-        return {k: _literal(v, f"{path}.{k}", errors) if k in LITERAL_PARAMS
-                else _render(v, context, f"{path}.{k}", errors) for k, v in node.items()}
+        return {
+            k: _literal(v, f"{path}.{k}", errors) if k in LITERAL_PARAMS else _render(v, context, f"{path}.{k}", errors)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_render(v, context, f"{path}[{i}]", errors) for i, v in enumerate(node)]
     if isinstance(node, str):
@@ -77,8 +80,7 @@ def _literal(node: Any, path: str, errors: dict[str, str]) -> Any:
     return node
 
 
-def _render_string(text: str, context: Mapping[str, Any], path: str,
-                   errors: dict[str, str]) -> Any:
+def _render_string(text: str, context: Mapping[str, Any], path: str, errors: dict[str, str]) -> Any:
     whole = REFERENCE.fullmatch(text.strip())
     if whole:
         value = _lookup(context, whole.group(1))
@@ -96,20 +98,27 @@ def _render_string(text: str, context: Mapping[str, Any], path: str,
         if value is _MISSING:
             _add(errors, path, f"unknown reference {match.group(1)!r}")
             return match.group(0)
-        rendered = value if isinstance(value, str) else json.dumps(value, sort_keys=True,
-                                                                   default=str)
+        rendered = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         if url_prefix is None:
             return rendered
         if match.start() < url_prefix:
-            _add(errors, path, f"{{{{ {match.group(1)} }}}} may not choose a URL's scheme, "
-                               "host or port; put references after the host")
+            _add(
+                errors,
+                path,
+                f"{{{{ {match.group(1)} }}}} may not choose a URL's scheme, "
+                "host or port; put references after the host",
+            )
             return match.group(0)
         return _encode(rendered)
 
     rendered_text = REFERENCE.sub(replace, text)
     if url_prefix is None and rendered_text != text and _URL_START.match(rendered_text.strip()):
-        _add(errors, path, "alert data may not choose a URL's scheme, host or port "
-                           f"(the template {text!r} starts a URL only once rendered)")
+        _add(
+            errors,
+            path,
+            "alert data may not choose a URL's scheme, host or port "
+            f"(the template {text!r} starts a URL only once rendered)",
+        )
         return text
     return rendered_text
 

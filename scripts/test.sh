@@ -13,7 +13,9 @@ run_pytest() {
   return "$rc"
 }
 
-echo "== static checks (mypy; hadolint runs as a test)"
+echo "== static checks (ruff lint and format, mypy; hadolint runs as a test)"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
 "$VENV/bin/mypy" --config-file mypy.ini
 
 echo "== tests on SQLite"

@@ -16,6 +16,7 @@ without changes scores F1 = 1 and cover = 1.
 - Cover: the true segments' best Jaccard overlap with a predicted segment, weighted by
   segment length (segmentation covering).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
@@ -138,8 +139,18 @@ def _flat(rng: Rng, n: int) -> Case:
 
 
 KINDS: list[Callable[[Rng, int], Case]] = [
-    _step, _step_trend, _step_season, _step_outliers, _step_ar, _variance,
-    _trend, _season_only, _trend_season, _outliers_only, _ar_only, _flat,
+    _step,
+    _step_trend,
+    _step_season,
+    _step_outliers,
+    _step_ar,
+    _variance,
+    _trend,
+    _season_only,
+    _trend_season,
+    _outliers_only,
+    _ar_only,
+    _flat,
 ]
 
 
@@ -155,8 +166,17 @@ STEP_S = 15
 """The square wave's sampling interval, in seconds."""
 
 
-def square_wave(seed: int, *, low: float = 10.0, high: float = 80.0, lead_min: int = 75, high_min: int = 30,
-                low_min: int = 30, cycles: int = 3, noise: float = 0.02) -> tuple[np.ndarray, list[tuple[int, int]]]:
+def square_wave(
+    seed: int,
+    *,
+    low: float = 10.0,
+    high: float = 80.0,
+    lead_min: int = 75,
+    high_min: int = 30,
+    low_min: int = 30,
+    cycles: int = 3,
+    noise: float = 0.02,
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """low for lead_min, then `cycles` times high for high_min and low for low_min; 2% multiplicative noise.
 
     Returns the values (one every STEP_S seconds) and each high phase's (start, end) point index.
@@ -198,6 +218,7 @@ def f1_score(changes: Sequence[int], predicted: Sequence[int], margin: int = 5) 
 
 def cover(changes: Sequence[int], predicted: Sequence[int], n: int) -> float:
     """Segmentation covering of the true segments by the predicted ones (1 is perfect)."""
+
     def segments(cps: Sequence[int]) -> list[tuple[int, int]]:
         edges = [0, *sorted({c for c in cps if 0 < c < n}), n]
         return list(zip(edges, edges[1:]))

@@ -1,5 +1,6 @@
 """Small fixtures: a migrated database (SQLite file, or PostgreSQL when
 VIGIL_TEST_DATABASE_URL is set), an app, a client and tokens per role."""
+
 from __future__ import annotations
 
 import os

@@ -12,6 +12,7 @@ occasional spikes and, for some, a random walk. On top of that:
 - `unrelated_shifts` of the others step 50-70 minutes before it (3-20 sigmas);
 - the rest do not change.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,9 +34,17 @@ class Incident:
     consequences: list[int]
 
 
-def incident(rng: np.random.Generator, *, signals: int = 2000, points: int = 360, after_points: int = 40,
-             causes: int = 3, consequences: int = 20, unrelated_shifts: float = 0.05,
-             cause_sigmas: tuple[float, float] = (4, 10)) -> Incident:
+def incident(
+    rng: np.random.Generator,
+    *,
+    signals: int = 2000,
+    points: int = 360,
+    after_points: int = 40,
+    causes: int = 3,
+    consequences: int = 20,
+    unrelated_shifts: float = 0.05,
+    cause_sigmas: tuple[float, float] = (4, 10),
+) -> Incident:
     """One random incident (see the module docstring)."""
     t0 = 1_700_000_000.0 + float(rng.uniform(0, DAY_S))
     t = t0 + STEP_S * np.arange(points)
@@ -53,12 +62,11 @@ def incident(rng: np.random.Generator, *, signals: int = 2000, points: int = 360
     _spikes(rng, x, sd)
     rows = rng.permutation(signals)
     cause_rows = rows[:causes].tolist()
-    consequence_rows = rows[causes:causes + consequences].tolist()
+    consequence_rows = rows[causes : causes + consequences].tolist()
     n_unrelated = int(unrelated_shifts * signals)
-    unrelated_rows = rows[causes + consequences:causes + consequences + n_unrelated].tolist()
+    unrelated_rows = rows[causes + consequences : causes + consequences + n_unrelated].tolist()
     _shift(rng, x, sd, cause_rows, alert - rng.integers(4, 81, len(cause_rows)), cause_sigmas)
-    _shift(rng, x, sd, consequence_rows, alert + rng.integers(4, min(41, after_points), len(consequence_rows)),
-           (3, 15))
+    _shift(rng, x, sd, consequence_rows, alert + rng.integers(4, min(41, after_points), len(consequence_rows)), (3, 15))
     _shift(rng, x, sd, unrelated_rows, alert - rng.integers(200, 281, len(unrelated_rows)), (3, 20))
     labels = [{"__name__": f"metric_{i % 97}", "instance": f"host-{i // 97}"} for i in range(signals)]
     return Incident(t, x, labels, float(t[alert]), cause_rows, consequence_rows)
@@ -81,8 +89,14 @@ def _spikes(rng: np.random.Generator, x: np.ndarray, sd: np.ndarray) -> None:
         x[i, at] += rng.choice([-1, 1], at.size) * rng.uniform(5, 20, at.size) * sd[i]
 
 
-def _shift(rng: np.random.Generator, x: np.ndarray, sd: np.ndarray, rows: list[int], at: np.ndarray,
-           sigmas: tuple[float, float]) -> None:
+def _shift(
+    rng: np.random.Generator,
+    x: np.ndarray,
+    sd: np.ndarray,
+    rows: list[int],
+    at: np.ndarray,
+    sigmas: tuple[float, float],
+) -> None:
     for row, k in zip(rows, at.tolist()):
         x[row, k:] += rng.choice([-1, 1]) * rng.uniform(*sigmas) * sd[row]
 

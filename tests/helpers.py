@@ -1,4 +1,5 @@
 """Builders and small helpers shared by tests."""
+
 from __future__ import annotations
 
 import socket

@@ -1,4 +1,5 @@
 """Alerts: list with filters, detail with evidence and events, acknowledge and take it back."""
+
 from __future__ import annotations
 
 import functools
@@ -19,20 +20,49 @@ ns = Namespace("alerts", description="Alert history and lifecycle")
 
 STATES = ("pending", "firing", "resolved")
 
-alert_out = ns.model("Alert", {
-    "id": fields.Integer, "fingerprint": fields.String, "detector": fields.String, "source": fields.String,
-    "labels": fields.Raw, "severity": fields.String, "state": fields.String, "kind": fields.String,
-    "message": fields.String, "value": fields.Float, "threshold": fields.Float,
-    "started_at": fields.String, "fired_at": fields.String, "resolved_at": fields.String,
-    "last_seen_at": fields.String, "acked_at": fields.String, "acked_by": fields.String,
-})
-event_out = ns.model("AlertEvent", {
-    "id": fields.Integer, "at": fields.String, "kind": fields.String, "actor": fields.String, "details": fields.Raw,
-})
-alert_detail = ns.inherit("AlertDetail", alert_out, {
-    "evidence": fields.Raw, "events": fields.List(fields.Nested(event_out)),
-    "incident_id": fields.Integer(description="the incident it folded into once it fired (GET /api/v1/incidents/<id>)"),
-})
+alert_out = ns.model(
+    "Alert",
+    {
+        "id": fields.Integer,
+        "fingerprint": fields.String,
+        "detector": fields.String,
+        "source": fields.String,
+        "labels": fields.Raw,
+        "severity": fields.String,
+        "state": fields.String,
+        "kind": fields.String,
+        "message": fields.String,
+        "value": fields.Float,
+        "threshold": fields.Float,
+        "started_at": fields.String,
+        "fired_at": fields.String,
+        "resolved_at": fields.String,
+        "last_seen_at": fields.String,
+        "acked_at": fields.String,
+        "acked_by": fields.String,
+    },
+)
+event_out = ns.model(
+    "AlertEvent",
+    {
+        "id": fields.Integer,
+        "at": fields.String,
+        "kind": fields.String,
+        "actor": fields.String,
+        "details": fields.Raw,
+    },
+)
+alert_detail = ns.inherit(
+    "AlertDetail",
+    alert_out,
+    {
+        "evidence": fields.Raw,
+        "events": fields.List(fields.Nested(event_out)),
+        "incident_id": fields.Integer(
+            description="the incident it folded into once it fired (GET /api/v1/incidents/<id>)"
+        ),
+    },
+)
 alert_page = ns.model("AlertPage", {"items": fields.List(fields.Nested(alert_out)), "next_cursor": fields.Integer})
 ack_in = ns.model("AckRequest", {"comment": fields.String(max_length=1000)}, strict=True)
 
@@ -64,12 +94,25 @@ filters.add_argument("state", type=_states, location="args", help=None)
 filters.add_argument("detector", location="args")
 filters.add_argument("severity", choices=("info", "warning", "critical"), location="args")
 _matcher.__schema__ = {"type": "string", "pattern": service.MATCHER_PATTERN}  # type: ignore[attr-defined]
-filters.add_argument("label", type=_matcher, action="append", location="args",
-                     help="label=value, label!=value, label=~regex, label!~regex (RE2, anchored); repeat to AND")
-filters.add_argument("labels", type=_matchers, location="args",
-                     help="the same matchers in one value, separated by spaces (the dashboard's older form)")
-filters.add_argument("q", type=_terms, location="args",
-                     help="free text: every word (or \"quoted phrase\") in detector, labels, message or annotations")
+filters.add_argument(
+    "label",
+    type=_matcher,
+    action="append",
+    location="args",
+    help="label=value, label!=value, label=~regex, label!~regex (RE2, anchored); repeat to AND",
+)
+filters.add_argument(
+    "labels",
+    type=_matchers,
+    location="args",
+    help="the same matchers in one value, separated by spaces (the dashboard's older form)",
+)
+filters.add_argument(
+    "q",
+    type=_terms,
+    location="args",
+    help='free text: every word (or "quoted phrase") in detector, labels, message or annotations',
+)
 filters.add_argument("since", type=utc_datetime, location="args")
 filters.add_argument("until", type=utc_datetime, location="args")
 filters.add_argument("acked", type=inputs.boolean, location="args")
@@ -107,10 +150,18 @@ def _query(query_string: bytes) -> service.AlertQuery:
     """The current request's filters, remembered by query string: clients repeat theirs, and
     reqparse cost a tenth of the list's CPU. A bad query raises and is not remembered."""
     a = filters.parse_args(strict=True)
-    return service.AlertQuery(states=a["state"] or (), detector=a["detector"], severity=a["severity"],
-                              matchers=(*(a["label"] or ()), *(a["labels"] or ())), text=a["q"] or (),
-                              since=a["since"], until=a["until"],
-                              acked=a["acked"], cursor=a["cursor"], limit=a["limit"])
+    return service.AlertQuery(
+        states=a["state"] or (),
+        detector=a["detector"],
+        severity=a["severity"],
+        matchers=(*(a["label"] or ()), *(a["labels"] or ())),
+        text=a["q"] or (),
+        since=a["since"],
+        until=a["until"],
+        acked=a["acked"],
+        cursor=a["cursor"],
+        limit=a["limit"],
+    )
 
 
 @ns.route("")
@@ -139,8 +190,12 @@ class AlertDetail(Resource):
         """One alert with its evidence window and every event."""
         with db().read() as session:
             alert = service.get(session, alert_id)
-            return {**alert.as_dict(), "evidence": alert.evidence, "incident_id": alert.incident_id,
-                    "events": [event_dict(e) for e in service.events(session, alert_id)]}
+            return {
+                **alert.as_dict(),
+                "evidence": alert.evidence,
+                "incident_id": alert.incident_id,
+                "events": [event_dict(e) for e in service.events(session, alert_id)],
+            }
 
 
 @ns.route("/<int:alert_id>/ack")
@@ -156,8 +211,7 @@ class AlertAck(Resource):
         """Acknowledge an open alert (recorded with who did it)."""
         comment = (ns.payload or {}).get("comment", "")
         with db().write() as session:
-            return service.acknowledge(session, alert_id=alert_id, by=actor(), now=utcnow(),
-                                        comment=comment).as_dict()
+            return service.acknowledge(session, alert_id=alert_id, by=actor(), now=utcnow(), comment=comment).as_dict()
 
 
 @ns.route("/<int:alert_id>/unack")

@@ -1,6 +1,7 @@
 """Links an alert carries from its sender (Alertmanager, Grafana): runbook, source, dashboard,
 panel, and any annotation that is a URL. Only absolute http(s) URLs without spaces, quotes or
 control characters are links; anything else (javascript:, data:, relative paths) stays text."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,12 @@ from typing import Any
 _SAFE = re.compile(r"^https?://[^\s<>\"'`\\\x00-\x1f\x7f]+$", re.IGNORECASE)
 MAX_URL_CHARS = 2000
 # (where in evidence, title), in the order they are shown
-_KNOWN = (("runbook_url", "Runbook"), ("generator_url", "Source"), ("dashboard_url", "Dashboard"),
-          ("panel_url", "Panel"))
+_KNOWN = (
+    ("runbook_url", "Runbook"),
+    ("generator_url", "Source"),
+    ("dashboard_url", "Dashboard"),
+    ("panel_url", "Panel"),
+)
 
 
 def safe_url(value: Any) -> str | None:
@@ -27,8 +32,7 @@ def alert_links(evidence: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     annotations = evidence.get("annotations") or {}
     if not isinstance(annotations, Mapping):
         annotations = {}
-    candidates = [(title, annotations.get(key) if key == "runbook_url" else evidence.get(key))
-                  for key, title in _KNOWN]
+    candidates = [(title, annotations.get(key) if key == "runbook_url" else evidence.get(key)) for key, title in _KNOWN]
     candidates += [(_title(key), value) for key, value in sorted(annotations.items()) if key != "runbook_url"]
     out: list[tuple[str, str]] = []
     for title, value in candidates:

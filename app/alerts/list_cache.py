@@ -9,6 +9,7 @@ Only callers holding a live token are answered from memory: the token is looked 
 same read-only connection, as one probe of its unique index, so a token revoked by any
 process is refused at once. Callers whose last use needs recording, and everyone else, reach Flask.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,7 @@ from app.db import Database
 log = logging.getLogger("vigil.alerts")
 
 PATH = "/api/v1/alerts"
-_LIVE_TOKEN = ("SELECT name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL "
-               "AND last_used_at >= ?")
+_LIVE_TOKEN = "SELECT name, role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL AND last_used_at >= ?"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -44,8 +44,9 @@ class Entry(NamedTuple):
 class ListCache:
     """WSGI middleware in front of the app: replays GET /api/v1/alerts answers while the database is unchanged."""
 
-    def __init__(self, wsgi_app: WSGIApp, database: Database, *, mask_header: str = "X-Fields",
-                 max_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self, wsgi_app: WSGIApp, database: Database, *, mask_header: str = "X-Fields", max_bytes: int = 16 << 20
+    ) -> None:
         if database.file is None:
             raise ValueError("the alert list cache needs a SQLite database file")
         self.app, self.database, self.file = wsgi_app, database, database.file
@@ -97,8 +98,13 @@ class ListCache:
         with self._lock:
             try:
                 if self._probe is None or self._probe_pid != os.getpid():  # never share one across fork
-                    self._probe = sqlite3.connect(f"{self.file.as_uri()}?mode=ro", uri=True, timeout=0.2,
-                                                  check_same_thread=False, isolation_level=None)
+                    self._probe = sqlite3.connect(
+                        f"{self.file.as_uri()}?mode=ro",
+                        uri=True,
+                        timeout=0.2,
+                        check_same_thread=False,
+                        isolation_level=None,
+                    )
                     self._probe_pid = os.getpid()
                     self._entries.clear()  # versions of another connection mean nothing here
                 version: int = self._probe.execute("PRAGMA data_version").fetchone()[0]
@@ -110,17 +116,24 @@ class ListCache:
                 self._probe = None
                 return None
 
-    def _replay(self, entry: Entry, environ: dict[str, Any], start_response: Callable[..., Any], actor: str,
-                started: float) -> list[bytes]:
+    def _replay(
+        self, entry: Entry, environ: dict[str, Any], start_response: Callable[..., Any], actor: str, started: float
+    ) -> list[bytes]:
         rid = logs.request_id(environ.get("HTTP_X_REQUEST_ID", ""))
         start_response(entry.status, [*entry.headers, ("X-Request-ID", rid)])
         metrics.ALERT_LIST_CACHE.labels("hit").inc()
-        logs.record(method="GET", endpoint=PATH, path=PATH, status=int(entry.status[:3]),
-                    elapsed_s=time.perf_counter() - started, rid=rid, actor=actor)
+        logs.record(
+            method="GET",
+            endpoint=PATH,
+            path=PATH,
+            status=int(entry.status[:3]),
+            elapsed_s=time.perf_counter() - started,
+            rid=rid,
+            actor=actor,
+        )
         return [entry.body]
 
-    def _fill(self, key: str, version: int, environ: dict[str, Any],
-              start_response: Callable[..., Any]) -> list[bytes]:
+    def _fill(self, key: str, version: int, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         """Let Flask answer, and keep a 200 answer under the version read before it ran."""
         seen: list[Any] = []
 
@@ -144,4 +157,3 @@ class ListCache:
                 except ValueError:
                     pass  # one answer larger than the whole cache: just not kept
         return [body]
-

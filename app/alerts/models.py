@@ -1,4 +1,5 @@
 """Alert tables: alerts, their labels and timelines."""
+
 from __future__ import annotations
 
 import json
@@ -6,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, event, text
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from app.db import Base, UTCDateTime, iso
@@ -20,8 +21,13 @@ class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         # At most one open alert per fingerprint, whatever races happen between processes.
-        Index("uq_alerts_open_fingerprint", "fingerprint", unique=True,
-              sqlite_where=text("state != 'resolved'"), postgresql_where=text("state != 'resolved'")),
+        Index(
+            "uq_alerts_open_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("state != 'resolved'"),
+            postgresql_where=text("state != 'resolved'"),
+        ),
         Index("ix_alerts_state_id", "state", "id"),
         Index("ix_alerts_detector_id", "detector", "id"),
         Index("ix_alerts_severity_id", "severity", "id"),
@@ -62,8 +68,25 @@ class Alert(Base):
         return {name: _json_value(getattr(self, name)) for name in LISTED}
 
 
-LISTED = ("id", "fingerprint", "detector", "source", "labels", "severity", "state", "kind", "message", "value",
-          "threshold", "started_at", "fired_at", "resolved_at", "last_seen_at", "acked_at", "acked_by")
+LISTED = (
+    "id",
+    "fingerprint",
+    "detector",
+    "source",
+    "labels",
+    "severity",
+    "state",
+    "kind",
+    "message",
+    "value",
+    "threshold",
+    "started_at",
+    "fired_at",
+    "resolved_at",
+    "last_seen_at",
+    "acked_at",
+    "acked_by",
+)
 """An alert's fields in lists and answers, in order; each is an alerts column."""
 
 
@@ -74,8 +97,9 @@ def _json_value(value: Any) -> Any:
 def listed_json(fields: Mapping[str, Any]) -> str:
     """An alert's list JSON from its field values, without "id" (not known before the insert;
     the list query puts it in front). Bulk loaders that bypass the ORM use it too."""
-    return json.dumps({name: _json_value(fields[name]) for name in LISTED[1:]}, ensure_ascii=False,
-                      separators=(",", ":"))
+    return json.dumps(
+        {name: _json_value(fields[name]) for name in LISTED[1:]}, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 @event.listens_for(Alert, "before_insert")
@@ -88,12 +112,17 @@ def _keep_listed(_mapper: Mapper[Alert], _connection: Any, alert: Alert) -> None
 MAX_SEARCH_CHARS = 20_000
 
 
-def search_text(detector: str, labels: Mapping[str, str] | None, message: str | None,
-                evidence: Mapping[str, Any] | None) -> str:
+def search_text(
+    detector: str, labels: Mapping[str, str] | None, message: str | None, evidence: Mapping[str, Any] | None
+) -> str:
     """What free-text search looks in, lower-cased (queries are lower-cased the same way)."""
     annotations = (evidence or {}).get("annotations") or {}
-    parts = [detector, *(f"{k}={v}" for k, v in (labels or {}).items()), message or "",
-             *(f"{k}={v}" for k, v in annotations.items() if isinstance(v, str))]
+    parts = [
+        detector,
+        *(f"{k}={v}" for k, v in (labels or {}).items()),
+        message or "",
+        *(f"{k}={v}" for k, v in annotations.items() if isinstance(v, str)),
+    ]
     return "\n".join(parts).lower()[:MAX_SEARCH_CHARS]
 
 

@@ -3,6 +3,7 @@
 The state machine itself is detectors.lifecycle (shared with the backtest); this module
 only stores its decisions, one event row per transition.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (Boolean, Connection, Dialect, Integer, Select, String, and_, bindparam, cast, column, func,
-                        literal, select, table)
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Dialect,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal,
+    select,
+    table,
+)
 from sqlalchemy import exists as exists_
 from sqlalchemy import text as sql_text
 from sqlalchemy.ext.compiler import compiles
@@ -43,9 +58,16 @@ class Transition:
     event: str  # pending | firing | resolved
 
 
-def apply(session: Session, *, detector: str, severity: str, static_labels: dict[str, str],
-          findings: Iterable[Finding], now: datetime,
-          grouping: IncidentSettings = incidents.DEFAULT_SETTINGS) -> list[Transition]:
+def apply(
+    session: Session,
+    *,
+    detector: str,
+    severity: str,
+    static_labels: dict[str, str],
+    findings: Iterable[Finding],
+    now: datetime,
+    grouping: IncidentSettings = incidents.DEFAULT_SETTINGS,
+) -> list[Transition]:
     """Store what one detector run found; returns the transitions it caused."""
     transitions = []
     for finding in findings:
@@ -58,8 +80,15 @@ def apply(session: Session, *, detector: str, severity: str, static_labels: dict
         if alert is None and new_state is None:
             continue
         if alert is None:
-            alert = _open(session, detector=detector, severity=severity, labels=labels,
-                          fingerprint=fingerprint, finding=finding, now=now)
+            alert = _open(
+                session,
+                detector=detector,
+                severity=severity,
+                labels=labels,
+                fingerprint=fingerprint,
+                finding=finding,
+                now=now,
+            )
         _refresh(alert, finding, now)
         if event:
             _transition(session, alert, new_state or "resolved", event, now, finding, grouping)
@@ -67,8 +96,9 @@ def apply(session: Session, *, detector: str, severity: str, static_labels: dict
     return transitions
 
 
-def apply_external(session: Session, item: dict[str, Any], *, now: datetime,
-                   grouping: IncidentSettings = incidents.DEFAULT_SETTINGS) -> list[Transition]:
+def apply_external(
+    session: Session, item: dict[str, Any], *, now: datetime, grouping: IncidentSettings = incidents.DEFAULT_SETTINGS
+) -> list[Transition]:
     """Apply one alert received from Alertmanager, Grafana or the generic webhook.
 
     External alerts arrive already firing (their own `for` has passed); a resolved one
@@ -76,17 +106,34 @@ def apply_external(session: Session, item: dict[str, Any], *, now: datetime,
     """
     fingerprint, starts_at = item["fingerprint"], datetime.fromisoformat(item["starts_at"])
     alert = open_alert(session, fingerprint)
-    if alert is None and item["status"] == "firing" and session.scalar(select(Alert.id).where(
-            Alert.fingerprint == fingerprint, Alert.state == "resolved", Alert.started_at == starts_at)):
+    if (
+        alert is None
+        and item["status"] == "firing"
+        and session.scalar(
+            select(Alert.id).where(
+                Alert.fingerprint == fingerprint, Alert.state == "resolved", Alert.started_at == starts_at
+            )
+        )
+    ):
         return []
-    new_state, event = lifecycle.step(alert.state if alert else None,
-                                      "firing" if item["status"] == "firing" else "ok")
+    new_state, event = lifecycle.step(alert.state if alert else None, "firing" if item["status"] == "firing" else "ok")
     if alert is None and new_state is None:
         return []
     if alert is None:
-        alert = _add(session, Alert(fingerprint=fingerprint, detector=item["name"], source=item["source"],
-                                    labels=dict(item["labels"]), severity=item["severity"], state="pending",
-                                    kind="external", started_at=starts_at, last_seen_at=now))
+        alert = _add(
+            session,
+            Alert(
+                fingerprint=fingerprint,
+                detector=item["name"],
+                source=item["source"],
+                labels=dict(item["labels"]),
+                severity=item["severity"],
+                state="pending",
+                kind="external",
+                started_at=starts_at,
+                last_seen_at=now,
+            ),
+        )
     alert.last_seen_at, alert.message = now, item.get("summary") or alert.message
     alert.value = item.get("value") if item.get("value") is not None else alert.value
     alert.evidence = {k: item.get(k) for k in ("annotations", "generator_url", "upstream_fingerprint", "ends_at")}
@@ -97,15 +144,19 @@ def apply_external(session: Session, item: dict[str, Any], *, now: datetime,
     return [Transition(alert.id, fingerprint, event)]
 
 
-def resolve_orphans(session: Session, *, configured: Iterable[str], disabled: Iterable[str],
-                    now: datetime) -> list[Transition]:
+def resolve_orphans(
+    session: Session, *, configured: Iterable[str], disabled: Iterable[str], now: datetime
+) -> list[Transition]:
     """Close the open alerts of detectors no longer in the configuration (or disabled): no run
     would ever resolve them. Only detector-raised alerts: received ones (source alertmanager,
     grafana, generic) are closed by their sender."""
     configured, disabled = set(configured), set(disabled)
     transitions = []
-    for alert in session.scalars(select(Alert).where(Alert.source == "detector", Alert.state.in_(OPEN_STATES),
-                                                     Alert.detector.not_in(configured - disabled))):
+    for alert in session.scalars(
+        select(Alert).where(
+            Alert.source == "detector", Alert.state.in_(OPEN_STATES), Alert.detector.not_in(configured - disabled)
+        )
+    ):
         _state, event = lifecycle.step(alert.state, "ok")
         reason = "detector disabled" if alert.detector in disabled else "detector removed"
         alert.state, alert.resolved_at = "resolved", now
@@ -120,11 +171,31 @@ def open_alert(session: Session, fingerprint: str) -> Alert | None:
     return session.scalar(select(Alert).where(Alert.fingerprint == fingerprint, Alert.state.in_(OPEN_STATES)))
 
 
-def _open(session: Session, *, detector: str, severity: str, labels: dict[str, str], fingerprint: str,
-          finding: Finding, now: datetime) -> Alert:
-    return _add(session, Alert(fingerprint=fingerprint, detector=detector, source="detector", labels=labels,
-                               severity=severity, state="pending", kind=finding.kind, message=finding.message,
-                               started_at=finding.active_since or now, last_seen_at=now))
+def _open(
+    session: Session,
+    *,
+    detector: str,
+    severity: str,
+    labels: dict[str, str],
+    fingerprint: str,
+    finding: Finding,
+    now: datetime,
+) -> Alert:
+    return _add(
+        session,
+        Alert(
+            fingerprint=fingerprint,
+            detector=detector,
+            source="detector",
+            labels=labels,
+            severity=severity,
+            state="pending",
+            kind=finding.kind,
+            message=finding.message,
+            started_at=finding.active_since or now,
+            last_seen_at=now,
+        ),
+    )
 
 
 def _add(session: Session, alert: Alert) -> Alert:
@@ -144,8 +215,15 @@ def _refresh(alert: Alert, finding: Finding, now: datetime) -> None:
     alert.evidence = {k: data[k] for k in ("evidence", "change_points", "before", "after", "active_since")}
 
 
-def _transition(session: Session, alert: Alert, state: str, event: str, now: datetime,
-                finding: Finding | None, grouping: IncidentSettings) -> None:
+def _transition(
+    session: Session,
+    alert: Alert,
+    state: str,
+    event: str,
+    now: datetime,
+    finding: Finding | None,
+    grouping: IncidentSettings,
+) -> None:
     alert.state = state
     if state == "firing" and alert.fired_at is None:
         alert.fired_at = now
@@ -164,8 +242,10 @@ def acknowledge(session: Session, *, alert_id: int, by: str, now: datetime, comm
         raise ConflictError(f"alert {alert_id} is resolved; there is nothing to acknowledge")
     if alert.acked_at is None:
         alert.acked_at, alert.acked_by = now, by
-        publish(session, [Event("alert.ack", now, actor=by, alert=alert, target=f"alert:{alert_id}",
-                                details={"comment": comment})])
+        publish(
+            session,
+            [Event("alert.ack", now, actor=by, alert=alert, target=f"alert:{alert_id}", details={"comment": comment})],
+        )
     return alert
 
 
@@ -276,7 +356,7 @@ def search_json(connection: Connection, query: AlertQuery) -> tuple[list[str], i
         if len(rows) > query.limit or not shape.recent:
             break
     if len(rows) > query.limit:
-        rows = rows[:query.limit]
+        rows = rows[: query.limit]
         return [r[1] for r in rows], rows[-1][0]
     return [r[1] for r in rows], None
 
@@ -336,7 +416,8 @@ _DISTINCT_VALUES = sql_text(
     " SELECT (SELECT min(value) FROM alert_labels WHERE name = :name)"
     " UNION ALL SELECT (SELECT min(value) FROM alert_labels WHERE name = :name AND value > v.value)"
     " FROM v WHERE v.value IS NOT NULL)"
-    " SELECT value FROM v WHERE value IS NOT NULL LIMIT :limit")
+    " SELECT value FROM v WHERE value IS NOT NULL LIMIT :limit"
+)
 
 
 def _distinct_values(connection: Connection, name: str, limit: int) -> list[str]:
@@ -409,13 +490,30 @@ class _Shape:
     def of(cls, q: AlertQuery, labels: Sequence[_LabelFilter] = (), dialect: str = "") -> "_Shape":
         # A trigram index finds terms of three characters or more; shorter ones scan.
         fts = dialect == "sqlite" and bool(q.text) and all(len(t) >= 3 for t in q.text)
-        return cls(len(q.states), bool(q.detector), bool(q.severity), tuple((f.exists, f.op) for f in labels),
-                   q.since is not None, q.until is not None, q.acked, bool(q.cursor), len(q.text), fts)
+        return cls(
+            len(q.states),
+            bool(q.detector),
+            bool(q.severity),
+            tuple((f.exists, f.op) for f in labels),
+            q.since is not None,
+            q.until is not None,
+            q.acked,
+            bool(q.cursor),
+            len(q.text),
+            fts,
+        )
 
 
 def _values(q: AlertQuery, labels: Sequence[_LabelFilter] = ()) -> dict[str, Any]:
-    values: dict[str, Any] = {"limit": q.limit + 1, "detector": q.detector, "severity": q.severity, "scan": NEWEST_SCAN,
-                              "since": q.since, "until": q.until, "cursor": q.cursor}
+    values: dict[str, Any] = {
+        "limit": q.limit + 1,
+        "detector": q.detector,
+        "severity": q.severity,
+        "scan": NEWEST_SCAN,
+        "since": q.since,
+        "until": q.until,
+        "cursor": q.cursor,
+    }
     values.update({f"state_{i}": state for i, state in enumerate(q.states)})
     for i, f in enumerate(labels):
         values[f"label_{i}"], values[f"value_{i}"] = f.name, f"^(?:{f.value})$" if f.op in ("=~", "!~") else f.value
@@ -430,8 +528,9 @@ def _compiled_json_page(dialect: Dialect, shape: _Shape) -> tuple[SQLCompiler, d
     """The compiled page statement and the bind processors its parameters need (UTC times)."""
     compiled = _search_stmt(shape, as_json=True).compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
-    processors = {name: proc for name, bind in compiled.binds.items()
-                  if (proc := bind.type.bind_processor(dialect)) is not None}
+    processors = {
+        name: proc for name, bind in compiled.binds.items() if (proc := bind.type.bind_processor(dialect)) is not None
+    }
     return compiled, processors
 
 
@@ -458,8 +557,11 @@ def _page_ids(shape: _Shape) -> Select[Any]:
     stmt = select(Alert.id)
     for i, (exists, op) in enumerate(shape.label_ops):
         label = aliased(AlertLabel)
-        row = and_(label.alert_id == Alert.id, label.name == bindparam(f"label_{i}"),
-                   _passes(label, op, i, seek=i in drivers or not exists))
+        row = and_(
+            label.alert_id == Alert.id,
+            label.name == bindparam(f"label_{i}"),
+            _passes(label, op, i, seek=i in drivers or not exists),
+        )
         if i in drivers:  # a join is an EXISTS here: an alert has one row per label name
             stmt = stmt.join(label, row)
             newest = label.alert_id if newest is Alert.id else newest

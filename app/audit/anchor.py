@@ -6,6 +6,7 @@ Every process writes it after its audit transaction commits: atomically (a renam
 file), under an advisory lock, and only forward (a process that commits last may write
 first). A crash between commit and write leaves the file a little behind, never ahead.
 """
+
 from __future__ import annotations
 
 import fcntl

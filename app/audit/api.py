@@ -1,4 +1,5 @@
 """Read the audit log and verify its hash chain."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,14 +14,29 @@ from app.web import db, newest_first, page, page_parser, utc_datetime
 
 ns = Namespace("audit", description="Append-only, hash-chained audit log")
 
-record_out = ns.model("AuditRecord", {
-    "id": fields.Integer, "at": fields.String, "actor": fields.String, "action": fields.String,
-    "target": fields.String, "details": fields.Raw, "hash": fields.String, "prev_hash": fields.String,
-})
+record_out = ns.model(
+    "AuditRecord",
+    {
+        "id": fields.Integer,
+        "at": fields.String,
+        "actor": fields.String,
+        "action": fields.String,
+        "target": fields.String,
+        "details": fields.Raw,
+        "hash": fields.String,
+        "prev_hash": fields.String,
+    },
+)
 page_out = ns.model("AuditPage", {"items": fields.List(fields.Nested(record_out)), "next_cursor": fields.Integer})
-verify_out = ns.model("AuditVerification", {
-    "ok": fields.Boolean, "checked": fields.Integer, "first_broken_id": fields.Integer, "reason": fields.String,
-})
+verify_out = ns.model(
+    "AuditVerification",
+    {
+        "ok": fields.Boolean,
+        "checked": fields.Integer,
+        "first_broken_id": fields.Integer,
+        "reason": fields.String,
+    },
+)
 
 filters = page_parser()
 filters.add_argument("actor", location="args")
@@ -40,14 +56,27 @@ class AuditLog(Resource):
     def get(self) -> dict[str, Any]:
         """Audit records, newest first, with filters and cursor pagination."""
         args = filters.parse_args(strict=True)
-        times = ([AuditRecord.at >= args["since"]] if args["since"] else []) + \
-            ([AuditRecord.at < args["until"]] if args["until"] else [])
-        query = newest_first(AuditRecord, args, *times, actor=args["actor"], action=args["action"],
-                             target=args["target"])
+        times = ([AuditRecord.at >= args["since"]] if args["since"] else []) + (
+            [AuditRecord.at < args["until"]] if args["until"] else []
+        )
+        query = newest_first(
+            AuditRecord, args, *times, actor=args["actor"], action=args["action"], target=args["target"]
+        )
         with db().read() as session:
             rows, next_cursor = page(list(session.scalars(query)), args["limit"])
-            items = [{"id": r.id, "at": iso(r.at), "actor": r.actor, "action": r.action, "target": r.target,
-                      "details": r.details, "hash": r.hash, "prev_hash": r.prev_hash} for r in rows]
+            items = [
+                {
+                    "id": r.id,
+                    "at": iso(r.at),
+                    "actor": r.actor,
+                    "action": r.action,
+                    "target": r.target,
+                    "details": r.details,
+                    "hash": r.hash,
+                    "prev_hash": r.prev_hash,
+                }
+                for r in rows
+            ]
         return {"items": items, "next_cursor": next_cursor}
 
 

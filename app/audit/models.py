@@ -1,4 +1,5 @@
 """The audit trail's tables: the hash-chained records and the chain's signed head."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -7,6 +7,7 @@ database can edit a record and re-hash the rest. The head (count, last id, last 
 is updated in the same transaction and copied after commit to a file outside the database
 (app.audit.anchor), so deleting the newest records is detected too.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,9 @@ _keyrings: dict[str, Keyring | Settings] = {}  # Settings until first used (see 
 
 
 def _url(value: Any) -> str:
-    return str(make_url(normalise_url(str(value)) if isinstance(value, str) else value)
-               .render_as_string(hide_password=False))
+    return str(
+        make_url(normalise_url(str(value)) if isinstance(value, str) else value).render_as_string(hide_password=False)
+    )
 
 
 def configure(database_url: str, settings: Settings) -> None:
@@ -85,22 +87,33 @@ def _keyring(session: Session) -> Keyring:
 def redact(details: Any) -> Any:
     """Mask values whose key suggests a secret, at any depth."""
     if isinstance(details, dict):
-        return {
-            k: "***" if any(w in str(k).lower() for w in _SECRET_WORDS) else redact(v) for k, v in details.items()
-        }
+        return {k: "***" if any(w in str(k).lower() for w in _SECRET_WORDS) else redact(v) for k, v in details.items()}
     if isinstance(details, list):
         return [redact(v) for v in details]
     return details
 
 
-def record(session: Session, *, actor: str, action: str, target: str, details: dict[str, Any] | None = None,
-           at: datetime | None = None) -> AuditRecord:
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditRecord:
     """Append one record, chained to the last one, and move the head to it."""
     ring = _keyring(session)
     _lock_chain(session)
     head = _head(session)
-    row = AuditRecord(at=at or utcnow(), actor=actor, action=action, target=target,
-                      details=redact(details or {}), prev_hash=head.last_hash)
+    row = AuditRecord(
+        at=at or utcnow(),
+        actor=actor,
+        action=action,
+        target=target,
+        details=redact(details or {}),
+        prev_hash=head.last_hash,
+    )
     row.hash = _digest(ring.key, row)
     session.add(row)
     session.flush()
@@ -116,9 +129,18 @@ def _head(session: Session) -> AuditHead:
     head = session.get(AuditHead, 1)
     if head is None:
         count = session.scalar(select(func.count()).select_from(AuditRecord)) or 0
-        last = session.execute(select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)).first()
-        head = AuditHead(id=1, chain_id=secrets.token_hex(16), count=count, last_id=last.id if last else 0,
-                         last_hash=last.hash if last else GENESIS, keyed_from=0, mac="")
+        last = session.execute(
+            select(AuditRecord.id, AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
+        ).first()
+        head = AuditHead(
+            id=1,
+            chain_id=secrets.token_hex(16),
+            count=count,
+            last_id=last.id if last else 0,
+            last_hash=last.hash if last else GENESIS,
+            keyed_from=0,
+            mac="",
+        )
         session.add(head)
         log.warning("audit: the chain's head row was missing; a new one starts", extra={"records": count})
     return head
@@ -141,8 +163,10 @@ def _anchor_follows(session: Session, path: Path, head: AuditHead) -> bool:
             return hmac.compare_digest(pinned.last_hash, head.last_hash)
         stored = session.scalar(select(AuditRecord.hash).where(AuditRecord.id == pinned.last_id))
         return stored == pinned.last_hash
-    log.error("audit: the anchor file no longer matches the chain in the database; it is kept as evidence",
-              extra={"path": str(path)})
+    log.error(
+        "audit: the anchor file no longer matches the chain in the database; it is kept as evidence",
+        extra={"path": str(path)},
+    )
     return False
 
 
@@ -206,8 +230,14 @@ def verify(session: Session, *, batch: int = 5000) -> Verification:
     return _reaches(ring, head, pinned, checkpoints, checked, after)
 
 
-def _reaches(ring: Keyring, head: AuditHead | None, pinned: anchor.Anchor | None,
-             seen: dict[int, tuple[int, str] | None], checked: int, last_id: int) -> Verification:
+def _reaches(
+    ring: Keyring,
+    head: AuditHead | None,
+    pinned: anchor.Anchor | None,
+    seen: dict[int, tuple[int, str] | None],
+    checked: int,
+    last_id: int,
+) -> Verification:
     """Whether the walked chain ends where its head and the anchor file say it had got to."""
     if head is None:
         if checked or pinned:
@@ -220,21 +250,31 @@ def _reaches(ring: Keyring, head: AuditHead | None, pinned: anchor.Anchor | None
     for name, mark in (("the head row", head), ("the anchor file " + ANCHOR_FILE, pinned)):
         if mark is None:
             continue
-        if isinstance(mark, anchor.Anchor) and (mark.chain_id != head.chain_id or not hmac.compare_digest(
-                mark.mac, _sign(ring.key, mark))):
+        if isinstance(mark, anchor.Anchor) and (
+            mark.chain_id != head.chain_id or not hmac.compare_digest(mark.mac, _sign(ring.key, mark))
+        ):
             return Verification(False, checked, None, f"{name} belongs to another chain or is not signed with this key")
         if seen.get(mark.count) != (mark.last_id, mark.last_hash):
-            missing = (f"records after id {last_id} are missing" if checked < mark.count
-                       else f"record #{mark.count} is not the one it names")
-            return Verification(False, checked, None, f"{missing}: the chain holds {checked} records, {name} says "
-                                                      f"{mark.count} ending at id {mark.last_id}")
+            missing = (
+                f"records after id {last_id} are missing"
+                if checked < mark.count
+                else f"record #{mark.count} is not the one it names"
+            )
+            return Verification(
+                False,
+                checked,
+                None,
+                f"{missing}: the chain holds {checked} records, {name} says {mark.count} ending at id {mark.last_id}",
+            )
     return Verification(True, checked)
 
 
 def _digest(key: bytes | None, row: AuditRecord) -> str:
     body = json.dumps(
         [row.prev_hash, row.at.isoformat(timespec="microseconds"), row.actor, row.action, row.target, row.details],
-        sort_keys=True, separators=(",", ":"), default=str,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
     ).encode()
     if key is None:  # records written before the chain was keyed (see AuditHead.keyed_from)
         return hashlib.sha256(body).hexdigest()

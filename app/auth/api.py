@@ -1,4 +1,5 @@
 """Token administration (admin role)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,23 +13,42 @@ from app.web import db
 
 ns = Namespace("tokens", description="API tokens (admin)")
 
-token_in = ns.model("TokenCreate", {
-    "name": fields.String(required=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", max_length=64),
-    "role": fields.String(required=True, enum=list(service.ROLES)),
-}, strict=True)
+token_in = ns.model(
+    "TokenCreate",
+    {
+        "name": fields.String(required=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", max_length=64),
+        "role": fields.String(required=True, enum=list(service.ROLES)),
+    },
+    strict=True,
+)
 
-token_out = ns.model("Token", {
-    "id": fields.Integer, "name": fields.String, "role": fields.String, "prefix": fields.String,
-    "created_at": fields.String, "created_by": fields.String, "last_used_at": fields.String,
-    "revoked_at": fields.String,
-})
+token_out = ns.model(
+    "Token",
+    {
+        "id": fields.Integer,
+        "name": fields.String,
+        "role": fields.String,
+        "prefix": fields.String,
+        "created_at": fields.String,
+        "created_by": fields.String,
+        "last_used_at": fields.String,
+        "revoked_at": fields.String,
+    },
+)
 token_created = ns.inherit("TokenCreated", token_out, {"token": fields.String(description="shown once")})
 
 
 def _out(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "role": row.role, "prefix": row.prefix,
-            "created_at": iso(row.created_at), "created_by": row.created_by,
-            "last_used_at": iso(row.last_used_at), "revoked_at": iso(row.revoked_at)}
+    return {
+        "id": row.id,
+        "name": row.name,
+        "role": row.role,
+        "prefix": row.prefix,
+        "created_at": iso(row.created_at),
+        "created_by": row.created_by,
+        "last_used_at": iso(row.last_used_at),
+        "revoked_at": iso(row.revoked_at),
+    }
 
 
 @ns.route("")

@@ -1,11 +1,12 @@
 """Bearer-token checks for API resources."""
+
 from __future__ import annotations
 
 from functools import wraps
 from typing import Any, Callable, TypeVar
 
-from flask import g, request
 import flask_restx as restx
+from flask import g, request
 from flask_restx import abort
 from werkzeug.exceptions import TooManyRequests
 
@@ -80,8 +81,9 @@ def _from_header() -> Principal | None:
         client = request.remote_addr or "unknown"
         wait_s = ratelimit.record_failure(client)
         if wait_s:
-            raise TooManyRequests(f"too many failed authentications from {client}; retry in {wait_s:.0f}s",
-                                  retry_after=int(wait_s) + 1)
+            raise TooManyRequests(
+                f"too many failed authentications from {client}; retry in {wait_s:.0f}s", retry_after=int(wait_s) + 1
+            )
         return None
     if found.stale:
         with database.write() as session:

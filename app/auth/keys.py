@@ -1,4 +1,5 @@
 """Process-wide keys from settings: the session-signing secret and the audit chain's HMAC key."""
+
 from __future__ import annotations
 
 import hashlib

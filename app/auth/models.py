@@ -1,4 +1,5 @@
 """The tables behind sign-in: API tokens (hashed) and dashboard sessions."""
+
 from __future__ import annotations
 
 from datetime import datetime

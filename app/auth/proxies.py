@@ -5,6 +5,7 @@ peer is a configured proxy; werkzeug's ProxyFix instead trusts a fixed number of
 any peer. The header is read right to left, skipping trusted proxies: the first address a
 trusted proxy reports that is not itself a trusted proxy is the client.
 """
+
 from __future__ import annotations
 
 import ipaddress

@@ -10,6 +10,7 @@ tells a misconfigured client to stop.
 Per process (each Gunicorn worker keeps its own window). The address is the peer's, or the
 client's behind a proxy listed in settings.trusted_proxies (app.auth.proxies).
 """
+
 from __future__ import annotations
 
 import threading

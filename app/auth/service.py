@@ -1,4 +1,5 @@
 """API tokens: create (shown once), look up by hash, revoke. Roles viewer < operator < admin."""
+
 from __future__ import annotations
 
 import functools
@@ -9,10 +10,10 @@ from datetime import timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import Dialect, Engine, bindparam, delete, select
-from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from app.auth.models import ApiToken, DashboardSession
 from app.db import UTCDateTime, get_or_404, utcnow
@@ -75,9 +76,12 @@ class Verified(NamedTuple):
     stale: bool  # its last use is older than a minute and needs recording
 
 
-_LOOKUP = (select(ApiToken.id, ApiToken.name, ApiToken.role,
-                  (ApiToken.last_used_at >= bindparam("fresh_after", type_=UTCDateTime())).label("fresh"))
-           .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
+_LOOKUP = select(
+    ApiToken.id,
+    ApiToken.name,
+    ApiToken.role,
+    (ApiToken.last_used_at >= bindparam("fresh_after", type_=UTCDateTime())).label("fresh"),
+).where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
 
 
 def verify(engine: Engine, secret: str) -> Verified | None:
@@ -118,8 +122,9 @@ def first_row(engine: Engine, statement: ClauseElement, values: dict[str, Any]) 
 def _compiled(dialect: Dialect, statement: ClauseElement) -> tuple[SQLCompiler, dict[str, Any]]:
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)  # a SELECT compiles to one
-    processors = {name: proc for name, bind in compiled.binds.items()
-                  if (proc := bind.type.bind_processor(dialect)) is not None}
+    processors = {
+        name: proc for name, bind in compiled.binds.items() if (proc := bind.type.bind_processor(dialect)) is not None
+    }
     return compiled, processors
 
 
@@ -164,8 +169,11 @@ def ensure_bootstrap(session: Session, *, secret: str | None) -> str | None:
 def _bootstrap(session: Session, secret: str | None) -> str | None:
     if secret:
         if session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(secret))) is None:
-            name = "admin" if session.scalar(select(ApiToken.id).where(ApiToken.name == "admin")) is None \
+            name = (
+                "admin"
+                if session.scalar(select(ApiToken.id).where(ApiToken.name == "admin")) is None
                 else f"admin-{secrets.token_hex(3)}"
+            )
             create(session, name=name, role="admin", by=SYSTEM, secret=secret)
         return None
     if session.scalar(select(ApiToken.id).limit(1)) is not None:

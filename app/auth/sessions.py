@@ -5,6 +5,7 @@ the table gives nobody a working cookie. Each request looks the id up joined wit
 token, so a session ends for every copy of its cookie, in every worker, the moment its row
 is deleted or its token revoked.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -20,11 +21,20 @@ from app.db import UTCDateTime
 
 LIFETIME = timedelta(hours=12)
 
-_LOOKUP = (select(ApiToken.id, ApiToken.name, ApiToken.role,
-                  (ApiToken.last_used_at >= bindparam("fresh_after", type_=UTCDateTime())).label("fresh"))
-           .join(DashboardSession, DashboardSession.token_id == ApiToken.id)
-           .where(DashboardSession.id_hash == bindparam("id_hash"),
-                  DashboardSession.expires_at > bindparam("now", type_=UTCDateTime()), ApiToken.revoked_at.is_(None)))
+_LOOKUP = (
+    select(
+        ApiToken.id,
+        ApiToken.name,
+        ApiToken.role,
+        (ApiToken.last_used_at >= bindparam("fresh_after", type_=UTCDateTime())).label("fresh"),
+    )
+    .join(DashboardSession, DashboardSession.token_id == ApiToken.id)
+    .where(
+        DashboardSession.id_hash == bindparam("id_hash"),
+        DashboardSession.expires_at > bindparam("now", type_=UTCDateTime()),
+        ApiToken.revoked_at.is_(None),
+    )
+)
 
 
 def _hash(session_id: str) -> str:
@@ -35,8 +45,9 @@ def start(session: Session, *, token_id: int, now: datetime) -> str:
     """A new session for this token; returns the id the cookie carries (never stored)."""
     session_id = secrets.token_urlsafe(32)
     session.execute(delete(DashboardSession).where(DashboardSession.expires_at <= now))  # sweep old ones
-    session.add(DashboardSession(id_hash=_hash(session_id), token_id=token_id, created_at=now,
-                                 expires_at=now + LIFETIME))
+    session.add(
+        DashboardSession(id_hash=_hash(session_id), token_id=token_id, created_at=now, expires_at=now + LIFETIME)
+    )
     return session_id
 
 

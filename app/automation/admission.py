@@ -5,6 +5,7 @@ queued 15 runs before the first one failed, so all 15 ran against a breaker thre
 the pause switch or a new silence were ignored the same way. Every queued run of a binding
 now passes remediations.admit() when it is claimed, and a run it stops says why.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -66,9 +67,14 @@ def check(session: Session, execution: Execution, *, now: datetime, paused: bool
     silence = None
     if alert is not None and not approved:
         silence = silences.silenced_by(session, {**alert.labels, "detector": alert.detector}, now)
-    return admit(binding=bindings.policy(binding), paused=paused,
-                 silenced_by=f"silence {silence.id}" if silence else None, breaker_open=binding.breaker_open,
-                 consecutive_failures=binding.consecutive_failures, in_flight=slots.in_flight_for(binding.id))
+    return admit(
+        binding=bindings.policy(binding),
+        paused=paused,
+        silenced_by=f"silence {silence.id}" if silence else None,
+        breaker_open=binding.breaker_open,
+        consecutive_failures=binding.consecutive_failures,
+        in_flight=slots.in_flight_for(binding.id),
+    )
 
 
 def skip(session: Session, execution: Execution, reason: str, *, now: datetime) -> None:
@@ -77,8 +83,14 @@ def skip(session: Session, execution: Execution, reason: str, *, now: datetime) 
     executions.skip(execution, reason, now=now)
     details = {"execution_id": execution.id, "remediation": execution.remediation, "reason": reason}
     # remediation.skipped on its alert's timeline (when it has one), execution.skip in the audit log
-    publish(session, [Event("execution.skip", now, alert_id=execution.alert_id, target=f"execution:{execution.id}",
-                            details=details)])
+    publish(
+        session,
+        [
+            Event(
+                "execution.skip", now, alert_id=execution.alert_id, target=f"execution:{execution.id}", details=details
+            )
+        ],
+    )
 
 
 def hold(execution: Execution, reason: str) -> None:

@@ -1,4 +1,5 @@
 """Bindings: which alerts run which remediation, from the API and from the config file."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -43,9 +44,13 @@ def policy(binding: Binding) -> BindingPolicy:
     """The binding's settings as the policy kernel (remediations.admit) reads them; diagnostic
     bindings always run without approval (they only read)."""
     mode = "auto" if binding.kind == "diagnostic" else binding.mode  # read-only: nobody needs to approve it
-    return BindingPolicy(mode=mode, cooldown_s=binding.cooldown_s,  # type: ignore[arg-type]
-                         rate_limit=binding.rate_limit, rate_window_s=binding.rate_window_s,
-                         breaker_threshold=binding.breaker_threshold)
+    return BindingPolicy(
+        mode=mode,  # type: ignore[arg-type]
+        cooldown_s=binding.cooldown_s,
+        rate_limit=binding.rate_limit,
+        rate_window_s=binding.rate_window_s,
+        breaker_threshold=binding.breaker_threshold,
+    )
 
 
 def parse(payload: Any) -> BindingConfig:
@@ -53,8 +58,7 @@ def parse(payload: Any) -> BindingConfig:
     try:
         return BindingConfig.model_validate(payload)
     except ValidationError as exc:
-        errors = dict(line.split(": ", 2)[1:3] for line in describe("body", exc).splitlines()
-                      if line.count(": ") >= 2)
+        errors = dict(line.split(": ", 2)[1:3] for line in describe("body", exc).splitlines() if line.count(": ") >= 2)
         raise BadRequestError("invalid binding", errors) from None
 
 
@@ -64,13 +68,24 @@ def create(session: Session, *, spec: BindingConfig, by: str, now: datetime, ori
     if session.scalar(select(Binding.id).where(Binding.name == spec.name)) is not None:
         raise ConflictError(f"a binding named {spec.name!r} already exists", {"name": "already taken"})
     _check_spec_regexes(spec)
-    binding = Binding(name=spec.name, created_at=now, created_by=by, origin=origin, breaker_open=False,
-                      consecutive_failures=0)
+    binding = Binding(
+        name=spec.name, created_at=now, created_by=by, origin=origin, breaker_open=False, consecutive_failures=0
+    )
     _assign(binding, spec)
     session.add(binding)
     session.flush()
-    publish(session, [Event("binding.create", utcnow(), actor=by, target=f"binding:{spec.name}",
-                            details=spec.model_dump(mode="json"))])
+    publish(
+        session,
+        [
+            Event(
+                "binding.create",
+                utcnow(),
+                actor=by,
+                target=f"binding:{spec.name}",
+                details=spec.model_dump(mode="json"),
+            )
+        ],
+    )
     return binding
 
 
@@ -105,12 +120,29 @@ def _change(session: Session, binding: Binding, spec: BindingConfig, *, by: str,
     after = _fields(binding)
     changed = {k: {"from": v, "to": after[k]} for k, v in before.items() if after[k] != v}
     if changed:
-        publish(session, [Event("binding.update", now, actor=by, target=f"binding:{spec.name}",
-                                details={"changed": changed})])
+        publish(
+            session,
+            [Event("binding.update", now, actor=by, target=f"binding:{spec.name}", details={"changed": changed})],
+        )
 
 
-_FIELDS = ("remediation", "detector", "matchers", "severities", "params", "mode", "cooldown_s", "rate_limit",
-           "rate_window_s", "breaker_threshold", "approval_timeout_s", "enabled", "queue", "when_suspect", "kind")
+_FIELDS = (
+    "remediation",
+    "detector",
+    "matchers",
+    "severities",
+    "params",
+    "mode",
+    "cooldown_s",
+    "rate_limit",
+    "rate_window_s",
+    "breaker_threshold",
+    "approval_timeout_s",
+    "enabled",
+    "queue",
+    "when_suspect",
+    "kind",
+)
 
 
 def _fields(binding: Binding) -> dict[str, Any]:
@@ -173,10 +205,25 @@ def close_breaker(session: Session, *, binding_id: int, by: str) -> Binding:
 
 def as_dict(b: Binding) -> dict[str, Any]:
     """One binding as the API shows it."""
-    return {"id": b.id, "name": b.name, "remediation": b.remediation, "detector": b.detector,
-            "matchers": b.matchers, "severities": b.severities, "params": b.params, "mode": b.mode,
-            "cooldown_s": b.cooldown_s, "rate_limit": b.rate_limit, "rate_window_s": b.rate_window_s,
-            "breaker_threshold": b.breaker_threshold, "breaker_open": b.breaker_open,
-            "consecutive_failures": b.consecutive_failures, "approval_timeout_s": b.approval_timeout_s,
-            "enabled": b.enabled, "origin": b.origin,
-            "queue": b.queue, "when_suspect": b.when_suspect, "kind": b.kind}
+    return {
+        "id": b.id,
+        "name": b.name,
+        "remediation": b.remediation,
+        "detector": b.detector,
+        "matchers": b.matchers,
+        "severities": b.severities,
+        "params": b.params,
+        "mode": b.mode,
+        "cooldown_s": b.cooldown_s,
+        "rate_limit": b.rate_limit,
+        "rate_window_s": b.rate_window_s,
+        "breaker_threshold": b.breaker_threshold,
+        "breaker_open": b.breaker_open,
+        "consecutive_failures": b.consecutive_failures,
+        "approval_timeout_s": b.approval_timeout_s,
+        "enabled": b.enabled,
+        "origin": b.origin,
+        "queue": b.queue,
+        "when_suspect": b.when_suspect,
+        "kind": b.kind,
+    }

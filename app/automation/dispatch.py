@@ -3,6 +3,7 @@
 `inline`: a bounded thread pool here runs them. `rq`: they are enqueued to Redis Queue and
 `vigil worker` processes (anywhere) run them and write results to the database.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,17 @@ class RemoteQueue(Protocol):
 class Dispatcher:
     """Claims queued executions (respecting each remediation's concurrency) and starts them."""
 
-    def __init__(self, database: Database, backend: Backend | None, config: Config, *, holder: str,
-                 scripts_dir: Path, environ: Mapping[str, str], remote: RemoteQueue | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        backend: Backend | None,
+        config: Config,
+        *,
+        holder: str,
+        scripts_dir: Path,
+        environ: Mapping[str, str],
+        remote: RemoteQueue | None = None,
+    ) -> None:
         self.database, self.backend, self.config, self.holder = database, backend, config, holder
         self.settings = config.settings.automation
         self.scripts_dir, self.environ, self.remote = scripts_dir, environ, remote
@@ -52,9 +62,13 @@ class Dispatcher:
     def recover(self) -> int:
         """Inline executions left running by a crashed scheduler become interrupted, never stuck."""
         with self.database.write() as session:
-            rows = session.scalars(select(Execution).where(
-                Execution.state == ExecutionState.RUNNING, Execution.runner.is_distinct_from(self.holder),
-                Execution.runner.not_like("rq%"))).all()
+            rows = session.scalars(
+                select(Execution).where(
+                    Execution.state == ExecutionState.RUNNING,
+                    Execution.runner.is_distinct_from(self.holder),
+                    Execution.runner.not_like("rq%"),
+                )
+            ).all()
             for row in rows:
                 _end_orphan(row)
                 results.interrupt(session, row, f"interrupted: runner {row.runner} stopped before the script finished")
@@ -88,11 +102,20 @@ class Dispatcher:
         requests = []
         for execution, version in claimed:
             try:
-                requests.append(results.build_request(session, execution, version, settings=self.settings,
-                                                      environ=self.environ, scripts_dir=self.scripts_dir))
+                requests.append(
+                    results.build_request(
+                        session,
+                        execution,
+                        version,
+                        settings=self.settings,
+                        environ=self.environ,
+                        scripts_dir=self.scripts_dir,
+                    )
+                )
             except OSError as exc:  # e.g. a full disk: fail this run clearly instead of retrying forever
-                results.fail(session, execution, f"error: cannot write the script to {self.scripts_dir}: "
-                                                  f"{exc.strerror or exc}")
+                results.fail(
+                    session, execution, f"error: cannot write the script to {self.scripts_dir}: {exc.strerror or exc}"
+                )
         return requests
 
     def _enqueue(self, execution: Execution, version: RemediationVersion) -> None:
@@ -100,14 +123,21 @@ class Dispatcher:
         try:
             self.remote.enqueue(execution, version)
         except Exception as exc:  # Redis away: the execution waits, queued, for the next pass
-            log.warning("execution could not be enqueued", extra={"execution": execution.id, "error": type(exc).__name__})
-            self._requeue(execution.id, ExecutionState.DISPATCHED, f"requeued: Redis unavailable ({type(exc).__name__})")
+            log.warning(
+                "execution could not be enqueued", extra={"execution": execution.id, "error": type(exc).__name__}
+            )
+            self._requeue(
+                execution.id, ExecutionState.DISPATCHED, f"requeued: Redis unavailable ({type(exc).__name__})"
+            )
 
     def _claim(self, session: Session, now: datetime) -> list[tuple[Execution, RemediationVersion]]:
         queued = session.execute(
-            select(Execution, RemediationVersion).join(RemediationVersion,
-                                                       RemediationVersion.hash == Execution.version_hash)
-            .where(Execution.state == "queued").order_by(Execution.id).limit(100)).all()
+            select(Execution, RemediationVersion)
+            .join(RemediationVersion, RemediationVersion.hash == Execution.version_hash)
+            .where(Execution.state == "queued")
+            .order_by(Execution.id)
+            .limit(100)
+        ).all()
         paused = automation_state(session).paused
         slots = admission.Slots(session)
         claimed = []
@@ -131,9 +161,11 @@ class Dispatcher:
         execution_id = int(request.execution_id)
         try:
             self.backend.submit(
-                request, on_start=lambda pid: results.record_start(self.database, self.config, execution_id, pid),
+                request,
+                on_start=lambda pid: results.record_start(self.database, self.config, execution_id, pid),
                 on_done=lambda result: results.record_result(self.database, self.config, execution_id, result),
-                on_output=lambda text: results.record_output(self.database, execution_id, text))
+                on_output=lambda text: results.record_output(self.database, execution_id, text),
+            )
         except RunnerError as exc:
             self._requeue(execution_id, ExecutionState.RUNNING, f"requeued: {exc}")
 

@@ -14,6 +14,7 @@ A run is judged once it succeeded and its alert either resolved or stayed open p
 
 Failed runs and runs without an alert are not judged.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -32,8 +33,14 @@ from app.automation.models import Execution
 OUTCOMES = ("effective", "not_effective", "not_applicable")
 
 
-def verdict(*, started_at: datetime | None, finished_at: datetime | None, resolved_at: datetime | None,
-            verify_until: datetime | None, now: datetime) -> tuple[str | None, float | None]:
+def verdict(
+    *,
+    started_at: datetime | None,
+    finished_at: datetime | None,
+    resolved_at: datetime | None,
+    verify_until: datetime | None,
+    now: datetime,
+) -> tuple[str | None, float | None]:
     """(outcome, recovery_s) of a succeeded run, or (None, None) while it cannot be judged yet."""
     if started_at is None or finished_at is None:
         return None, None
@@ -54,16 +61,24 @@ def judge(session: Session, execution: Execution, *, now: datetime) -> str | Non
         return None  # a diagnostic script only looks: it fixes nothing, so it is never judged
     alert = session.get(Alert, execution.alert_id)
     resolved_at = alert.resolved_at if alert is not None and alert.state == "resolved" else None
-    outcome, recovery_s = verdict(started_at=execution.started_at, finished_at=execution.finished_at,
-                                  resolved_at=resolved_at, verify_until=execution.verify_until, now=now)
+    outcome, recovery_s = verdict(
+        started_at=execution.started_at,
+        finished_at=execution.finished_at,
+        resolved_at=resolved_at,
+        verify_until=execution.verify_until,
+        now=now,
+    )
     executions.judged(execution, outcome=outcome, recovery_s=recovery_s)
     return outcome
 
 
 def counts(session: Session, remediation: str | None = None) -> dict[tuple[str, str], int]:
     """{(remediation, outcome): executions} of stored verdicts: what both the API and /metrics show."""
-    stmt = (select(Execution.remediation, Execution.outcome, func.count())
-            .where(Execution.outcome.is_not(None)).group_by(Execution.remediation, Execution.outcome))
+    stmt = (
+        select(Execution.remediation, Execution.outcome, func.count())
+        .where(Execution.outcome.is_not(None))
+        .group_by(Execution.remediation, Execution.outcome)
+    )
     if remediation is not None:
         stmt = stmt.where(Execution.remediation == remediation)
     return {(name, str(outcome)): n for name, outcome, n in session.execute(stmt)}
@@ -76,8 +91,11 @@ class OutcomeCollector(Collector):
     def collect(self) -> Iterator[Any]:
         from app.web import db
 
-        family = CounterMetricFamily("vigil_remediation_outcomes", "Closed-loop verdicts of successful runs "
-                                     "(effective, not_effective, not_applicable)", labels=["remediation", "outcome"])
+        family = CounterMetricFamily(
+            "vigil_remediation_outcomes",
+            "Closed-loop verdicts of successful runs (effective, not_effective, not_applicable)",
+            labels=["remediation", "outcome"],
+        )
         try:
             with db().read() as session:
                 for (name, outcome), n in sorted(counts(session).items()):

@@ -7,6 +7,7 @@ write the row only, in the caller's session. The conditional UPDATEs that claim 
 (`queued` -> running/dispatched, `dispatched` -> running) stay single statements, so two
 dispatchers or two deliveries of one RQ job still cannot both win.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -25,27 +26,47 @@ from remediations.lifecycle import ACTIVE, Action, ExecutionState, finish_action
 SLOT_TAKEN = "skipped: already queued or running for this alert"
 
 
-def decide(session: Session, *, action: Action, binding: Binding, alert: Alert, version: RemediationVersion | None,
-           params: dict[str, Any], reason: str, now: datetime) -> Execution:
+def decide(
+    session: Session,
+    *,
+    action: Action,
+    binding: Binding,
+    alert: Alert,
+    version: RemediationVersion | None,
+    params: dict[str, Any],
+    reason: str,
+    now: datetime,
+) -> Execution:
     """A binding's decision for a firing alert, as a new row. An active row holds the binding's
     slot for the alert's fingerprint; when a concurrent decision won it, this one is skipped."""
     state = step(None, action)
     execution = Execution(
-        remediation=binding.remediation, version=version.version if version else 0,
-        version_hash=version.hash if version else "", binding_id=binding.id, alert_id=alert.id,
-        fingerprint=alert.fingerprint if state in ACTIVE else None, state=state.value, reason=reason,
-        trigger="diagnostic" if binding.kind == "diagnostic" else "alert", triggered_by=f"binding:{binding.name}",
-        params=params, queued_at=now, output="",
-        truncated=False, queue=binding.queue or "default",
+        remediation=binding.remediation,
+        version=version.version if version else 0,
+        version_hash=version.hash if version else "",
+        binding_id=binding.id,
+        alert_id=alert.id,
+        fingerprint=alert.fingerprint if state in ACTIVE else None,
+        state=state.value,
+        reason=reason,
+        trigger="diagnostic" if binding.kind == "diagnostic" else "alert",
+        triggered_by=f"binding:{binding.name}",
+        params=params,
+        queued_at=now,
+        output="",
+        truncated=False,
+        queue=binding.queue or "default",
         expires_at=now + timedelta(seconds=binding.approval_timeout_s)
-        if state == ExecutionState.AWAITING_APPROVAL else None,
+        if state == ExecutionState.AWAITING_APPROVAL
+        else None,
     )
     try:
         with session.begin_nested():
             session.add(execution)
     except IntegrityError:  # a concurrent decision won the active slot for this fingerprint
-        execution = Execution(**{**_columns(execution), "state": step(None, Action.SKIP).value, "fingerprint": None,
-                                 "reason": SLOT_TAKEN})
+        execution = Execution(
+            **{**_columns(execution), "state": step(None, Action.SKIP).value, "fingerprint": None, "reason": SLOT_TAKEN}
+        )
         session.add(execution)
     session.flush()
     return execution
@@ -55,12 +76,32 @@ def _columns(execution: Execution) -> dict[str, Any]:
     return {c.key: getattr(execution, c.key) for c in Execution.__table__.columns if c.key != "id"}
 
 
-def queue_manual(session: Session, *, name: str, version: RemediationVersion, params: dict[str, Any],
-                 alert_id: int | None, by: str, now: datetime) -> Execution:
+def queue_manual(
+    session: Session,
+    *,
+    name: str,
+    version: RemediationVersion,
+    params: dict[str, Any],
+    alert_id: int | None,
+    by: str,
+    now: datetime,
+) -> Execution:
     """A person's run: queued at once, no binding, no slot."""
-    execution = Execution(remediation=name, version=version.version, version_hash=version.hash, alert_id=alert_id,
-                          state=step(None, Action.QUEUE).value, reason=f"manual run by {by}", trigger="manual",
-                          triggered_by=by, params=params, queued_at=now, output="", truncated=False, queue="default")
+    execution = Execution(
+        remediation=name,
+        version=version.version,
+        version_hash=version.hash,
+        alert_id=alert_id,
+        state=step(None, Action.QUEUE).value,
+        reason=f"manual run by {by}",
+        trigger="manual",
+        triggered_by=by,
+        params=params,
+        queued_at=now,
+        output="",
+        truncated=False,
+        queue="default",
+    )
     session.add(execution)
     session.flush()
     return execution
@@ -73,9 +114,11 @@ def claim(session: Session, execution: Execution, *, holder: str, remote: bool) 
     """queued -> running (this process runs it, `holder` recorded) or dispatched (RQ);
     False when another pass took it first."""
     state = step(ExecutionState.QUEUED, Action.DISPATCH if remote else Action.START)
-    taken = session.execute(update(Execution).where(Execution.id == execution.id,
-                                                    Execution.state == ExecutionState.QUEUED.value)
-                            .values(state=state.value, runner=holder if state == ExecutionState.RUNNING else "rq"))
+    taken = session.execute(
+        update(Execution)
+        .where(Execution.id == execution.id, Execution.state == ExecutionState.QUEUED.value)
+        .values(state=state.value, runner=holder if state == ExecutionState.RUNNING else "rq")
+    )
     return bool(taken.rowcount)  # type: ignore[attr-defined]
 
 
@@ -83,9 +126,11 @@ def claim_dispatched(session: Session, execution_id: int, *, runner: str) -> boo
     """An RQ worker's claim, dispatched -> running; False when a duplicate delivery of the job
     (or a reconcile) got there first."""
     state = step(ExecutionState.DISPATCHED, Action.START)
-    claimed = session.execute(update(Execution).where(Execution.id == execution_id,
-                                                      Execution.state == ExecutionState.DISPATCHED.value)
-                              .values(state=state.value, runner=runner))
+    claimed = session.execute(
+        update(Execution)
+        .where(Execution.id == execution_id, Execution.state == ExecutionState.DISPATCHED.value)
+        .values(state=state.value, runner=runner)
+    )
     return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
@@ -93,8 +138,9 @@ def requeue(session: Session, execution_id: int, *, from_state: ExecutionState, 
     """Give a claimed run back to the queue (Redis or the runner refused it). Unconditional,
     as before: nothing else moves a row its dispatcher has just claimed and failed to hand over."""
     state = step(from_state, Action.REQUEUE)
-    session.execute(update(Execution).where(Execution.id == execution_id)
-                    .values(state=state.value, runner=None, reason=reason))
+    session.execute(
+        update(Execution).where(Execution.id == execution_id).values(state=state.value, runner=None, reason=reason)
+    )
 
 
 def skip(execution: Execution, reason: str, *, now: datetime) -> None:
@@ -112,8 +158,9 @@ def hold(execution: Execution, reason: str) -> None:
 # ---- approvals ---------------------------------------------------------------------------------
 
 
-def approve(session: Session, execution: Execution, *, by: str, comment: str, reason: str,
-            fingerprint: str | None) -> None:
+def approve(
+    session: Session, execution: Execution, *, by: str, comment: str, reason: str, fingerprint: str | None
+) -> None:
     """-> queued. An ended wait (expired, or cancelled when its alert resolved) approved with
     force takes its binding's slot for the alert (`fingerprint`) again: IntegrityError when
     another execution holds it, with this row unchanged in the database."""
@@ -159,9 +206,11 @@ def started(execution: Execution, *, pid: int, now: datetime) -> None:
 
 def write_output(session: Session, execution_id: int, text: str) -> None:
     """The output so far, while it still runs (a late report never overwrites a final output)."""
-    session.execute(update(Execution).where(Execution.id == execution_id,
-                                            Execution.state == ExecutionState.RUNNING.value)
-                    .values(output=text))
+    session.execute(
+        update(Execution)
+        .where(Execution.id == execution_id, Execution.state == ExecutionState.RUNNING.value)
+        .values(output=text)
+    )
 
 
 def finish(execution: Execution, result: RunResult) -> None:
@@ -185,8 +234,10 @@ def interrupt(execution: Execution, reason: str) -> str:
     reason as stored."""
     if execution.started_at is not None:
         execution.outcome_unknown = True
-        reason += (f"; the script was started at {iso(execution.started_at)}; its result never came back: "
-                   "it may have run to completion")
+        reason += (
+            f"; the script was started at {iso(execution.started_at)}; its result never came back: "
+            "it may have run to completion"
+        )
     elif execution.state == ExecutionState.RUNNING:  # claimed; the start may have happened but not been recorded
         execution.outcome_unknown = True
         reason += "; the runner took it but no start was recorded: the script may have run"

@@ -3,6 +3,7 @@
 The scheduler and `vigil worker` get their launcher here; /api/v1/ready and the dashboard
 read the status. The status is probed once per process (starting an isolated spawn server).
 """
+
 from __future__ import annotations
 
 import logging
@@ -10,13 +11,13 @@ import os
 from pathlib import Path
 
 from config.schema import Config
-from remediations.process import isolation
 from remediations.errors import RunnerError
+from remediations.process import isolation
 from remediations.process.isolation import Isolation
 from remediations.process.launch import Launcher
-from remediations.runner import default_launcher
 from remediations.process.sandbox import Sandbox
 from remediations.process.spawner import RefusingLauncher
+from remediations.runner import default_launcher
 
 log = logging.getLogger("vigil.isolation")
 
@@ -31,10 +32,13 @@ def sandbox(config: Config) -> Sandbox:
     hide = [str(Path(config.settings.data_dir).resolve()), *automation.hide_paths]
     if config.source_file and os.path.exists(config.source_file):
         hide.append(str(Path(config.source_file).resolve()))
-    return isolation.sandbox(run_as=automation.run_as, hide=hide,
-                             scratch_bytes=automation.max_workdir_bytes,
-                             max_processes=automation.max_processes,
-                             writable=automation.writable_paths)
+    return isolation.sandbox(
+        run_as=automation.run_as,
+        hide=hide,
+        scratch_bytes=automation.max_workdir_bytes,
+        max_processes=automation.max_processes,
+        writable=automation.writable_paths,
+    )
 
 
 def status(config: Config) -> Isolation:

@@ -4,6 +4,7 @@ The runner stores the output so far on the row about once a second (results.reco
 always a prefix of the final output; when the run ends the final output is sent whole once
 (reset), since it may carry vigil's notes or, after truncation, the kept tail.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,5 +17,12 @@ def since(execution: Execution, offset: int) -> dict[str, Any]:
     text = execution.output or ""
     done = execution.state not in ACTIVE_STATES
     reset = done or offset > len(text)
-    return {"execution_id": execution.id, "state": execution.state, "done": done, "reset": reset,
-            "offset": len(text), "text": text if reset else text[offset:], "exit_code": execution.exit_code}
+    return {
+        "execution_id": execution.id,
+        "state": execution.state,
+        "done": done,
+        "reset": reset,
+        "offset": len(text),
+        "text": text if reset else text[offset:],
+        "exit_code": execution.exit_code,
+    }

@@ -1,4 +1,5 @@
 """Automation tables: remediations and their versions, bindings, executions, the pause switch."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -88,9 +89,14 @@ class Execution(Base):
     __tablename__ = "executions"
     __table_args__ = (
         # Two firings of one fingerprint never run a binding twice at once.
-        Index("uq_executions_active_binding_fingerprint", "binding_id", "fingerprint", unique=True,
-              sqlite_where=text("state IN ('awaiting_approval', 'queued', 'dispatched', 'running')"),
-              postgresql_where=text("state IN ('awaiting_approval', 'queued', 'dispatched', 'running')")),
+        Index(
+            "uq_executions_active_binding_fingerprint",
+            "binding_id",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("state IN ('awaiting_approval', 'queued', 'dispatched', 'running')"),
+            postgresql_where=text("state IN ('awaiting_approval', 'queued', 'dispatched', 'running')"),
+        ),
         Index("ix_executions_state_id", "state", "id"),
         Index("ix_executions_remediation_id", "remediation", "id"),
         Index("ix_executions_binding_queued", "binding_id", "queued_at"),

@@ -1,4 +1,5 @@
 """Registered remediation scripts: immutable, content-addressed versions stored in the database."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,10 +25,18 @@ def manifest_from_request(body: dict[str, Any], *, max_script_bytes: int) -> Man
                 raise ManifestError("give either script or builtin, not both", field="script")
             shipped = load_builtin(body["builtin"])
             fields = {k: v for k, v in body.items() if v is not None}
-            return parse_manifest({"params_schema": shipped.params_schema, "timeout_s": shipped.timeout_s,
-                                   "max_concurrency": shipped.max_concurrency, "description": shipped.description,
-                                   "allowed_env": list(shipped.allowed_env),
-                                   **fields, "script": shipped.script}, max_script_bytes=max_script_bytes)
+            return parse_manifest(
+                {
+                    "params_schema": shipped.params_schema,
+                    "timeout_s": shipped.timeout_s,
+                    "max_concurrency": shipped.max_concurrency,
+                    "description": shipped.description,
+                    "allowed_env": list(shipped.allowed_env),
+                    **fields,
+                    "script": shipped.script,
+                },
+                max_script_bytes=max_script_bytes,
+            )
         return parse_manifest({k: v for k, v in body.items() if v is not None}, max_script_bytes=max_script_bytes)
     except ManifestError as exc:
         raise BadRequestError(str(exc), {exc.field: str(exc)}) from None
@@ -51,15 +60,33 @@ def register(session: Session, *, manifest: Manifest, by: str, now: datetime) ->
     remediation.latest_version += 1
     remediation.disabled = False
     version = RemediationVersion(
-        remediation_id=remediation.id, version=remediation.latest_version, hash=digest,
-        description=manifest.description, script=manifest.script, params_schema=manifest.params_schema,
-        timeout_s=manifest.timeout_s, max_concurrency=manifest.max_concurrency,
-        allowed_env=list(manifest.allowed_env), builtin=manifest.builtin, created_at=now, created_by=by,
+        remediation_id=remediation.id,
+        version=remediation.latest_version,
+        hash=digest,
+        description=manifest.description,
+        script=manifest.script,
+        params_schema=manifest.params_schema,
+        timeout_s=manifest.timeout_s,
+        max_concurrency=manifest.max_concurrency,
+        allowed_env=list(manifest.allowed_env),
+        builtin=manifest.builtin,
+        created_at=now,
+        created_by=by,
     )
     session.add(version)
     session.flush()
-    publish(session, [Event("remediation.register", utcnow(), actor=by, target=f"remediation:{manifest.name}",
-                            details={"version": version.version, "hash": digest, "builtin": manifest.builtin})])
+    publish(
+        session,
+        [
+            Event(
+                "remediation.register",
+                utcnow(),
+                actor=by,
+                target=f"remediation:{manifest.name}",
+                details={"version": version.version, "hash": digest, "builtin": manifest.builtin},
+            )
+        ],
+    )
     return version, True
 
 
@@ -73,16 +100,22 @@ def get(session: Session, name: str) -> Remediation:
 
 def versions(session: Session, remediation: Remediation) -> Sequence[RemediationVersion]:
     """Its versions, oldest first."""
-    return session.scalars(select(RemediationVersion).where(RemediationVersion.remediation_id == remediation.id)
-                           .order_by(RemediationVersion.version)).all()
+    return session.scalars(
+        select(RemediationVersion)
+        .where(RemediationVersion.remediation_id == remediation.id)
+        .order_by(RemediationVersion.version)
+    ).all()
 
 
 def version(session: Session, name: str, number: int | None = None) -> RemediationVersion:
     """A given version, or the latest when number is None."""
     remediation = get(session, name)
-    found = session.scalar(select(RemediationVersion).where(
-        RemediationVersion.remediation_id == remediation.id,
-        RemediationVersion.version == (number or remediation.latest_version)))
+    found = session.scalar(
+        select(RemediationVersion).where(
+            RemediationVersion.remediation_id == remediation.id,
+            RemediationVersion.version == (number or remediation.latest_version),
+        )
+    )
     if found is None:
         raise NotFoundError(f"remediation {name!r} has no version {number}")
     return found

@@ -1,12 +1,13 @@
 """Record how an execution went, wherever it ran (inline thread or RQ worker)."""
+
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,17 +26,30 @@ from remediations.lifecycle import FAILED, ExecutionState
 log = logging.getLogger("vigil.executions")
 
 
-def build_request(session: Session, execution: Execution, version: RemediationVersion, *,
-                  settings: AutomationSettings, environ: Mapping[str, str], scripts_dir: Path) -> RunRequest:
+def build_request(
+    session: Session,
+    execution: Execution,
+    version: RemediationVersion,
+    *,
+    settings: AutomationSettings,
+    environ: Mapping[str, str],
+    scripts_dir: Path,
+) -> RunRequest:
     """What the runner needs to run this execution: the script's file (written if missing), its
     parameters, its alert, the allowed environment and the resource limits."""
     alert = session.get(Alert, execution.alert_id) if execution.alert_id else None
     env = {name: environ[name] for name in version.allowed_env if name in environ}
     return RunRequest(
-        execution_id=execution.id, script_path=str(script_file(scripts_dir, version)), params=execution.params,
-        alert=alert_context(alert) if alert else None, env=env, timeout_s=version.timeout_s,
-        max_output_bytes=settings.max_output_bytes, memory_bytes=settings.memory_bytes,
-        max_file_bytes=settings.max_file_bytes, max_open_files=settings.max_open_files,
+        execution_id=execution.id,
+        script_path=str(script_file(scripts_dir, version)),
+        params=execution.params,
+        alert=alert_context(alert) if alert else None,
+        env=env,
+        timeout_s=version.timeout_s,
+        max_output_bytes=settings.max_output_bytes,
+        memory_bytes=settings.memory_bytes,
+        max_file_bytes=settings.max_file_bytes,
+        max_open_files=settings.max_open_files,
         cpu_s=int(version.timeout_s) + 1,
         diagnosis=diagnostics.latest_result(session, alert.id) if alert else None,
     )
@@ -72,8 +86,9 @@ def record_output(database: Database, execution_id: int, text: str) -> None:
         with database.write() as session:
             executions.write_output(session, execution_id, text)
     except Exception as exc:  # the database away for a moment must not stop the script
-        log.warning("execution output so far not stored",
-                    extra={"execution": execution_id, "error": type(exc).__name__})
+        log.warning(
+            "execution output so far not stored", extra={"execution": execution_id, "error": type(exc).__name__}
+        )
 
 
 def record_result(database: Database, config: Config, execution_id: int, result: RunResult) -> None:
@@ -89,18 +104,36 @@ def record_result(database: Database, config: Config, execution_id: int, result:
         _update_breaker(session, config, execution, result.finished_at)
         told = "remediation.succeeded" if execution.state == "succeeded" else "remediation.failed"
         told = "diagnostic.output" if execution.trigger == "diagnostic" else told
-        publish(session, [
-            _ran_event(execution, result.finished_at),
-            Event(told, result.finished_at, execution=execution),  # chat
-            Event("execution.finish", utcnow(), target=f"execution:{execution.id}",
-                  details={"state": execution.state, "exit_code": execution.exit_code,
-                           "duration_s": round(result.duration_s, 3)}),
-        ], config=config)
+        publish(
+            session,
+            [
+                _ran_event(execution, result.finished_at),
+                Event(told, result.finished_at, execution=execution),  # chat
+                Event(
+                    "execution.finish",
+                    utcnow(),
+                    target=f"execution:{execution.id}",
+                    details={
+                        "state": execution.state,
+                        "exit_code": execution.exit_code,
+                        "duration_s": round(result.duration_s, 3),
+                    },
+                ),
+            ],
+            config=config,
+        )
         remediation = execution.remediation
     metrics.REMEDIATION_RUNS.labels(remediation, result.status).inc()
     metrics.REMEDIATION_DURATION.labels(remediation).observe(result.duration_s)
-    log.info("execution finished", extra={"execution": execution_id, "remediation": remediation,
-                                          "state": result.status, "exit_code": result.exit_code})
+    log.info(
+        "execution finished",
+        extra={
+            "execution": execution_id,
+            "remediation": remediation,
+            "state": result.status,
+            "exit_code": result.exit_code,
+        },
+    )
 
 
 def _ran_event(execution: Execution, now: datetime) -> Event:
@@ -133,22 +166,43 @@ def _update_breaker(session: Session, config: Config, execution: Execution, now:
     binding.consecutive_failures += 1
     if not binding.breaker_open and breaker_should_open(binding.consecutive_failures, binding.breaker_threshold):
         binding.breaker_open = True
-        publish(session, [
-            Event("binding.breaker_open", utcnow(), target=f"binding:{binding.name}",
-                  details={"consecutive_failures": binding.consecutive_failures}),
-            # on the alert's timeline (when the run had one) and in chat
-            Event("breaker.opened", now, alert_id=execution.alert_id, execution=execution,
-                  details={"binding": binding.name}),
-        ], config=config)
+        publish(
+            session,
+            [
+                Event(
+                    "binding.breaker_open",
+                    utcnow(),
+                    target=f"binding:{binding.name}",
+                    details={"consecutive_failures": binding.consecutive_failures},
+                ),
+                # on the alert's timeline (when the run had one) and in chat
+                Event(
+                    "breaker.opened",
+                    now,
+                    alert_id=execution.alert_id,
+                    execution=execution,
+                    details={"binding": binding.name},
+                ),
+            ],
+            config=config,
+        )
 
 
 def interrupt(session: Session, execution: Execution, reason: str) -> None:
     """Its runner died; the reason says whether the script may have run (executions.interrupt)."""
     reason = executions.interrupt(execution, reason)
     _audit_end(session, execution)
-    publish(session, [Event("remediation.interrupted", _ended_at(execution), alert_id=execution.alert_id,
-                            details={"execution_id": execution.id, "reason": reason,
-                                     "outcome_unknown": execution.outcome_unknown})])
+    publish(
+        session,
+        [
+            Event(
+                "remediation.interrupted",
+                _ended_at(execution),
+                alert_id=execution.alert_id,
+                details={"execution_id": execution.id, "reason": reason, "outcome_unknown": execution.outcome_unknown},
+            )
+        ],
+    )
 
 
 def fail(session: Session, execution: Execution, reason: str) -> None:
@@ -159,8 +213,17 @@ def fail(session: Session, execution: Execution, reason: str) -> None:
 
 def _audit_end(session: Session, execution: Execution) -> None:
     """execution.interrupted or execution.error in the audit log."""
-    publish(session, [Event(f"execution.{execution.state}", _ended_at(execution), target=f"execution:{execution.id}",
-                            details={"reason": execution.reason, "outcome_unknown": execution.outcome_unknown})])
+    publish(
+        session,
+        [
+            Event(
+                f"execution.{execution.state}",
+                _ended_at(execution),
+                target=f"execution:{execution.id}",
+                details={"reason": execution.reason, "outcome_unknown": execution.outcome_unknown},
+            )
+        ],
+    )
 
 
 def _ended_at(execution: Execution) -> datetime:

@@ -5,6 +5,7 @@ the row (dispatched -> running) with a conditional UPDATE before running anythin
 job delivered twice runs once. Jobs whose worker or work-horse died are reconciled to
 `interrupted` from RQ's own records (remediations.backends.rq reads them).
 """
+
 from __future__ import annotations
 
 from redis import Redis
@@ -25,13 +26,19 @@ class RQQueue:
 
     def enqueue(self, execution: Execution, version: RemediationVersion) -> None:
         """One RQ job for the execution on its queue; `vigil worker` runs app.worker.execute."""
-        rq.enqueue(self.redis, queue=execution.queue or "default", function="app.worker.execute",
-                   execution_id=execution.id, timeout_s=version.timeout_s)
+        rq.enqueue(
+            self.redis,
+            queue=execution.queue or "default",
+            function="app.worker.execute",
+            execution_id=execution.id,
+            timeout_s=version.timeout_s,
+        )
 
     def reconcile(self, session: Session) -> int:
         """Interrupt RQ executions whose job or worker is gone; returns how many."""
-        rows = session.scalars(select(Execution).where(Execution.state.in_(("dispatched", "running")),
-                                                       Execution.runner.like("rq%"))).all()
+        rows = session.scalars(
+            select(Execution).where(Execution.state.in_(("dispatched", "running")), Execution.runner.like("rq%"))
+        ).all()
         count = 0
         for row in rows:
             reason = rq.lost(self.redis, execution_id=row.id, state=row.state, runner=row.runner, now=utcnow())

@@ -3,6 +3,7 @@
 Everything here writes in the caller's transaction, so an alert transition, the decision
 it caused, the execution row and the audit record commit together or not at all.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -13,8 +14,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert
-from app.automation import bindings as binding_service
 from app.automation import approvals, effectiveness, executions, registry, suspects
+from app.automation import bindings as binding_service
 from app.automation.approvals import approve as approve  # re-exported: the API's actions live there
 from app.automation.approvals import cancel as cancel
 from app.automation.approvals import reject as reject
@@ -31,15 +32,29 @@ from remediations.lifecycle import ACTIVE, RAN, Action, ExecutionState
 # A shadow binding's "would run" counts too: it decides exactly like auto (README "Rehearsal").
 RAN_STATES = (*ACTIVE, *RAN, ExecutionState.SHADOW)
 # What a policy decision does to the new row (remediations.decide's actions -> lifecycle's).
-_ACTION_OF_DECISION = {"run": Action.QUEUE, "queue": Action.QUEUE, "approve": Action.AWAIT_APPROVAL,
-                       "dry_run": Action.DRY_RUN, "skip": Action.SKIP, "shadow": Action.SHADOW}
+_ACTION_OF_DECISION = {
+    "run": Action.QUEUE,
+    "queue": Action.QUEUE,
+    "approve": Action.AWAIT_APPROVAL,
+    "dry_run": Action.DRY_RUN,
+    "skip": Action.SKIP,
+    "shadow": Action.SHADOW,
+}
 
 
 def alert_context(alert: Alert) -> dict[str, Any]:
     """What templates and scripts see of an alert: plain data, never code."""
-    return {"id": alert.id, "fingerprint": alert.fingerprint, "detector": alert.detector,
-            "severity": alert.severity, "state": alert.state, "value": alert.value,
-            "threshold": alert.threshold, "labels": dict(alert.labels), "message": alert.message}
+    return {
+        "id": alert.id,
+        "fingerprint": alert.fingerprint,
+        "detector": alert.detector,
+        "severity": alert.severity,
+        "state": alert.state,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "labels": dict(alert.labels),
+        "message": alert.message,
+    }
 
 
 def on_firing(session: Session, alert: Alert, *, now: datetime, silenced_by: str | None = None) -> list[Execution]:
@@ -51,21 +66,36 @@ def on_firing(session: Session, alert: Alert, *, now: datetime, silenced_by: str
             if binding.when_suspect and suspects.diagnosis_pending(session, alert.id):
                 _wait_for_diagnosis(session, binding, alert, now=now)  # on_diagnosed decides it
             elif binding.when_suspect:
-                created.append(_record(session, binding, alert, None, {}, Action.SKIP,
-                                       "skipped: when_suspect: no diagnosis of this alert is queued", now))
+                created.append(
+                    _record(
+                        session,
+                        binding,
+                        alert,
+                        None,
+                        {},
+                        Action.SKIP,
+                        "skipped: when_suspect: no diagnosis of this alert is queued",
+                        now,
+                    )
+                )
             else:
                 created.append(_decide(session, binding, alert, now=now, paused=paused, silenced_by=silenced_by))
     return created
 
 
 def _wait_for_diagnosis(session: Session, binding: Binding, alert: Alert, *, now: datetime) -> None:
-    details = {"binding": binding.name, "remediation": binding.remediation, "state": "waiting",
-               "reason": suspects.WAITING_REASON}
+    details = {
+        "binding": binding.name,
+        "remediation": binding.remediation,
+        "state": "waiting",
+        "reason": suspects.WAITING_REASON,
+    }
     _decided(session, alert, details, now)
 
 
-def on_diagnosed(session: Session, alert: Alert, ranked: list[dict[str, Any]] | None, *,
-                 now: datetime) -> list[Execution]:
+def on_diagnosed(
+    session: Session, alert: Alert, ranked: list[dict[str, Any]] | None, *, now: datetime
+) -> list[Execution]:
     """Decide the when_suspect bindings that waited for this alert's diagnosis (ranked None: it
     failed). A binding decided once for the alert (a second diagnosis) is not decided again."""
     decided = set(session.scalars(select(Execution.binding_id).where(Execution.alert_id == alert.id)))
@@ -81,13 +111,22 @@ def on_diagnosed(session: Session, alert: Alert, ranked: list[dict[str, Any]] | 
         if reason is not None:
             created.append(_record(session, binding, alert, None, {}, Action.SKIP, reason, now))
         else:
-            created.append(_decide(session, binding, alert, now=now, paused=paused,
-                                   silenced_by=f"silence {silence.id}" if silence else None))
+            created.append(
+                _decide(
+                    session,
+                    binding,
+                    alert,
+                    now=now,
+                    paused=paused,
+                    silenced_by=f"silence {silence.id}" if silence else None,
+                )
+            )
     return created
 
 
-def _decide(session: Session, binding: Binding, alert: Alert, *, now: datetime, paused: bool,
-            silenced_by: str | None) -> Execution:
+def _decide(
+    session: Session, binding: Binding, alert: Alert, *, now: datetime, paused: bool, silenced_by: str | None
+) -> Execution:
     try:
         version = registry.runnable(session, binding.remediation)
     except (NotFoundError, ConflictError) as exc:
@@ -95,10 +134,14 @@ def _decide(session: Session, binding: Binding, alert: Alert, *, now: datetime, 
     if _active(session, binding.id, alert.fingerprint):
         return _record(session, binding, alert, version, {}, Action.SKIP, executions.SLOT_TAKEN, now)
     decision = decide(
-        binding=binding_service.policy(binding), now=now, paused=paused, silenced_by=silenced_by,
+        binding=binding_service.policy(binding),
+        now=now,
+        paused=paused,
+        silenced_by=silenced_by,
         last_run_at_for_fingerprint=_last_run(session, binding.id, alert.fingerprint),
         runs_in_window=_runs_since(session, binding.id, now - timedelta(seconds=binding.rate_window_s)),
-        breaker_open=binding.breaker_open, running_for_remediation=waiting_or_running(session, binding.remediation),
+        breaker_open=binding.breaker_open,
+        running_for_remediation=waiting_or_running(session, binding.remediation),
         max_concurrency=version.max_concurrency,
     )
     try:
@@ -108,12 +151,26 @@ def _decide(session: Session, binding: Binding, alert: Alert, *, now: datetime, 
     return _record(session, binding, alert, version, params, _ACTION_OF_DECISION[decision.action], decision.reason, now)
 
 
-def _record(session: Session, binding: Binding, alert: Alert, version: RemediationVersion | None,
-            params: dict[str, Any], action: Action, reason: str, now: datetime) -> Execution:
-    execution = executions.decide(session, action=action, binding=binding, alert=alert, version=version,
-                                  params=params, reason=reason, now=now)
-    details = {"binding": binding.name, "remediation": binding.remediation, "state": execution.state,
-               "reason": execution.reason, "execution_id": execution.id}
+def _record(
+    session: Session,
+    binding: Binding,
+    alert: Alert,
+    version: RemediationVersion | None,
+    params: dict[str, Any],
+    action: Action,
+    reason: str,
+    now: datetime,
+) -> Execution:
+    execution = executions.decide(
+        session, action=action, binding=binding, alert=alert, version=version, params=params, reason=reason, now=now
+    )
+    details = {
+        "binding": binding.name,
+        "remediation": binding.remediation,
+        "state": execution.state,
+        "reason": execution.reason,
+        "execution_id": execution.id,
+    }
     _decided(session, alert, details, now)
     return execution
 
@@ -124,55 +181,95 @@ def _decided(session: Session, alert: Alert, details: dict[str, Any], now: datet
 
 
 def _active(session: Session, binding_id: int, fingerprint: str) -> bool:
-    return session.scalar(select(Execution.id).where(
-        Execution.binding_id == binding_id, Execution.fingerprint == fingerprint,
-        Execution.state.in_(ACTIVE_STATES)).limit(1)) is not None
+    return (
+        session.scalar(
+            select(Execution.id)
+            .where(
+                Execution.binding_id == binding_id,
+                Execution.fingerprint == fingerprint,
+                Execution.state.in_(ACTIVE_STATES),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _last_run(session: Session, binding_id: int, fingerprint: str) -> datetime | None:
     # Active rows keep the fingerprint column; finished ones are found through their alert.
     return session.scalar(
-        select(func.max(Execution.queued_at)).join(Alert, Alert.id == Execution.alert_id)
-        .where(Execution.binding_id == binding_id, Alert.fingerprint == fingerprint,
-               Execution.state.in_(RAN_STATES)))
+        select(func.max(Execution.queued_at))
+        .join(Alert, Alert.id == Execution.alert_id)
+        .where(Execution.binding_id == binding_id, Alert.fingerprint == fingerprint, Execution.state.in_(RAN_STATES))
+    )
 
 
 def _runs_since(session: Session, binding_id: int, since: datetime) -> int:
-    return session.scalar(select(func.count()).select_from(Execution).where(
-        Execution.binding_id == binding_id, Execution.queued_at >= since, Execution.state.in_(RAN_STATES))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Execution)
+            .where(Execution.binding_id == binding_id, Execution.queued_at >= since, Execution.state.in_(RAN_STATES))
+        )
+        or 0
+    )
 
 
 def running_count(session: Session, remediation: str) -> int:
     """How many runs of this remediation are dispatched or running now."""
-    return session.scalar(select(func.count()).select_from(Execution).where(
-        Execution.remediation == remediation, Execution.state.in_(("dispatched", "running")))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Execution)
+            .where(Execution.remediation == remediation, Execution.state.in_(("dispatched", "running")))
+        )
+        or 0
+    )
 
 
 def waiting_or_running(session: Session, remediation: str) -> int:
     """Runs that hold or will take a concurrency slot before a new one (queued ones included)."""
-    return session.scalar(select(func.count()).select_from(Execution).where(
-        Execution.remediation == remediation, Execution.state.in_(("queued", "dispatched", "running")))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Execution)
+            .where(Execution.remediation == remediation, Execution.state.in_(("queued", "dispatched", "running")))
+        )
+        or 0
+    )
 
 
 def in_flight(session: Session, binding_id: int) -> int:
     """This binding's runs started or handed to a worker, not finished: each may still fail."""
-    return session.scalar(select(func.count()).select_from(Execution).where(
-        Execution.binding_id == binding_id, Execution.state.in_(("dispatched", "running")))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Execution)
+            .where(Execution.binding_id == binding_id, Execution.state.in_(("dispatched", "running")))
+        )
+        or 0
+    )
 
 
 def on_resolved(session: Session, alert: Alert, *, now: datetime, config: Config | None = None) -> None:
     """Closed loop: judge the succeeded runs waiting for this alert; pending approvals end (and
     chat is told, given the config)."""
-    for execution in session.scalars(select(Execution).where(
-            Execution.alert_id == alert.id, Execution.state == "succeeded", Execution.outcome.is_(None))):
+    for execution in session.scalars(
+        select(Execution).where(
+            Execution.alert_id == alert.id, Execution.state == "succeeded", Execution.outcome.is_(None)
+        )
+    ):
         effectiveness.judge(session, execution, now=now)
     approvals.cancel_for_resolved(session, alert, now=now, config=config)
 
 
 def expire_verifications(session: Session, *, now: datetime) -> int:
     """Succeeded runs whose alert did not resolve within the window were not effective."""
-    rows = session.scalars(select(Execution).where(
-        Execution.state == "succeeded", Execution.outcome.is_(None), Execution.verify_until < now)).all()
+    rows = session.scalars(
+        select(Execution).where(
+            Execution.state == "succeeded", Execution.outcome.is_(None), Execution.verify_until < now
+        )
+    ).all()
     for execution in rows:
         effectiveness.judge(session, execution, now=now)
     return len(rows)
@@ -193,13 +290,24 @@ def set_paused(session: Session, *, paused: bool, by: str, now: datetime, reason
     row = state(session)
     row.paused, row.changed_at, row.changed_by, row.reason = paused, now, by, reason
     # Audited on the real clock: rehearsal replays the switch from these records' times.
-    publish(session, [Event("automation.pause" if paused else "automation.resume", utcnow(), actor=by,
-                            target="automation", details={"reason": reason})])
+    publish(
+        session,
+        [
+            Event(
+                "automation.pause" if paused else "automation.resume",
+                utcnow(),
+                actor=by,
+                target="automation",
+                details={"reason": reason},
+            )
+        ],
+    )
     return row
 
 
-def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_id: int | None, by: str,
-                 now: datetime) -> Execution:
+def run_manually(
+    session: Session, *, name: str, params: dict[str, Any], alert_id: int | None, by: str, now: datetime
+) -> Execution:
     """Queue a run of a remediation's latest version by hand, audited. Raises NotFoundError (no such
     remediation or alert), ConflictError (disabled) or BadRequestError (parameters that do not fit
     its schema, naming the field)."""
@@ -210,10 +318,21 @@ def run_manually(session: Session, *, name: str, params: dict[str, Any], alert_i
         raise BadRequestError(str(exc), exc.errors) from None
     if alert_id:
         get_or_404(session, Alert, alert_id, "alert")  # a run may name the alert it is for
-    execution = executions.queue_manual(session, name=name, version=version, params=params, alert_id=alert_id,
-                                        by=by, now=now)
-    publish(session, [Event("remediation.run", utcnow(), actor=by, target=f"execution:{execution.id}",
-                            details={"remediation": name, "version": version.version, "alert_id": alert_id})])
+    execution = executions.queue_manual(
+        session, name=name, version=version, params=params, alert_id=alert_id, by=by, now=now
+    )
+    publish(
+        session,
+        [
+            Event(
+                "remediation.run",
+                utcnow(),
+                actor=by,
+                target=f"execution:{execution.id}",
+                details={"remediation": name, "version": version.version, "alert_id": alert_id},
+            )
+        ],
+    )
     return execution
 
 
@@ -225,18 +344,34 @@ def get_execution(session: Session, execution_id: int) -> Execution:
 def stats(session: Session, name: str) -> dict[str, Any]:
     """Run counts in SQL; the verdicts come from effectiveness.counts, as /metrics' do."""
     registry.get(session, name)
-    finished = and_(Execution.remediation == name, Execution.trigger != "diagnostic",  # not remediations
-                    Execution.state.in_(("succeeded", "failed", "timed_out", "error", "interrupted")))
-    runs, ok = session.execute(select(func.count(), func.count().filter(Execution.state == "succeeded"))
-                               .where(finished)).one()
+    finished = and_(
+        Execution.remediation == name,
+        Execution.trigger != "diagnostic",  # not remediations
+        Execution.state.in_(("succeeded", "failed", "timed_out", "error", "interrupted")),
+    )
+    runs, ok = session.execute(
+        select(func.count(), func.count().filter(Execution.state == "succeeded")).where(finished)
+    ).one()
     verdicts = {outcome: n for (_name, outcome), n in effectiveness.counts(session, name).items()}
     effective, judged = verdicts.get("effective", 0), verdicts.get("effective", 0) + verdicts.get("not_effective", 0)
-    recoveries = [r for r in session.scalars(select(Execution.recovery_s).where(
-        Execution.remediation == name, Execution.outcome == "effective", Execution.recovery_s.is_not(None)))
-        if r is not None]
-    return {"remediation": name, "runs": runs, "succeeded": ok,
-            "success_rate": ok / runs if runs else None,
-            "judged": judged, "effective": effective, "not_effective": verdicts.get("not_effective", 0),
-            "not_applicable": verdicts.get("not_applicable", 0),
-            "effectiveness_rate": effective / judged if judged else None,
-            "median_time_to_recovery_s": statistics.median(recoveries) if recoveries else None}
+    recoveries = [
+        r
+        for r in session.scalars(
+            select(Execution.recovery_s).where(
+                Execution.remediation == name, Execution.outcome == "effective", Execution.recovery_s.is_not(None)
+            )
+        )
+        if r is not None
+    ]
+    return {
+        "remediation": name,
+        "runs": runs,
+        "succeeded": ok,
+        "success_rate": ok / runs if runs else None,
+        "judged": judged,
+        "effective": effective,
+        "not_effective": verdicts.get("not_effective", 0),
+        "not_applicable": verdicts.get("not_applicable", 0),
+        "effectiveness_rate": effective / judged if judged else None,
+        "median_time_to_recovery_s": statistics.median(recoveries) if recoveries else None,
+    }

@@ -5,6 +5,7 @@ only if a database signal is a top suspect). The diagnosis runs after the alert'
 complete, so such a binding waits; the diagnosis' completion (or failure) decides it through
 the same decision code as firing (app.automation.service.on_diagnosed).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,12 @@ WAITING_REASON = "waiting for diagnosis"
 
 def diagnosis_pending(session: Session, alert_id: int) -> bool:
     """A diagnosis of the alert is queued or running (so its completion will decide)."""
-    return session.scalar(select(Diagnosis.id).where(
-        Diagnosis.alert_id == alert_id, Diagnosis.state.in_(("queued", "running")))) is not None
+    return (
+        session.scalar(
+            select(Diagnosis.id).where(Diagnosis.alert_id == alert_id, Diagnosis.state.in_(("queued", "running")))
+        )
+        is not None
+    )
 
 
 def labels_match(wanted: dict[str, str], labels: dict[str, str]) -> bool:

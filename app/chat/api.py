@@ -3,6 +3,7 @@
 Not Vigil API tokens: each call proves where it comes from (app.chat.verify), and the
 button must be on an approval request Vigil itself posted for that execution.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,17 +67,22 @@ def _slack_press(raw: bytes) -> Press:
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         raise BadRequestError("only block_actions payloads are handled", {"payload.type": "expected block_actions"})
     actions = payload.get("actions")
-    action = next((a for a in actions if isinstance(a, dict) and a.get("action_id") in _SLACK_ACTIONS), None) \
-        if isinstance(actions, list) else None
+    action = (
+        next((a for a in actions if isinstance(a, dict) and a.get("action_id") in _SLACK_ACTIONS), None)
+        if isinstance(actions, list)
+        else None
+    )
     if action is None:
         raise BadRequestError("no Vigil button was pressed", {"payload.actions": "expected vigil_approve/reject"})
     user, channel = payload.get("user"), payload.get("channel")
     container = payload.get("container")
-    return Press(_SLACK_ACTIONS[action["action_id"]], _execution_id(action.get("value"), "payload.actions[0].value"),
-                 _text(user.get("id") if isinstance(user, dict) else None, "payload.user.id"),
-                 _text(channel.get("id") if isinstance(channel, dict) else None, "payload.channel.id"),
-                 _text(container.get("message_ts") if isinstance(container, dict) else None,
-                       "payload.container.message_ts"))
+    return Press(
+        _SLACK_ACTIONS[action["action_id"]],
+        _execution_id(action.get("value"), "payload.actions[0].value"),
+        _text(user.get("id") if isinstance(user, dict) else None, "payload.user.id"),
+        _text(channel.get("id") if isinstance(channel, dict) else None, "payload.channel.id"),
+        _text(container.get("message_ts") if isinstance(container, dict) else None, "payload.container.message_ts"),
+    )
 
 
 def _refused(source: str, exc: verify.CallbackRefusedError) -> UnauthorizedError:
@@ -95,24 +101,41 @@ class SlackActions(Resource):
         """Slack interactivity Request URL: Approve / Reject pressed on an approval request."""
         raw = request.get_data(cache=True)
         try:
-            channels = verify.slack_channels(cfg().channels, body=raw, now=time.time(),
-                                             timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),
-                                             signature=request.headers.get("X-Slack-Signature", ""))
+            channels = verify.slack_channels(
+                cfg().channels,
+                body=raw,
+                now=time.time(),
+                timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),
+                signature=request.headers.get("X-Slack-Signature", ""),
+            )
         except verify.CallbackRefusedError as exc:
             raise _refused("slack", exc) from None
         press = _slack_press(raw)
         now = utcnow()
         with db().write() as session:
-            message = service.approval_message(session, [c.name for c in channels], execution_id=press.execution_id,
-                                               chat_channel=press.chat_channel, ref=press.ref)
+            message = service.approval_message(
+                session,
+                [c.name for c in channels],
+                execution_id=press.execution_id,
+                chat_channel=press.chat_channel,
+                ref=press.ref,
+            )
             if message is None:
                 raise NotFoundError(f"execution {press.execution_id} has no approval request in this message")
             channel = next(c for c in channels if c.name == message.channel)
-            result = service.answer(session, cfg(), channel=channel, chat_user=press.user, action=press.action,
-                                    execution_id=press.execution_id, now=now)
+            result = service.answer(
+                session,
+                cfg(),
+                channel=channel,
+                chat_user=press.user,
+                action=press.action,
+                execution_id=press.execution_id,
+                now=now,
+            )
             if not result.done:
-                service.refuse_privately(session, channel, chat_channel=press.chat_channel, chat_user=press.user,
-                                         text=result.text, now=now)
+                service.refuse_privately(
+                    session, channel, chat_channel=press.chat_channel, chat_user=press.user, text=result.text, now=now
+                )
         return {"ok": result.done, "text": result.text}
 
 
@@ -128,11 +151,11 @@ class MattermostActions(Resource):
         body = request.get_json(force=True, silent=True)
         context = body.get("context") if isinstance(body, dict) else None
         if not isinstance(body, dict) or not isinstance(context, dict):
-            raise UnauthorizedError("expected Mattermost's action call with the button's context",
-                                    {"context.token": "missing"})
+            raise UnauthorizedError(
+                "expected Mattermost's action call with the button's context", {"context.token": "missing"}
+            )
         try:
-            channel = verify.mattermost_channel(cfg().channels, name=context.get("channel"),
-                                                token=context.get("token"))
+            channel = verify.mattermost_channel(cfg().channels, name=context.get("channel"), token=context.get("token"))
         except verify.CallbackRefusedError as exc:
             raise _refused("mattermost", exc) from None
         action = context.get("action")
@@ -142,11 +165,16 @@ class MattermostActions(Resource):
         user = _text(body.get("user_id"), "user_id")
         now = utcnow()
         with db().write() as session:
-            message = service.approval_message(session, [channel.name], execution_id=execution_id,
-                                               chat_channel=_text(body.get("channel_id"), "channel_id"),
-                                               ref=_text(body.get("post_id"), "post_id"))
+            message = service.approval_message(
+                session,
+                [channel.name],
+                execution_id=execution_id,
+                chat_channel=_text(body.get("channel_id"), "channel_id"),
+                ref=_text(body.get("post_id"), "post_id"),
+            )
             if message is None:
                 raise NotFoundError(f"execution {execution_id} has no approval request in this post")
-            result = service.answer(session, cfg(), channel=channel, chat_user=user, action=action,
-                                    execution_id=execution_id, now=now)
+            result = service.answer(
+                session, cfg(), channel=channel, chat_user=user, action=action, execution_id=execution_id, now=now
+            )
         return {"ephemeral_text": result.text}

@@ -6,6 +6,7 @@ Only users on the channel's `approvers` list with the operator role (or admin) m
 answer; anyone else is told so privately and nothing runs. The approval itself is
 app.automation's (its audit record names the approver and, in the comment, the chat user).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,10 +19,10 @@ from app.auth.service import ROLES
 from app.automation import service as automation
 from app.automation.models import Execution
 from app.errors import ServiceError
+from app.events import Event, publish
 from app.notify.models import ChatMessage
 from config.channels import ChannelConfig, MattermostChannel, SlackChannel
 from config.schema import Config
-from app.events import Event, publish
 
 ACTIONS = ("approve", "reject")
 NEEDED_ROLE = "operator"
@@ -35,17 +36,34 @@ class Answer:
     text: str
 
 
-def approval_message(session: Session, channels: list[str], *, execution_id: int, chat_channel: str,
-                     ref: str) -> ChatMessage | None:
+def approval_message(
+    session: Session, channels: list[str], *, execution_id: int, chat_channel: str, ref: str
+) -> ChatMessage | None:
     """The approval request Vigil posted as (chat_channel, ref) in one of these channels, if any:
     a button counts only on a message Vigil sent for this very execution."""
-    return session.scalar(select(ChatMessage).where(
-        ChatMessage.role == "approval", ChatMessage.execution_id == execution_id, ChatMessage.channel.in_(channels),
-        ChatMessage.chat_channel == chat_channel, ChatMessage.ref == ref).limit(1))
+    return session.scalar(
+        select(ChatMessage)
+        .where(
+            ChatMessage.role == "approval",
+            ChatMessage.execution_id == execution_id,
+            ChatMessage.channel.in_(channels),
+            ChatMessage.chat_channel == chat_channel,
+            ChatMessage.ref == ref,
+        )
+        .limit(1)
+    )
 
 
-def answer(session: Session, config: Config, *, channel: SlackChannel | MattermostChannel, chat_user: str,
-           action: str, execution_id: int, now: datetime) -> Answer:
+def answer(
+    session: Session,
+    config: Config,
+    *,
+    channel: SlackChannel | MattermostChannel,
+    chat_user: str,
+    action: str,
+    execution_id: int,
+    now: datetime,
+) -> Answer:
     """Approve or reject `execution_id` for the chat user, if they may."""
     approver = channel.approvers.get(chat_user)
     refusal = None
@@ -62,34 +80,72 @@ def answer(session: Session, config: Config, *, channel: SlackChannel | Mattermo
         return Answer(False, f"Vigil did not {action} execution #{execution_id}: {ended}.")
     comment = f"from {channel.type} channel {channel.name} by chat user {chat_user}"
     try:  # the API's own approve / reject (as app.automation.api calls them), never forced from chat
-        execution = getattr(automation, action)(session, execution_id=execution_id, by=approver.name, now=now,
-                                                comment=comment)
+        execution = getattr(automation, action)(
+            session, execution_id=execution_id, by=approver.name, now=now, comment=comment
+        )
     except ServiceError as exc:  # already answered, expired, stale: say why, change nothing
         return Answer(False, f"Vigil did not {action} execution #{execution_id}: {exc.message}")
     verb = "Approved" if action == "approve" else "Rejected"
-    publish(session, [Event("approval.answered", now, execution=execution,
-                            details={"outcome": verb.lower(), "text": f"{verb} by {approver.name}"})], config=config)
+    publish(
+        session,
+        [
+            Event(
+                "approval.answered",
+                now,
+                execution=execution,
+                details={"outcome": verb.lower(), "text": f"{verb} by {approver.name}"},
+            )
+        ],
+        config=config,
+    )
     return Answer(True, f"{verb} execution #{execution_id} as {approver.name}.")
 
 
-def _refused(session: Session, channel: ChannelConfig, chat_user: str, action: str, execution_id: int,
-             reason: str | None, now: datetime) -> None:
-    publish(session, [Event("chat.refused", now, actor=f"{channel.type}:{chat_user}", target=f"execution:{execution_id}",
-                            details={"channel": channel.name, "action": action, "reason": reason})])
+def _refused(
+    session: Session,
+    channel: ChannelConfig,
+    chat_user: str,
+    action: str,
+    execution_id: int,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    publish(
+        session,
+        [
+            Event(
+                "chat.refused",
+                now,
+                actor=f"{channel.type}:{chat_user}",
+                target=f"execution:{execution_id}",
+                details={"channel": channel.name, "action": action, "reason": reason},
+            )
+        ],
+    )
 
 
 def _ended_wait(session: Session, execution_id: int) -> str | None:
     """The reason a wait ended with nobody answering (expired, or its alert resolved), else None.
     Such a run can still be forced through the API, never from a chat button."""
     execution = session.get(Execution, execution_id)
-    if execution is None or not (execution.state == "expired" or (
-            execution.state == "cancelled" and execution.cancelled_by == "system")):
+    if execution is None or not (
+        execution.state == "expired" or (execution.state == "cancelled" and execution.cancelled_by == "system")
+    ):
         return None
     return execution.reason or execution.state
 
 
-def refuse_privately(session: Session, channel: ChannelConfig, *, chat_channel: str, chat_user: str, text: str,
-                     now: datetime) -> None:
+def refuse_privately(
+    session: Session, channel: ChannelConfig, *, chat_channel: str, chat_user: str, text: str, now: datetime
+) -> None:
     """Tell only the user who pressed (Slack answers button presses with nothing visible)."""
-    publish(session, [Event("chat.ephemeral", now, details={"channel": channel, "chat_channel": chat_channel,
-                                                           "user": chat_user, "text": text})])
+    publish(
+        session,
+        [
+            Event(
+                "chat.ephemeral",
+                now,
+                details={"channel": channel, "chat_channel": chat_channel, "user": chat_user, "text": text},
+            )
+        ],
+    )

@@ -7,6 +7,7 @@ replayed later, and a new timestamp does not match the old signature. Mattermost
 back the context Vigil put on the button, with the channel's `action_secret` in it.
 Every comparison is constant-time.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,9 @@ def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
     return "v0=" + mac.hexdigest()
 
 
-def slack_channels(channels: Sequence[ChannelConfig], *, timestamp: str, signature: str, body: bytes,
-                   now: float) -> list[SlackChannel]:
+def slack_channels(
+    channels: Sequence[ChannelConfig], *, timestamp: str, signature: str, body: bytes, now: float
+) -> list[SlackChannel]:
     """The Slack channels whose signing secret signed this request (several may share one app).
 
     Raises:
@@ -42,15 +44,21 @@ def slack_channels(channels: Sequence[ChannelConfig], *, timestamp: str, signatu
     if not timestamp.isdigit() or len(timestamp) > 12:
         raise CallbackRefusedError("X-Slack-Request-Timestamp is missing or not unix seconds", "bad_timestamp")
     if abs(now - int(timestamp)) > MAX_SKEW_S:
-        raise CallbackRefusedError(f"X-Slack-Request-Timestamp is more than {MAX_SKEW_S}s away: a stale or "
-                                   "replayed request", "stale_timestamp")
+        raise CallbackRefusedError(
+            f"X-Slack-Request-Timestamp is more than {MAX_SKEW_S}s away: a stale or replayed request", "stale_timestamp"
+        )
     given = signature.encode("utf-8", "replace")
-    found = [c for c in channels if isinstance(c, SlackChannel) and c.signing_secret is not None
-             and hmac.compare_digest(slack_signature(c.signing_secret.get_secret_value(), timestamp, body).encode(),
-                                     given)]
+    found = [
+        c
+        for c in channels
+        if isinstance(c, SlackChannel)
+        and c.signing_secret is not None
+        and hmac.compare_digest(slack_signature(c.signing_secret.get_secret_value(), timestamp, body).encode(), given)
+    ]
     if not found:
-        raise CallbackRefusedError("X-Slack-Signature does not match any Slack channel's signing secret",
-                                   "bad_signature")
+        raise CallbackRefusedError(
+            "X-Slack-Signature does not match any Slack channel's signing secret", "bad_signature"
+        )
     return found
 
 
@@ -60,13 +68,16 @@ def mattermost_channel(channels: Sequence[ChannelConfig], *, name: object, token
     Raises:
         CallbackRefusedError: no such channel with buttons, or the wrong token.
     """
-    channel = next((c for c in channels if isinstance(c, MattermostChannel) and c.name == name
-                    and c.action_secret is not None), None)
+    channel = next(
+        (c for c in channels if isinstance(c, MattermostChannel) and c.name == name and c.action_secret is not None),
+        None,
+    )
     expected = channel.action_secret.get_secret_value().encode() if channel and channel.action_secret else b""
     given = token.encode("utf-8", "replace") if isinstance(token, str) else b""
     # Compared even when the channel is unknown, so the answer's timing says nothing about names.
     ok = hmac.compare_digest(expected or b"\0" * 32, given)
     if channel is None or not ok:
-        raise CallbackRefusedError("the action's context does not carry a Mattermost channel's action secret",
-                                   "bad_token")
+        raise CallbackRefusedError(
+            "the action's context does not carry a Mattermost channel's action secret", "bad_token"
+        )
     return channel

@@ -1,12 +1,13 @@
 """Alert history (filters in the URL, keyset pages), firing alerts as JSON, one alert, ack,
 bulk acknowledge and un-acknowledge."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from app.alerts import service
 from app.alerts.links import alert_links
@@ -15,12 +16,12 @@ from app.alerts.service import AlertQuery
 from app.automation.models import Execution
 from app.dashboard.blueprint import back, bp, object_id, perform
 from app.dashboard.display import alert_duration, chart_data, utc
-from app.dashboard.suspects import suspect_charts
 from app.dashboard.filters import STATE_CHOICES, AlertFilters
 from app.dashboard.session import actor, require
+from app.dashboard.suspects import suspect_charts
 from app.db import utcnow
-from app.errors import ConflictError
 from app.diagnostics import service as diagnostics
+from app.errors import ConflictError
 from app.web import cfg, db, page
 from config.vocabulary import SEVERITIES
 
@@ -37,9 +38,16 @@ def alerts() -> Any:
     with db().read() as s:
         rows, next_cursor = page(service.search(s, query), query.limit)
         firing = [] if filters.active or filters.cursor else _firing(s)
-    return render_template("dashboard/alerts.html", alerts=rows, filters=filters, next_cursor=next_cursor,
-                           firing=firing, states=STATE_CHOICES, severities=SEVERITIES,
-                           detectors=[d.name for d in cfg().detectors])
+    return render_template(
+        "dashboard/alerts.html",
+        alerts=rows,
+        filters=filters,
+        next_cursor=next_cursor,
+        firing=firing,
+        states=STATE_CHOICES,
+        severities=SEVERITIES,
+        detectors=[d.name for d in cfg().detectors],
+    )
 
 
 @bp.get("/alerts/firing.json")
@@ -48,10 +56,25 @@ def firing_json() -> Any:
     with db().read() as s:
         rows = _firing(s)
     now = utcnow()
-    return jsonify({"at": now.isoformat(), "items": [
-        {"id": a.id, "detector": a.detector, "severity": a.severity, "labels": a.labels, "message": a.message,
-         "acked": a.acked_at is not None, "started": utc(a.started_at), "duration": alert_duration(a, now),
-         "url": url_for("dashboard.alert", alert_id=a.id)} for a in rows]})
+    return jsonify(
+        {
+            "at": now.isoformat(),
+            "items": [
+                {
+                    "id": a.id,
+                    "detector": a.detector,
+                    "severity": a.severity,
+                    "labels": a.labels,
+                    "message": a.message,
+                    "acked": a.acked_at is not None,
+                    "started": utc(a.started_at),
+                    "duration": alert_duration(a, now),
+                    "url": url_for("dashboard.alert", alert_id=a.id),
+                }
+                for a in rows
+            ],
+        }
+    )
 
 
 def _firing(session: Any) -> list[Alert]:
@@ -65,14 +88,22 @@ def alert(alert_id: str) -> Any:
     with db().read() as s:
         row = service.get(s, number)
         events = service.events(s, number)
-        executions = list(s.scalars(select(Execution).where(Execution.alert_id == number)
-                                    .order_by(Execution.id.desc()).limit(100)))
+        executions = list(
+            s.scalars(select(Execution).where(Execution.alert_id == number).order_by(Execution.id.desc()).limit(100))
+        )
         diagnosis = diagnostics.latest_result(s, number)
     chart = chart_data(row.evidence or {}, threshold=row.threshold, title=row.detector)
     annotations = (row.evidence or {}).get("annotations") if row.source != "detector" else None
-    return render_template("dashboard/alert.html", alert=row, events=events, executions=executions, chart=chart,
-                           suspects=suspect_charts(diagnosis), links=alert_links(row.evidence),
-                           annotations=annotations if isinstance(annotations, dict) else {})
+    return render_template(
+        "dashboard/alert.html",
+        alert=row,
+        events=events,
+        executions=executions,
+        chart=chart,
+        suspects=suspect_charts(diagnosis),
+        links=alert_links(row.evidence),
+        annotations=annotations if isinstance(annotations, dict) else {},
+    )
 
 
 @bp.post("/alerts/<alert_id>/ack")
@@ -81,8 +112,11 @@ def ack(alert_id: str) -> Any:
     """Acknowledge the alert (with an optional comment) and go back to its page."""
     number = object_id(alert_id, "alert")
     comment = request.form.get("comment", "").strip()[:1000]
-    return perform(lambda s, by, now: service.acknowledge(s, alert_id=number, by=by, now=now, comment=comment),
-                   f"Alert {number} acknowledged.", url_for("dashboard.alert", alert_id=number))
+    return perform(
+        lambda s, by, now: service.acknowledge(s, alert_id=number, by=by, now=now, comment=comment),
+        f"Alert {number} acknowledged.",
+        url_for("dashboard.alert", alert_id=number),
+    )
 
 
 @bp.post("/alerts/bulk")
@@ -110,8 +144,10 @@ def bulk() -> Response:
             except ConflictError:
                 skipped += 1  # resolved meanwhile: nothing to acknowledge
     verb = "Acknowledged" if action == "ack" else "Took back the acknowledgement of"
-    flash(f"{verb} {done} alert{'s' if done != 1 else ''}"
-          + (f"; {skipped} resolved, skipped" if skipped else "") + ".", "ok")
+    flash(
+        f"{verb} {done} alert{'s' if done != 1 else ''}" + (f"; {skipped} resolved, skipped" if skipped else "") + ".",
+        "ok",
+    )
     return redirect(back(url_for("dashboard.alerts")))
 
 

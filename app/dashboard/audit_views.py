@@ -1,4 +1,5 @@
 """The audit trail with filters, and whether its hash chain still verifies."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,5 +40,6 @@ def audit() -> Any:
         rows, next_cursor = page(list(s.scalars(stmt)), PAGE_SIZE)
         # The walk reads the whole chain, so only the first page pays for it.
         verification = None if cursor else service.verify(s)
-    return render_template("dashboard/audit.html", records=rows, next_cursor=next_cursor,
-                           filters=filters, verification=verification)
+    return render_template(
+        "dashboard/audit.html", records=rows, next_cursor=next_cursor, filters=filters, verification=verification
+    )

@@ -1,4 +1,5 @@
 """Sign in with an API token, sign out (both audited, in app.dashboard.session)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,11 +36,18 @@ def login() -> Any:
     if found is None:
         wait_s = ratelimit.record_failure(client)  # the same per-client brake as the API's bearer check
         if wait_s:
-            return render_template("dashboard/login.html", next=back(""),
-                                   error=f"Too many failed sign-ins; try again in {wait_s:.0f}s."), 429, \
-                {"Retry-After": str(int(wait_s) + 1)}
-        return render_template("dashboard/login.html", next=back(""),
-                               error="That token is unknown or has been revoked."), 401
+            return (
+                render_template(
+                    "dashboard/login.html",
+                    next=back(""),
+                    error=f"Too many failed sign-ins; try again in {wait_s:.0f}s.",
+                ),
+                429,
+                {"Retry-After": str(int(wait_s) + 1)},
+            )
+        return render_template(
+            "dashboard/login.html", next=back(""), error="That token is unknown or has been revoked."
+        ), 401
     sign_in(found, client=client)
     return redirect(back(url_for("dashboard.alerts")))
 
@@ -50,4 +58,3 @@ def logout() -> Any:
     sign_out(client=request.remote_addr or "unknown")
     flash("Signed out.", "ok")
     return redirect(url_for("dashboard.login"))
-

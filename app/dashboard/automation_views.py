@@ -1,5 +1,6 @@
 """Remediations, their versions and stats, bindings (with their rehearsal or shadow record),
 executions, and the pause switch."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -45,8 +46,9 @@ def remediation(name: str) -> Any:
         versions = list(reversed(registry.versions(s, row)))
         stats = service.stats(s, name)
         bindings = list(s.scalars(select(Binding).where(Binding.remediation == name).order_by(Binding.id)))
-    return render_template("dashboard/remediation.html", remediation=row, versions=versions, stats=stats,
-                           bindings=bindings)
+    return render_template(
+        "dashboard/remediation.html", remediation=row, versions=versions, stats=stats, bindings=bindings
+    )
 
 
 @bp.get("/remediations/<name>/versions/<number>")
@@ -62,8 +64,11 @@ def version(name: str, number: str) -> Any:
 def close_breaker(binding_id: str) -> Any:
     """Close the binding's open circuit breaker so it may run again, then go back to the remediations page."""
     number = object_id(binding_id, "binding")
-    return perform(lambda s, by, _now: binding_service.close_breaker(s, binding_id=number, by=by),
-                   f"Breaker of binding {number} closed.", url_for("dashboard.remediations"))
+    return perform(
+        lambda s, by, _now: binding_service.close_breaker(s, binding_id=number, by=by),
+        f"Breaker of binding {number} closed.",
+        url_for("dashboard.remediations"),
+    )
 
 
 def execution_conditions() -> tuple[dict[str, Any], list[Any]]:
@@ -86,8 +91,9 @@ def executions() -> Any:
         stmt = stmt.where(Execution.id < cursor)
     with db().read() as s:
         rows, next_cursor = page(list(s.scalars(stmt)), PAGE_SIZE)
-    return render_template("dashboard/executions.html", executions=rows, next_cursor=next_cursor,
-                           filters=filters, states=EXECUTION_STATES)
+    return render_template(
+        "dashboard/executions.html", executions=rows, next_cursor=next_cursor, filters=filters, states=EXECUTION_STATES
+    )
 
 
 @bp.get("/executions/<execution_id>")
@@ -104,8 +110,11 @@ def _execution_action(verb: str) -> Any:
     @require("operator")
     def view(execution_id: str) -> Any:
         number = object_id(execution_id, "execution")
-        return perform(lambda s, by, now: action(s, execution_id=number, by=by, now=now, config=cfg()),
-                       f"Execution {number}: {verb} done.", url_for("dashboard.execution", execution_id=number))
+        return perform(
+            lambda s, by, now: action(s, execution_id=number, by=by, now=now, config=cfg()),
+            f"Execution {number}: {verb} done.",
+            url_for("dashboard.execution", execution_id=number),
+        )
 
     view.__name__ = f"execution_{verb}"
     return view
@@ -120,13 +129,16 @@ for _verb in ("approve", "reject", "cancel"):
 def automation(switch: str) -> Any:
     """Pause or resume all automatic remediation (with an optional reason); 404 for any other switch."""
     if switch not in ("pause", "resume"):
-        return render_template("dashboard/error.html", status=404, title="Not Found",
-                               message=f"no automation action {switch[:40]!r}"), 404
+        return render_template(
+            "dashboard/error.html", status=404, title="Not Found", message=f"no automation action {switch[:40]!r}"
+        ), 404
     paused = switch == "pause"
     reason = request.form.get("reason", "").strip()[:1000]
-    return perform(lambda s, by, now: service.set_paused(s, paused=paused, by=by, now=now, reason=reason),
-                   "Automation paused: nothing runs automatically until resumed." if paused
-                   else "Automation resumed.", url_for("dashboard.remediations"))
+    return perform(
+        lambda s, by, now: service.set_paused(s, paused=paused, by=by, now=now, reason=reason),
+        "Automation paused: nothing runs automatically until resumed." if paused else "Automation resumed.",
+        url_for("dashboard.remediations"),
+    )
 
 
 @bp.get("/bindings/new")
@@ -186,9 +198,17 @@ def _binding_form(row: Binding | None, shown: dict[str, Any], errors: dict[str, 
     by_input, general = binding_form.split(errors)
     with db().read() as s:
         names = [r.name for r in registry.list_all(s)]
-    return render_template("dashboard/binding_form.html", binding=row, form=shown, errors=by_input,
-                           general=general, remediations=names, modes=binding_form.MODES,
-                           kinds=binding_form.KINDS, severities=binding_form.SEVERITIES), status
+    return render_template(
+        "dashboard/binding_form.html",
+        binding=row,
+        form=shown,
+        errors=by_input,
+        general=general,
+        remediations=names,
+        modes=binding_form.MODES,
+        kinds=binding_form.KINDS,
+        severities=binding_form.SEVERITIES,
+    ), status
 
 
 @bp.get("/bindings/<binding_id>")
@@ -227,17 +247,23 @@ def binding_rehearse(binding_id: str) -> Any:
 
 def _period(period: dict[str, str | None]) -> tuple[datetime, datetime]:
     now = utcnow()
-    return service_rehearsal.period(spec.moment(period["since"], "since", now),
-                                    spec.moment(period["until"], "until", now), now)
+    return service_rehearsal.period(
+        spec.moment(period["since"], "since", now), spec.moment(period["until"], "until", now), now
+    )
 
 
 def _timeline(decisions: Iterable[Rehearsed], since: datetime, until: datetime) -> dict[str, Any]:
     """Counts, the first decisions of each kind and the timeline, from one list of decisions."""
     made = list(decisions)
-    return {**replay.summarise(made, limit=LISTED_DECISIONS), "since": since, "until": until,
-            "timeline": timeline.timeline(made, since=since, until=until)}
+    return {
+        **replay.summarise(made, limit=LISTED_DECISIONS),
+        "since": since,
+        "until": until,
+        "timeline": timeline.timeline(made, since=since, until=until),
+    }
 
 
-def _binding_page(row: Binding, period: dict[str, str | None], *, status: int = 200, error: str | None = None,
-                  **shown: Any) -> Any:
+def _binding_page(
+    row: Binding, period: dict[str, str | None], *, status: int = 200, error: str | None = None, **shown: Any
+) -> Any:
     return render_template("dashboard/binding.html", binding=row, period=period, error=error, **shown), status

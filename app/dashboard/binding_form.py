@@ -4,6 +4,7 @@ Only the shape changes here (lines of name=value to a dict, JSON text to objects
 booleans); whether the values are acceptable is decided by bindings.parse, the code the API
 runs, so the dashboard cannot keep what the API refuses.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,18 @@ from app.automation.models import Binding
 MODES = ("approve", "auto", "shadow", "dry_run")
 KINDS = ("remediation", "diagnostic")
 # Inputs passed on as typed: the model converts "5" and "10m" and names what it refuses.
-PLAIN = ("name", "remediation", "mode", "kind", "cooldown", "rate_limit", "rate_window", "breaker_threshold",
-         "approval_timeout", "queue")
+PLAIN = (
+    "name",
+    "remediation",
+    "mode",
+    "kind",
+    "cooldown",
+    "rate_limit",
+    "rate_window",
+    "breaker_threshold",
+    "approval_timeout",
+    "queue",
+)
 FIELDS = (*PLAIN, "detector", "matchers", "severities", "params", "when_suspect", "enabled")
 
 
@@ -56,13 +67,24 @@ def _pairs(text: str) -> dict[str, str]:
 
 def values(b: Binding) -> dict[str, Any]:
     """A stored binding as the form's text, for the edit form."""
-    return {"name": b.name, "remediation": b.remediation, "mode": b.mode, "kind": b.kind,
-            "detector": b.detector or "", "matchers": "\n".join(f"{k}={v}" for k, v in b.matchers.items()),
-            "severities": list(b.severities), "params": json.dumps(b.params, indent=2) if b.params else "",
-            "when_suspect": json.dumps(b.when_suspect) if b.when_suspect else "",
-            "cooldown": seconds(b.cooldown_s), "rate_limit": str(b.rate_limit), "rate_window": seconds(b.rate_window_s),
-            "breaker_threshold": str(b.breaker_threshold), "approval_timeout": seconds(b.approval_timeout_s),
-            "queue": b.queue, "enabled": b.enabled}
+    return {
+        "name": b.name,
+        "remediation": b.remediation,
+        "mode": b.mode,
+        "kind": b.kind,
+        "detector": b.detector or "",
+        "matchers": "\n".join(f"{k}={v}" for k, v in b.matchers.items()),
+        "severities": list(b.severities),
+        "params": json.dumps(b.params, indent=2) if b.params else "",
+        "when_suspect": json.dumps(b.when_suspect) if b.when_suspect else "",
+        "cooldown": seconds(b.cooldown_s),
+        "rate_limit": str(b.rate_limit),
+        "rate_window": seconds(b.rate_window_s),
+        "breaker_threshold": str(b.breaker_threshold),
+        "approval_timeout": seconds(b.approval_timeout_s),
+        "queue": b.queue,
+        "enabled": b.enabled,
+    }
 
 
 def posted(form: Any) -> dict[str, Any]:
@@ -74,10 +96,24 @@ def posted(form: Any) -> dict[str, Any]:
 
 def defaults(remediation: str = "") -> dict[str, Any]:
     """A new binding's form: the model's own defaults."""
-    return {"name": "", "remediation": remediation, "mode": "approve", "kind": "remediation", "detector": "",
-            "matchers": "", "severities": [], "params": "", "when_suspect": "", "cooldown": "5m", "rate_limit": "5",
-            "rate_window": "1h", "breaker_threshold": "3", "approval_timeout": "1h", "queue": "default",
-            "enabled": True}
+    return {
+        "name": "",
+        "remediation": remediation,
+        "mode": "approve",
+        "kind": "remediation",
+        "detector": "",
+        "matchers": "",
+        "severities": [],
+        "params": "",
+        "when_suspect": "",
+        "cooldown": "5m",
+        "rate_limit": "5",
+        "rate_window": "1h",
+        "breaker_threshold": "3",
+        "approval_timeout": "1h",
+        "queue": "default",
+        "enabled": True,
+    }
 
 
 def seconds(value: float) -> str:

@@ -3,6 +3,7 @@
 Views live in the *_views modules, which add their routes to `bp`; the package's register()
 imports them before the app registers the blueprint.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,14 +22,19 @@ from app.db import utcnow
 from app.errors import NotFoundError, ServiceError
 from app.web import cfg, db
 
-bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/assets")
+bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 PUBLIC_ENDPOINTS = ("dashboard.login", "dashboard.static")
 # Only Vigil's own files: no inline script or style, nothing from another origin.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                    "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"}
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 
 for _name, _fn in display.FILTERS.items():
     bp.add_app_template_filter(_fn, _name)
@@ -63,10 +69,15 @@ def _security_headers(response: Response) -> Response:
 @bp.context_processor
 def _page_globals() -> dict[str, Any]:
     user = current_user()
-    return {"user": user, "can_act": bool(user and user.has("operator")), "csrf_token": csrf_token,
-            "automation": automation_state() if user else None, "now": utcnow(),
-            "isolation": automation_isolation.status(cfg()) if user else None,
-            "alert_duration": display.alert_duration}
+    return {
+        "user": user,
+        "can_act": bool(user and user.has("operator")),
+        "csrf_token": csrf_token,
+        "automation": automation_state() if user else None,
+        "now": utcnow(),
+        "isolation": automation_isolation.status(cfg()) if user else None,
+        "alert_duration": display.alert_duration,
+    }
 
 
 def automation_state() -> AutomationState | None:

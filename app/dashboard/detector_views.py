@@ -1,5 +1,6 @@
 """Detectors: configuration and last run, a live preview the page fetches as JSON, and a
 detector's page with its rehearsal over the metric's real history (actual vs rehearsed alerts)."""
+
 from __future__ import annotations
 
 import threading
@@ -9,12 +10,12 @@ import yaml
 from flask import current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from app.detection.models import DetectorStatus
 from app.dashboard.blueprint import bp
 from app.dashboard.display import chart_data
 from app.dashboard.rehearsal_charts import rehearsal_charts
 from app.dashboard.session import require
 from app.db import utcnow
+from app.detection.models import DetectorStatus
 from app.errors import BadRequestError, NotFoundError, ServiceError
 from app.rehearsal import detector as rehearsal
 from app.web import cfg, db
@@ -40,11 +41,25 @@ def preview_json(name: str) -> Any:
     """Fetch and analyse now, as the API's preview does; nothing is stored, no alert is raised."""
     definition = _definition(name)
     result = pipeline.run(definition, _source(definition.source), now=utcnow())
-    findings = [{"labels": f.labels, "state": f.state, "message": f.message,
-                 "chart": chart_data(f.to_dict(), threshold=f.threshold, title=name)}
-                for f in result.findings[:MAX_PREVIEW_SERIES]]
-    return jsonify({"detector": name, "error": result.error, "series": result.series_count,
-                    "points": result.points, "duration_s": result.duration_s, "findings": findings})
+    findings = [
+        {
+            "labels": f.labels,
+            "state": f.state,
+            "message": f.message,
+            "chart": chart_data(f.to_dict(), threshold=f.threshold, title=name),
+        }
+        for f in result.findings[:MAX_PREVIEW_SERIES]
+    ]
+    return jsonify(
+        {
+            "detector": name,
+            "error": result.error,
+            "series": result.series_count,
+            "points": result.points,
+            "duration_s": result.duration_s,
+            "findings": findings,
+        }
+    )
 
 
 def _definition(name: str) -> DetectorConfig:
@@ -84,8 +99,9 @@ def detector_rehearse(name: str) -> Any:
     try:
         fetched = rehearsal.history(cfg(), definition, since=since, until=until)
     except SourceError as exc:
-        return _detector_page(configured, form, error=f"source {definition.source!r} could not answer: {exc}",
-                              status=502)
+        return _detector_page(
+            configured, form, error=f"source {definition.source!r} could not answer: {exc}", status=502
+        )
     with db().read() as s:
         answer = rehearsal.replay_fetched(s, definition, fetched, since=since, until=until)
     charts = rehearsal_charts(configured, definition, fetched, answer, since=since, until=until)
@@ -101,14 +117,18 @@ def _changes(text: str) -> Any:
     except yaml.YAMLError as exc:
         raise BadRequestError(f"changes: not YAML ({str(exc).splitlines()[0]})", {"changes": "not YAML"}) from None
     if not isinstance(changes, dict):
-        raise BadRequestError("changes: expected a mapping such as  analysis: {type: threshold, above: 70}",
-                              {"changes": "expected a mapping"})
+        raise BadRequestError(
+            "changes: expected a mapping such as  analysis: {type: threshold, above: 70}",
+            {"changes": "expected a mapping"},
+        )
     return changes
 
 
-def _detector_page(definition: DetectorConfig, form: dict[str, str], *, status: int = 200,
-                   error: str | None = None, **shown: Any) -> Any:
+def _detector_page(
+    definition: DetectorConfig, form: dict[str, str], *, status: int = 200, error: str | None = None, **shown: Any
+) -> Any:
     with db().read() as s:
         last = s.get(DetectorStatus, definition.name)
-    return render_template("dashboard/detector.html", detector=definition, status=last, form=form, error=error,
-                           **shown), status
+    return render_template(
+        "dashboard/detector.html", detector=definition, status=last, form=form, error=error, **shown
+    ), status

@@ -1,4 +1,5 @@
 """How values read on the page: UTC times, short durations, compact numbers, chart data."""
+
 from __future__ import annotations
 
 import json
@@ -70,9 +71,15 @@ def chart_data(evidence: dict[str, Any], *, threshold: float | None = None, titl
     lines = [{"label": name, "value": inner[name]} for name in ("above", "below") if inner.get(name) is not None]
     if not lines and threshold is not None:
         lines = [{"label": "threshold", "value": threshold}]
-    return {"title": title, "t": t, "v": v if len(v) == len(t) else [], "thresholds": lines,
-            "change_points": points, "before": _first(inner.get("before"), evidence.get("before")),
-            "after": _first(inner.get("after"), evidence.get("after"))}
+    return {
+        "title": title,
+        "t": t,
+        "v": v if len(v) == len(t) else [],
+        "thresholds": lines,
+        "change_points": points,
+        "before": _first(inner.get("before"), evidence.get("before")),
+        "after": _first(inner.get("after"), evidence.get("after")),
+    }
 
 
 def _first(*values: Any) -> Any:
@@ -80,6 +87,11 @@ def _first(*values: Any) -> Any:
 
 
 FILTERS: dict[str, Callable[..., str]] = {
-    "v_utc": utc, "v_ago": ago, "v_duration": duration, "v_number": number, "v_percent": percent,
-    "v_json": compact_json, "v_unix": unix,
+    "v_utc": utc,
+    "v_ago": ago,
+    "v_duration": duration,
+    "v_number": number,
+    "v_percent": percent,
+    "v_json": compact_json,
+    "v_unix": unix,
 }

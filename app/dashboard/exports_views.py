@@ -1,5 +1,6 @@
 """Any list as CSV: the same filters as the page (one shared parser), newest first, streamed
 in keyset pages of 1,000 rows, at most 100,000 rows per download (`cursor` continues)."""
+
 from __future__ import annotations
 
 import json
@@ -21,11 +22,42 @@ from app.db import utcnow
 from app.reports.csvstream import MAX_ROWS, keyset, lines
 from app.web import db
 
-ALERT_COLUMNS = ("id", "detector", "severity", "state", "labels", "message", "value", "threshold", "started_at",
-                 "fired_at", "resolved_at", "acked_at", "acked_by", "source", "kind", "fingerprint")
-EXECUTION_COLUMNS = ("id", "remediation", "version", "alert_id", "state", "reason", "trigger", "triggered_by",
-                     "approved_by", "queued_at", "started_at", "finished_at", "duration_s", "exit_code", "outcome",
-                     "recovery_s")
+ALERT_COLUMNS = (
+    "id",
+    "detector",
+    "severity",
+    "state",
+    "labels",
+    "message",
+    "value",
+    "threshold",
+    "started_at",
+    "fired_at",
+    "resolved_at",
+    "acked_at",
+    "acked_by",
+    "source",
+    "kind",
+    "fingerprint",
+)
+EXECUTION_COLUMNS = (
+    "id",
+    "remediation",
+    "version",
+    "alert_id",
+    "state",
+    "reason",
+    "trigger",
+    "triggered_by",
+    "approved_by",
+    "queued_at",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "exit_code",
+    "outcome",
+    "recovery_s",
+)
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target", "details")
 
 

@@ -4,6 +4,7 @@ that says what was wrong, never a 500 and never silently ignored.
 The alerts page takes the API's parameters (`label=` repeated, with = != =~ !~, `q=`,
 `state=`, `acked=`, `detector=`, `severity=`, `since=`, `until=`, `cursor=`), plus `range=`
 and the older `labels=` (several matchers in one value) as an alias of `label=`."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
@@ -108,8 +109,10 @@ def _state(args: Mapping[str, str]) -> str:
     parts = value.split(",")
     if all(p in API_STATES for p in parts):
         return ",".join(parts)
-    bad(f"state must be one of {', '.join(STATE_CHOICES)} or a comma list of {', '.join(API_STATES)}; "
-        f"got {value[:60]!r}")
+    bad(
+        f"state must be one of {', '.join(STATE_CHOICES)} or a comma list of {', '.join(API_STATES)}; "
+        f"got {value[:60]!r}"
+    )
     return ""
 
 
@@ -135,24 +138,43 @@ class AlertFilters:
             bad("since must be earlier than until")
         label = label_args(args)
         matchers(label)
-        return cls(state=_state(args), severity=choice(args, "severity", SEVERITIES),
-                   detector=text(args, "detector"), label=label, q=search_terms(args),
-                   acked=choice(args, "acked", ("true", "false")), range=choice(args, "range", tuple(RANGES)),
-                   since=text(args, "since"), until=text(args, "until"),
-                   cursor=positive_int(args.get("cursor"), "cursor"))
+        return cls(
+            state=_state(args),
+            severity=choice(args, "severity", SEVERITIES),
+            detector=text(args, "detector"),
+            label=label,
+            q=search_terms(args),
+            acked=choice(args, "acked", ("true", "false")),
+            range=choice(args, "range", tuple(RANGES)),
+            since=text(args, "since"),
+            until=text(args, "until"),
+            cursor=positive_int(args.get("cursor"), "cursor"),
+        )
 
     def query(self, now: datetime, limit: int = PAGE_SIZE) -> AlertQuery:
         states: tuple[str, ...] = {"": (), "acked": OPEN_ALERT_STATES, "open": OPEN_ALERT_STATES}.get(
-            self.state, tuple(self.state.split(",")))
+            self.state, tuple(self.state.split(","))
+        )
         acked = True if self.state == "acked" or self.acked == "true" else False if self.acked == "false" else None
         since = utc_datetime(self.since) if self.since else None
         if self.range:
-            since = max(since, now - timedelta(seconds=RANGES[self.range])) if since \
+            since = (
+                max(since, now - timedelta(seconds=RANGES[self.range]))
+                if since
                 else now - timedelta(seconds=RANGES[self.range])
-        return AlertQuery(states=states, detector=self.detector or None, severity=self.severity or None,
-                          matchers=matchers(self.label), text=alerts.terms(self.q), since=since,
-                          until=utc_datetime(self.until) if self.until else None,
-                          acked=acked, cursor=self.cursor, limit=limit)
+            )
+        return AlertQuery(
+            states=states,
+            detector=self.detector or None,
+            severity=self.severity or None,
+            matchers=matchers(self.label),
+            text=alerts.terms(self.q),
+            since=since,
+            until=utc_datetime(self.until) if self.until else None,
+            acked=acked,
+            cursor=self.cursor,
+            limit=limit,
+        )
 
     def args(self, **changes: Any) -> dict[str, Any]:
         """Non-empty filters as query arguments, for url_for."""

@@ -1,4 +1,5 @@
 """The notification outbox: what was sent, what waits, what failed and why; retry a failed one."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,10 @@ def _filters() -> tuple[dict[str, Any], list[Any]]:
     state, channel = choice(request.args, "state", outbox.STATES), text(request.args, "channel")
     event, alert_id = text(request.args, "event"), positive_int(request.args.get("alert_id"), "alert_id")
     found = {"state": state, "channel": channel, "event": event, "alert_id": alert_id}
-    return ({k: v for k, v in found.items() if v},
-            outbox.conditions(state=state, channel=channel, event=event, alert_id=alert_id))
+    return (
+        {k: v for k, v in found.items() if v},
+        outbox.conditions(state=state, channel=channel, event=event, alert_id=alert_id),
+    )
 
 
 @bp.get("/notifications")
@@ -33,8 +36,14 @@ def notifications() -> Any:
         stmt = stmt.where(OutboxMessage.id < cursor)
     with db().read() as s:
         rows, next_cursor = page(list(s.scalars(stmt)), PAGE_SIZE)
-    return render_template("dashboard/notifications.html", messages=rows, next_cursor=next_cursor, filters=filters,
-                           states=outbox.STATES, channels=[c.name for c in cfg().channels])
+    return render_template(
+        "dashboard/notifications.html",
+        messages=rows,
+        next_cursor=next_cursor,
+        filters=filters,
+        states=outbox.STATES,
+        channels=[c.name for c in cfg().channels],
+    )
 
 
 @bp.get("/notifications.csv")
@@ -48,5 +57,8 @@ def notifications_csv() -> Any:
 def notification_retry(message_id: str) -> Any:
     """Send a failed notification again (it goes back to pending); a conflict is shown as a message."""
     number = object_id(message_id, "notification")
-    return perform(lambda s, by, now: outbox.retry(s, cfg(), message_id=number, by=by, now=now),
-                   f"Notification {number} will be sent again shortly.", url_for("dashboard.notifications"))
+    return perform(
+        lambda s, by, now: outbox.retry(s, cfg(), message_id=number, by=by, now=now),
+        f"Notification {number} will be sent again shortly.",
+        url_for("dashboard.notifications"),
+    )

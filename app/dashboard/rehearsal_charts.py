@@ -1,6 +1,7 @@
 """What the detector page draws after a rehearsal: each series of the metric (thinned to a
 few thousand points, keeping each bucket's low and high so spikes stay visible), the
 thresholds, and the alerts actually raised and rehearsed on it as time bands."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -16,8 +17,15 @@ MAX_SERIES = 6
 MAX_BUCKETS = 1200  # two points each
 
 
-def rehearsal_charts(configured: DetectorConfig, rehearsed: DetectorConfig, fetched: list[LabelledSeries],
-                     answer: dict[str, Any], *, since: datetime, until: datetime) -> dict[str, Any]:
+def rehearsal_charts(
+    configured: DetectorConfig,
+    rehearsed: DetectorConfig,
+    fetched: list[LabelledSeries],
+    answer: dict[str, Any],
+    *,
+    since: datetime,
+    until: datetime,
+) -> dict[str, Any]:
     """charts.js data per series (plus `bands`), and how many alerts fell on series not drawn."""
     actual = [p["actual"] for p in answer["same"] + answer["shifted"]] + answer["removed"]
     replayed = [p["rehearsed"] for p in answer["same"] + answer["shifted"]] + answer["added"]
@@ -27,9 +35,16 @@ def rehearsal_charts(configured: DetectorConfig, rehearsed: DetectorConfig, fetc
         fp = fingerprint(rehearsed.name, dict(series.labels))
         drawn.add(fp)
         t, v = thin(series.t_s, series.v, start, until.timestamp())
-        shown.append({"title": _title(series.labels), "t": t, "v": v, "change_points": [],
-                      "thresholds": thresholds(configured, rehearsed),
-                      "bands": {"actual": _bands(actual, fp, until), "rehearsed": _bands(replayed, fp, until)}})
+        shown.append(
+            {
+                "title": _title(series.labels),
+                "t": t,
+                "v": v,
+                "change_points": [],
+                "thresholds": thresholds(configured, rehearsed),
+                "bands": {"actual": _bands(actual, fp, until), "rehearsed": _bands(replayed, fp, until)},
+            }
+        )
     hidden = sum(1 for a in actual + replayed if a["fingerprint"] not in drawn)
     return {"series": shown, "series_total": len(fetched), "alerts_not_drawn": hidden}
 
@@ -65,9 +80,14 @@ def thresholds(configured: DetectorConfig, rehearsed: DetectorConfig) -> list[di
 
 
 def _bands(alerts: list[dict[str, Any]], fp: str, until: datetime) -> list[list[float]]:
-    return [[datetime.fromisoformat(a["start"]).timestamp(),
-             (datetime.fromisoformat(a["end"]) if a["end"] else until).timestamp()]
-            for a in alerts if a["fingerprint"] == fp]
+    return [
+        [
+            datetime.fromisoformat(a["start"]).timestamp(),
+            (datetime.fromisoformat(a["end"]) if a["end"] else until).timestamp(),
+        ]
+        for a in alerts
+        if a["fingerprint"] == fp
+    ]
 
 
 def _title(labels: Any) -> str:

@@ -1,4 +1,5 @@
 """The reports page (charts and tables over a period) and its tables as CSV."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,12 +14,40 @@ from app.reports import service
 from app.web import db
 
 TABLES = {
-    "detectors": ("detector", "alerts", "share", "critical", "warning", "info", "acked", "resolved", "mtta_s",
-                  "mttr_s"),
-    "remediations": ("remediation", "runs", "succeeded", "success_rate", "effective", "not_effective",
-                     "not_applicable", "effectiveness_rate"),
-    "volume": ("bucket_start", "critical", "warning", "info", "mtta_s", "mttr_s", "runs", "succeeded", "effective",
-               "not_effective"),
+    "detectors": (
+        "detector",
+        "alerts",
+        "share",
+        "critical",
+        "warning",
+        "info",
+        "acked",
+        "resolved",
+        "mtta_s",
+        "mttr_s",
+    ),
+    "remediations": (
+        "remediation",
+        "runs",
+        "succeeded",
+        "success_rate",
+        "effective",
+        "not_effective",
+        "not_applicable",
+        "effectiveness_rate",
+    ),
+    "volume": (
+        "bucket_start",
+        "critical",
+        "warning",
+        "info",
+        "mtta_s",
+        "mttr_s",
+        "runs",
+        "succeeded",
+        "effective",
+        "not_effective",
+    ),
 }
 
 
@@ -38,9 +67,18 @@ def report_csv(table: str) -> Any:
     """One table of the report (detectors, remediations or volume) as CSV; 404 for any other table."""
     columns = TABLES.get(table)
     if columns is None:
-        return render_template("dashboard/error.html", status=404, title="Not Found",
-                               message=f"no report table {table[:40]!r}; there are {', '.join(TABLES)}"), 404
+        return render_template(
+            "dashboard/error.html",
+            status=404,
+            title="Not Found",
+            message=f"no report table {table[:40]!r}; there are {', '.join(TABLES)}",
+        ), 404
     report = _report()
-    rows = (report["detectors"] if table == "detectors" else report["remediation_table"] if table == "remediations"
-            else service.volume_rows(report))
+    rows = (
+        report["detectors"]
+        if table == "detectors"
+        else report["remediation_table"]
+        if table == "remediations"
+        else service.volume_rows(report)
+    )
     return csv_response(f"vigil-{table}-{report['range']}", columns, ([r[c] for c in columns] for r in rows))

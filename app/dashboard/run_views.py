@@ -1,5 +1,6 @@
 """Run a remediation from a form built from its params schema, compare two versions of its
 script, and follow a running execution's output."""
+
 from __future__ import annotations
 
 import difflib
@@ -42,8 +43,9 @@ def run_submit(name: str) -> Any:
     if not errors:
         try:
             with db().write() as s:
-                execution = service.run_manually(s, name=name, params=params, alert_id=alert_id, by=actor(),
-                                                 now=utcnow())
+                execution = service.run_manually(
+                    s, name=name, params=params, alert_id=alert_id, by=actor(), now=utcnow()
+                )
                 number = execution.id
             flash(f"Execution {number} queued: {name} v{version.version}.", "ok")
             return redirect(url_for("dashboard.execution", execution_id=number))
@@ -57,8 +59,16 @@ def _form_page(name: str, version: Any, *, form: Any, errors: dict[str, str]) ->
     known = {f.error_key for f in inputs}
     # Problems the inputs cannot show (an unknown key, the object as a whole) go on top.
     general = {k: v for k, v in errors.items() if k not in known}
-    return render_template("dashboard/run.html", name=name, version=version, inputs=inputs, form=form,
-                           errors=errors, general=general, shown=schema_form.shown)
+    return render_template(
+        "dashboard/run.html",
+        name=name,
+        version=version,
+        inputs=inputs,
+        form=form,
+        errors=errors,
+        general=general,
+        shown=schema_form.shown,
+    )
 
 
 @bp.get("/remediations/<name>/diff")
@@ -73,11 +83,26 @@ def version_diff(name: str) -> Any:
         remediation = registry.get(s, name)
         old, new = registry.version(s, name, old_number), registry.version(s, name, new_number)
         numbers = [v.version for v in registry.versions(s, remediation)]
-    lines = list(difflib.unified_diff(old.script.splitlines(), new.script.splitlines(), f"v{old.version}",
-                                      f"v{new.version}", n=DIFF_CONTEXT_LINES, lineterm=""))
+    lines = list(
+        difflib.unified_diff(
+            old.script.splitlines(),
+            new.script.splitlines(),
+            f"v{old.version}",
+            f"v{new.version}",
+            n=DIFF_CONTEXT_LINES,
+            lineterm="",
+        )
+    )
     changed = [(f, getattr(old, f), getattr(new, f)) for f in MANIFEST_FIELDS if getattr(old, f) != getattr(new, f)]
-    return render_template("dashboard/diff.html", name=name, old=old, new=new, numbers=numbers,
-                           lines=[(_kind(line), line) for line in lines[2:]], changed=changed)
+    return render_template(
+        "dashboard/diff.html",
+        name=name,
+        old=old,
+        new=new,
+        numbers=numbers,
+        lines=[(_kind(line), line) for line in lines[2:]],
+        changed=changed,
+    )
 
 
 def _kind(line: str) -> str:

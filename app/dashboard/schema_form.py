@@ -5,6 +5,7 @@ whether the values are acceptable is decided by remediations.validate_params, th
 API runs, when the form is posted. A value that does not convert (letters for an integer)
 is passed on as typed, so the schema's own message names the problem.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,10 @@ def fields(schema: Mapping[str, Any]) -> list[Field]:
     """One input per top-level property, required ones first, in the schema's order otherwise."""
     properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
     required = set(schema.get("required") or ()) if isinstance(schema.get("required"), list) else set()
-    found = [_field(str(name), spec if isinstance(spec, dict) else {}, str(name) in required)
-             for name, spec in (properties or {}).items()]
+    found = [
+        _field(str(name), spec if isinstance(spec, dict) else {}, str(name) in required)
+        for name, spec in (properties or {}).items()
+    ]
     return sorted(found, key=lambda f: not f.required)
 
 
@@ -66,10 +69,19 @@ def _field(name: str, spec: Mapping[str, Any], required: bool) -> Field:
     enum: list[Any] = raw_enum if isinstance(raw_enum, list) else []
     kind = "select" if enum else _KINDS.get(str(spec.get("type")), "json")
     choices = tuple(v if isinstance(v, str) else json.dumps(v) for v in enum) if kind == "select" else ()
-    return Field(name=name, kind=kind, required=required, description=str(spec.get("description") or ""),
-                 choices=choices, enum=tuple(enum) if kind == "select" else (), default=spec.get("default"), minimum=_number(spec.get("minimum")),
-                 maximum=_number(spec.get("maximum")), max_length=_whole(spec.get("maxLength")),
-                 pattern=spec.get("pattern") if isinstance(spec.get("pattern"), str) else None)
+    return Field(
+        name=name,
+        kind=kind,
+        required=required,
+        description=str(spec.get("description") or ""),
+        choices=choices,
+        enum=tuple(enum) if kind == "select" else (),
+        default=spec.get("default"),
+        minimum=_number(spec.get("minimum")),
+        maximum=_number(spec.get("maximum")),
+        max_length=_whole(spec.get("maxLength")),
+        pattern=spec.get("pattern") if isinstance(spec.get("pattern"), str) else None,
+    )
 
 
 def _number(value: Any) -> float | None:

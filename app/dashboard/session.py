@@ -4,6 +4,7 @@ The cookie holds a random session id and the CSRF token (never the API token or 
 Every request looks the session up joined with its token (app.auth.sessions), so signing
 out, or revoking the token, ends the session for every copy of the cookie at once.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -19,11 +20,21 @@ from app.auth import sessions
 from app.auth.keys import secret_key
 from app.auth.service import Principal, Verified
 from app.db import utcnow
-from app.web import db
 from app.events import Event, publish
+from app.web import db
 
-__all__ = ["secret_key", "safe_next", "sign_in", "sign_out", "current_user", "csrf_token", "check_csrf",
-           "require", "actor", "SESSION_LIFETIME"]
+__all__ = [
+    "secret_key",
+    "safe_next",
+    "sign_in",
+    "sign_out",
+    "current_user",
+    "csrf_token",
+    "check_csrf",
+    "require",
+    "actor",
+    "SESSION_LIFETIME",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_LIFETIME = sessions.LIFETIME
@@ -38,8 +49,7 @@ def safe_next(target: str, fallback: str) -> str:
     Anything else is refused rather than repaired: "//host", "/\\host", "https://host",
     and any control character, space, backslash or non-ASCII letter anywhere.
     """
-    if (len(target) > 2000 or not target.startswith("/") or target[1:2] == "/"
-            or not set(target) <= _PATH_CHARS):
+    if len(target) > 2000 or not target.startswith("/") or target[1:2] == "/" or not set(target) <= _PATH_CHARS:
         return fallback
     return target
 
@@ -52,8 +62,9 @@ def sign_in(verified: Verified, *, client: str) -> None:
         session_id = sessions.start(s, token_id=verified.token_id, now=utcnow())
         if verified.stale:
             auth.touch(s, name)
-        publish(s, [Event("dashboard.sign_in", utcnow(), actor=name, target=f"token:{name}",
-                          details={"client": client})])
+        publish(
+            s, [Event("dashboard.sign_in", utcnow(), actor=name, target=f"token:{name}", details={"client": client})]
+        )
     session.clear()
     session.permanent = True
     session["sid"] = session_id
@@ -66,8 +77,18 @@ def sign_out(*, client: str) -> None:
     if user is not None and isinstance(session_id, str):
         with db().write() as s:
             if sessions.end(s, session_id=session_id):
-                publish(s, [Event("dashboard.sign_out", utcnow(), actor=user.name, target=f"token:{user.name}",
-                                  details={"client": client})])
+                publish(
+                    s,
+                    [
+                        Event(
+                            "dashboard.sign_out",
+                            utcnow(),
+                            actor=user.name,
+                            target=f"token:{user.name}",
+                            details={"client": client},
+                        )
+                    ],
+                )
     session.clear()
 
 
@@ -105,8 +126,9 @@ def check_csrf(submitted: str | None) -> None:
     """Abort with a 400 unless `submitted` is this session's CSRF token (the form came from our page)."""
     expected = session.get("csrf")
     if not isinstance(expected, str) or not submitted or not hmac.compare_digest(expected, submitted):
-        abort(400, "This form expired or did not come from this page (CSRF check failed). "
-                   "Reload the page and try again.")
+        abort(
+            400, "This form expired or did not come from this page (CSRF check failed). Reload the page and try again."
+        )
 
 
 def require(role: str) -> Callable[[F], F]:

@@ -1,4 +1,5 @@
 """Silences in the dashboard: the list, a create form with a live preview, expire."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -34,10 +35,10 @@ def silences() -> Any:
     cursor = positive_int(request.args.get("cursor"), "cursor")
     active = (Silence.starts_at <= now, Silence.ends_at > now) if show == "active" else ()
     with db().read() as s:
-        rows, next_cursor = page(list(s.scalars(newest_first(Silence, {"limit": PAGE_SIZE, "cursor": cursor},
-                                                             *active))), PAGE_SIZE)
-    return render_template("dashboard/silences.html", silences=rows, show=show, next_cursor=next_cursor,
-                           cursor=cursor)
+        rows, next_cursor = page(
+            list(s.scalars(newest_first(Silence, {"limit": PAGE_SIZE, "cursor": cursor}, *active))), PAGE_SIZE
+        )
+    return render_template("dashboard/silences.html", silences=rows, show=show, next_cursor=next_cursor, cursor=cursor)
 
 
 @bp.get("/silences/new")
@@ -51,8 +52,14 @@ def silence_new() -> Any:
             rows = [{"name": k, "op": "=", "value": v} for k, v in service.alert_labels(alert).items()]
     else:
         rows = _form_rows(request.args)
-    return render_template("dashboard/silence_new.html", rows=rows + [{"name": "", "op": "=", "value": ""}] * 2,
-                           ops=service.OPS, durations=DURATIONS, form=request.args, alert_id=alert_id)
+    return render_template(
+        "dashboard/silence_new.html",
+        rows=rows + [{"name": "", "op": "=", "value": ""}] * 2,
+        ops=service.OPS,
+        durations=DURATIONS,
+        form=request.args,
+        alert_id=alert_id,
+    )
 
 
 @bp.post("/silences")
@@ -69,14 +76,30 @@ def silence_create() -> Response:
         ends_at = when(form, "ends_at") or starts_at + timedelta(seconds=_duration_s(form))
         user = current_user()
         with db().write() as s:
-            silence = service.create(s, matchers=matchers, starts_at=starts_at, ends_at=ends_at,
-                                     comment=form.get("comment", "").strip()[:2000], by=actor(),
-                                     is_admin=bool(user and user.has("admin")),
-                                     max_duration_s=cfg().settings.silences.max_duration, now=now)
+            silence = service.create(
+                s,
+                matchers=matchers,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                comment=form.get("comment", "").strip()[:2000],
+                by=actor(),
+                is_admin=bool(user and user.has("admin")),
+                max_duration_s=cfg().settings.silences.max_duration,
+                now=now,
+            )
     except BadRequestError as exc:  # shown on the form again, with what was typed
-        return Response(render_template("dashboard/silence_new.html", rows=_form_rows(form) + [
-            {"name": "", "op": "=", "value": ""}], ops=service.OPS, durations=DURATIONS, form=form, error=exc.message,
-            alert_id=form.get("alert")), status=400)
+        return Response(
+            render_template(
+                "dashboard/silence_new.html",
+                rows=_form_rows(form) + [{"name": "", "op": "=", "value": ""}],
+                ops=service.OPS,
+                durations=DURATIONS,
+                form=form,
+                error=exc.message,
+                alert_id=form.get("alert"),
+            ),
+            status=400,
+        )
     flash(f"Silence {silence.id} created until {utc(silence.ends_at)}.", "ok")
     return redirect(url_for("dashboard.silences"))
 
@@ -86,8 +109,11 @@ def silence_create() -> Response:
 def silence_expire(silence_id: str) -> Response:
     """End the silence now, then go back to the silences page."""
     number = object_id(silence_id, "silence")
-    return perform(lambda s, by, now: service.expire(s, silence_id=number, by=by, now=now),
-                   f"Silence {number} expired.", url_for("dashboard.silences"))
+    return perform(
+        lambda s, by, now: service.expire(s, silence_id=number, by=by, now=now),
+        f"Silence {number} expired.",
+        url_for("dashboard.silences"),
+    )
 
 
 @bp.get("/silences/preview.json")
@@ -100,11 +126,21 @@ def silence_preview_json() -> Any:
     user = current_user()
     with db().read() as s:
         found = service.preview(s, matchers) if matchers else service.Preview([], 0, True)
-        items = [{"id": a.id, "detector": a.detector, "labels": a.labels, "severity": a.severity, "state": a.state,
-                  "url": url_for("dashboard.alert", alert_id=a.id)} for a in found.alerts]
+        items = [
+            {
+                "id": a.id,
+                "detector": a.detector,
+                "labels": a.labels,
+                "severity": a.severity,
+                "state": a.state,
+                "url": url_for("dashboard.alert", alert_id=a.id),
+            }
+            for a in found.alerts
+        ]
     reason = service.refusal(matchers, role=user.role if user else None) if matchers else "add a matcher"
-    return jsonify({"items": items, "total": found.total, "complete": found.complete, "allowed": not reason,
-                    "reason": reason})
+    return jsonify(
+        {"items": items, "total": found.total, "complete": found.complete, "allowed": not reason, "reason": reason}
+    )
 
 
 def _form_rows(form: "MultiDict[str, str] | Any") -> list[dict[str, str]]:

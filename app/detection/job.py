@@ -1,4 +1,5 @@
 """One detector run as a job: claim the slot, run the pipeline, store findings and status."""
+
 from __future__ import annotations
 
 import logging
@@ -10,11 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import metrics
-
-from app.detection import lease
 from app.alerts import service as alerts
-from app.detection.models import DetectorSlot, DetectorStatus
 from app.db import Database
+from app.detection import lease
+from app.detection.models import DetectorSlot, DetectorStatus
 from app.notify.messages import duration
 from app.reactions import react
 from config.schema import BlindAlertConfig, Config, DetectorConfig
@@ -35,10 +35,18 @@ def slot_of(definition: DetectorConfig, now: datetime) -> int:
     return round(now.timestamp() / definition.interval)
 
 
-def run(database: Database, config: Config, definition: DetectorConfig, source: Source, *, holder: str,
-        now: datetime,
-        slot: int | None, next_run_at: datetime | None = None,
-        on_queued: Callable[[], object] | None = None) -> DetectorRun | None:
+def run(
+    database: Database,
+    config: Config,
+    definition: DetectorConfig,
+    source: Source,
+    *,
+    holder: str,
+    now: datetime,
+    slot: int | None,
+    next_run_at: datetime | None = None,
+    on_queued: Callable[[], object] | None = None,
+) -> DetectorRun | None:
     """Run one detector unless another process already ran this slot or we lost the lease.
 
     A failing source or analysis is recorded on the detector's status and never raised,
@@ -54,9 +62,19 @@ def run(database: Database, config: Config, definition: DetectorConfig, source: 
             return None
     result = pipeline.run(definition, source, now=now)
     with database.write() as session:
-        transitions = [] if result.error else alerts.apply(
-            session, detector=definition.name, severity=definition.severity, static_labels=definition.labels,
-            findings=result.findings, now=now, grouping=config.settings.incidents)
+        transitions = (
+            []
+            if result.error
+            else alerts.apply(
+                session,
+                detector=definition.name,
+                severity=definition.severity,
+                static_labels=definition.labels,
+                findings=result.findings,
+                now=now,
+                grouping=config.settings.incidents,
+            )
+        )
         status = _status(session, definition.name)
         transitions += watch_blindness(session, definition, status, result, now)
         for t in transitions:
@@ -75,8 +93,12 @@ def run(database: Database, config: Config, definition: DetectorConfig, source: 
 def resolve_orphans(session: Session, config: Config, *, now: datetime) -> int:
     """At start: alerts of detectors gone from the configuration resolve ("detector removed"),
     notifying and ending pending approvals like any resolution."""
-    transitions = alerts.resolve_orphans(session, configured=[d.name for d in config.detectors],
-                                         disabled=[d.name for d in config.detectors if not d.enabled], now=now)
+    transitions = alerts.resolve_orphans(
+        session,
+        configured=[d.name for d in config.detectors],
+        disabled=[d.name for d in config.detectors if not d.enabled],
+        now=now,
+    )
     for t in transitions:
         log.info("alert resolved: its detector is no longer configured", extra={"alert": t.alert_id})
     react(session, transitions, now=now, config=config)
@@ -92,8 +114,9 @@ def _claim(session: Session, detector: str, slot: int, holder: str, now: datetim
     return True
 
 
-def watch_blindness(session: Session, definition: DetectorConfig, status: DetectorStatus, result: DetectorRun,
-                    now: datetime) -> list[alerts.Transition]:
+def watch_blindness(
+    session: Session, definition: DetectorConfig, status: DetectorStatus, result: DetectorRun, now: datetime
+) -> list[alerts.Transition]:
     """Raise or resolve the detector's `error` and `nodata` alerts (Grafana's Error and NoData).
 
     A run is failed (the source raised), empty (it answered no points) or seeing; each
@@ -105,13 +128,26 @@ def watch_blindness(session: Session, definition: DetectorConfig, status: Detect
     status.no_data_since = (status.no_data_since or now) if condition == "nodata" else None
     transitions: list[alerts.Transition] = []
     rules: tuple[tuple[Kind, BlindAlertConfig, datetime | None], ...] = (
-        ("error", definition.on_error, status.error_since), ("nodata", definition.on_no_data, status.no_data_since))
+        ("error", definition.on_error, status.error_since),
+        ("nodata", definition.on_no_data, status.no_data_since),
+    )
     for kind, rule, since in rules:
         firing = rule.alert and since is not None and _lasted(definition, rule, now - since)
-        finding = Finding(kind=kind, labels={BLIND_LABEL: kind}, state="firing" if firing else "ok",
-                          active_since=since, message=_blind_message(definition, kind, result, since, now))
-        transitions += alerts.apply(session, detector=definition.name, severity=rule.severity,
-                                    static_labels=definition.labels, findings=[finding], now=now)
+        finding = Finding(
+            kind=kind,
+            labels={BLIND_LABEL: kind},
+            state="firing" if firing else "ok",
+            active_since=since,
+            message=_blind_message(definition, kind, result, since, now),
+        )
+        transitions += alerts.apply(
+            session,
+            detector=definition.name,
+            severity=rule.severity,
+            static_labels=definition.labels,
+            findings=[finding],
+            now=now,
+        )
     return transitions
 
 
@@ -122,8 +158,9 @@ def _lasted(definition: DetectorConfig, rule: BlindAlertConfig, streak: timedelt
     return streak.total_seconds() + definition.interval / 2 >= for_s
 
 
-def _blind_message(definition: DetectorConfig, kind: str, result: DetectorRun, since: datetime | None,
-                   now: datetime) -> str:
+def _blind_message(
+    definition: DetectorConfig, kind: str, result: DetectorRun, since: datetime | None, now: datetime
+) -> str:
     lasted = duration((now - since).total_seconds()) if since else "0s"
     if kind == "error":
         return f"{definition.name}: the source has failed for {lasted}: {result.error}"
@@ -136,8 +173,7 @@ def _status(session: Session, name: str) -> DetectorStatus:
     return status
 
 
-def _record_status(status: DetectorStatus, result: DetectorRun, now: datetime,
-                   next_run_at: datetime | None) -> None:
+def _record_status(status: DetectorStatus, result: DetectorRun, now: datetime, next_run_at: datetime | None) -> None:
     status.last_run_at = now
     status.last_duration_s = result.duration_s
     status.last_error = result.error

@@ -4,6 +4,7 @@ The holder renews it; anyone may take it once it has expired. Every change is a 
 conditional UPDATE (or INSERT for the very first holder), so two processes racing for
 the lease cannot both win.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -21,13 +22,15 @@ def acquire(session: Session, *, holder: str, now: datetime, ttl_s: float) -> bo
     """Take or renew the lease; True when `holder` holds it afterwards."""
     expires = now + timedelta(seconds=ttl_s)
     renewed = session.execute(
-        update(SchedulerLease).where(SchedulerLease.name == NAME, SchedulerLease.holder == holder)
+        update(SchedulerLease)
+        .where(SchedulerLease.name == NAME, SchedulerLease.holder == holder)
         .values(expires_at=expires)
     )
     if renewed.rowcount:  # type: ignore[attr-defined]
         return True
     taken = session.execute(
-        update(SchedulerLease).where(SchedulerLease.name == NAME, SchedulerLease.expires_at < now)
+        update(SchedulerLease)
+        .where(SchedulerLease.name == NAME, SchedulerLease.expires_at < now)
         .values(holder=holder, acquired_at=now, expires_at=expires)
     )
     if taken.rowcount:  # type: ignore[attr-defined]
@@ -51,8 +54,11 @@ def holds(session: Session, *, holder: str, now: datetime) -> bool:
 def release(session: Session, *, holder: str) -> None:
     """Give up the lease at once if `holder` has it, so another scheduler can take it without waiting
     for it to expire; a no-op for anyone else."""
-    session.execute(update(SchedulerLease).where(SchedulerLease.name == NAME, SchedulerLease.holder == holder)
-                    .values(expires_at=datetime(1970, 1, 1, tzinfo=timezone.utc)))
+    session.execute(
+        update(SchedulerLease)
+        .where(SchedulerLease.name == NAME, SchedulerLease.holder == holder)
+        .values(expires_at=datetime(1970, 1, 1, tzinfo=timezone.utc))
+    )
 
 
 def current(session: Session) -> SchedulerLease | None:

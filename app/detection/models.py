@@ -1,4 +1,5 @@
 """Detector tables: each detector's last run, the run slots claimed, the scheduler lease."""
+
 from __future__ import annotations
 
 from datetime import datetime

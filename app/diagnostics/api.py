@@ -1,4 +1,5 @@
 """Diagnoses under /api/v1/alerts/<id>: read the ranked suspects, ask for a (new) run."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,21 +14,44 @@ from app.web import cfg, db
 ns = Namespace("diagnostics", description="Signals that changed with an alert, likely causes first")
 
 series_out = ns.model("DiagnosisSeries", {"t": fields.List(fields.Float), "v": fields.List(fields.Float)})
-suspect_out = ns.model("Suspect", {
-    "labels": fields.Raw, "change_at_s": fields.Float, "lead_s": fields.Float, "before": fields.Float,
-    "after": fields.Float, "effect_sigma": fields.Float, "z": fields.Float, "direction": fields.String,
-    "score": fields.Float, "series": fields.Nested(series_out),
-})
-diagnosis_out = ns.model("Diagnosis", {
-    "alert_id": fields.Integer, "state": fields.String(enum=["queued", "running", "done", "failed"]),
-    "requested_at": fields.String, "requested_by": fields.String, "not_before": fields.String,
-    "started_at": fields.String, "finished_at": fields.String, "error": fields.String,
-    "runner": fields.String(description="who holds or ran it: the scheduler, \"rq\" (handed to Redis Queue) "
-                                        "or \"rq-worker:<name>\""),
-    "signals": fields.Integer, "analysed": fields.Integer, "changed": fields.Integer,
-    "fetch_s": fields.Float, "analyse_s": fields.Float, "window": fields.Raw,
-    "suspects": fields.List(fields.Nested(suspect_out)),
-})
+suspect_out = ns.model(
+    "Suspect",
+    {
+        "labels": fields.Raw,
+        "change_at_s": fields.Float,
+        "lead_s": fields.Float,
+        "before": fields.Float,
+        "after": fields.Float,
+        "effect_sigma": fields.Float,
+        "z": fields.Float,
+        "direction": fields.String,
+        "score": fields.Float,
+        "series": fields.Nested(series_out),
+    },
+)
+diagnosis_out = ns.model(
+    "Diagnosis",
+    {
+        "alert_id": fields.Integer,
+        "state": fields.String(enum=["queued", "running", "done", "failed"]),
+        "requested_at": fields.String,
+        "requested_by": fields.String,
+        "not_before": fields.String,
+        "started_at": fields.String,
+        "finished_at": fields.String,
+        "error": fields.String,
+        "runner": fields.String(
+            description='who holds or ran it: the scheduler, "rq" (handed to Redis Queue) or "rq-worker:<name>"'
+        ),
+        "signals": fields.Integer,
+        "analysed": fields.Integer,
+        "changed": fields.Integer,
+        "fetch_s": fields.Float,
+        "analyse_s": fields.Float,
+        "window": fields.Raw,
+        "suspects": fields.List(fields.Nested(suspect_out)),
+    },
+)
 
 
 @ns.route("/<int:alert_id>/diagnosis")

@@ -1,4 +1,5 @@
 """The diagnoses table: one row per diagnosed alert, with its ranked suspects."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,7 +24,9 @@ class Diagnosis(Base):
     state: Mapped[str] = mapped_column(String(16))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     requested_by: Mapped[str] = mapped_column(String(64))
-    not_before: Mapped[datetime] = mapped_column(UTCDateTime)  # the window [start - lookback, start + after] is complete
+    not_before: Mapped[datetime] = mapped_column(
+        UTCDateTime
+    )  # the window [start - lookback, start + after] is complete
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)  # see service.REMOTE
@@ -39,10 +42,21 @@ class Diagnosis(Base):
 
     def as_dict(self) -> dict[str, Any]:
         result = self.result or {}
-        return {"alert_id": self.alert_id, "state": self.state, "requested_at": iso(self.requested_at),
-                "requested_by": self.requested_by, "not_before": iso(self.not_before),
-                "started_at": iso(self.started_at), "finished_at": iso(self.finished_at), "error": self.error,
-                "runner": self.claimed_by,
-                "signals": self.signals, "analysed": self.analysed, "changed": self.changed,
-                "fetch_s": self.fetch_s, "analyse_s": self.analyse_s,
-                "window": result.get("window"), "suspects": result.get("suspects", [])}
+        return {
+            "alert_id": self.alert_id,
+            "state": self.state,
+            "requested_at": iso(self.requested_at),
+            "requested_by": self.requested_by,
+            "not_before": iso(self.not_before),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "error": self.error,
+            "runner": self.claimed_by,
+            "signals": self.signals,
+            "analysed": self.analysed,
+            "changed": self.changed,
+            "fetch_s": self.fetch_s,
+            "analyse_s": self.analyse_s,
+            "window": result.get("window"),
+            "suspects": result.get("suspects", []),
+        }

@@ -8,6 +8,7 @@ diagnoses stay in its thread. A job that is lost (gone from Redis, failed, its w
 heartbeats stopped, or not started within START_TIMEOUT_S) makes the row queued again
 for a new attempt, and after MAX_ATTEMPTS failed with the reason.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,9 +20,9 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from remediations.backends.rq import DEAD_JOB, worker_silence
 from app.diagnostics import service
 from app.diagnostics.models import Diagnosis
+from remediations.backends.rq import DEAD_JOB, worker_silence
 
 log = logging.getLogger("vigil.diagnostics")
 
@@ -47,8 +48,15 @@ class RemoteDiagnoses:
     def enqueue(self, diagnosis_id: int, attempt: int) -> None:
         """Raises redis' errors when Redis is away (the caller hands the row back)."""
         queue = Queue(self.queue, connection=self.redis, serializer=JSONSerializer)
-        queue.enqueue("app.worker.diagnose", diagnosis_id, attempt, job_id=job_id(diagnosis_id, attempt),
-                      job_timeout=JOB_TIMEOUT_S, result_ttl=3600, failure_ttl=86400)
+        queue.enqueue(
+            "app.worker.diagnose",
+            diagnosis_id,
+            attempt,
+            job_id=job_id(diagnosis_id, attempt),
+            job_timeout=JOB_TIMEOUT_S,
+            result_ttl=3600,
+            failure_ttl=86400,
+        )
 
     def lost(self, row: Diagnosis, now: datetime) -> str | None:
         """Why the RQ job holding `row` will never finish it, or None while it still may."""
@@ -66,5 +74,5 @@ class RemoteDiagnoses:
             if waited > START_TIMEOUT_S:
                 return f"no RQ worker started it within {START_TIMEOUT_S:g}s (queue {self.queue!r})"
             return None
-        name = (row.claimed_by or "")[len(service.WORKER_PREFIX):]
+        name = (row.claimed_by or "")[len(service.WORKER_PREFIX) :]
         return worker_silence(self.redis, name, now)

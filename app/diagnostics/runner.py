@@ -4,6 +4,7 @@ Used by the scheduler's diagnosis thread (app.diagnostics.worker) and by RQ work
 (app.worker.diagnose) alike. The database is touched only to read the job and to store
 the outcome; nothing is held open while fetching.
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,15 @@ class DiagnosisRunner:
         holder: who claims rows (the scheduler's lease holder id, or "rq-worker:<name>").
     """
 
-    def __init__(self, database: Database, config: Config, sources: Mapping[str, Source], *, holder: str,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        database: Database,
+        config: Config,
+        sources: Mapping[str, Source],
+        *,
+        holder: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.database, self.config, self.sources = database, config, sources
         self.holder, self.clock = holder, clock
 
@@ -60,18 +68,29 @@ class DiagnosisRunner:
             log.exception("diagnosis failed", extra={"diagnosis": diagnosis_id})
             return self._fail(diagnosis_id, f"internal error: {exc}")
         with self.database.write() as session:
-            self._announce(session, service.complete(session, diagnosis_id=diagnosis_id, now=self.clock(),
-                                                     holder=self.holder, **outcome))
+            self._announce(
+                session,
+                service.complete(session, diagnosis_id=diagnosis_id, now=self.clock(), holder=self.holder, **outcome),
+            )
             self._summarise(session, diagnosis_id)
-        log.info("diagnosis done", extra={"diagnosis": diagnosis_id, "by": self.holder, "signals": outcome["signals"],
-                                          "fetch_s": round(outcome["fetch_s"], 2),
-                                          "analyse_s": round(outcome["analyse_s"], 2)})
+        log.info(
+            "diagnosis done",
+            extra={
+                "diagnosis": diagnosis_id,
+                "by": self.holder,
+                "signals": outcome["signals"],
+                "fetch_s": round(outcome["fetch_s"], 2),
+                "analyse_s": round(outcome["analyse_s"], 2),
+            },
+        )
         return "done"
 
     def _fail(self, diagnosis_id: int, error: str) -> str:
         with self.database.write() as session:
-            self._announce(session, service.fail(session, diagnosis_id=diagnosis_id, now=self.clock(), error=error,
-                                                 holder=self.holder))
+            self._announce(
+                session,
+                service.fail(session, diagnosis_id=diagnosis_id, now=self.clock(), error=error, holder=self.holder),
+            )
         return "failed"
 
     def _announce(self, session: Any, executions: list[Any]) -> None:
@@ -87,13 +106,18 @@ class DiagnosisRunner:
         done = row is not None and row.state == "done" and row.claimed_by == self.holder
         alert = session.get(Alert, row.alert_id) if done else None
         now = self.clock()
-        if alert is not None and silences.silenced_by(session, {**alert.labels, "detector": alert.detector}, now) is None:
+        if (
+            alert is not None
+            and silences.silenced_by(session, {**alert.labels, "detector": alert.detector}, now) is None
+        ):
             suspects = (row.result or {}).get("suspects", [])
-            publish(session, [Event("alert.suspects", now, alert=alert, details={"suspects": suspects})],
-                    config=self.config)
+            publish(
+                session, [Event("alert.suspects", now, alert=alert, details={"suspects": suspects})], config=self.config
+            )
 
-    def _diagnose(self, cfg: DiagnoseConfig, source_name: str, labels: dict[str, str], started_at: datetime,
-                  direction: int) -> dict[str, Any]:
+    def _diagnose(
+        self, cfg: DiagnoseConfig, source_name: str, labels: dict[str, str], started_at: datetime, direction: int
+    ) -> dict[str, Any]:
         source_cfg = self.config.source(source_name)
         start, end = started_at - timedelta(seconds=cfg.lookback), started_at + timedelta(seconds=cfg.after)
         step_s = signals.step_for(cfg)
@@ -101,30 +125,53 @@ class DiagnosisRunner:
         if isinstance(source_cfg, ScrapeSource) and not cfg.queries:
             series, truncated = self._scrape_history(source_cfg, start, end, cfg.max_signals)
         else:
-            series, truncated = signals.fetch(self._source(source_cfg, cfg), signals.queries_for(cfg, source_cfg),
-                                              start=start, end=end, step_s=step_s, max_signals=cfg.max_signals)
+            series, truncated = signals.fetch(
+                self._source(source_cfg, cfg),
+                signals.queries_for(cfg, source_cfg),
+                start=start,
+                end=end,
+                step_s=step_s,
+                max_signals=cfg.max_signals,
+            )
         fetched = time.monotonic()
-        result = signals.rank_for_alert(series, labels, start_s=started_at.timestamp(), direction=direction,
-                                        top=cfg.top)
+        result = signals.rank_for_alert(
+            series, labels, start_s=started_at.timestamp(), direction=direction, top=cfg.top
+        )
         done = time.monotonic()
-        window = {"start": iso(start), "end": iso(end), "alert_start": iso(started_at), "step_s": step_s,
-                  "direction": direction, "truncated": truncated}
-        return {"signals": len(series), "analysed": result.analysed, "changed": result.changed,
-                "fetch_s": round(fetched - began, 4), "analyse_s": round(done - fetched, 4),
-                "result": {"window": window, "suspects": [s.as_dict() for s in result.suspects]}}
+        window = {
+            "start": iso(start),
+            "end": iso(end),
+            "alert_start": iso(started_at),
+            "step_s": step_s,
+            "direction": direction,
+            "truncated": truncated,
+        }
+        return {
+            "signals": len(series),
+            "analysed": result.analysed,
+            "changed": result.changed,
+            "fetch_s": round(fetched - began, 4),
+            "analyse_s": round(done - fetched, 4),
+            "result": {"window": window, "suspects": [s.as_dict() for s in result.suspects]},
+        }
 
-    def _scrape_history(self, source_cfg: ScrapeSource, start: datetime, end: datetime,
-                        max_signals: int) -> tuple[list[LabelledSeries], bool]:
+    def _scrape_history(
+        self, source_cfg: ScrapeSource, start: datetime, end: datetime, max_signals: int
+    ) -> tuple[list[LabelledSeries], bool]:
         """Every series of a scrape target from the ring its source keeps in this process."""
         history = getattr(self.sources.get(source_cfg.name), "history", None)
         where = f'scrape source "{source_cfg.name}"'
         if history is None:
-            raise SourceError(f"{where} keeps no history of all its series in this process", source=source_cfg.name,
-                              permanent=True)
+            raise SourceError(
+                f"{where} keeps no history of all its series in this process", source=source_cfg.name, permanent=True
+            )
         series, dropped = history.series(start.timestamp(), end.timestamp())
         if not series:
-            raise SourceError(f"{where} has no scrape between {iso(start)} and {iso(end)} (it is scraped when a "
-                              "detector using it runs; older scrapes leave its bounded history)", source=source_cfg.name)
+            raise SourceError(
+                f"{where} has no scrape between {iso(start)} and {iso(end)} (it is scraped when a "
+                "detector using it runs; older scrapes leave its bounded history)",
+                source=source_cfg.name,
+            )
         return series[:max_signals], dropped > 0 or len(series) > max_signals
 
     def _source(self, source_cfg: SourceConfig, cfg: DiagnoseConfig) -> Source:
@@ -147,8 +194,9 @@ def runs_anywhere(config: Config, alert: Alert | None) -> bool:
     return source is None or source.type not in ("scrape", "host")
 
 
-def _job(session: Any, config: Config, diagnosis_id: int) -> tuple[DiagnoseConfig, str, dict[str, str], datetime,
-                                                                      int] | None:
+def _job(
+    session: Any, config: Config, diagnosis_id: int
+) -> tuple[DiagnoseConfig, str, dict[str, str], datetime, int] | None:
     row = session.get(Diagnosis, diagnosis_id)
     alert = session.get(Alert, row.alert_id) if row is not None else None
     cfg = service.settings_for(config, alert) if alert is not None else None

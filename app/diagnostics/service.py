@@ -5,6 +5,7 @@ is `claimed_by`: None (waiting), the scheduler's holder id (run in its thread), 
 (handed to Redis Queue, backend rq) or "rq-worker:<name>" (running on that worker). Every
 claim is one conditional UPDATE, so a scheduler and a worker never both run it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -47,8 +48,11 @@ def request(session: Session, config: Config, *, alert_id: int, by: str, now: da
     alert = get_or_404(session, Alert, alert_id, "alert")
     cfg = settings_for(config, alert)
     if cfg is None:
-        raise ConflictError(f"alert {alert_id} cannot be diagnosed: detector {alert.detector!r} has no diagnose: "
-                            "block in the configuration", {"alert_id": "its detector has no diagnose: block"})
+        raise ConflictError(
+            f"alert {alert_id} cannot be diagnosed: detector {alert.detector!r} has no diagnose: "
+            "block in the configuration",
+            {"alert_id": "its detector has no diagnose: block"},
+        )
     row = _queue(session, alert, cfg, by=by, now=now)
     publish(session, [Event("alert.diagnose", now, actor=by, target=f"alert:{alert_id}")])
     return row
@@ -81,14 +85,16 @@ WORKER_PREFIX = "rq-worker:"
 def claim(session: Session, *, holder: str, now: datetime) -> int | None:
     """Take the oldest queued diagnosis whose window is complete; its id, or None."""
     candidate = next_due(session, now=now)
-    return candidate if candidate is not None and take(session, diagnosis_id=candidate, holder=holder,
-                                                       now=now) else None
+    return (
+        candidate if candidate is not None and take(session, diagnosis_id=candidate, holder=holder, now=now) else None
+    )
 
 
 def next_due(session: Session, *, now: datetime, skip: Collection[int] = ()) -> int | None:
     """The oldest queued diagnosis whose window is complete and nobody holds (not in `skip`)."""
-    query = select(Diagnosis.id).where(Diagnosis.state == "queued", Diagnosis.not_before <= now,
-                                       Diagnosis.claimed_by.is_(None))
+    query = select(Diagnosis.id).where(
+        Diagnosis.state == "queued", Diagnosis.not_before <= now, Diagnosis.claimed_by.is_(None)
+    )
     if skip:
         query = query.where(Diagnosis.id.not_in(list(skip)))
     return session.scalar(query.order_by(Diagnosis.id).limit(1))
@@ -97,9 +103,16 @@ def next_due(session: Session, *, now: datetime, skip: Collection[int] = ()) -> 
 def take(session: Session, *, diagnosis_id: int, holder: str, now: datetime) -> bool:
     """queued -> running here (the scheduler's thread); False when someone else has it."""
     # The state in the WHERE makes the claim exclusive whatever the isolation level.
-    return _rowcount(session.execute(update(Diagnosis).where(
-        Diagnosis.id == diagnosis_id, Diagnosis.state == "queued", Diagnosis.claimed_by.is_(None))
-        .values(state="running", started_at=now, claimed_by=holder))) == 1
+    return (
+        _rowcount(
+            session.execute(
+                update(Diagnosis)
+                .where(Diagnosis.id == diagnosis_id, Diagnosis.state == "queued", Diagnosis.claimed_by.is_(None))
+                .values(state="running", started_at=now, claimed_by=holder)
+            )
+        )
+        == 1
+    )
 
 
 def hand_over(session: Session, *, diagnosis_id: int, now: datetime) -> int | None:
@@ -108,35 +121,62 @@ def hand_over(session: Session, *, diagnosis_id: int, now: datetime) -> int | No
     if row is None:
         return None
     attempt = row.attempts + 1
-    taken = session.execute(update(Diagnosis).where(
-        Diagnosis.id == diagnosis_id, Diagnosis.state == "queued", Diagnosis.claimed_by.is_(None),
-        Diagnosis.attempts == row.attempts).values(claimed_by=REMOTE, dispatched_at=now, attempts=attempt))
+    taken = session.execute(
+        update(Diagnosis)
+        .where(
+            Diagnosis.id == diagnosis_id,
+            Diagnosis.state == "queued",
+            Diagnosis.claimed_by.is_(None),
+            Diagnosis.attempts == row.attempts,
+        )
+        .values(claimed_by=REMOTE, dispatched_at=now, attempts=attempt)
+    )
     return attempt if _rowcount(taken) == 1 else None
 
 
 def hand_back(session: Session, *, diagnosis_id: int, attempt: int) -> None:
     """The job could not be enqueued (Redis away): the row waits for the next pass."""
-    session.execute(update(Diagnosis).where(Diagnosis.id == diagnosis_id, Diagnosis.claimed_by == REMOTE,
-                                            Diagnosis.attempts == attempt)
-                    .values(claimed_by=None, dispatched_at=None, attempts=attempt - 1))
+    session.execute(
+        update(Diagnosis)
+        .where(Diagnosis.id == diagnosis_id, Diagnosis.claimed_by == REMOTE, Diagnosis.attempts == attempt)
+        .values(claimed_by=None, dispatched_at=None, attempts=attempt - 1)
+    )
 
 
 def start_remote(session: Session, *, diagnosis_id: int, attempt: int, holder: str, now: datetime) -> bool:
     """An RQ worker's claim: only the job of the row's latest hand-over may start it, once."""
-    return _rowcount(session.execute(update(Diagnosis).where(
-        Diagnosis.id == diagnosis_id, Diagnosis.state == "queued", Diagnosis.claimed_by == REMOTE,
-        Diagnosis.attempts == attempt).values(state="running", started_at=now, claimed_by=holder))) == 1
+    return (
+        _rowcount(
+            session.execute(
+                update(Diagnosis)
+                .where(
+                    Diagnosis.id == diagnosis_id,
+                    Diagnosis.state == "queued",
+                    Diagnosis.claimed_by == REMOTE,
+                    Diagnosis.attempts == attempt,
+                )
+                .values(state="running", started_at=now, claimed_by=holder)
+            )
+        )
+        == 1
+    )
 
 
 def remote(session: Session) -> list[Diagnosis]:
     """Rows an RQ job holds: handed over, or running on a worker (for reconciliation)."""
-    return list(session.scalars(select(Diagnosis).where(
-        ((Diagnosis.state == "queued") & (Diagnosis.claimed_by == REMOTE))
-        | ((Diagnosis.state == "running") & Diagnosis.claimed_by.like(f"{WORKER_PREFIX}%")))))
+    return list(
+        session.scalars(
+            select(Diagnosis).where(
+                ((Diagnosis.state == "queued") & (Diagnosis.claimed_by == REMOTE))
+                | ((Diagnosis.state == "running") & Diagnosis.claimed_by.like(f"{WORKER_PREFIX}%"))
+            )
+        )
+    )
 
 
-def retry_or_fail(session: Session, *, diagnosis_id: int, reason: str, now: datetime,
-                  max_attempts: int) -> list[Execution]:
+def retry_or_fail(
+    session: Session, *, diagnosis_id: int, reason: str, now: datetime, max_attempts: int
+) -> list[Execution]:
     """A lost RQ job: queue the row again (its next job is a new attempt), or fail it with the
     reason once max_attempts hand-overs were lost. Returns the executions a failure decided."""
     row = session.get(Diagnosis, diagnosis_id)
@@ -155,12 +195,19 @@ def recover(session: Session, *, remote_backend: bool = False) -> int:
     """On take-over: requeue diagnoses left running by a scheduler that went away. Rows RQ
     holds are reconciled from RQ's records instead, unless the backend is no longer rq."""
     local = Diagnosis.claimed_by.is_(None) | ~Diagnosis.claimed_by.like(f"{WORKER_PREFIX}%")
-    requeued = _rowcount(session.execute(update(Diagnosis).where(Diagnosis.state == "running", local)
-                                         .values(state="queued", claimed_by=None)))
+    requeued = _rowcount(
+        session.execute(
+            update(Diagnosis).where(Diagnosis.state == "running", local).values(state="queued", claimed_by=None)
+        )
+    )
     if not remote_backend:
-        requeued += _rowcount(session.execute(update(Diagnosis).where(
-            Diagnosis.state.in_(("queued", "running")), Diagnosis.claimed_by.is_not(None))
-            .values(state="queued", claimed_by=None)))
+        requeued += _rowcount(
+            session.execute(
+                update(Diagnosis)
+                .where(Diagnosis.state.in_(("queued", "running")), Diagnosis.claimed_by.is_not(None))
+                .values(state="queued", claimed_by=None)
+            )
+        )
     return requeued
 
 
@@ -168,8 +215,19 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount or 0)  # an UPDATE's CursorResult (typed as a plain Result)
 
 
-def complete(session: Session, *, diagnosis_id: int, now: datetime, signals: int, analysed: int, changed: int,
-             fetch_s: float, analyse_s: float, result: dict[str, Any], holder: str | None = None) -> list[Execution]:
+def complete(
+    session: Session,
+    *,
+    diagnosis_id: int,
+    now: datetime,
+    signals: int,
+    analysed: int,
+    changed: int,
+    fetch_s: float,
+    analyse_s: float,
+    result: dict[str, Any],
+    holder: str | None = None,
+) -> list[Execution]:
     """Store the result; the bindings waiting for it (when_suspect) are decided: their executions.
 
     With `holder`, only that claim's result is kept (a job handed over again meanwhile is
@@ -185,8 +243,9 @@ def complete(session: Session, *, diagnosis_id: int, now: datetime, signals: int
     return _decide_waiting(session, row, result.get("suspects", []), now=now)
 
 
-def fail(session: Session, *, diagnosis_id: int, now: datetime, error: str,
-         holder: str | None = None) -> list[Execution]:
+def fail(
+    session: Session, *, diagnosis_id: int, now: datetime, error: str, holder: str | None = None
+) -> list[Execution]:
     """Mark a running diagnosis failed with `error`; the when_suspect bindings waiting for it are
     decided without suspects, and their executions returned. Ignored (no executions) when the
     row is no longer running, or, with `holder`, no longer that claim's."""
@@ -197,8 +256,9 @@ def fail(session: Session, *, diagnosis_id: int, now: datetime, error: str,
     return _decide_waiting(session, row, None, now=now)
 
 
-def _decide_waiting(session: Session, row: Diagnosis, suspects: list[dict[str, Any]] | None, *,
-                    now: datetime) -> list[Execution]:
+def _decide_waiting(
+    session: Session, row: Diagnosis, suspects: list[dict[str, Any]] | None, *, now: datetime
+) -> list[Execution]:
     alert = session.get(Alert, row.alert_id)
     return automation.on_diagnosed(session, alert, suspects, now=now) if alert is not None else []
 

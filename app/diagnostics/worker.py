@@ -6,6 +6,7 @@ hold up alert processing or notifications. With `settings.automation.backend: rq
 thread hands the diagnoses any process can fetch to Redis Queue instead of running them
 (app.diagnostics.remote), and reconciles the jobs that were lost.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,16 @@ class DiagnosisWorker(DiagnosisRunner):
         remote: the RQ hand-over; by default from the configuration (remote_for).
     """
 
-    def __init__(self, database: Database, config: Config, sources: Mapping[str, Source], *, holder: str,
-                 clock: Callable[[], datetime] = utcnow, remote: RemoteDiagnoses | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        config: Config,
+        sources: Mapping[str, Source],
+        *,
+        holder: str,
+        clock: Callable[[], datetime] = utcnow,
+        remote: RemoteDiagnoses | None = None,
+    ) -> None:
         super().__init__(database, config, sources, holder=holder, clock=clock)
         self.remote = remote if remote is not None else remote_for(config)
         self._last_reconcile: datetime | None = None
@@ -83,8 +92,9 @@ class DiagnosisWorker(DiagnosisRunner):
                 if candidate is None:
                     return ran
                 handed = self._hand_over(session, candidate)
-                taken = handed is None and service.take(session, diagnosis_id=candidate, holder=self.holder,
-                                                        now=self.clock())
+                taken = handed is None and service.take(
+                    session, diagnosis_id=candidate, holder=self.holder, now=self.clock()
+                )
             if handed is not None:
                 if not self._enqueue(candidate, handed):
                     waiting.add(candidate)  # Redis is away: it waits for the next pass, the others go on
@@ -108,8 +118,9 @@ class DiagnosisWorker(DiagnosisRunner):
         try:
             self.remote.enqueue(diagnosis_id, attempt)
         except Exception as exc:  # redis' errors; the row goes back to waiting
-            log.warning("diagnosis could not be enqueued on RQ",
-                        extra={"diagnosis": diagnosis_id, "error": type(exc).__name__})
+            log.warning(
+                "diagnosis could not be enqueued on RQ", extra={"diagnosis": diagnosis_id, "error": type(exc).__name__}
+            )
             with self.database.write() as session:
                 service.hand_back(session, diagnosis_id=diagnosis_id, attempt=attempt)
             return False
@@ -133,9 +144,14 @@ class DiagnosisWorker(DiagnosisRunner):
                 reason = self.remote.lost(row, now)
                 if reason is None:
                     continue
-                log.warning("diagnosis job lost",
-                            extra={"diagnosis": row.id, "attempt": row.attempts, "reason": reason})
-                self._announce(session, service.retry_or_fail(session, diagnosis_id=row.id, reason=reason, now=now,
-                                                              max_attempts=MAX_ATTEMPTS))
+                log.warning(
+                    "diagnosis job lost", extra={"diagnosis": row.id, "attempt": row.attempts, "reason": reason}
+                )
+                self._announce(
+                    session,
+                    service.retry_or_fail(
+                        session, diagnosis_id=row.id, reason=reason, now=now, max_attempts=MAX_ATTEMPTS
+                    ),
+                )
                 count += 1
         return count

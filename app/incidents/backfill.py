@@ -9,6 +9,7 @@ time order: an incident that is open at a firing, or resolved at r, is one whose
 latest resolution is later than that firing, or is r. So each batch commits incidents in the
 state the live path would have left them, and a run stopped half way resumes where it was.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,8 +36,9 @@ class Backfilled:
     touched: set[int] = field(default_factory=set)  # every incident an alert joined, new or not
 
 
-def backfill(database: Database, *, settings: IncidentSettings, since: datetime | None = None,
-             batch: int = BATCH) -> Backfilled:
+def backfill(
+    database: Database, *, settings: IncidentSettings, since: datetime | None = None, batch: int = BATCH
+) -> Backfilled:
     """Fold every alert that fired (since `since`) and has no incident, a batch per transaction,
     so the scheduler and web workers wait for one batch at most. A second run finds nothing."""
     done = Backfilled()
@@ -54,8 +56,9 @@ def backfill(database: Database, *, settings: IncidentSettings, since: datetime 
             return done
 
 
-def _unfolded(session: Session, *, since: datetime | None, after: tuple[datetime, int] | None,
-              limit: int) -> list[Alert]:
+def _unfolded(
+    session: Session, *, since: datetime | None, after: tuple[datetime, int] | None, limit: int
+) -> list[Alert]:
     """The next alerts to fold in firing order (ix_alerts_fired_at_id). Locked on PostgreSQL so
     a resolution arriving meanwhile waits for the batch and then finds the alert's incident."""
     stmt = select(Alert).where(Alert.incident_id.is_(None), Alert.fired_at.is_not(None))
@@ -74,8 +77,12 @@ def fold(session: Session, alert: Alert, settings: IncidentSettings, done: Backf
     key = service.group_key(values)
     # The group's newest incident that had started by then: incidents the live path made since
     # 0017 are later than any alert stored before it, and must not take old alerts in.
-    incident = session.scalar(select(Incident).where(Incident.group_key == key, Incident.started_at <= fired_at)
-                              .order_by(Incident.id.desc()).limit(1))
+    incident = session.scalar(
+        select(Incident)
+        .where(Incident.group_key == key, Incident.started_at <= fired_at)
+        .order_by(Incident.id.desc())
+        .limit(1)
+    )
     if incident is None or not service.joins(incident, alert, settings.window):
         incident = service.opened(session, alert, values, key, fired_at)
         done.opened += 1

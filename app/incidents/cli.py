@@ -1,4 +1,5 @@
 """`vigil incidents backfill [--since 30d]`: fold alerts stored before incidents existed."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,12 +30,28 @@ def main(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         done = backfill.backfill(database, settings=config.settings.incidents, since=since)
         if done.alerts:
             with database.write() as session:
-                publish(session, [Event("incidents.backfill", utcnow(), actor="cli", target="incidents",
-                                        details={"alerts": done.alerts, "incidents": len(done.touched),
-                                                 "new": done.opened, "since": since.isoformat() if since else None})])
+                publish(
+                    session,
+                    [
+                        Event(
+                            "incidents.backfill",
+                            utcnow(),
+                            actor="cli",
+                            target="incidents",
+                            details={
+                                "alerts": done.alerts,
+                                "incidents": len(done.touched),
+                                "new": done.opened,
+                                "since": since.isoformat() if since else None,
+                            },
+                        )
+                    ],
+                )
     finally:
         database.dispose()
     joined = len(done.touched) - done.opened
-    print(f"folded {done.alerts} alert{'s' if done.alerts != 1 else ''} into {len(done.touched)} "
-          f"incident{'s' if len(done.touched) != 1 else ''} ({done.opened} new, {joined} existing)")
+    print(
+        f"folded {done.alerts} alert{'s' if done.alerts != 1 else ''} into {len(done.touched)} "
+        f"incident{'s' if len(done.touched) != 1 else ''} ({done.opened} new, {joined} existing)"
+    )
     return 0

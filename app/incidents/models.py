@@ -1,4 +1,5 @@
 """The incidents table: alerts of one group folded together."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -42,7 +43,15 @@ class Incident(Base):
     open_count: Mapped[int] = mapped_column(Integer, default=0)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "detector": self.detector, "group_labels": self.group_labels,
-                "severity": self.severity, "state": self.state, "started_at": iso(self.started_at),
-                "updated_at": iso(self.updated_at), "resolved_at": iso(self.resolved_at),
-                "alert_count": self.alert_count, "open_count": self.open_count}
+        return {
+            "id": self.id,
+            "detector": self.detector,
+            "group_labels": self.group_labels,
+            "severity": self.severity,
+            "state": self.state,
+            "started_at": iso(self.started_at),
+            "updated_at": iso(self.updated_at),
+            "resolved_at": iso(self.resolved_at),
+            "alert_count": self.alert_count,
+            "open_count": self.open_count,
+        }

@@ -7,6 +7,7 @@ alerts per request. A group is the alert's values of `settings.incidents.group_b
 ("detector" is its detector, other names labels); an alert lacking one of those labels is
 grouped by detector instead, so label-less alerts of unrelated detectors never fold.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,9 @@ def group_key(values: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(sorted(values.items()), ensure_ascii=False).encode()).hexdigest()
 
 
-def track(session: Session, alert: Alert, *, event: str, now: datetime,
-          settings: IncidentSettings = DEFAULT_SETTINGS) -> None:
+def track(
+    session: Session, alert: Alert, *, event: str, now: datetime, settings: IncidentSettings = DEFAULT_SETTINGS
+) -> None:
     """Keep the alert's incident in step with one transition of the alert ('firing',
     'resolved', 'cancelled'...; others change nothing)."""
     if event == "firing" and alert.incident_id is None:
@@ -55,8 +57,9 @@ def track(session: Session, alert: Alert, *, event: str, now: datetime,
 def _attach(session: Session, alert: Alert, now: datetime, settings: IncidentSettings) -> None:
     values = group_of(alert, settings.group_by)
     key = group_key(values)
-    newest = session.scalar(select(Incident).where(Incident.group_key == key)
-                            .order_by(Incident.id.desc()).limit(1).with_for_update())
+    newest = session.scalar(
+        select(Incident).where(Incident.group_key == key).order_by(Incident.id.desc()).limit(1).with_for_update()
+    )
     incident = newest if newest is not None and joins(newest, alert, settings.window) else _open_one(session, key)
     if incident is None:
         incident = opened(session, alert, values, key, now)
@@ -71,14 +74,28 @@ def _open_one(session: Session, key: str) -> Incident | None:
     """An open incident of the group that is not its newest. Live, only the newest can be open;
     but `vigil incidents backfill` adds old incidents with higher ids, which may hide the one
     open now. Found through the few open incidents (ix_incidents_state_id)."""
-    return session.scalar(select(Incident).where(Incident.state == "open", Incident.group_key == key)
-                          .order_by(Incident.id.desc()).limit(1).with_for_update())
+    return session.scalar(
+        select(Incident)
+        .where(Incident.state == "open", Incident.group_key == key)
+        .order_by(Incident.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
 
 
 def opened(session: Session, alert: Alert, values: dict[str, str], key: str, now: datetime) -> Incident:
     """A new incident for the alert's group, with no member yet (the caller adds it)."""
-    incident = Incident(group_key=key, detector=alert.detector, group_labels=values, severity=alert.severity,
-                        state="open", started_at=alert.started_at, updated_at=now, alert_count=0, open_count=0)
+    incident = Incident(
+        group_key=key,
+        detector=alert.detector,
+        group_labels=values,
+        severity=alert.severity,
+        state="open",
+        started_at=alert.started_at,
+        updated_at=now,
+        alert_count=0,
+        open_count=0,
+    )
     session.add(incident)
     session.flush()
     return incident
@@ -147,19 +164,31 @@ def get(session: Session, incident_id: int) -> Incident:
 
 def members(session: Session, incident_id: int, limit: int = MAX_MEMBERS) -> list[Alert]:
     """The incident's alerts, newest first (its ix_alerts_incident_id_id index)."""
-    return list(session.scalars(select(Alert).where(Alert.incident_id == incident_id)
-                                .order_by(Alert.id.desc()).limit(limit)))
+    return list(
+        session.scalars(select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.id.desc()).limit(limit))
+    )
 
 
 def timeline(session: Session, incident_id: int, limit: int = MAX_TIMELINE) -> list[tuple[AlertEvent, Alert]]:
     """Every member's events merged in time order (the first `limit`)."""
-    rows = session.execute(select(AlertEvent, Alert).join(Alert, Alert.id == AlertEvent.alert_id)
-                           .where(Alert.incident_id == incident_id)
-                           .order_by(AlertEvent.at, AlertEvent.id).limit(limit))
+    rows = session.execute(
+        select(AlertEvent, Alert)
+        .join(Alert, Alert.id == AlertEvent.alert_id)
+        .where(Alert.incident_id == incident_id)
+        .order_by(AlertEvent.at, AlertEvent.id)
+        .limit(limit)
+    )
     return [(event, alert) for event, alert in rows]
 
 
 def timeline_dict(event: AlertEvent, alert: Alert) -> dict[str, Any]:
     """One event of an incident's timeline as the API shows it, with its alert's id and labels."""
-    return {"id": event.id, "alert_id": alert.id, "at": iso(event.at), "kind": event.kind, "actor": event.actor,
-            "details": event.details, "labels": alert.labels}
+    return {
+        "id": event.id,
+        "alert_id": alert.id,
+        "at": iso(event.at),
+        "kind": event.kind,
+        "actor": event.actor,
+        "details": event.details,
+        "labels": alert.labels,
+    }

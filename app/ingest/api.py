@@ -3,6 +3,7 @@
 A 4xx here means the request really is bad: Alertmanager drops a notification for good
 on any 4xx, so anything we could process later is accepted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,19 +27,27 @@ from config.schema import IngestEndpoint
 
 ns = Namespace("ingest", description="Inbound alert webhooks (their own tokens)")
 accepted_out = ns.model("IngestAccepted", {"received": fields.Integer, "new": fields.Integer})
-inbox_out = ns.model("InboxItem", {
-    "id": fields.Integer, "source": fields.String, "received_at": fields.String, "processed_at": fields.String,
-    "state": fields.String(enum=["pending", "processed", "failed"]),
-    "error": fields.String(description="why a failed item could not be applied"),
-    "item": fields.Raw(description="the alert as received, normalised"),
-})
+inbox_out = ns.model(
+    "InboxItem",
+    {
+        "id": fields.Integer,
+        "source": fields.String,
+        "received_at": fields.String,
+        "processed_at": fields.String,
+        "state": fields.String(enum=["pending", "processed", "failed"]),
+        "error": fields.String(description="why a failed item could not be applied"),
+        "item": fields.Raw(description="the alert as received, normalised"),
+    },
+)
 inbox_page = ns.model("InboxPage", {"items": fields.List(fields.Nested(inbox_out)), "next_cursor": fields.Integer})
 inbox_filters = page_parser()
 inbox_filters.add_argument("state", choices=("pending", "processed", "failed"), location="args")
 # Each state as conditions on the row; "failed" and "pending" are served by their own indexes.
-_STATES = {"pending": (InboxItem.processed_at.is_(None),),
-           "processed": (InboxItem.processed_at.is_not(None), InboxItem.error.is_(None)),
-           "failed": (InboxItem.error.is_not(None),)}
+_STATES = {
+    "pending": (InboxItem.processed_at.is_(None),),
+    "processed": (InboxItem.processed_at.is_not(None), InboxItem.error.is_(None)),
+    "failed": (InboxItem.error.is_not(None),),
+}
 MAX_SKEW_S = 300
 
 
@@ -58,8 +67,11 @@ def _authenticate(source: str, endpoint: IngestEndpoint) -> None:
     stamp = request.headers.get("X-Vigil-Timestamp", "")
     if endpoint.hmac_secret and signature.startswith("sha256=") and stamp.isdigit():
         if abs(time.time() - int(stamp)) <= MAX_SKEW_S:
-            expected = hmac.new(endpoint.hmac_secret.get_secret_value().encode(),
-                                stamp.encode() + b"." + request.get_data(), hashlib.sha256).hexdigest()
+            expected = hmac.new(
+                endpoint.hmac_secret.get_secret_value().encode(),
+                stamp.encode() + b"." + request.get_data(),
+                hashlib.sha256,
+            ).hexdigest()
             if hmac.compare_digest(signature[7:], expected):
                 return
     reason = "not_configured" if not (endpoint.token or endpoint.hmac_secret) else "bad_credentials"
@@ -81,8 +93,10 @@ def _accept(source: str, endpoint: IngestEndpoint, parse: Any) -> tuple[dict[str
         raise BadRequestError("invalid payload; nothing was stored", field_errors(exc)) from None
     limits = cfg().ingest
     if len(items) > limits.max_alerts_per_request:
-        raise BadRequestError(f"at most {limits.max_alerts_per_request} alerts per request",
-                              {"alerts": f"{len(items)} > {limits.max_alerts_per_request}"})
+        raise BadRequestError(
+            f"at most {limits.max_alerts_per_request} alerts per request",
+            {"alerts": f"{len(items)} > {limits.max_alerts_per_request}"},
+        )
     too_big = payloads.over_limits(items, limits)
     if too_big:
         raise BadRequestError("alerts over the configured bounds; nothing was stored", too_big)
@@ -102,8 +116,11 @@ class Alertmanager(Resource):
     @ns.response(401, "Missing or wrong credentials")
     def post(self) -> Any:
         """Alertmanager webhook (version 4): every alert of the group enters Vigil's lifecycle."""
-        return _accept("alertmanager", cfg().ingest.alertmanager,
-                       lambda b: payloads.from_prom("alertmanager", payloads.PromPayload.model_validate(b)))
+        return _accept(
+            "alertmanager",
+            cfg().ingest.alertmanager,
+            lambda b: payloads.from_prom("alertmanager", payloads.PromPayload.model_validate(b)),
+        )
 
 
 @ns.route("/grafana")
@@ -115,8 +132,11 @@ class Grafana(Resource):
     @ns.response(401, "Missing or wrong credentials")
     def post(self) -> Any:
         """Grafana unified alerting webhook."""
-        return _accept("grafana", cfg().ingest.grafana,
-                       lambda b: payloads.from_prom("grafana", payloads.PromPayload.model_validate(b)))
+        return _accept(
+            "grafana",
+            cfg().ingest.grafana,
+            lambda b: payloads.from_prom("grafana", payloads.PromPayload.model_validate(b)),
+        )
 
 
 @ns.route("/generic")
@@ -128,16 +148,26 @@ class Generic(Resource):
     @ns.response(401, "Missing or wrong credentials")
     def post(self) -> Any:
         """Anything else: {"alerts": [{"name", "status", "labels", "severity", "summary", "value"}]}."""
-        return _accept("generic", cfg().ingest.generic,
-                       lambda b: payloads.from_generic(payloads.GenericPayload.model_validate(b), utcnow()))
+        return _accept(
+            "generic",
+            cfg().ingest.generic,
+            lambda b: payloads.from_generic(payloads.GenericPayload.model_validate(b), utcnow()),
+        )
 
 
 def inbox_dict(row: InboxItem) -> dict[str, Any]:
     """An inbox row as the API answers it, its state (pending, processed or failed) derived from its times
     and error."""
     state = "pending" if row.processed_at is None else "failed" if row.error is not None else "processed"
-    return {"id": row.id, "source": row.source, "received_at": iso(row.received_at),
-            "processed_at": iso(row.processed_at), "state": state, "error": row.error, "item": row.item}
+    return {
+        "id": row.id,
+        "source": row.source,
+        "received_at": iso(row.received_at),
+        "processed_at": iso(row.processed_at),
+        "state": state,
+        "error": row.error,
+        "item": row.item,
+    }
 
 
 @ns.route("/inbox")

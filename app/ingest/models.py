@@ -1,4 +1,5 @@
 """The ingest inbox: each alert the webhooks received, stored before answering, then applied by the scheduler."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,12 @@ class InboxItem(Base):
     __table_args__ = (
         Index("ix_ingest_inbox_processed_at_id", "processed_at", "id"),
         # Failed items are rare among millions of processed ones: a partial index lists them.
-        Index("ix_ingest_inbox_failed", "id", sqlite_where=text("error IS NOT NULL"),
-              postgresql_where=text("error IS NOT NULL")),
+        Index(
+            "ix_ingest_inbox_failed",
+            "id",
+            sqlite_where=text("error IS NOT NULL"),
+            postgresql_where=text("error IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,5 +1,6 @@
 """Inbound webhook payloads (Alertmanager v4, Grafana unified alerting, Vigil's generic shape),
 validated whole and normalised to one plain item per alert."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,11 +12,20 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from config.schema import IngestSettings
-from detectors import lifecycle
 from config.vocabulary import SEVERITIES
+from detectors import lifecycle
 
-_SEVERITY_ALIASES = {"page": "critical", "error": "critical", "high": "critical", "major": "critical",
-                     "warn": "warning", "medium": "warning", "minor": "warning", "low": "info", "none": "info"}
+_SEVERITY_ALIASES = {
+    "page": "critical",
+    "error": "critical",
+    "high": "critical",
+    "major": "critical",
+    "warn": "warning",
+    "medium": "warning",
+    "minor": "warning",
+    "low": "info",
+    "none": "info",
+}
 
 
 def _in_utc(value: datetime) -> datetime:
@@ -122,8 +132,9 @@ def _annotations_over(item: Mapping[str, Any], limits: IngestSettings) -> tuple[
     urls = sum(_size(item.get(k) or "") for k in ("generator_url", "dashboard_url", "panel_url"))
     size = sum(_size(k) + _size(v) for k, v in annotations.items()) + urls
     if size > limits.max_annotation_bytes:
-        return "annotations", (f"annotations and links are at most {limits.max_annotation_bytes} bytes "
-                               f"together, got {size}")
+        return "annotations", (
+            f"annotations and links are at most {limits.max_annotation_bytes} bytes together, got {size}"
+        )
     return None
 
 
@@ -143,31 +154,75 @@ def from_prom(source: str, payload: PromPayload) -> list[dict[str, Any]]:
     items = []
     for a in payload.alerts:
         name = a.labels.get("alertname", "unnamed")
-        items.append(_item(source, name=name, status=a.status, labels=a.labels, severity=severity_of(a.labels),
-                           summary=a.annotations.get("summary") or a.annotations.get("description", ""),
-                           starts_at=a.startsAt, value=_number(a.valueString),
-                           extra={"annotations": a.annotations, "generator_url": a.generatorURL,
-                                  "dashboard_url": a.dashboardURL, "panel_url": a.panelURL,
-                                  "upstream_fingerprint": a.fingerprint,
-                                  "ends_at": a.endsAt.isoformat() if a.endsAt else None}))
+        items.append(
+            _item(
+                source,
+                name=name,
+                status=a.status,
+                labels=a.labels,
+                severity=severity_of(a.labels),
+                summary=a.annotations.get("summary") or a.annotations.get("description", ""),
+                starts_at=a.startsAt,
+                value=_number(a.valueString),
+                extra={
+                    "annotations": a.annotations,
+                    "generator_url": a.generatorURL,
+                    "dashboard_url": a.dashboardURL,
+                    "panel_url": a.panelURL,
+                    "upstream_fingerprint": a.fingerprint,
+                    "ends_at": a.endsAt.isoformat() if a.endsAt else None,
+                },
+            )
+        )
     return items
 
 
 def from_generic(payload: GenericPayload, now: datetime) -> list[dict[str, Any]]:
     """Each alert of a generic payload as an inbox item; one without starts_at started `now`."""
-    return [_item("generic", name=a.name, status=a.status, labels=a.labels, severity=a.severity, summary=a.summary,
-                  starts_at=a.starts_at or now, value=a.value, extra={"upstream_fingerprint": a.fingerprint})
-            for a in payload.alerts]
+    return [
+        _item(
+            "generic",
+            name=a.name,
+            status=a.status,
+            labels=a.labels,
+            severity=a.severity,
+            summary=a.summary,
+            starts_at=a.starts_at or now,
+            value=a.value,
+            extra={"upstream_fingerprint": a.fingerprint},
+        )
+        for a in payload.alerts
+    ]
 
 
-def _item(source: str, *, name: str, status: str, labels: dict[str, str], severity: str, summary: str,
-          starts_at: datetime, value: float | None, extra: dict[str, Any]) -> dict[str, Any]:
+def _item(
+    source: str,
+    *,
+    name: str,
+    status: str,
+    labels: dict[str, str],
+    severity: str,
+    summary: str,
+    starts_at: datetime,
+    value: float | None,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     fingerprint = lifecycle.fingerprint(f"{source}:{name}", labels)
     starts = starts_at.astimezone(timezone.utc).isoformat()
     dedup = hashlib.sha256(f"{source}|{fingerprint}|{status}|{starts}".encode()).hexdigest()
-    return {"source": source, "name": name, "status": status, "labels": labels, "severity": severity,
-            "summary": summary, "starts_at": starts, "value": value, "fingerprint": fingerprint,
-            "dedup_key": dedup, **extra}
+    return {
+        "source": source,
+        "name": name,
+        "status": status,
+        "labels": labels,
+        "severity": severity,
+        "summary": summary,
+        "starts_at": starts,
+        "value": value,
+        "fingerprint": fingerprint,
+        "dedup_key": dedup,
+        **extra,
+    }
 
 
 def _number(text: str) -> float | None:
@@ -175,7 +230,7 @@ def _number(text: str) -> float | None:
     marker = text.rfind("value=")
     if marker < 0:
         return None
-    token = text[marker + 6:].split()[0].rstrip("],")
+    token = text[marker + 6 :].split()[0].rstrip("],")
     try:
         value = float(token)
     except ValueError:

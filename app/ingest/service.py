@@ -1,4 +1,5 @@
 """Inbound alerts: store first (answer the sender fast), process after, exactly once."""
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,9 @@ def process(session: Session, config: Config, *, now: datetime, limit: int = 500
     Returns:
         (items processed or quarantined, executions queued to run now).
     """
-    rows = session.scalars(select(InboxItem).where(InboxItem.processed_at.is_(None))
-                           .order_by(InboxItem.id).limit(limit)).all()
+    rows = session.scalars(
+        select(InboxItem).where(InboxItem.processed_at.is_(None)).order_by(InboxItem.id).limit(limit)
+    ).all()
     if not rows:
         return 0, 0  # the common idle pass: no savepoint round trips
     try:
@@ -75,7 +77,8 @@ def _apply(session: Session, row: InboxItem, config: Config, now: datetime) -> i
 
 def _database_away(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 def _quarantine(row: InboxItem, exc: Exception, now: datetime) -> None:

@@ -1,4 +1,5 @@
 """Channels (secrets masked), a test message per channel, and the outbox's state."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +9,7 @@ from flask_restx import Namespace, fields
 from app.auth.decorators import Resource, actor, require
 from app.db import iso, utcnow
 from app.errors import NotFoundError
+from app.events import Event, publish
 from app.notify import outbox
 from app.notify.messages import Notification
 from app.notify.models import OutboxMessage
@@ -16,25 +18,44 @@ from app.notify.transport import send
 from app.web import cfg, db, newest_first, page, page_parser
 from config.channels import ChannelConfig
 from config.vocabulary import OUTBOX_STATES
-from app.events import Event, publish
 
 ns = Namespace("channels", description="Chat channels")
 outbox_ns = Namespace("notifications", description="Notification outbox")
 
-channel_out = ns.model("Channel", {
-    "name": fields.String, "type": fields.String, "url": fields.String(description="always masked"),
-    "events": fields.List(fields.String), "min_severity": fields.String, "matchers": fields.Raw,
-    "repeat_interval_s": fields.Float, "group_wait_s": fields.Float,
-    "threaded": fields.Boolean(description="a bot: one message per alert, updated in place, events in its thread"),
-})
+channel_out = ns.model(
+    "Channel",
+    {
+        "name": fields.String,
+        "type": fields.String,
+        "url": fields.String(description="always masked"),
+        "events": fields.List(fields.String),
+        "min_severity": fields.String,
+        "matchers": fields.Raw,
+        "repeat_interval_s": fields.Float,
+        "group_wait_s": fields.Float,
+        "threaded": fields.Boolean(description="a bot: one message per alert, updated in place, events in its thread"),
+    },
+)
 test_out = ns.model("ChannelTest", {"ok": fields.Boolean, "status": fields.Integer, "error": fields.String})
-message_out = outbox_ns.model("OutboxMessage", {
-    "id": fields.Integer, "channel": fields.String, "event": fields.String, "alert_id": fields.Integer,
-    "state": fields.String, "attempts": fields.Integer, "created_at": fields.String, "not_before": fields.String,
-    "sent_at": fields.String, "last_status": fields.Integer, "last_error": fields.String,
-})
-message_page = outbox_ns.model("OutboxPage", {"items": fields.List(fields.Nested(message_out)),
-                                              "next_cursor": fields.Integer})
+message_out = outbox_ns.model(
+    "OutboxMessage",
+    {
+        "id": fields.Integer,
+        "channel": fields.String,
+        "event": fields.String,
+        "alert_id": fields.Integer,
+        "state": fields.String,
+        "attempts": fields.Integer,
+        "created_at": fields.String,
+        "not_before": fields.String,
+        "sent_at": fields.String,
+        "last_status": fields.Integer,
+        "last_error": fields.String,
+    },
+)
+message_page = outbox_ns.model(
+    "OutboxPage", {"items": fields.List(fields.Nested(message_out)), "next_cursor": fields.Integer}
+)
 
 
 def _channel(name: str) -> ChannelConfig:
@@ -45,9 +66,17 @@ def _channel(name: str) -> ChannelConfig:
 
 
 def _channel_dict(c: ChannelConfig) -> dict[str, Any]:
-    return {"name": c.name, "type": c.type, "url": "**********", "events": list(c.events),
-            "min_severity": c.min_severity, "matchers": dict(c.matchers),
-            "repeat_interval_s": c.repeat_interval_s, "group_wait_s": c.group_wait_s, "threaded": c.threaded}
+    return {
+        "name": c.name,
+        "type": c.type,
+        "url": "**********",
+        "events": list(c.events),
+        "min_severity": c.min_severity,
+        "matchers": dict(c.matchers),
+        "repeat_interval_s": c.repeat_interval_s,
+        "group_wait_s": c.group_wait_s,
+        "threaded": c.threaded,
+    }
 
 
 @ns.route("")
@@ -72,12 +101,23 @@ class ChannelTest(Resource):
         """Send a test message now and report the HTTP result."""
         channel = _channel(name)
         now = utcnow()
-        message = Notification(event="alert.firing", title=f"Vigil test message for {name}", severity="info",
-                               created_at=now)
+        message = Notification(
+            event="alert.firing", title=f"Vigil test message for {name}", severity="info", created_at=now
+        )
         delivery = send(channel, render(channel.type, message), now=now)
         with db().write() as session:
-            publish(session, [Event("channel.test", now, actor=actor(), target=f"channel:{name}",
-                                    details={"ok": delivery.ok, "status": delivery.status})])
+            publish(
+                session,
+                [
+                    Event(
+                        "channel.test",
+                        now,
+                        actor=actor(),
+                        target=f"channel:{name}",
+                        details={"ok": delivery.ok, "status": delivery.status},
+                    )
+                ],
+            )
         return {"ok": delivery.ok, "status": delivery.status, "error": delivery.error}
 
 
@@ -99,11 +139,25 @@ class Outbox(Resource):
         stmt = newest_first(OutboxMessage, a, state=a["state"], channel=a["channel"])
         with db().read() as session:
             rows, next_cursor = page(list(session.scalars(stmt)), a["limit"])
-            return {"items": [{"id": r.id, "channel": r.channel, "event": r.event, "alert_id": r.alert_id,
-                               "state": r.state, "attempts": r.attempts, "created_at": iso(r.created_at),
-                               "not_before": iso(r.not_before), "sent_at": iso(r.sent_at),
-                               "last_status": r.last_status, "last_error": r.last_error} for r in rows],
-                    "next_cursor": next_cursor}
+            return {
+                "items": [
+                    {
+                        "id": r.id,
+                        "channel": r.channel,
+                        "event": r.event,
+                        "alert_id": r.alert_id,
+                        "state": r.state,
+                        "attempts": r.attempts,
+                        "created_at": iso(r.created_at),
+                        "not_before": iso(r.not_before),
+                        "sent_at": iso(r.sent_at),
+                        "last_status": r.last_status,
+                        "last_error": r.last_error,
+                    }
+                    for r in rows
+                ],
+                "next_cursor": next_cursor,
+            }
 
 
 @outbox_ns.route("/<int:message_id>/retry")

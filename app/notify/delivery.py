@@ -4,6 +4,7 @@ Retry-After read, secrets redacted from any text kept.
 Shared by the webhook transport and the chat services' APIs (app.notify.chatapi), which
 both make one attempt and answer a Delivery.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -19,7 +20,6 @@ from config.channels import ChannelConfig
 USER_AGENT = "Vigil-notify/1"
 MAX_ERROR_BODY = 200  # characters of a failed response worth keeping for the operator
 MIN_RETRY_AFTER_S = 1.0  # `Retry-After: 0` on every answer must not become a busy loop
-
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,6 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (utc(at) - utc(now)).total_seconds())
 
 
-
 def classify(channel: ChannelConfig, response: requests.Response, now: datetime) -> Delivery:
     """The Delivery an HTTP answer means: 2xx delivered; 429 retried after its Retry-After; 408 and 5xx
     retried; any other status (a redirect, a 4xx) permanent. A failure's error quotes the start of
@@ -87,4 +86,3 @@ def classify(channel: ChannelConfig, response: requests.Response, now: datetime)
     # 3xx: a webhook that redirects is misconfigured, and following would turn POST into GET.
     permanent = status < 500 and status != 408
     return Delivery(ok=False, status=status, error=error, permanent=permanent)
-

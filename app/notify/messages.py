@@ -4,6 +4,7 @@ The alert and automation services build a `Notification`; `render.py` turns it i
 service's JSON. The helpers here phrase facts in plain text (no markup), so every
 renderer says the same thing and only the markup differs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -302,8 +303,11 @@ def summary(n: Notification) -> str:
 def suspects_text(suspects: Sequence[Mapping[str, Any]], limit: int = 3) -> str:
     """Plain lines naming a diagnosis' first suspects, for the alert.diagnosed message:
     '1. pool_waiting{instance=db-1}: up 5m 00s before the alert (8.1 sigma)'."""
-    lines = [f"Top {min(limit, len(suspects))} suspects (what changed with the alert):"] if suspects else \
-        ["No signal changed with the alert."]
+    lines = (
+        [f"Top {min(limit, len(suspects))} suspects (what changed with the alert):"]
+        if suspects
+        else ["No signal changed with the alert."]
+    )
     for i, s in enumerate(suspects[:limit], 1):
         labels = dict(s.get("labels") or {})
         name = labels.pop("__name__", "")

@@ -1,5 +1,6 @@
 """The notification tables: the outbox (one row per notification and channel) and the chat
 messages threaded channels may update later."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -10,6 +10,7 @@ Alert text is data: Slack's `<!channel>`, Mattermost's `@all` and Discord's `@ev
 inside a label must not ping anyone, so text is escaped per service and Discord bodies
 disable mention parsing.
 """
+
 from __future__ import annotations
 
 import html
@@ -154,8 +155,10 @@ def _slack(n: Notification, lv: _Level) -> Body:
 
 def _md_links(a: AlertItem, escape: Callable[[str], str] = str) -> str:
     """The alert's own links as Markdown; brackets in a URL are encoded so they cannot end it."""
-    return " · ".join(f"[{escape(t).replace('[', '(').replace(']', ')')}]({u.replace('(', '%28').replace(')', '%29')})"
-                      for t, u in alert_links(a))
+    return " · ".join(
+        f"[{escape(t).replace('[', '(').replace(']', ')')}]({u.replace('(', '%28').replace(')', '%29')})"
+        for t, u in alert_links(a)
+    )
 
 
 def _mm_escape(text: str) -> str:
@@ -219,7 +222,7 @@ def _teams(n: Notification, lv: _Level) -> Body:
         if a.message:
             body.append(_text_block(a.message, lv.chars(2000)))
         body.append(_fact_set(alert_facts(a, n.created_at), lv.chars(1000)))
-        if found := alert_links(a):
+        if alert_links(a):
             body.append(_text_block(_md_links(a), lv.chars(2000)))
     if more:
         body.append(_text_block(_more(n, more), 300, isSubtle=True))
@@ -306,7 +309,9 @@ def _googlechat(n: Notification, lv: _Level) -> Body:
         facts = remediation_facts(n.remediation)
         rows: list[Body] = [{"decoratedText": {"topLabel": k, "text": _chat_html(v, 500)}} for k, v in facts]
         if output := _output(n, lv.chars(8000), fenced=False):
-            rows.append({"textParagraph": {"text": f'<font color="#5f6368">{_chat_html(output, lv.chars(8000))}</font>'}})
+            rows.append(
+                {"textParagraph": {"text": f'<font color="#5f6368">{_chat_html(output, lv.chars(8000))}</font>'}}
+            )
         sections.append({"header": "Remediation", "widgets": rows})
     if buttons := links(n):
         items = [{"text": t, "onClick": {"openLink": {"url": u}}} for t, u in buttons]
@@ -349,12 +354,18 @@ def _generic(n: Notification, lv: _Level) -> Body:
 def _apprise(n: Notification, lv: _Level) -> Body:
     """Title, Markdown text and an apprise notify type: all apprise can carry."""
     alerts, more = _shown(n, lv)
-    lines = [f"**{a.detector}** {label_text(a.labels)}: {evidence(a) or a.state}, since {since(a, n.created_at)}"
-             + (f"\n{a.message}" if a.message else "") + (f"\n{_md_links(a)}" if a.links else "") for a in alerts]  # the message: e.g. the top suspects
+    lines = [
+        f"**{a.detector}** {label_text(a.labels)}: {evidence(a) or a.state}, since {since(a, n.created_at)}"
+        + (f"\n{a.message}" if a.message else "")
+        + (f"\n{_md_links(a)}" if a.links else "")
+        for a in alerts
+    ]  # the message: e.g. the top suspects
     lines += [_more(n, more)] if more else []
     if n.remediation:
         lines += [", ".join(f"{k}: {v}" for k, v in remediation_facts(n.remediation)), _output(n, lv.chars(1500))]
-    kind = "success" if n.event in GOOD_EVENTS else {"critical": "failure", "warning": "warning"}.get(n.severity, "info")
+    kind = (
+        "success" if n.event in GOOD_EVENTS else {"critical": "failure", "warning": "warning"}.get(n.severity, "info")
+    )
     body = truncate("\n".join(x for x in lines if x) or n.event, lv.chars(4000))
     return {"title": truncate(f"{emoji_of(n)} {n.title}", 250), "body": body, "type": kind}
 

@@ -5,6 +5,7 @@ time and a slow webhook never blocks detection, remediation or any API request. 
 channel has its own thread (`start`): a channel that hangs until its timeout holds up
 only its own messages, never another channel's nor the inbox.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,9 +23,9 @@ from sqlalchemy.orm import aliased
 from app import metrics
 from app.db import Database, utcnow
 from app.notify import service, threads
+from app.notify.delivery import Delivery
 from app.notify.models import OutboxMessage
 from app.notify.render import render
-from app.notify.delivery import Delivery
 from app.notify.transport import next_attempt_at, send
 from config.channels import ChannelConfig
 from config.vocabulary import UNSENT_STATES, OutboxState
@@ -54,16 +55,27 @@ def _behind_earlier_row() -> Exists:
     that failed for good no longer holds the others back.
     """
     earlier = aliased(OutboxMessage)
-    return exists().where(earlier.alert_id == OutboxMessage.alert_id, earlier.channel == OutboxMessage.channel,
-                          earlier.id < OutboxMessage.id, earlier.state.in_(UNSENT_STATES))
+    return exists().where(
+        earlier.alert_id == OutboxMessage.alert_id,
+        earlier.channel == OutboxMessage.channel,
+        earlier.id < OutboxMessage.id,
+        earlier.state.in_(UNSENT_STATES),
+    )
 
 
 class Sender:
     """Sends the outbox's due rows, a group per message and a thread per channel; each attempt's outcome
     goes on its rows: sent, pending again after a backoff, or failed."""
 
-    def __init__(self, database: Database, channels: Sequence[ChannelConfig], *, batch: int = 200,
-                 rng: random.Random | None = None, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        channels: Sequence[ChannelConfig],
+        *,
+        batch: int = 200,
+        rng: random.Random | None = None,
+        public_url: str | None = None,
+    ) -> None:
         self.database, self.batch = database, batch
         # Where Mattermost sends button presses (Slack's Request URL is set in the Slack app).
         self.actions_url = f"{public_url.rstrip('/')}/api/v1/chat/mattermost/actions" if public_url else None
@@ -80,21 +92,29 @@ class Sender:
         with self._lock:
             busy = list(self._in_flight)  # still being sent by this process: not abandoned
         with self.database.write() as session:
-            result = session.execute(update(OutboxMessage).where(
-                OutboxMessage.state.in_(UNSENT_STATES), OutboxMessage.channel.not_in(list(self.channels)))
-                .values(state=OutboxState.FAILED, last_error="the channel is no longer configured"))
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.state.in_(UNSENT_STATES), OutboxMessage.channel.not_in(list(self.channels)))
+                .values(state=OutboxState.FAILED, last_error="the channel is no longer configured")
+            )
             if result.rowcount:  # type: ignore[attr-defined]
-                log.warning("outbox rows failed: their channel is no longer configured",
-                            extra={"rows": result.rowcount})  # type: ignore[attr-defined]
-            result = session.execute(update(OutboxMessage).where(
-                OutboxMessage.state == OutboxState.SENDING, OutboxMessage.id.not_in(busy))
-                .values(state=OutboxState.PENDING))
+                log.warning(
+                    "outbox rows failed: their channel is no longer configured",
+                    extra={"rows": result.rowcount},  # type: ignore[attr-defined]
+                )
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.id.not_in(busy))
+                .values(state=OutboxState.PENDING)
+            )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     def start(self, stop: threading.Event, active: Callable[[], bool]) -> list[threading.Thread]:
         """One daemon thread per channel, sending while `active()` (the lease is held)."""
-        threads = [threading.Thread(target=self._loop, args=(name, stop, active), name=f"vigil-notify-{name}",
-                                    daemon=True) for name in self.channels]
+        threads = [
+            threading.Thread(target=self._loop, args=(name, stop, active), name=f"vigil-notify-{name}", daemon=True)
+            for name in self.channels
+        ]
         for thread in threads:
             thread.start()
         return threads
@@ -133,20 +153,26 @@ class Sender:
         return sent
 
     def _claim(self, name: str, now: datetime) -> list[list[OutboxMessage]]:
-        due = (OutboxMessage.channel == name, OutboxMessage.state == OutboxState.PENDING,
-               OutboxMessage.not_before <= now, ~_behind_earlier_row())
+        due = (
+            OutboxMessage.channel == name,
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.not_before <= now,
+            ~_behind_earlier_row(),
+        )
         with self.database.read() as session:  # most passes find nothing: no write lock for them
             if session.scalar(select(OutboxMessage.id).where(*due).limit(1)) is None:
                 return []
         with self.database.write() as session:
-            rows = session.scalars(select(OutboxMessage).where(*due).order_by(OutboxMessage.id)
-                                   .limit(self.batch)).all()
+            rows = session.scalars(select(OutboxMessage).where(*due).order_by(OutboxMessage.id).limit(self.batch)).all()
             groups: dict[str, list[OutboxMessage]] = defaultdict(list)
             for row in rows:
                 groups[row.group_key].append(row)
             if rows:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
-                                .values(state=OutboxState.SENDING))
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([r.id for r in rows]))
+                    .values(state=OutboxState.SENDING)
+                )
                 with self._lock:
                     self._in_flight.update(r.id for r in rows)
             return list(groups.values())
@@ -154,12 +180,23 @@ class Sender:
     def _deliver(self, channel: ChannelConfig, rows: list[OutboxMessage], now: datetime | None) -> bool:
         try:
             if channel.threaded:
-                delivery = threads.deliver(self.database, channel, rows, http=self._http[channel.name],
-                                           now=now or utcnow(), actions_url=self.actions_url)
+                delivery = threads.deliver(
+                    self.database,
+                    channel,
+                    rows,
+                    http=self._http[channel.name],
+                    now=now or utcnow(),
+                    actions_url=self.actions_url,
+                )
             else:
                 body = render(channel.type, service.notification(rows))
-                delivery = send(channel, body, now=now or utcnow(), session=self._http[channel.name],
-                                idempotency_key=idempotency_key(rows))
+                delivery = send(
+                    channel,
+                    body,
+                    now=now or utcnow(),
+                    session=self._http[channel.name],
+                    idempotency_key=idempotency_key(rows),
+                )
         except Exception as exc:  # a rendering bug must not wedge the outbox; the row records it
             log.exception("channel render/send failed", extra={"channel": channel.name, "outbox": rows[0].id})
             delivery = Delivery(ok=False, error=f"internal error: {type(exc).__name__}", permanent=True)
@@ -169,8 +206,7 @@ class Sender:
     def _finish(self, rows: list[OutboxMessage], delivery: Delivery, now: datetime) -> None:
         ids = [r.id for r in rows]
         attempts = rows[0].attempts + 1  # one request, one attempt, whether answered or timed out
-        retry_at = None if delivery.ok or delivery.permanent else next_attempt_at(delivery, attempts, now,
-                                                                                  rng=self.rng)
+        retry_at = None if delivery.ok or delivery.permanent else next_attempt_at(delivery, attempts, now, rng=self.rng)
         if delivery.ok:
             values: dict[str, object] = {"state": OutboxState.SENT, "sent_at": now}
             outcome = "sent"
@@ -182,6 +218,15 @@ class Sender:
         with self.database.write() as session:
             session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**values))
         metrics.NOTIFICATIONS.labels(rows[0].channel, outcome).inc()
-        log.info("notification delivery", extra={
-            "channel": rows[0].channel, "event": rows[0].event, "outbox": ids[0], "rows": len(rows),
-            "outcome": outcome, "status": delivery.status, "error": delivery.error})
+        log.info(
+            "notification delivery",
+            extra={
+                "channel": rows[0].channel,
+                "event": rows[0].event,
+                "outbox": ids[0],
+                "rows": len(rows),
+                "outcome": outcome,
+                "status": delivery.status,
+                "error": delivery.error,
+            },
+        )

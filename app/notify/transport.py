@@ -21,6 +21,7 @@ Verifying a `generic` delivery (receiver side)::
 Sign and check the raw request bytes, not re-serialised JSON. The body's `sent_at` is
 the same instant as the timestamp header.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,9 @@ def _headers(channel: ChannelConfig, data: bytes, now: datetime, idempotency_key
     return headers
 
 
-def _post(channel: ChannelConfig, body: dict[str, Any], now: datetime, session: requests.Session,
-          idempotency_key: str | None) -> Delivery:
+def _post(
+    channel: ChannelConfig, body: dict[str, Any], now: datetime, session: requests.Session, idempotency_key: str | None
+) -> Delivery:
     if isinstance(channel, GenericChannel):
         body = {**body, "sent_at": utc(now).replace(microsecond=0).isoformat()}
         if idempotency_key:

@@ -1,4 +1,5 @@
 """POST /api/v1/bindings/rehearse: what a binding would have done over stored history."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,15 +18,26 @@ from detectors.errors import SourceError
 
 ns = Namespace("bindings", description="Which alerts run which remediation")
 
-rehearse_in = ns.model("BindingRehearsal", {
-    "name": fields.String(required=True), "remediation": fields.String(required=True),
-    "detector": fields.String, "matchers": fields.Raw, "severities": fields.List(fields.String),
-    "params": fields.Raw, "mode": fields.String(enum=["auto", "approve", "dry_run", "shadow"]), "cooldown": fields.Raw, "rate_limit": fields.Integer,
-    "rate_window": fields.Raw, "breaker_threshold": fields.Integer,
-    "since": fields.String(description="ISO-8601 time or a duration before now (30d); default 30 days "
-                                       "before until"),
-    "until": fields.String(description="ISO-8601 time or a duration before now; default now"),
-})
+rehearse_in = ns.model(
+    "BindingRehearsal",
+    {
+        "name": fields.String(required=True),
+        "remediation": fields.String(required=True),
+        "detector": fields.String,
+        "matchers": fields.Raw,
+        "severities": fields.List(fields.String),
+        "params": fields.Raw,
+        "mode": fields.String(enum=["auto", "approve", "dry_run", "shadow"]),
+        "cooldown": fields.Raw,
+        "rate_limit": fields.Integer,
+        "rate_window": fields.Raw,
+        "breaker_threshold": fields.Integer,
+        "since": fields.String(
+            description="ISO-8601 time or a duration before now (30d); default 30 days before until"
+        ),
+        "until": fields.String(description="ISO-8601 time or a duration before now; default now"),
+    },
+)
 
 
 @ns.route("/rehearse")
@@ -62,8 +74,12 @@ class ShadowReport(Resource):
     """/api/v1/bindings/<id>/shadow-report: what a shadow binding decided live."""
 
     @require("viewer")
-    @ns.doc(params={"since": "ISO-8601 time or a duration before now (default 30 days before until)",
-                    "until": "ISO-8601 time or a duration before now (default now)"})
+    @ns.doc(
+        params={
+            "since": "ISO-8601 time or a duration before now (default 30 days before until)",
+            "until": "ISO-8601 time or a duration before now (default now)",
+        }
+    )
     @ns.response(200, "The binding's recorded decisions, in the shape of a rehearsal")
     @ns.response(400, "Invalid period")
     @ns.response(404, "No such binding")
@@ -88,8 +104,9 @@ class Promote(Resource):
         """Switch a shadow binding to auto; the audit record carries its shadow report's summary."""
         since, until = _period()
         with db().write() as session:
-            return binding_service.as_dict(shadow.promote(session, binding_id=binding_id, by=actor(),
-                                                          since=since, until=until))
+            return binding_service.as_dict(
+                shadow.promote(session, binding_id=binding_id, by=actor(), since=since, until=until)
+            )
 
 
 class SourceUnavailable(ServiceError):
@@ -99,11 +116,14 @@ class SourceUnavailable(ServiceError):
 
 
 detectors_ns = Namespace("detectors", description="Detector definitions, status and preview")
-detector_rehearse_in = detectors_ns.model("DetectorRehearsal", {
-    "definition": fields.Raw(description="changes to the configured definition, e.g. a new analysis"),
-    "since": fields.String(description="ISO-8601 time or a duration before now; default 30 days before until"),
-    "until": fields.String(description="ISO-8601 time or a duration before now; default now"),
-})
+detector_rehearse_in = detectors_ns.model(
+    "DetectorRehearsal",
+    {
+        "definition": fields.Raw(description="changes to the configured definition, e.g. a new analysis"),
+        "since": fields.String(description="ISO-8601 time or a duration before now; default 30 days before until"),
+        "until": fields.String(description="ISO-8601 time or a duration before now; default now"),
+    },
+)
 
 
 @detectors_ns.route("/<string:name>/rehearse")

@@ -1,6 +1,7 @@
 """`vigil backtest --detector NAME --since 3d [--until T] [--source S] [--json]`: the detector
 rehearsal of POST /api/v1/detectors/<name>/rehearse (same code, app.rehearsal.detector) from
 the command line, its alerts printed beside those actually raised."""
+
 from __future__ import annotations
 
 import argparse
@@ -45,13 +46,19 @@ def main(args: argparse.Namespace, config: Config) -> int:
         return 1
     except SQLAlchemyError as exc:  # the statement and its parameters stay out of the message
         reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
-        print(f"vigil backtest: cannot read the alerts actually raised ({reason}); "
-              "is the database migrated (`vigil db upgrade`)?", file=sys.stderr)
+        print(
+            f"vigil backtest: cannot read the alerts actually raised ({reason}); "
+            "is the database migrated (`vigil db upgrade`)?",
+            file=sys.stderr,
+        )
         return 1
     finally:
         database.dispose()
-    print(json.dumps({**answer, "source": definition.source}, indent=2, default=str) if args.json
-          else render(answer, definition))
+    print(
+        json.dumps({**answer, "source": definition.source}, indent=2, default=str)
+        if args.json
+        else render(answer, definition)
+    )
     return 0
 
 
@@ -86,17 +93,28 @@ def _from_file(path: str, source: str | None) -> DetectorConfig:
 def render(answer: dict[str, Any], definition: DetectorConfig) -> str:
     """The comparison as a table: one line per alert, rehearsed beside actual, oldest first."""
     s = answer["summary"]
-    lines = [f"detector {answer['detector']} on source {definition.source}, "
-             f"{_when(answer['since'])} to {_when(answer['until'])}",
-             f"rehearsed {s['rehearsed']} alerts, actually raised {s['actual']}: {s['same']} same, "
-             f"{s['shifted']} shifted, {s['added']} added, {s['removed']} removed", ""]
+    lines = [
+        f"detector {answer['detector']} on source {definition.source}, "
+        f"{_when(answer['since'])} to {_when(answer['until'])}",
+        f"rehearsed {s['rehearsed']} alerts, actually raised {s['actual']}: {s['same']} same, "
+        f"{s['shifted']} shifted, {s['added']} added, {s['removed']} removed",
+        "",
+    ]
     rows = [("same", p["rehearsed"], p["actual"], p["shift_s"]) for p in answer["same"]]
     rows += [("shifted", p["rehearsed"], p["actual"], p["shift_s"]) for p in answer["shifted"]]
-    rows += [("added", a, None, None) for a in answer["added"]] + [("removed", None, a, None) for a in answer["removed"]]
+    rows += [("added", a, None, None) for a in answer["added"]] + [
+        ("removed", None, a, None) for a in answer["removed"]
+    ]
     rows.sort(key=lambda r: min(x["start"] for x in r[1:3] if x))
-    cells = [(change, _span(rehearsed) + (f" ({shift:+.0f} s)" if change == "shifted" else ""),
-              (f"#{actual['id']} " if actual else "") + _span(actual),
-              _labels((rehearsed or actual or {}).get("labels"))) for change, rehearsed, actual, shift in rows]
+    cells = [
+        (
+            change,
+            _span(rehearsed) + (f" ({shift:+.0f} s)" if change == "shifted" else ""),
+            (f"#{actual['id']} " if actual else "") + _span(actual),
+            _labels((rehearsed or actual or {}).get("labels")),
+        )
+        for change, rehearsed, actual, shift in rows
+    ]
     widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(("change", "rehearsed", "actual"))]
     for cell in [("change", "rehearsed", "actual", "labels"), *cells]:
         lines.append("  ".join(v.ljust(w) for v, w in zip(cell, widths)) + "  " + cell[3])

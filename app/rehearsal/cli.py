@@ -1,4 +1,5 @@
 """`vigil rehearse --binding FILE.yaml [--since 30d] [--until ...]`: prints the rehearsal as JSON."""
+
 from __future__ import annotations
 
 import argparse

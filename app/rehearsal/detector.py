@@ -1,6 +1,7 @@
 """Detector rehearsal on real history: the metric's past fetched once (the Prometheus client
 splits long ranges into query_range chunks), replayed by detectors.lifecycle.replay, and
 compared with the alerts the detector actually raised in the period."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -74,38 +75,61 @@ def definition(config: Config, name: str, changes: Any) -> DetectorConfig:
         raise BadRequestError("invalid detector definition", field_errors(exc, "definition")) from None
 
 
-def rehearse(session: Session, config: Config, detector: DetectorConfig, *, since: datetime, until: datetime,
-             source: Source | None = None) -> dict[str, Any]:
+def rehearse(
+    session: Session,
+    config: Config,
+    detector: DetectorConfig,
+    *,
+    since: datetime,
+    until: datetime,
+    source: Source | None = None,
+) -> dict[str, Any]:
     """The detector replayed over its metric's history in [since, until), compared with the alerts
     actually raised (see compare); `source` replaces the configured one (tests)."""
     fetched = history(config, detector, since=since, until=until, source=source)
     return replay_fetched(session, detector, fetched, since=since, until=until)
 
 
-def history(config: Config, detector: DetectorConfig, *, since: datetime, until: datetime,
-            source: Source | None = None) -> list[LabelledSeries]:
+def history(
+    config: Config, detector: DetectorConfig, *, since: datetime, until: datetime, source: Source | None = None
+) -> list[LabelledSeries]:
     """The metric over the period plus one window before it (what the first tick looks back on)."""
     source = source or build_source(config.source(detector.source))
     step = detector.step or detector.interval
     return source.fetch(detector.query, start=since - timedelta(seconds=detector.window), end=until, step_s=step)
 
 
-def replay_fetched(session: Session, detector: DetectorConfig, fetched: list[LabelledSeries], *, since: datetime,
-                   until: datetime) -> dict[str, Any]:
+def replay_fetched(
+    session: Session, detector: DetectorConfig, fetched: list[LabelledSeries], *, since: datetime, until: datetime
+) -> dict[str, Any]:
     """Replay over series already fetched, compared with the alerts actually raised."""
     rehearsed = lifecycle.replay(detector, FrameSource(detector.source, fetched), start=since, end=until)
-    return {"detector": detector.name, "since": since.isoformat(), "until": until.isoformat(),
-            **compare(rehearsed, actual(session, detector.name, since, until), tolerance_s=detector.interval)}
+    return {
+        "detector": detector.name,
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        **compare(rehearsed, actual(session, detector.name, since, until), tolerance_s=detector.interval),
+    }
 
 
 def actual(session: Session, name: str, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """The detector's alerts that fired in [since, until), in firing order, as compare reads them."""
     a = Alert.__table__.c
-    rows = session.execute(select(a.id, a.fingerprint, a.labels, a.fired_at, a.resolved_at)
-                           .where(a.detector == name, a.fired_at >= since, a.fired_at < until)
-                           .order_by(a.fired_at, a.id))
-    return [{"id": r.id, "fingerprint": r.fingerprint, "labels": r.labels, "start": r.fired_at.isoformat(),
-             "end": r.resolved_at.isoformat() if r.resolved_at else None} for r in rows]
+    rows = session.execute(
+        select(a.id, a.fingerprint, a.labels, a.fired_at, a.resolved_at)
+        .where(a.detector == name, a.fired_at >= since, a.fired_at < until)
+        .order_by(a.fired_at, a.id)
+    )
+    return [
+        {
+            "id": r.id,
+            "fingerprint": r.fingerprint,
+            "labels": r.labels,
+            "start": r.fired_at.isoformat(),
+            "end": r.resolved_at.isoformat() if r.resolved_at else None,
+        }
+        for r in rows
+    ]
 
 
 def compare(rehearsed: list[dict[str, Any]], actual: list[dict[str, Any]], *, tolerance_s: float) -> dict[str, Any]:
@@ -124,9 +148,20 @@ def compare(rehearsed: list[dict[str, Any]], actual: list[dict[str, Any]], *, to
         shift = (_ISO(r["start"]) - _ISO(match["start"])).total_seconds()
         pair = {"fingerprint": r["fingerprint"], "rehearsed": r, "actual": match, "shift_s": shift}
         (same if abs(shift) <= tolerance_s else shifted).append(pair)
-    return {"summary": {"rehearsed": len(rehearsed), "actual": len(actual), "same": len(same),
-                        "shifted": len(shifted), "added": len(added), "removed": len(unmatched)},
-            "same": same, "shifted": shifted, "added": added, "removed": unmatched}
+    return {
+        "summary": {
+            "rehearsed": len(rehearsed),
+            "actual": len(actual),
+            "same": len(same),
+            "shifted": len(shifted),
+            "added": len(added),
+            "removed": len(unmatched),
+        },
+        "same": same,
+        "shifted": shifted,
+        "added": added,
+        "removed": unmatched,
+    }
 
 
 def _overlap(r: dict[str, Any], a: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ Assumptions (said in every answer, see ASSUMPTIONS):
 - the breaker closes when a person closed the real binding's breaker (audit), never alone;
 - concurrency counts this binding's runs only (other bindings' runs are not replayed).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -28,6 +29,7 @@ from app.alerts.models import Alert
 from app.automation import bindings as binding_service
 from app.automation.models import Binding
 from remediations import BindingPolicy, ParamsError, breaker_should_open, decide, render_params, validate_params
+
 # RAN: final states that were a run; FAILED: those count towards the breaker (service.py reads replay.RAN).
 from remediations.lifecycle import FAILED as FAILED
 from remediations.lifecycle import RAN as RAN
@@ -113,9 +115,15 @@ class _Run:
 
 def guard(reason: str) -> str:
     """The guard's short name from a decision's reason, for counts."""
-    for key, name in (("paused", "paused"), ("silenced", "silenced"), ("breaker", "breaker"),
-                      ("cooldown", "cooldown"), ("rate limit", "rate_limit"),
-                      ("already queued or running", "already_active"), ("concurrency", "concurrency")):
+    for key, name in (
+        ("paused", "paused"),
+        ("silenced", "silenced"),
+        ("breaker", "breaker"),
+        ("cooldown", "cooldown"),
+        ("rate limit", "rate_limit"),
+        ("already queued or running", "already_active"),
+        ("concurrency", "concurrency"),
+    ):
         if key in reason:
             return name
     return "other"
@@ -212,11 +220,16 @@ class Rehearsal:
             last_run_at = _last_counted(fp_runs, now)
         pauses = self.pauses
         decision = decide(
-            binding=self.policy, now=now, paused=pauses.at(now) if pauses.events else pauses.paused,
+            binding=self.policy,
+            now=now,
+            paused=pauses.at(now) if pauses.events else pauses.paused,
             silenced_by=self._silenced_by(firing) if self.history.silences else None,
-            last_run_at_for_fingerprint=last_run_at, runs_in_window=self._runs_in_window(now) if self.window else 0,
-            breaker_open=breaker.open, running_for_remediation=self._waiting_or_running(now) if self.active else 0,
-            max_concurrency=self.history.max_concurrency)
+            last_run_at_for_fingerprint=last_run_at,
+            runs_in_window=self._runs_in_window(now) if self.window else 0,
+            breaker_open=breaker.open,
+            running_for_remediation=self._waiting_or_running(now) if self.active else 0,
+            max_concurrency=self.history.max_concurrency,
+        )
         params_error = self._params_error(firing) if self._templated else self._params_fixed
         if params_error is not None:
             return self._out(firing, "skip", f"skipped: {params_error}")
@@ -326,8 +339,13 @@ def replay(binding: Binding, firings: Iterable[Firing], history: History) -> Ite
 
 
 def _item(d: Rehearsed) -> dict[str, Any]:
-    return {"alert_id": d.alert_id, "at": d.at.isoformat(), "fingerprint": d.fingerprint, "action": d.action,
-            "reason": d.reason}
+    return {
+        "alert_id": d.alert_id,
+        "at": d.at.isoformat(),
+        "fingerprint": d.fingerprint,
+        "action": d.action,
+        "reason": d.reason,
+    }
 
 
 def summarise(decisions: Iterable[Rehearsed], *, limit: int = 1000) -> dict[str, Any]:
@@ -371,10 +389,19 @@ def _totals(counts: dict[tuple[date, int, str], int], heads: dict[str, int], tz:
     skipped = sum(v[1] for v in per_day.values())
     busiest = min(per_hour.items(), key=lambda kv: (-kv[1], kv[0]), default=None)  # the earliest of the busiest
     return {
-        "summary": {"decisions": runs + skipped, "runs": runs, "skipped": skipped, "by_action": by_action,
-                    "skipped_by_guard": by_guard},
+        "summary": {
+            "decisions": runs + skipped,
+            "runs": runs,
+            "skipped": skipped,
+            "by_action": by_action,
+            "skipped_by_guard": by_guard,
+        },
         "truncated": runs > limit or skipped > limit,
         "per_day": [{"day": k.isoformat(), "runs": v[0], "skipped": v[1]} for k, v in sorted(per_day.items())],
-        "busiest_hour": {"hour": datetime.combine(busiest[0][0], time(busiest[0][1]), tzinfo=tz).isoformat(),
-                         "runs": busiest[1]} if busiest else None,
+        "busiest_hour": {
+            "hour": datetime.combine(busiest[0][0], time(busiest[0][1]), tzinfo=tz).isoformat(),
+            "runs": busiest[1],
+        }
+        if busiest
+        else None,
     }

@@ -3,6 +3,7 @@
 Alerts are read with a Core select ordered by firing time and streamed (no ORM objects or
 rows: 100,000 of them took seconds); detector and severity filters go to SQL.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
 from sqlalchemy import Select, Text, null, select, type_coerce
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import cast as sql_cast
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from app.alerts.models import Alert
@@ -31,11 +32,22 @@ _BATCH = 5000
 
 def transient_binding(spec: BindingConfig) -> Binding:
     """The spec as a Binding row that is never added to a session (the matcher reads it)."""
-    return Binding(name=spec.name, remediation=spec.remediation, detector=spec.detector,
-                   matchers=dict(spec.matchers), severities=list(spec.severities), params=spec.params,
-                   mode=spec.mode, cooldown_s=spec.cooldown, rate_limit=spec.rate_limit,
-                   rate_window_s=spec.rate_window, breaker_threshold=spec.breaker_threshold,
-                   approval_timeout_s=spec.approval_timeout, enabled=spec.enabled, queue=spec.queue)
+    return Binding(
+        name=spec.name,
+        remediation=spec.remediation,
+        detector=spec.detector,
+        matchers=dict(spec.matchers),
+        severities=list(spec.severities),
+        params=spec.params,
+        mode=spec.mode,
+        cooldown_s=spec.cooldown,
+        rate_limit=spec.rate_limit,
+        rate_window_s=spec.rate_window,
+        breaker_threshold=spec.breaker_threshold,
+        approval_timeout_s=spec.approval_timeout,
+        enabled=spec.enabled,
+        queue=spec.queue,
+    )
 
 
 def period(since: datetime | None, until: datetime | None, now: datetime) -> tuple[datetime, datetime]:
@@ -57,8 +69,7 @@ def enabled_copy(binding: Binding) -> Binding:
 def rehearse(session: Session, spec: BindingConfig, *, since: datetime, until: datetime) -> dict[str, Any]:
     """The rehearsal's answer (see replay.summarise) for one binding spec over [since, until)."""
     decisions = replay_binding(session, transient_binding(spec), since=since, until=until)
-    return {"binding": spec.name, "since": since.isoformat(), "until": until.isoformat(),
-            **replay.summarise(decisions)}
+    return {"binding": spec.name, "since": since.isoformat(), "until": until.isoformat(), **replay.summarise(decisions)}
 
 
 def decisions(session: Session, spec: BindingConfig, *, since: datetime, until: datetime) -> list[replay.Rehearsed]:
@@ -66,8 +77,9 @@ def decisions(session: Session, spec: BindingConfig, *, since: datetime, until: 
     return list(replay_binding(session, transient_binding(spec), since=since, until=until))
 
 
-def replay_binding(session: Session, binding: Binding, *, since: datetime,
-                   until: datetime) -> Iterable[replay.Rehearsed]:
+def replay_binding(
+    session: Session, binding: Binding, *, since: datetime, until: datetime
+) -> Iterable[replay.Rehearsed]:
     """Decisions one by one, as they are made (firings are streamed from the database)."""
     return replay.replay(binding, firings(session, binding, since, until), history(session, binding, since, until))
 
@@ -90,12 +102,25 @@ def firings(session: Session, binding: Binding, since: datetime, until: datetime
         if labels is None:
             labels = decoded[text] = json.loads(text)
         context = _context(id_, fp, detector, severity, labels, more) if templated else {}
-        yield make((id_, fired_at(fired), fp, detector, severity, kind, labels, when(resolved) if approve else None,
-                    context, text))
+        yield make(
+            (
+                id_,
+                fired_at(fired),
+                fp,
+                detector,
+                severity,
+                kind,
+                labels,
+                when(resolved) if approve else None,
+                context,
+                text,
+            )
+        )
 
 
-def _firings_query(session: Session, binding: Binding, since: datetime, until: datetime, *, templated: bool,
-                   approve: bool) -> Select[Any]:
+def _firings_query(
+    session: Session, binding: Binding, since: datetime, until: datetime, *, templated: bool, approve: bool
+) -> Select[Any]:
     """Only the columns the replay reads, firing order, the binding's detector and severities in SQL."""
     a = Alert.__table__.c
     # Raw JSON text (PostgreSQL's driver would decode json), decoded once per distinct label set.
@@ -106,9 +131,11 @@ def _firings_query(session: Session, binding: Binding, since: datetime, until: d
         fired_at = type_coerce(a.fired_at, Text) + "+00:00"
         resolved_at = type_coerce(a.resolved_at, Text) + "+00:00" if approve else null()
     extra = (a.value, a.threshold, a.message) if templated else ()  # only templates read them
-    stmt = (select(a.id, fired_at, a.fingerprint, a.detector, a.severity, a.kind, labels_text, resolved_at, *extra)
-            .where(a.fired_at >= since, a.fired_at < until, a.kind.not_in(("error", "nodata")))
-            .order_by(a.fired_at, a.id))
+    stmt = (
+        select(a.id, fired_at, a.fingerprint, a.detector, a.severity, a.kind, labels_text, resolved_at, *extra)
+        .where(a.fired_at >= since, a.fired_at < until, a.kind.not_in(("error", "nodata")))
+        .order_by(a.fired_at, a.id)
+    )
     if binding.detector:
         stmt = stmt.where(a.detector == binding.detector)
     if binding.severities:
@@ -116,12 +143,22 @@ def _firings_query(session: Session, binding: Binding, since: datetime, until: d
     return stmt
 
 
-def _context(id_: int, fp: str, detector: str, severity: str, labels: dict[str, str],
-             more: list[Any]) -> dict[str, Any]:
+def _context(
+    id_: int, fp: str, detector: str, severity: str, labels: dict[str, str], more: list[Any]
+) -> dict[str, Any]:
     """What templates see, as app.automation.service.alert_context (the alert is firing)."""
     value, threshold, message = more
-    return {"id": id_, "fingerprint": fp, "detector": detector, "severity": severity, "state": "firing",
-            "value": value, "threshold": threshold, "labels": dict(labels), "message": message}
+    return {
+        "id": id_,
+        "fingerprint": fp,
+        "detector": detector,
+        "severity": severity,
+        "state": "firing",
+        "value": value,
+        "threshold": threshold,
+        "labels": dict(labels),
+        "message": message,
+    }
 
 
 def _is_sqlite(session: Session) -> bool:
@@ -145,13 +182,20 @@ def history(session: Session, binding: Binding, since: datetime, until: datetime
         out.runnable_error = exc.message
     _pauses(session, out, since, until)
     s = Silence.__table__.c
-    for row in session.execute(select(s.id, s.starts_at, s.ends_at, s.matchers)
-                               .where(s.starts_at < until, s.ends_at > since).order_by(s.id)):
+    for row in session.execute(
+        select(s.id, s.starts_at, s.ends_at, s.matchers).where(s.starts_at < until, s.ends_at > since).order_by(s.id)
+    ):
         out.silences.append(replay.Silence(row.id, row.starts_at, row.ends_at, _matcher(row.matchers)))
     r = AuditRecord.__table__.c
-    out.breaker_closes = list(session.scalars(
-        select(r.at).where(r.action == "binding.breaker_close", r.target == f"binding:{binding.name}",
-                           r.at >= since, r.at < until).order_by(r.at, r.id)))
+    out.breaker_closes = list(
+        session.scalars(
+            select(r.at)
+            .where(
+                r.action == "binding.breaker_close", r.target == f"binding:{binding.name}", r.at >= since, r.at < until
+            )
+            .order_by(r.at, r.id)
+        )
+    )
     out.outcomes = _outcomes(session, binding.remediation, since, until)
     return out
 
@@ -164,11 +208,16 @@ def _matcher(raw: list[dict[str, str]]) -> Callable[[Mapping[str, str]], bool]:
 def _pauses(session: Session, out: replay.History, since: datetime, until: datetime) -> None:
     r = AuditRecord.__table__.c
     actions = ("automation.pause", "automation.resume")
-    before = session.scalar(select(r.action).where(r.action.in_(actions), r.at < since)
-                            .order_by(r.at.desc(), r.id.desc()).limit(1))
+    before = session.scalar(
+        select(r.action).where(r.action.in_(actions), r.at < since).order_by(r.at.desc(), r.id.desc()).limit(1)
+    )
     out.paused_at_start = before == "automation.pause"
-    out.pauses = [(row.at, row.action == "automation.pause") for row in session.execute(
-        select(r.at, r.action).where(r.action.in_(actions), r.at >= since, r.at < until).order_by(r.at, r.id))]
+    out.pauses = [
+        (row.at, row.action == "automation.pause")
+        for row in session.execute(
+            select(r.at, r.action).where(r.action.in_(actions), r.at >= since, r.at < until).order_by(r.at, r.id)
+        )
+    ]
 
 
 def _outcomes(session: Session, remediation: str, since: datetime, until: datetime) -> dict[int, replay.Outcome]:
@@ -176,9 +225,15 @@ def _outcomes(session: Session, remediation: str, since: datetime, until: dateti
     e = Execution.__table__.c
     rows = session.execute(
         select(e.alert_id, e.state, e.queued_at, e.started_at, e.finished_at, e.duration_s)
-        .where(e.remediation == remediation, e.queued_at >= since, e.queued_at < until, e.alert_id.is_not(None),
-               e.state.in_((*replay.RAN, "rejected", "expired", "cancelled")))
-        .order_by(e.id))
+        .where(
+            e.remediation == remediation,
+            e.queued_at >= since,
+            e.queued_at < until,
+            e.alert_id.is_not(None),
+            e.state.in_((*replay.RAN, "rejected", "expired", "cancelled")),
+        )
+        .order_by(e.id)
+    )
     out = {}
     for row in rows:
         # From queued to finished (waiting included), or the script's own time when the clocks disagree.

@@ -1,4 +1,5 @@
 """Parse a rehearsal request: a binding spec (the create schema) plus `since`/`until`."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -28,8 +29,10 @@ def moment(value: Any, field: str, now: datetime) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise BadRequestError(f"{field}: expected an ISO-8601 time or a duration like 30d",
-                              {field: "expected an ISO-8601 time or a duration like 30d"})
+        raise BadRequestError(
+            f"{field}: expected an ISO-8601 time or a duration like 30d",
+            {field: "expected an ISO-8601 time or a duration like 30d"},
+        )
     try:
         return now - timedelta(seconds=parse_duration(value))
     except ValueError:

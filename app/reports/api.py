@@ -1,4 +1,5 @@
 """GET /api/v1/reports: the reports page's numbers as JSON."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,8 +14,13 @@ from app.web import db
 ns = Namespace("reports", description="Alert volume, response times, noisy detectors, remediation results")
 
 args = reqparse.RequestParser(bundle_errors=True)
-args.add_argument("range", choices=tuple(service.RANGES), default=service.DEFAULT_RANGE, location="args",
-                  help="how far back: 24h (hourly buckets), 7d (6 h), 30d or 90d (daily; reused for up to 60 s)")
+args.add_argument(
+    "range",
+    choices=tuple(service.RANGES),
+    default=service.DEFAULT_RANGE,
+    location="args",
+    help="how far back: 24h (hourly buckets), 7d (6 h), 30d or 90d (daily; reused for up to 60 s)",
+)
 
 
 @ns.route("")

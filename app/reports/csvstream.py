@@ -5,6 +5,7 @@ before looking) is read as a formula by Excel, LibreOffice and Google Sheets: an
 label like `=HYPERLINK(...)` could run on the reader's machine. Such cells get a leading
 apostrophe (OWASP's advice), which the spreadsheet shows as text.
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,8 +50,13 @@ def lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]
     yield buffer.getvalue()
 
 
-def keyset(fetch: Callable[[int | None, int], list[Any]], *, cursor: int | None = None,
-           max_rows: int | None = None, page_rows: int | None = None) -> Iterator[Any]:
+def keyset(
+    fetch: Callable[[int | None, int], list[Any]],
+    *,
+    cursor: int | None = None,
+    max_rows: int | None = None,
+    page_rows: int | None = None,
+) -> Iterator[Any]:
     """Rows newest first, page after page below the last id seen, up to max_rows.
 
     fetch(cursor, limit) returns up to `limit` rows (objects or dicts) with an id, newest

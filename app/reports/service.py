@@ -9,6 +9,7 @@ Alert times count from `started_at` (the alert's first pending or firing evaluat
 time to acknowledge is acked_at - started_at, time to resolve resolved_at - started_at.
 Remediation verdicts are the stored ones (app.automation.effectiveness decides them).
 """
+
 from __future__ import annotations
 
 import time
@@ -29,8 +30,7 @@ from app.reports.sqltime import bucket_start, seconds_between
 from config.vocabulary import SEVERITIES as VOCABULARY_SEVERITIES
 
 # name -> (span, bucket width) in seconds: at most 90 buckets per chart.
-RANGES = {"24h": (86400, 3600), "7d": (7 * 86400, 6 * 3600), "30d": (30 * 86400, 86400),
-          "90d": (90 * 86400, 86400)}
+RANGES = {"24h": (86400, 3600), "7d": (7 * 86400, 6 * 3600), "30d": (30 * 86400, 86400), "90d": (90 * 86400, 86400)}
 DEFAULT_RANGE = "7d"
 SEVERITIES = VOCABULARY_SEVERITIES[::-1]  # worst first, as the charts stack them
 # A run that reached its script and ended, as service.stats counts runs.
@@ -82,30 +82,55 @@ def report(session: Session, p: Period) -> dict[str, Any]:
     """Alert volume, response times, top detectors and remediation results for the period."""
     alerts = _alert_rows(session, p)
     runs = _run_rows(session, p)
-    return {"range": p.name, "since": iso(p.since), "until": iso(p.until), "bucket_s": p.bucket_s,
-            "t": p.buckets, "alerts": _alert_series(alerts, p), "detectors": detector_table(alerts),
-            "remediations": _run_series(runs, p), "remediation_table": remediation_table(runs)}
+    return {
+        "range": p.name,
+        "since": iso(p.since),
+        "until": iso(p.until),
+        "bucket_s": p.bucket_s,
+        "t": p.buckets,
+        "alerts": _alert_series(alerts, p),
+        "detectors": detector_table(alerts),
+        "remediations": _run_series(runs, p),
+        "remediation_table": remediation_table(runs),
+    }
 
 
 def _alert_rows(session: Session, p: Period) -> list[tuple[int, str, str, int, int, float, int, float]]:
     bucket = bucket_start(Alert.started_at, p.bucket_s)
     ack_s = seconds_between(Alert.acked_at, Alert.started_at)
     resolve_s = seconds_between(Alert.resolved_at, Alert.started_at)
-    stmt = (select(bucket, Alert.detector, Alert.severity, func.count(), func.count(Alert.acked_at),
-                   func.coalesce(func.sum(ack_s), 0.0), func.count(Alert.resolved_at),
-                   func.coalesce(func.sum(resolve_s), 0.0))
-            .where(Alert.started_at >= p.since, Alert.started_at < p.until)
-            .group_by(bucket, Alert.detector, Alert.severity))
-    return [(int(b), d, s, int(n), int(na), float(sa), int(nr), float(sr))
-            for b, d, s, n, na, sa, nr, sr in session.execute(stmt)]
+    stmt = (
+        select(
+            bucket,
+            Alert.detector,
+            Alert.severity,
+            func.count(),
+            func.count(Alert.acked_at),
+            func.coalesce(func.sum(ack_s), 0.0),
+            func.count(Alert.resolved_at),
+            func.coalesce(func.sum(resolve_s), 0.0),
+        )
+        .where(Alert.started_at >= p.since, Alert.started_at < p.until)
+        .group_by(bucket, Alert.detector, Alert.severity)
+    )
+    return [
+        (int(b), d, s, int(n), int(na), float(sa), int(nr), float(sr))
+        for b, d, s, n, na, sa, nr, sr in session.execute(stmt)
+    ]
 
 
 def _run_rows(session: Session, p: Period) -> list[tuple[int, str, str, str | None, int]]:
     bucket = bucket_start(Execution.finished_at, p.bucket_s)
-    stmt = (select(bucket, Execution.remediation, Execution.state, Execution.outcome, func.count())
-            .where(Execution.finished_at >= p.since, Execution.finished_at < p.until,
-                   Execution.state.in_(FINISHED), Execution.trigger != "diagnostic")  # diagnostics fix nothing
-            .group_by(bucket, Execution.remediation, Execution.state, Execution.outcome))
+    stmt = (
+        select(bucket, Execution.remediation, Execution.state, Execution.outcome, func.count())
+        .where(
+            Execution.finished_at >= p.since,
+            Execution.finished_at < p.until,
+            Execution.state.in_(FINISHED),
+            Execution.trigger != "diagnostic",
+        )  # diagnostics fix nothing
+        .group_by(bucket, Execution.remediation, Execution.state, Execution.outcome)
+    )
     return [(int(b), r, s, o, int(n)) for b, r, s, o, n in session.execute(stmt)]
 
 
@@ -130,13 +155,23 @@ def _alert_series(rows: list[tuple[int, str, str, int, int, float, int, float]],
         by_severity.setdefault(severity, [0] * size)[i] += n
         by_detector[detector][i] += n
         cell = sums[i]
-        cell[0] += acked; cell[1] += ack_s; cell[2] += resolved; cell[3] += resolve_s  # noqa: E702
+        cell[0] += acked
+        cell[1] += ack_s
+        cell[2] += resolved
+        cell[3] += resolve_s  # noqa: E702
     acked, ack_s = sum(int(c[0]) for c in sums), sum(c[1] for c in sums)
     resolved, resolve_s = sum(int(c[2]) for c in sums), sum(c[3] for c in sums)
-    return {"total": sum(sum(v) for v in by_severity.values()), "by_severity": by_severity,
-            "by_detector": _top_series(by_detector, size), "acked": acked, "resolved": resolved,
-            "mtta_s": _mean(ack_s, acked), "mttr_s": _mean(resolve_s, resolved),
-            "mtta_series": [_mean(c[1], int(c[0])) for c in sums], "mttr_series": [_mean(c[3], int(c[2])) for c in sums]}
+    return {
+        "total": sum(sum(v) for v in by_severity.values()),
+        "by_severity": by_severity,
+        "by_detector": _top_series(by_detector, size),
+        "acked": acked,
+        "resolved": resolved,
+        "mtta_s": _mean(ack_s, acked),
+        "mttr_s": _mean(resolve_s, resolved),
+        "mtta_series": [_mean(c[1], int(c[0])) for c in sums],
+        "mttr_series": [_mean(c[3], int(c[2])) for c in sums],
+    }
 
 
 def _top_series(by_detector: dict[str, list[int]], size: int) -> dict[str, list[int]]:
@@ -152,18 +187,43 @@ def detector_table(rows: list[tuple[int, str, str, int, int, float, int, float]]
     """Detectors by alerts raised, noisiest first, with their share and response times."""
     acc: dict[str, dict[str, Any]] = {}
     for _t, detector, severity, n, acked, ack_s, resolved, resolve_s in rows:
-        d = acc.setdefault(detector, {"detector": detector, "alerts": 0, "critical": 0, "warning": 0, "info": 0,
-                                      "acked": 0, "_ack_s": 0.0, "resolved": 0, "_resolve_s": 0.0})
+        d = acc.setdefault(
+            detector,
+            {
+                "detector": detector,
+                "alerts": 0,
+                "critical": 0,
+                "warning": 0,
+                "info": 0,
+                "acked": 0,
+                "_ack_s": 0.0,
+                "resolved": 0,
+                "_resolve_s": 0.0,
+            },
+        )
         d["alerts"] += n
         d[severity] = d.get(severity, 0) + n
-        d["acked"] += acked; d["_ack_s"] += ack_s; d["resolved"] += resolved; d["_resolve_s"] += resolve_s  # noqa: E702
+        d["acked"] += acked
+        d["_ack_s"] += ack_s
+        d["resolved"] += resolved
+        d["_resolve_s"] += resolve_s  # noqa: E702
     total = sum(d["alerts"] for d in acc.values())
     table = []
     for d in sorted(acc.values(), key=lambda d: (-d["alerts"], d["detector"])):
-        table.append({"detector": d["detector"], "alerts": d["alerts"], "share": _ratio(d["alerts"], total),
-                      "critical": d["critical"], "warning": d["warning"], "info": d["info"],
-                      "acked": d["acked"], "resolved": d["resolved"], "mtta_s": _mean(d["_ack_s"], d["acked"]),
-                      "mttr_s": _mean(d["_resolve_s"], d["resolved"])})
+        table.append(
+            {
+                "detector": d["detector"],
+                "alerts": d["alerts"],
+                "share": _ratio(d["alerts"], total),
+                "critical": d["critical"],
+                "warning": d["warning"],
+                "info": d["info"],
+                "acked": d["acked"],
+                "resolved": d["resolved"],
+                "mtta_s": _mean(d["_ack_s"], d["acked"]),
+                "mttr_s": _mean(d["_resolve_s"], d["resolved"]),
+            }
+        )
     return table
 
 
@@ -181,11 +241,17 @@ def _run_series(rows: list[tuple[int, str, str, str | None, int]], p: Period) ->
         if outcome in verdicts:
             verdicts[outcome][i] += n
     judged = [e + ne for e, ne in zip(verdicts["effective"], verdicts["not_effective"])]
-    return {"runs": runs, "succeeded": ok, **verdicts,
-            "success_rate": [_ratio(a, b) for a, b in zip(ok, runs)],
-            "effectiveness_rate": [_ratio(a, b) for a, b in zip(verdicts["effective"], judged)],
-            "total_runs": sum(runs), "total_succeeded": sum(ok),
-            "success": _ratio(sum(ok), sum(runs)), "effectiveness": _ratio(sum(verdicts["effective"]), sum(judged))}
+    return {
+        "runs": runs,
+        "succeeded": ok,
+        **verdicts,
+        "success_rate": [_ratio(a, b) for a, b in zip(ok, runs)],
+        "effectiveness_rate": [_ratio(a, b) for a, b in zip(verdicts["effective"], judged)],
+        "total_runs": sum(runs),
+        "total_succeeded": sum(ok),
+        "success": _ratio(sum(ok), sum(runs)),
+        "effectiveness": _ratio(sum(verdicts["effective"]), sum(judged)),
+    }
 
 
 def remediation_table(rows: list[tuple[int, str, str, str | None, int]]) -> list[dict[str, Any]]:
@@ -200,16 +266,29 @@ def remediation_table(rows: list[tuple[int, str, str, str | None, int]]) -> list
     table = []
     for r in sorted(acc.values(), key=lambda r: (-r["runs"], r["remediation"])):
         judged = r["effective"] + r["not_effective"]
-        table.append({**r, "success_rate": _ratio(r["succeeded"], r["runs"]),
-                      "effectiveness_rate": _ratio(r["effective"], judged)})
+        table.append(
+            {
+                **r,
+                "success_rate": _ratio(r["succeeded"], r["runs"]),
+                "effectiveness_rate": _ratio(r["effective"], judged),
+            }
+        )
     return table
 
 
 def volume_rows(report_: dict[str, Any]) -> list[dict[str, Any]]:
     """The volume chart as a table: one row per bucket (for CSV export)."""
     alerts, runs = report_["alerts"], report_["remediations"]
-    return [{"bucket_start": iso(datetime.fromtimestamp(t, timezone.utc)),
-             **{s: alerts["by_severity"].get(s, [0] * len(report_["t"]))[i] for s in SEVERITIES},
-             "mtta_s": alerts["mtta_series"][i], "mttr_s": alerts["mttr_series"][i],
-             "runs": runs["runs"][i], "succeeded": runs["succeeded"][i], "effective": runs["effective"][i],
-             "not_effective": runs["not_effective"][i]} for i, t in enumerate(report_["t"])]
+    return [
+        {
+            "bucket_start": iso(datetime.fromtimestamp(t, timezone.utc)),
+            **{s: alerts["by_severity"].get(s, [0] * len(report_["t"]))[i] for s in SEVERITIES},
+            "mtta_s": alerts["mtta_series"][i],
+            "mttr_s": alerts["mttr_series"][i],
+            "runs": runs["runs"][i],
+            "succeeded": runs["succeeded"][i],
+            "effective": runs["effective"][i],
+            "not_effective": runs["not_effective"][i],
+        }
+        for i, t in enumerate(report_["t"])
+    ]

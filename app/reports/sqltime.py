@@ -3,6 +3,7 @@
 SQLite keeps datetimes as text, PostgreSQL as timestamps; each compiles its own expression,
 so the grouping and averaging happen in the database instead of over fetched rows.
 """
+
 from __future__ import annotations
 
 from typing import Any

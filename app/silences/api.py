@@ -1,4 +1,5 @@
 """Silences and maintenance windows (operator; matching everything needs admin)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,37 +17,68 @@ from config.units import parse_duration
 
 ns = Namespace("silences", description="Silences and maintenance windows")
 
-matcher = ns.model("Matcher", {
-    "name": fields.String(required=True), "op": fields.String(enum=list(service.OPS), default="="),
-    "value": fields.String(required=True),
-}, strict=True)
-silence_in = ns.model("SilenceCreate", {
-    "matchers": fields.List(fields.Nested(matcher), required=True),
-    "comment": fields.String(required=True, max_length=2000),
-    "starts_at": fields.String(description="ISO-8601; default now"),
-    "ends_at": fields.String(description="ISO-8601; or give duration"),
-    "duration": fields.String(description="e.g. 2h, instead of ends_at"),
-}, strict=True)
-silence_out = ns.model("Silence", {
-    "id": fields.Integer, "matchers": fields.List(fields.Nested(matcher)), "starts_at": fields.String,
-    "ends_at": fields.String,
-    "created_at": fields.String, "created_by": fields.String, "comment": fields.String,
-    "expired_by": fields.String, "active": fields.Boolean,
-})
-preview_in = ns.model("SilencePreviewRequest", {"matchers": fields.List(fields.Nested(matcher), required=True)},
-                      strict=True)
-preview_alert = ns.model("SilencePreviewAlert", {
-    "id": fields.Integer, "detector": fields.String, "labels": fields.Raw, "severity": fields.String,
-    "state": fields.String, "message": fields.String, "started_at": fields.String,
-})
-preview_out = ns.model("SilencePreview", {
-    "items": fields.List(fields.Nested(preview_alert), description="the newest matching open alerts (50 at most)"),
-    "total": fields.Integer(description="how many open alerts match"),
-    "complete": fields.Boolean(description="false when there were more open alerts than were looked at"),
-    "allowed": fields.Boolean(description="whether the caller may create a silence with these matchers"),
-    "reason": fields.String(description="why not, when allowed is false"),
-})
-silence_page = ns.model("SilencePage", {"items": fields.List(fields.Nested(silence_out)), "next_cursor": fields.Integer})
+matcher = ns.model(
+    "Matcher",
+    {
+        "name": fields.String(required=True),
+        "op": fields.String(enum=list(service.OPS), default="="),
+        "value": fields.String(required=True),
+    },
+    strict=True,
+)
+silence_in = ns.model(
+    "SilenceCreate",
+    {
+        "matchers": fields.List(fields.Nested(matcher), required=True),
+        "comment": fields.String(required=True, max_length=2000),
+        "starts_at": fields.String(description="ISO-8601; default now"),
+        "ends_at": fields.String(description="ISO-8601; or give duration"),
+        "duration": fields.String(description="e.g. 2h, instead of ends_at"),
+    },
+    strict=True,
+)
+silence_out = ns.model(
+    "Silence",
+    {
+        "id": fields.Integer,
+        "matchers": fields.List(fields.Nested(matcher)),
+        "starts_at": fields.String,
+        "ends_at": fields.String,
+        "created_at": fields.String,
+        "created_by": fields.String,
+        "comment": fields.String,
+        "expired_by": fields.String,
+        "active": fields.Boolean,
+    },
+)
+preview_in = ns.model(
+    "SilencePreviewRequest", {"matchers": fields.List(fields.Nested(matcher), required=True)}, strict=True
+)
+preview_alert = ns.model(
+    "SilencePreviewAlert",
+    {
+        "id": fields.Integer,
+        "detector": fields.String,
+        "labels": fields.Raw,
+        "severity": fields.String,
+        "state": fields.String,
+        "message": fields.String,
+        "started_at": fields.String,
+    },
+)
+preview_out = ns.model(
+    "SilencePreview",
+    {
+        "items": fields.List(fields.Nested(preview_alert), description="the newest matching open alerts (50 at most)"),
+        "total": fields.Integer(description="how many open alerts match"),
+        "complete": fields.Boolean(description="false when there were more open alerts than were looked at"),
+        "allowed": fields.Boolean(description="whether the caller may create a silence with these matchers"),
+        "reason": fields.String(description="why not, when allowed is false"),
+    },
+)
+silence_page = ns.model(
+    "SilencePage", {"items": fields.List(fields.Nested(silence_out)), "next_cursor": fields.Integer}
+)
 
 filters = page_parser()
 filters.add_argument("active", type=lambda v: v.lower() in ("1", "true", "yes"), location="args")
@@ -55,9 +87,17 @@ filters.add_argument("active", type=lambda v: v.lower() in ("1", "true", "yes"),
 def silence_dict(s: Silence) -> dict[str, Any]:
     """One silence as the API shows it; active means in force now."""
     now = utcnow()
-    return {"id": s.id, "matchers": s.matchers, "starts_at": iso(s.starts_at), "ends_at": iso(s.ends_at),
-            "created_at": iso(s.created_at), "created_by": s.created_by, "comment": s.comment,
-            "expired_by": s.expired_by, "active": s.starts_at <= now < s.ends_at}
+    return {
+        "id": s.id,
+        "matchers": s.matchers,
+        "starts_at": iso(s.starts_at),
+        "ends_at": iso(s.ends_at),
+        "created_at": iso(s.created_at),
+        "created_by": s.created_by,
+        "comment": s.comment,
+        "expired_by": s.expired_by,
+        "active": s.starts_at <= now < s.ends_at,
+    }
 
 
 def _time(body: dict[str, Any], key: str) -> Any:
@@ -104,10 +144,17 @@ class Silences(Resource):
             raise BadRequestError("give ends_at or duration", {"ends_at": "required (or duration)"})
         principal = current_principal()
         with db().write() as session:
-            silence = service.create(session, matchers=service.parse_matchers(body["matchers"]), starts_at=starts_at,
-                                     ends_at=ends_at, comment=body["comment"], by=actor(),
-                                     is_admin=bool(principal and principal.has("admin")),
-                                     max_duration_s=cfg().settings.silences.max_duration, now=now)
+            silence = service.create(
+                session,
+                matchers=service.parse_matchers(body["matchers"]),
+                starts_at=starts_at,
+                ends_at=ends_at,
+                comment=body["comment"],
+                by=actor(),
+                is_admin=bool(principal and principal.has("admin")),
+                max_duration_s=cfg().settings.silences.max_duration,
+                now=now,
+            )
             return silence_dict(silence), 201
 
 
@@ -140,7 +187,22 @@ class SilencePreview(Resource):
         reason = service.refusal(matchers, role=principal.role if principal else None)
         with db().read() as session:
             found = service.preview(session, matchers)
-            items = [{"id": a.id, "detector": a.detector, "labels": a.labels, "severity": a.severity,
-                      "state": a.state, "message": a.message, "started_at": iso(a.started_at)} for a in found.alerts]
-        return {"items": items, "total": found.total, "complete": found.complete, "allowed": not reason,
-                "reason": reason}
+            items = [
+                {
+                    "id": a.id,
+                    "detector": a.detector,
+                    "labels": a.labels,
+                    "severity": a.severity,
+                    "state": a.state,
+                    "message": a.message,
+                    "started_at": iso(a.started_at),
+                }
+                for a in found.alerts
+            ]
+        return {
+            "items": items,
+            "total": found.total,
+            "complete": found.complete,
+            "allowed": not reason,
+            "reason": reason,
+        }

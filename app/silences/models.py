@@ -1,4 +1,5 @@
 """The silences table."""
+
 from __future__ import annotations
 
 from datetime import datetime

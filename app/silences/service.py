@@ -1,4 +1,5 @@
 """Silences and maintenance windows with Alertmanager's matcher semantics (=, !=, =~, !~)."""
+
 from __future__ import annotations
 
 import re
@@ -55,8 +56,10 @@ def is_targeted(matchers: Sequence[Matcher]) -> bool:
     return any(m.op == "=" and m.value for m in matchers)
 
 
-UNTARGETED = ("a silence needs at least one matcher of the form name=value (only an admin may silence by "
-              "negative or regex matchers alone)")
+UNTARGETED = (
+    "a silence needs at least one matcher of the form name=value (only an admin may silence by "
+    "negative or regex matchers alone)"
+)
 
 
 def refusal(matchers: Sequence[Matcher], *, role: str | None) -> str:
@@ -68,8 +71,18 @@ def refusal(matchers: Sequence[Matcher], *, role: str | None) -> str:
     return ""
 
 
-def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, ends_at: datetime, comment: str,
-           by: str, is_admin: bool, max_duration_s: float, now: datetime) -> Silence:
+def create(
+    session: Session,
+    *,
+    matchers: list[Matcher],
+    starts_at: datetime,
+    ends_at: datetime,
+    comment: str,
+    by: str,
+    is_admin: bool,
+    max_duration_s: float,
+    now: datetime,
+) -> Silence:
     """Add a silence and audit it. Raises BadRequestError (naming the field) without a comment, when it
     ends before it starts or in the past, lasts longer than max_duration_s, or a non-admin gives no
     name=value matcher (see is_targeted)."""
@@ -80,19 +93,45 @@ def create(session: Session, *, matchers: list[Matcher], starts_at: datetime, en
     if ends_at <= now:
         raise BadRequestError("ends_at is in the past", {"ends_at": "must be in the future"})
     if (ends_at - starts_at).total_seconds() > max_duration_s:
-        raise BadRequestError(f"a silence may last at most {timedelta(seconds=max_duration_s)}",
-                              {"ends_at": f"longer than the maximum of {max_duration_s:g}s"})
+        raise BadRequestError(
+            f"a silence may last at most {timedelta(seconds=max_duration_s)}",
+            {"ends_at": f"longer than the maximum of {max_duration_s:g}s"},
+        )
     if not is_admin and not is_targeted(matchers):
-        raise BadRequestError(UNTARGETED,
-                              {"matchers": "needs an equality matcher with a non-empty value; without one it "
-                                            "matches everything it does not exclude"})
-    silence = Silence(matchers=[m.__dict__ for m in matchers], starts_at=starts_at, ends_at=ends_at,
-                      created_at=now, created_by=by, comment=comment)
+        raise BadRequestError(
+            UNTARGETED,
+            {
+                "matchers": "needs an equality matcher with a non-empty value; without one it "
+                "matches everything it does not exclude"
+            },
+        )
+    silence = Silence(
+        matchers=[m.__dict__ for m in matchers],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        created_at=now,
+        created_by=by,
+        comment=comment,
+    )
     session.add(silence)
     session.flush()
-    publish(session, [Event("silence.create", utcnow(), actor=by, target=f"silence:{silence.id}",
-                            details={"matchers": silence.matchers, "starts_at": starts_at.isoformat(),
-                                     "ends_at": ends_at.isoformat(), "comment": comment})])
+    publish(
+        session,
+        [
+            Event(
+                "silence.create",
+                utcnow(),
+                actor=by,
+                target=f"silence:{silence.id}",
+                details={
+                    "matchers": silence.matchers,
+                    "starts_at": starts_at.isoformat(),
+                    "ends_at": ends_at.isoformat(),
+                    "comment": comment,
+                },
+            )
+        ],
+    )
     return silence
 
 
@@ -109,8 +148,9 @@ def expire(session: Session, *, silence_id: int, by: str, now: datetime) -> Sile
 
 def active(session: Session, now: datetime) -> Sequence[Silence]:
     """The silences in force at `now`, oldest first."""
-    return session.scalars(select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now)
-                           .order_by(Silence.id)).all()
+    return session.scalars(
+        select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now).order_by(Silence.id)
+    ).all()
 
 
 def silenced_by(session: Session, labels: Mapping[str, str], now: datetime) -> Silence | None:
@@ -137,7 +177,8 @@ class Preview:
 
 def preview(session: Session, matchers: Sequence[Matcher], *, limit: int = 50, scan: int = 10_000) -> Preview:
     """Which open (pending or firing) alerts a silence with these matchers would silence now."""
-    rows = session.scalars(select(Alert).where(Alert.state.in_(OPEN_STATES)).order_by(Alert.id.desc())
-                           .limit(scan + 1)).all()
+    rows = session.scalars(
+        select(Alert).where(Alert.state.in_(OPEN_STATES)).order_by(Alert.id.desc()).limit(scan + 1)
+    ).all()
     found = [a for a in rows[:scan] if label_matchers.matches(matchers, alert_labels(a))]
     return Preview(found[:limit], len(found), len(rows) <= scan)

@@ -1,4 +1,5 @@
 """Analyses as plain functions over pandas Series or numpy arrays."""
+
 from detectors.analysis.auto import auto, auto_arrays
 from detectors.analysis.batch import evaluate_all
 from detectors.analysis.binseg import binseg

@@ -33,6 +33,7 @@ Each run, on the trailing window only:
 
 A series with fewer than `min_history` points is 'ok' (warm-up) and says so.
 """
+
 from __future__ import annotations
 
 import math
@@ -75,10 +76,21 @@ _MAX_GRID_FACTOR = 4
 
 
 def auto(
-    series: pd.Series, *, threshold: float = 4.0, margin: float = 1.5, hold: float = 0.1,
-    seasonality: Seasonality = "auto", direction: Direction = "both", local_points: int = 72,
-    min_history: int = 30, agree: int = 2, min_effect: float = 0.7, peak_quantile: float = PEAK_QUANTILE,
-    slow_points: int = SLOW_POINTS, now: datetime | None = None, name: str = "value",
+    series: pd.Series,
+    *,
+    threshold: float = 4.0,
+    margin: float = 1.5,
+    hold: float = 0.1,
+    seasonality: Seasonality = "auto",
+    direction: Direction = "both",
+    local_points: int = 72,
+    min_history: int = 30,
+    agree: int = 2,
+    min_effect: float = 0.7,
+    peak_quantile: float = PEAK_QUANTILE,
+    slow_points: int = SLOW_POINTS,
+    now: datetime | None = None,
+    name: str = "value",
 ) -> Finding:
     """Judge the recent part of `series` against a baseline learnt from the rest of the window.
 
@@ -112,45 +124,76 @@ def auto(
         AnalysisError: an option out of range.
     """
     t, v = arrays(series, now)
-    return auto_arrays(t, v, threshold=threshold, margin=margin, hold=hold, seasonality=seasonality,
-                       direction=direction, local_points=local_points, min_history=min_history, agree=agree,
-                       min_effect=min_effect, peak_quantile=peak_quantile, slow_points=slow_points, name=name)
+    return auto_arrays(
+        t,
+        v,
+        threshold=threshold,
+        margin=margin,
+        hold=hold,
+        seasonality=seasonality,
+        direction=direction,
+        local_points=local_points,
+        min_history=min_history,
+        agree=agree,
+        min_effect=min_effect,
+        peak_quantile=peak_quantile,
+        slow_points=slow_points,
+        name=name,
+    )
 
 
 def auto_arrays(
-    t: FloatArray, v: FloatArray, *, threshold: float = 4.0, margin: float = 1.5, hold: float = 0.1,
-    seasonality: Seasonality = "auto", direction: Direction = "both", local_points: int = 72,
-    min_history: int = 30, agree: int = 2, min_effect: float = 0.7, peak_quantile: float = PEAK_QUANTILE,
-    slow_points: int = SLOW_POINTS, name: str = "value", labels: dict[str, str] | None = None,
+    t: FloatArray,
+    v: FloatArray,
+    *,
+    threshold: float = 4.0,
+    margin: float = 1.5,
+    hold: float = 0.1,
+    seasonality: Seasonality = "auto",
+    direction: Direction = "both",
+    local_points: int = 72,
+    min_history: int = 30,
+    agree: int = 2,
+    min_effect: float = 0.7,
+    peak_quantile: float = PEAK_QUANTILE,
+    slow_points: int = SLOW_POINTS,
+    name: str = "value",
+    labels: dict[str, str] | None = None,
 ) -> Finding:
     """`auto` on (unix seconds, values) arrays already cut at `now`; labels go on the Finding."""
     _check(threshold, margin, hold, seasonality, direction, local_points, min_history)
     if min_effect < 0:
         raise AnalysisError(f"min_effect must be >= 0, got {min_effect}")
     if not 0 < peak_quantile <= 1 or slow_points < 0:
-        raise AnalysisError(f"peak_quantile must be in (0, 1] and slow_points >= 0, got {peak_quantile} and "
-                            f"{slow_points}")
+        raise AnalysisError(
+            f"peak_quantile must be in (0, 1] and slow_points >= 0, got {peak_quantile} and {slow_points}"
+        )
     t, v = drop_nan(t, v)
     if v.size < max(min_history, 8):
         needed = max(min_history, 8)
-        why = (f"warming up: {v.size} of {needed} points ({_span(t)} of history)" if v.size
-               else "no data in the window")
-        return Finding("auto", dict(labels or {}), "ok", value=float(v[-1]) if v.size else None,
-                       threshold=threshold, message=f"{name}: {why}")
+        why = f"warming up: {v.size} of {needed} points ({_span(t)} of history)" if v.size else "no data in the window"
+        return Finding(
+            "auto",
+            dict(labels or {}),
+            "ok",
+            value=float(v[-1]) if v.size else None,
+            threshold=threshold,
+            message=f"{name}: {why}",
+        )
     g_t, g = _grid(t, v)
     model, pred = baseline(g, float(g_t[1] - g_t[0]) if g_t.size > 1 else 1.0, seasonality, local_points)
     n = g.size
     recent = max(1, int(hold * n))
-    floor = min_effect * _spread(g[:n - recent])
+    floor = min_effect * _spread(g[: n - recent])
     best_z, best_at, need, agreeing = 0.0, -1, threshold, 0
     r = g - pred
     for signal, scale, way in _signals(g, r, slow_points, direction):
         if scale > 1 and scale * 4 > n - recent:
             continue
         z, limit = _scored(signal, scale, recent, threshold, margin, peak_quantile)
-        hit = _beyond(z[n - recent:], limit, way)
+        hit = _beyond(z[n - recent :], limit, way)
         if floor > 0:
-            hit &= _large(_smooth(signal, scale)[n - recent:], floor)
+            hit &= _large(_smooth(signal, scale)[n - recent :], floor)
         if hit.any():
             agreeing += 1
             at = n - recent + int(np.flatnonzero(hit)[0])
@@ -203,8 +246,7 @@ def baseline(g: FloatArray, step_s: float, seasonality: str, local_points: int) 
     return best
 
 
-def _signals(g: FloatArray, r: FloatArray, slow_points: int,
-             direction: str) -> list[tuple[FloatArray, int, str]]:
+def _signals(g: FloatArray, r: FloatArray, slow_points: int, direction: str) -> list[tuple[FloatArray, int, str]]:
     """(signal, moving-mean length, direction) to score: the residuals at each of `SCALES`,
     their volatility (only when both directions are watched: |residual| cannot tell a rise
     from a fall), and the residuals against the slow rolling median; `agree` counts them all."""
@@ -230,7 +272,7 @@ def _seasonal(g: FloatArray, period: int) -> FloatArray:
     back = np.full((SEASONS_BACK, n), np.nan)
     for k in range(1, SEASONS_BACK + 1):
         if k * period < n:
-            back[k - 1, k * period:] = g[:n - k * period]
+            back[k - 1, k * period :] = g[: n - k * period]
     out: FloatArray = bn.nanmedian(back, axis=0)
     return out
 
@@ -254,12 +296,13 @@ def _large(effect: FloatArray, floor: float) -> npt.NDArray[np.bool_]:
         return np.abs(effect) >= floor
 
 
-def _scored(r: FloatArray, scale: int, recent: int, threshold: float, margin: float,
-            peak_quantile: float) -> tuple[FloatArray, float]:
+def _scored(
+    r: FloatArray, scale: int, recent: int, threshold: float, margin: float, peak_quantile: float
+) -> tuple[FloatArray, float]:
     """(robust z of the signal's moving mean, the limit recent z must reach)."""
     n = r.size
     smooth = _smooth(r, scale)
-    history = smooth[:n - recent]
+    history = smooth[: n - recent]
     history = history[~np.isnan(history)]
     if history.size < 8:
         return np.full(n, np.nan), math.inf
@@ -268,7 +311,7 @@ def _scored(r: FloatArray, scale: int, recent: int, threshold: float, margin: fl
     if spread <= 0:
         return np.full(n, np.nan), math.inf
     z = (smooth - centre) / spread
-    past = np.abs(z[:n - recent][~np.isnan(z[:n - recent])])
+    past = np.abs(z[: n - recent][~np.isnan(z[: n - recent])])
     peak = float(np.max(past)) if peak_quantile >= 1 else float(np.quantile(past, peak_quantile, method="lower"))
     return z, max(threshold, margin * peak)
 
@@ -310,26 +353,46 @@ def _grid(t: FloatArray, v: FloatArray) -> tuple[FloatArray, FloatArray]:
     return t[0] + step * np.arange(size), g
 
 
-def _finding(t: FloatArray, v: FloatArray, g_t: FloatArray, pred: FloatArray, model: str, z: float, at: int,
-             need: float, name: str, labels: dict[str, str] | None) -> Finding:
+def _finding(
+    t: FloatArray,
+    v: FloatArray,
+    g_t: FloatArray,
+    pred: FloatArray,
+    model: str,
+    z: float,
+    at: int,
+    need: float,
+    name: str,
+    labels: dict[str, str] | None,
+) -> Finding:
     firing = at >= 0
     expected = float(pred[-1]) if np.isfinite(pred[-1]) else None
     word = "above" if z >= 0 else "below"
     base = f"its {model} baseline" + (f" {format_value(expected)}" if expected is not None else "")
     if firing:
-        message = (f"{name} {format_value(v[-1])}: {abs(z):.1f}σ {word} {base} since "
-                   f"{to_datetime(g_t[at]).strftime('%Y-%m-%d %H:%M:%SZ')} (fires at {need:.3g}σ)")
+        message = (
+            f"{name} {format_value(v[-1])}: {abs(z):.1f}σ {word} {base} since "
+            f"{to_datetime(g_t[at]).strftime('%Y-%m-%d %H:%M:%SZ')} (fires at {need:.3g}σ)"
+        )
     else:
         message = f"{name} {format_value(v[-1])} is within {base} ({abs(z):.1f}σ, fires at {need:.3g}σ)"
     extra = {"model": model, "z": z, "z_threshold": need}
-    return Finding("auto", dict(labels or {}), "firing" if firing else "ok", value=float(v[-1]),
-                   threshold=need if math.isfinite(need) else None, before=expected,
-                   active_since=to_datetime(g_t[at]) if firing else None, message=message,
-                   evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), **extra}))
+    return Finding(
+        "auto",
+        dict(labels or {}),
+        "firing" if firing else "ok",
+        value=float(v[-1]),
+        threshold=need if math.isfinite(need) else None,
+        before=expected,
+        active_since=to_datetime(g_t[at]) if firing else None,
+        message=message,
+        evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), **extra}),
+    )
 
 
-def _check(threshold: float, margin: float, hold: float, seasonality: str, direction: str, local_points: int,
-           min_history: int) -> None:
+def _check(
+    threshold: float, margin: float, hold: float, seasonality: str, direction: str, local_points: int, min_history: int
+) -> None:
     if threshold <= 0 or margin < 0:
         raise AnalysisError(f"threshold must be > 0 and margin >= 0, got {threshold} and {margin}")
     if not 0 < hold < 0.5:

@@ -7,6 +7,7 @@ evaluation per series. The results are exactly those of `evaluate` per series: e
 row goes through the kernel `evaluate` would pick for that series, and the Findings
 are built by the same functions, from the series' own points.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,8 +20,14 @@ import numpy.typing as npt
 from config.schema import AnalysisConfig, ThresholdAnalysis, ZScoreAnalysis
 from detectors.analysis.evaluate import evaluate_arrays, value_name
 from detectors.analysis.threshold import threshold_arrays, threshold_finding
-from detectors.analysis.threshold_states import (check_bounds, even_step, last_true, states, states_for_one,
-                                                 states_uniform)
+from detectors.analysis.threshold_states import (
+    check_bounds,
+    even_step,
+    last_true,
+    states,
+    states_for_one,
+    states_uniform,
+)
 from detectors.analysis.zscore import z_rows, zscore_arrays, zscore_finding
 from detectors.findings import Finding
 from detectors.series import FloatArray, LabelledSeries
@@ -46,8 +53,9 @@ class Grid:
     full: BoolArray
 
 
-def evaluate_all(series: Sequence[LabelledSeries], analysis: AnalysisConfig, *, now: datetime,
-                 name: str | None = None) -> list[Finding]:
+def evaluate_all(
+    series: Sequence[LabelledSeries], analysis: AnalysisConfig, *, now: datetime, name: str | None = None
+) -> list[Finding]:
     """The Findings of `analysis` on every series as of `now`, in order; as `evaluate` on each.
 
     Raises:
@@ -58,8 +66,9 @@ def evaluate_all(series: Sequence[LabelledSeries], analysis: AnalysisConfig, *, 
     if len(series) >= MIN_BATCH and isinstance(analysis, (ThresholdAnalysis, ZScoreAnalysis)):
         grid = align(series, now_s)
         if not grid.t_s.size:  # nothing up to now: every series says "no data" its own way
-            return [evaluate_arrays(*s.until(now_s), s.labels, analysis, name=value_name(s.labels, name))
-                    for s in series]
+            return [
+                evaluate_arrays(*s.until(now_s), s.labels, analysis, name=value_name(s.labels, name)) for s in series
+            ]
         if isinstance(analysis, ThresholdAnalysis):
             return _thresholds(series, grid, analysis, now_s, name)
         return _zscores(series, grid, analysis, now_s, name)
@@ -73,8 +82,7 @@ def align(series: Sequence[LabelledSeries], now_s: float) -> Grid:
     those that differ are placed by binary search.
     """
     base = series[0].t_s
-    same = np.array([s.t_s is base or (s.t_s.shape == base.shape and np.array_equal(s.t_s, base))
-                     for s in series])
+    same = np.array([s.t_s is base or (s.t_s.shape == base.shape and np.array_equal(s.t_s, base)) for s in series])
     if same.all():
         stop = int(np.searchsorted(base, now_s, side="right"))
         values = np.stack([s.v[:stop] for s in series])
@@ -93,8 +101,9 @@ def align(series: Sequence[LabelledSeries], now_s: float) -> Grid:
     return Grid(t[:stop], values[:, :stop], full)
 
 
-def _thresholds(series: Sequence[LabelledSeries], grid: Grid, a: ThresholdAnalysis, now_s: float,
-                name: str | None) -> list[Finding]:
+def _thresholds(
+    series: Sequence[LabelledSeries], grid: Grid, a: ThresholdAnalysis, now_s: float, name: str | None
+) -> list[Finding]:
     check_bounds(a.above, a.below)  # states_uniform leaves it to its callers
     t, values = grid.t_s, grid.values
     last = last_true(~np.isnan(values))  # the latest non-NaN point of each row, -1 when none
@@ -107,14 +116,27 @@ def _thresholds(series: Sequence[LabelledSeries], grid: Grid, a: ThresholdAnalys
             findings.append(threshold_arrays(own_t, own_v, above=a.above, below=a.below, name=label, labels=s.labels))
             continue
         began = float(since_s[i])
-        findings.append(threshold_finding(own_t, own_v, int(codes[i]), None if np.isnan(began) else began,
-                                          float(values[i, last[i]]), above=a.above, below=a.below, for_s=a.for_,
-                                          hysteresis=a.hysteresis, name=label, labels=s.labels))
+        findings.append(
+            threshold_finding(
+                own_t,
+                own_v,
+                int(codes[i]),
+                None if np.isnan(began) else began,
+                float(values[i, last[i]]),
+                above=a.above,
+                below=a.below,
+                for_s=a.for_,
+                hysteresis=a.hysteresis,
+                name=label,
+                labels=s.labels,
+            )
+        )
     return findings
 
 
-def _threshold_states(series: Sequence[LabelledSeries], grid: Grid, a: ThresholdAnalysis, now_s: float,
-                      last: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.int8], FloatArray]:
+def _threshold_states(
+    series: Sequence[LabelledSeries], grid: Grid, a: ThresholdAnalysis, now_s: float, last: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.int8], FloatArray]:
     """(state code, breach start in unix seconds or NaN) of every row with data."""
     t, values = grid.t_s, grid.values
     rule = (a.above, a.below, a.for_, a.clear_after, a.hysteresis)
@@ -147,8 +169,9 @@ def _runs_apply(series: LabelledSeries, now_s: float) -> bool:
     return t.size > 1 and not bool(np.isnan(v).any()) and even_step(t) is not None
 
 
-def _zscores(series: Sequence[LabelledSeries], grid: Grid, a: ZScoreAnalysis, now_s: float,
-             name: str | None) -> list[Finding]:
+def _zscores(
+    series: Sequence[LabelledSeries], grid: Grid, a: ZScoreAnalysis, now_s: float, name: str | None
+) -> list[Finding]:
     t, values = grid.t_s, grid.values
     # Rows that are whole and NaN-free are the series' own points: z for all at once.
     # Others drop their NaN first, which moves points within the rolling windows.
@@ -160,11 +183,28 @@ def _zscores(series: Sequence[LabelledSeries], grid: Grid, a: ZScoreAnalysis, no
     for i, s in enumerate(series):
         label = value_name(s.labels, name)
         if i in z_of:
-            findings.append(zscore_finding(t, values[i], z_of[i], threshold=a.threshold,
-                                           window_points=a.window_points, direction=a.direction, name=label,
-                                           labels=s.labels))
+            findings.append(
+                zscore_finding(
+                    t,
+                    values[i],
+                    z_of[i],
+                    threshold=a.threshold,
+                    window_points=a.window_points,
+                    direction=a.direction,
+                    name=label,
+                    labels=s.labels,
+                )
+            )
         else:
-            findings.append(zscore_arrays(*s.until(now_s), threshold=a.threshold, window_points=a.window_points,
-                                          min_history=a.min_history, direction=a.direction, name=label,
-                                          labels=s.labels))
+            findings.append(
+                zscore_arrays(
+                    *s.until(now_s),
+                    threshold=a.threshold,
+                    window_points=a.window_points,
+                    min_history=a.min_history,
+                    direction=a.direction,
+                    name=label,
+                    labels=s.labels,
+                )
+            )
     return findings

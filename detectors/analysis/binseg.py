@@ -4,6 +4,7 @@ ruptures' own Binseg is pure Python (a cost call per candidate); this evaluates 
 candidate split of a segment in one vectorised pass, so each level of the recursion is
 O(n) and the whole search O(n log n) for a handful of change points.
 """
+
 from __future__ import annotations
 
 import numpy as np

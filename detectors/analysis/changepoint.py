@@ -9,6 +9,7 @@ automatic penalty is simply `PENALTY_FACTOR * log(n)` and large magnitudes (byte
 nanoseconds) do not lose precision in squared sums. `changepoint` turns the segments
 into a Finding through `episode.judge`.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -37,8 +38,12 @@ beyond the default 240-point window binseg keeps a detector tick cheap."""
 
 
 def change_points(
-    values: npt.ArrayLike | pd.Series, *, method: Method = "auto", penalty: float | None = None,
-    min_size: int = 5, jumps: bool = True,
+    values: npt.ArrayLike | pd.Series,
+    *,
+    method: Method = "auto",
+    penalty: float | None = None,
+    min_size: int = 5,
+    jumps: bool = True,
 ) -> list[int]:
     """Sorted indices where a new regime (mean level) starts.
 
@@ -70,8 +75,9 @@ def change_points(
     return [int(keep[i]) for i in found]
 
 
-def _search(x: npt.NDArray[np.float64], method: str, penalty: float | None, min_size: int,
-            jumps: bool = True) -> tuple[list[int], float]:
+def _search(
+    x: npt.NDArray[np.float64], method: str, penalty: float | None, min_size: int, jumps: bool = True
+) -> tuple[list[int], float]:
     """(change points in x, noise sigma) for finite x."""
     if min_size < 2:
         raise AnalysisError(f"min_size must be >= 2, got {min_size}")
@@ -97,9 +103,17 @@ def _search(x: npt.NDArray[np.float64], method: str, penalty: float | None, min_
 
 
 def changepoint(
-    series: pd.Series, *, method: Method = "auto", penalty: float | None = None, min_shift: float = 0.0,
-    min_shift_sigma: float = 3.0, recent: float = 0.25, direction: Direction = "both", min_size: int = 5,
-    now: datetime | None = None, name: str = "value",
+    series: pd.Series,
+    *,
+    method: Method = "auto",
+    penalty: float | None = None,
+    min_shift: float = 0.0,
+    min_shift_sigma: float = 3.0,
+    recent: float = 0.25,
+    direction: Direction = "both",
+    min_size: int = 5,
+    now: datetime | None = None,
+    name: str = "value",
 ) -> Finding:
     """Fire while the level stays away, in the watched direction, from where it was before a shift.
 
@@ -128,27 +142,55 @@ def changepoint(
         active_since = its start (otherwise the level before, and the time of, the last change).
     """
     t, v = arrays(series, now)
-    return changepoint_arrays(t, v, method=method, penalty=penalty, min_shift=min_shift,
-                              min_shift_sigma=min_shift_sigma, recent=recent, direction=direction,
-                              min_size=min_size, name=name)
+    return changepoint_arrays(
+        t,
+        v,
+        method=method,
+        penalty=penalty,
+        min_shift=min_shift,
+        min_shift_sigma=min_shift_sigma,
+        recent=recent,
+        direction=direction,
+        min_size=min_size,
+        name=name,
+    )
 
 
 def changepoint_arrays(
-    t: FloatArray, v: FloatArray, *, method: Method = "auto", penalty: float | None = None, min_shift: float = 0.0,
-    min_shift_sigma: float = 3.0, recent: float = 0.25, direction: Direction = "both", min_size: int = 5,
-    name: str = "value", labels: dict[str, str] | None = None,
+    t: FloatArray,
+    v: FloatArray,
+    *,
+    method: Method = "auto",
+    penalty: float | None = None,
+    min_shift: float = 0.0,
+    min_shift_sigma: float = 3.0,
+    recent: float = 0.25,
+    direction: Direction = "both",
+    min_size: int = 5,
+    name: str = "value",
+    labels: dict[str, str] | None = None,
 ) -> Finding:
     """`changepoint` on (unix seconds, values) arrays already cut at `now`; labels go on the Finding."""
     t, v = drop_nan(t, v)
     found, sigma = _search(v, method, penalty, min_size)
     value = float(v[-1]) if v.size else None
     if not found:
-        why = "no data in the window" if not v.size else (
-            f"not enough data ({v.size} points, need {2 * min_size})" if v.size < 2 * min_size else "no level shift")
-        return Finding("changepoint", dict(labels or {}), "ok", value=value, message=f"{name}: {why}",
-                       evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), "change_points": []}))
-    ep = judge(v, found, window_sigma=sigma, min_shift=min_shift, min_shift_sigma=min_shift_sigma,
-               direction=direction)
+        why = (
+            "no data in the window"
+            if not v.size
+            else (
+                f"not enough data ({v.size} points, need {2 * min_size})" if v.size < 2 * min_size else "no level shift"
+            )
+        )
+        return Finding(
+            "changepoint",
+            dict(labels or {}),
+            "ok",
+            value=value,
+            message=f"{name}: {why}",
+            evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), "change_points": []}),
+        )
+    ep = judge(v, found, window_sigma=sigma, min_shift=min_shift, min_shift_sigma=min_shift_sigma, direction=direction)
     assert ep.onset is not None  # judge names the last change point when no episode is open
     old = bool(t[ep.onset] < t[-1] - recent * (t[-1] - t[0]))
     state: State = ("pending" if old else "firing") if ep.open else "ok"
@@ -156,15 +198,30 @@ def changepoint_arrays(
     before = ep.baseline if ep.open or ep.previous is None else ep.previous
     shift, since = ep.level - before, to_datetime(t[ep.onset])
     sig = f", {abs(shift) / ep.sigma:.1f}σ" if ep.sigma > 0 else ""
-    text = (f"{name} shifted {format_value(before)} → {format_value(ep.level)} "
-            f"({shift:+.4g}{sig}) at {since.strftime('%Y-%m-%d %H:%M:%SZ')}")
+    text = (
+        f"{name} shifted {format_value(before)} → {format_value(ep.level)} "
+        f"({shift:+.4g}{sig}) at {since.strftime('%Y-%m-%d %H:%M:%SZ')}"
+    )
     why = _why(state, shift, ep, direction, recent)
-    extra = {"change_points": [float(t[i]) for i in found], "before": before, "after": ep.level,
-             "baseline": ep.baseline, "min_shift": ep.need}
-    return Finding("changepoint", dict(labels or {}), state, value=value,
-                   change_points=[to_datetime(t[i]) for i in found], before=before, after=ep.level,
-                   active_since=since, message=f"{text} ({why})" if why else text,
-                   evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), **extra}))
+    extra = {
+        "change_points": [float(t[i]) for i in found],
+        "before": before,
+        "after": ep.level,
+        "baseline": ep.baseline,
+        "min_shift": ep.need,
+    }
+    return Finding(
+        "changepoint",
+        dict(labels or {}),
+        state,
+        value=value,
+        change_points=[to_datetime(t[i]) for i in found],
+        before=before,
+        after=ep.level,
+        active_since=since,
+        message=f"{text} ({why})" if why else text,
+        evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), **extra}),
+    )
 
 
 def _why(state: str, shift: float, ep: Episode, direction: str, recent: float) -> str:

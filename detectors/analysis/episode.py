@@ -16,6 +16,7 @@ points) from the oldest, like a small state machine:
 So an alert stays firing while the level stays away from the level the window had before
 the shift, and resolves when it returns, however long ago (within the window) the shift was.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,8 +63,9 @@ class Episode:
     returned_to: float | None = None
 
 
-def judge(v: FloatArray, starts: list[int], *, window_sigma: float, min_shift: float, min_shift_sigma: float,
-          direction: str) -> Episode:
+def judge(
+    v: FloatArray, starts: list[int], *, window_sigma: float, min_shift: float, min_shift_sigma: float, direction: str
+) -> Episode:
     """The episode in force at the end of `v`, given its change points `starts` (sorted, non-empty `v`).
 
     Args:
@@ -96,9 +98,16 @@ def judge(v: FloatArray, starts: list[int], *, window_sigma: float, min_shift: f
             base, base_sigma = levels[i], sigmas[i]
     sigma = max(base_sigma, sigmas[-1])
     last = onset if onset is not None else (bounds[-2] if starts else None)
-    return Episode(onset is not None, base, levels[-1], last, sigma,
-                   _need(min_shift, min_shift_sigma, base_sigma, sigmas[-1]),
-                   previous=levels[-2] if starts else None, returned_to=returned_to)
+    return Episode(
+        onset is not None,
+        base,
+        levels[-1],
+        last,
+        sigma,
+        _need(min_shift, min_shift_sigma, base_sigma, sigmas[-1]),
+        previous=levels[-2] if starts else None,
+        returned_to=returned_to,
+    )
 
 
 def _noise(segment: FloatArray, window_sigma: float) -> float:

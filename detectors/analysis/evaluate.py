@@ -1,4 +1,5 @@
 """Run the analysis a detector's configuration asks for on one labelled series."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -41,27 +42,63 @@ def value_name(labels: dict[str, str], name: str | None) -> str:
     return labels.get("__name__") or name or "value"
 
 
-def evaluate_arrays(t: FloatArray, v: FloatArray, labels: dict[str, str], analysis: AnalysisConfig, *,
-                    name: str) -> Finding:
+def evaluate_arrays(
+    t: FloatArray, v: FloatArray, labels: dict[str, str], analysis: AnalysisConfig, *, name: str
+) -> Finding:
     """`evaluate` on one series' (unix seconds, values) already cut at `now`."""
     if isinstance(analysis, ThresholdAnalysis):
-        return threshold_arrays(t, v, above=analysis.above, below=analysis.below, for_s=analysis.for_,
-                                clear_after_s=analysis.clear_after, hysteresis=analysis.hysteresis, name=name,
-                                labels=labels)
+        return threshold_arrays(
+            t,
+            v,
+            above=analysis.above,
+            below=analysis.below,
+            for_s=analysis.for_,
+            clear_after_s=analysis.clear_after,
+            hysteresis=analysis.hysteresis,
+            name=name,
+            labels=labels,
+        )
     if isinstance(analysis, ZScoreAnalysis):
-        return zscore_arrays(t, v, threshold=analysis.threshold, window_points=analysis.window_points,
-                             min_history=analysis.min_history, direction=analysis.direction, name=name,
-                             labels=labels)
+        return zscore_arrays(
+            t,
+            v,
+            threshold=analysis.threshold,
+            window_points=analysis.window_points,
+            min_history=analysis.min_history,
+            direction=analysis.direction,
+            name=name,
+            labels=labels,
+        )
     if isinstance(analysis, ChangePointAnalysis):
-        return changepoint_arrays(t, v, method=analysis.method, penalty=analysis.penalty,
-                                  min_shift=analysis.min_shift, min_shift_sigma=analysis.min_shift_sigma,
-                                  recent=analysis.recent, direction=analysis.direction,
-                                  min_size=analysis.min_size, name=name, labels=labels)
+        return changepoint_arrays(
+            t,
+            v,
+            method=analysis.method,
+            penalty=analysis.penalty,
+            min_shift=analysis.min_shift,
+            min_shift_sigma=analysis.min_shift_sigma,
+            recent=analysis.recent,
+            direction=analysis.direction,
+            min_size=analysis.min_size,
+            name=name,
+            labels=labels,
+        )
     if isinstance(analysis, AutoAnalysis):
-        return auto_arrays(t, v, threshold=analysis.threshold, margin=analysis.margin, hold=analysis.hold,
-                           seasonality=analysis.seasonality, direction=analysis.direction,
-                           local_points=analysis.local_points, min_history=analysis.min_history,
-                           agree=analysis.agree, min_effect=analysis.min_effect,
-                           peak_quantile=analysis.peak_quantile, slow_points=analysis.slow_points, name=name,
-                           labels=labels)
+        return auto_arrays(
+            t,
+            v,
+            threshold=analysis.threshold,
+            margin=analysis.margin,
+            hold=analysis.hold,
+            seasonality=analysis.seasonality,
+            direction=analysis.direction,
+            local_points=analysis.local_points,
+            min_history=analysis.min_history,
+            agree=analysis.agree,
+            min_effect=analysis.min_effect,
+            peak_quantile=analysis.peak_quantile,
+            slow_points=analysis.slow_points,
+            name=name,
+            labels=labels,
+        )
     raise AnalysisError(f"unknown analysis {type(analysis).__name__}")

@@ -9,6 +9,7 @@ not both significant (`MIN_JUMP_T` standard errors) and large relative to how fa
 stray from those fits (`MIN_JUMP_EFFECT` times their residual spread, at least the noise),
 then judges the merged segments again.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,7 @@ class _Segment:
     zz: float
 
     def __add__(self, other: "_Segment") -> "_Segment":
-        return _Segment(self.a, other.b, self.z + other.z, self.tz + other.tz, self.ttz + other.ttz,
-                        self.zz + other.zz)
+        return _Segment(self.a, other.b, self.z + other.z, self.tz + other.tz, self.ttz + other.ttz, self.zz + other.zz)
 
     def fit(self, at: float) -> tuple[float, float, float]:
         """(value at index `at`, its variance factor, residual variance) of the segment's fit.
@@ -91,8 +91,9 @@ def _segments(z: FloatArray, bounds: list[int]) -> list[_Segment]:
     return [_Segment(a, b, *row) for a, b, row in zip(bounds, bounds[1:], sums)]
 
 
-def keep_jumps(z: FloatArray, starts: list[int], *, min_t: float = MIN_JUMP_T,
-               min_effect: float = MIN_JUMP_EFFECT) -> list[int]:
+def keep_jumps(
+    z: FloatArray, starts: list[int], *, min_t: float = MIN_JUMP_T, min_effect: float = MIN_JUMP_EFFECT
+) -> list[int]:
     """The cuts of `starts` where `z` (noise sigma 1) jumps; see the module docstring.
 
     Args:
@@ -111,7 +112,7 @@ def keep_jumps(z: FloatArray, starts: list[int], *, min_t: float = MIN_JUMP_T,
         weakest = min(range(len(scores)), key=scores.__getitem__)
         if scores[weakest] >= 1.0:
             break
-        segments[weakest:weakest + 2] = [segments[weakest] + segments[weakest + 1]]
+        segments[weakest : weakest + 2] = [segments[weakest] + segments[weakest + 1]]
         del scores[weakest]
         # Only the cuts on either side of the merged segment see different data.
         for i in (weakest - 1, weakest):

@@ -1,4 +1,5 @@
 """Robust noise scale and the automatic change-point penalty derived from it."""
+
 from __future__ import annotations
 
 import math

@@ -17,6 +17,7 @@ firing changes nothing, a resolution while ok changes nothing), so the final sta
 breach nor clear: runs continue across them. That turns a sequential state machine
 into a handful of vectorised passes, which is what makes `threshold_matrix` fast.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,13 +26,30 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from detectors.analysis.threshold_states import (CODE_STATE, FIRING, OK, PENDING, check_bounds, states,
-                                                 states_for_one, states_uniform, times)
+from detectors.analysis.threshold_states import (
+    CODE_STATE,
+    FIRING,
+    OK,
+    PENDING,
+    check_bounds,
+    states,
+    states_for_one,
+    states_uniform,
+    times,
+)
 from detectors.findings import Finding, LazyEvidence, format_duration, format_value
 from detectors.series import FloatArray, arrays, downsample_arrays, to_datetime
 
-__all__ = ["CODE_STATE", "FIRING", "OK", "PENDING", "threshold", "threshold_arrays", "threshold_finding",
-           "threshold_matrix"]
+__all__ = [
+    "CODE_STATE",
+    "FIRING",
+    "OK",
+    "PENDING",
+    "threshold",
+    "threshold_arrays",
+    "threshold_finding",
+    "threshold_matrix",
+]
 
 
 def threshold_matrix(
@@ -98,30 +116,65 @@ def threshold(
         AnalysisError: neither `above` nor `below` given.
     """
     t, v = arrays(series, now)
-    return threshold_arrays(t, v, above=above, below=below, for_s=for_s, clear_after_s=clear_after_s,
-                            hysteresis=hysteresis, name=name)
+    return threshold_arrays(
+        t, v, above=above, below=below, for_s=for_s, clear_after_s=clear_after_s, hysteresis=hysteresis, name=name
+    )
 
 
 def threshold_arrays(
-    t: FloatArray, v: FloatArray, *, above: float | None = None, below: float | None = None, for_s: float = 0.0,
-    clear_after_s: float = 0.0, hysteresis: float = 0.0, name: str = "value", labels: dict[str, str] | None = None,
+    t: FloatArray,
+    v: FloatArray,
+    *,
+    above: float | None = None,
+    below: float | None = None,
+    for_s: float = 0.0,
+    clear_after_s: float = 0.0,
+    hysteresis: float = 0.0,
+    name: str = "value",
+    labels: dict[str, str] | None = None,
 ) -> Finding:
     """`threshold` on (unix seconds, values) arrays already cut at `now`; labels go on the Finding."""
     nan = np.isnan(v)
     has_nan = bool(nan.any())
     if not v.size or (has_nan and bool(nan.all())):
         check_bounds(above, below)
-        return Finding("threshold", dict(labels or {}), "ok", threshold=above if above is not None else below,
-                       message=f"{name}: no data in the window")
+        return Finding(
+            "threshold",
+            dict(labels or {}),
+            "ok",
+            threshold=above if above is not None else below,
+            message=f"{name}: no data in the window",
+        )
     codes, since = states_for_one(v, t, above, below, for_s, clear_after_s, hysteresis, has_nan=has_nan)
     value = float(v[~nan][-1]) if has_nan else float(v[-1])
-    return threshold_finding(t, v, int(codes[0]), float(t[since[0]]) if since[0] >= 0 else None, value,
-                             above=above, below=below, for_s=for_s, hysteresis=hysteresis, name=name, labels=labels)
+    return threshold_finding(
+        t,
+        v,
+        int(codes[0]),
+        float(t[since[0]]) if since[0] >= 0 else None,
+        value,
+        above=above,
+        below=below,
+        for_s=for_s,
+        hysteresis=hysteresis,
+        name=name,
+        labels=labels,
+    )
 
 
 def threshold_finding(
-    t: FloatArray, v: FloatArray, code: int, since_s: float | None, value: float, *, above: float | None,
-    below: float | None, for_s: float, hysteresis: float, name: str, labels: dict[str, str] | None,
+    t: FloatArray,
+    v: FloatArray,
+    code: int,
+    since_s: float | None,
+    value: float,
+    *,
+    above: float | None,
+    below: float | None,
+    for_s: float,
+    hysteresis: float,
+    name: str,
+    labels: dict[str, str] | None,
 ) -> Finding:
     """The Finding for a series whose state is known (shared by the per-series and matrix paths).
 
@@ -137,14 +190,21 @@ def threshold_finding(
         bound = above if value > (above + below) / 2 else below
     held = float(t[-1]) - since_s if since_s is not None else 0.0
     extra = {"above": above, "below": below, "hysteresis": hysteresis}
-    return Finding("threshold", dict(labels or {}), state, value=value, threshold=bound,
-                   active_since=to_datetime(since_s) if since_s is not None else None,
-                   message=_message(name, state, value, above, below, held, for_s),
-                   evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), **extra}))
+    return Finding(
+        "threshold",
+        dict(labels or {}),
+        state,
+        value=value,
+        threshold=bound,
+        active_since=to_datetime(since_s) if since_s is not None else None,
+        message=_message(name, state, value, above, below, held, for_s),
+        evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), **extra}),
+    )
 
 
-def _message(name: str, state: str, value: float, above: float | None, below: float | None,
-             held_s: float, for_s: float) -> str:
+def _message(
+    name: str, state: str, value: float, above: float | None, below: float | None, held_s: float, for_s: float
+) -> str:
     if state == "ok":
         limits = " or ".join(f"{o} {format_value(b)}" for o, b in ((">", above), ("<", below)) if b is not None)
         return f"{name} {format_value(value)} ok (alerts when {limits})"

@@ -5,6 +5,7 @@ See detectors/analysis/threshold.py for the rules. Three equivalent kernels:
 rows on an even grid (sliding ANDs, no per-cell index arrays), and `states_for_one`
 picks the cheapest for a single series (`_states_runs` walks its runs).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,13 @@ def times(values: npt.NDArray[np.float64], step_s: float, t_s: npt.ArrayLike | N
 
 
 def states(
-    v: npt.NDArray[np.float64], t: npt.NDArray[np.float64], above: float | None, below: float | None,
-    for_s: float, clear_after_s: float, hysteresis: float,
+    v: npt.NDArray[np.float64],
+    t: npt.NDArray[np.float64],
+    above: float | None,
+    below: float | None,
+    for_s: float,
+    clear_after_s: float,
+    hysteresis: float,
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.intp]]:
     """(state codes, index where the pending/firing breach started or -1) per row."""
     check_bounds(above, below)
@@ -68,8 +74,9 @@ def states(
     return codes, since
 
 
-def _conditions(v: npt.NDArray[np.float64], above: float | None, below: float | None,
-                hysteresis: float) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+def _conditions(
+    v: npt.NDArray[np.float64], above: float | None, below: float | None, hysteresis: float
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """(breach, clear) masks; NaN is neither."""
     breach = np.zeros(v.shape, bool)
     clear = ~np.isnan(v)
@@ -82,9 +89,16 @@ def _conditions(v: npt.NDArray[np.float64], above: float | None, below: float | 
     return breach, clear
 
 
-def states_for_one(v: npt.NDArray[np.float64], t: npt.NDArray[np.float64], above: float | None,
-                   below: float | None, for_s: float, clear_after_s: float, hysteresis: float,
-                   has_nan: bool | None = None) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.intp]]:
+def states_for_one(
+    v: npt.NDArray[np.float64],
+    t: npt.NDArray[np.float64],
+    above: float | None,
+    below: float | None,
+    for_s: float,
+    clear_after_s: float,
+    hysteresis: float,
+    has_nan: bool | None = None,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.intp]]:
     """`states` for one series, taking the cheaper even-grid path when it applies.
 
     `has_nan` may pass on what the caller already knows about `v`.
@@ -112,8 +126,15 @@ def even_step(t: npt.NDArray[np.float64]) -> float | None:
     return first if float(gaps.max()) - first <= 1e-3 and first - float(gaps.min()) <= 1e-3 else None
 
 
-def _states_runs(v: npt.NDArray[np.float64], step_s: float, above: float | None, below: float | None,
-                 for_s: float, clear_after_s: float, hysteresis: float) -> tuple[int, int]:
+def _states_runs(
+    v: npt.NDArray[np.float64],
+    step_s: float,
+    above: float | None,
+    below: float | None,
+    for_s: float,
+    clear_after_s: float,
+    hysteresis: float,
+) -> tuple[int, int]:
     """(code, breach start or -1) of one NaN-free, evenly spaced series, from its runs.
 
     A replay evaluates one window per tick, so numpy call overhead (a few us each) is
@@ -139,8 +160,9 @@ def _states_runs(v: npt.NDArray[np.float64], step_s: float, above: float | None,
     return OK, -1
 
 
-def _status(v: npt.NDArray[np.float64], above: float | None, below: float | None,
-            hysteresis: float) -> npt.NDArray[np.int8]:
+def _status(
+    v: npt.NDArray[np.float64], above: float | None, below: float | None, hysteresis: float
+) -> npt.NDArray[np.int8]:
     """1 where NaN-free `v` breaches, -1 where it clears, 0 in the hysteresis band (`_conditions`, 1-D)."""
     breach: npt.NDArray[np.bool_] | None = None
     clear: npt.NDArray[np.bool_] | None = None
@@ -154,9 +176,16 @@ def _status(v: npt.NDArray[np.float64], above: float | None, below: float | None
     return breach.view(np.int8) - clear.view(np.int8)  # never both: hysteresis >= 0
 
 
-def states_uniform(v: npt.NDArray[np.float64], step_s: float, above: float | None, below: float | None,
-                    for_s: float, clear_after_s: float, hysteresis: float,
-                    since: bool = False) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.intp]]:
+def states_uniform(
+    v: npt.NDArray[np.float64],
+    step_s: float,
+    above: float | None,
+    below: float | None,
+    for_s: float,
+    clear_after_s: float,
+    hysteresis: float,
+    since: bool = False,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.intp]]:
     """`states` for NaN-free rows on an even grid, without per-cell index arrays.
 
     With even spacing "held for for_s" means "the last k points all breach", a sliding

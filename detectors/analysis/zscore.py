@@ -7,6 +7,7 @@ exact windowed MAD. When the MAD is 0 (quantised or flat data) the scale falls b
 1.2533 * mean absolute deviation, and finally to a floor of 1e-6 of the series' largest
 magnitude, so a flat series that moves gives a large but finite z.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -47,8 +48,12 @@ def robust_z(values: npt.ArrayLike, *, window_points: int = 60, min_history: int
 
 
 def zscore_matrix(
-    values: npt.ArrayLike, *, threshold: float = 4.0, window_points: int = 60,
-    min_history: int = 30, direction: Direction = "both",
+    values: npt.ArrayLike,
+    *,
+    threshold: float = 4.0,
+    window_points: int = 60,
+    min_history: int = 30,
+    direction: Direction = "both",
 ) -> npt.NDArray[np.int8]:
     """State codes (0 ok, 2 firing) of many series, judged at their last point.
 
@@ -66,15 +71,21 @@ def zscore_matrix(
     if v.shape[1] == 0:
         return np.zeros(v.shape[0], np.int8)
     history = np.count_nonzero(~np.isnan(v[:, :-1]), axis=1)
-    tail = v[:, -(2 * window_points + 1):]
+    tail = v[:, -(2 * window_points + 1) :]
     z = z_rows(tail, window_points, min(min_history, window_points))[:, -1]
     z = np.where(history >= min_history, z, np.nan)
     return np.where(_beyond(z, threshold, direction), FIRING, OK).astype(np.int8)
 
 
 def zscore(
-    series: pd.Series, *, threshold: float = 4.0, window_points: int = 60, min_history: int = 30,
-    direction: Direction = "both", now: datetime | None = None, name: str = "value",
+    series: pd.Series,
+    *,
+    threshold: float = 4.0,
+    window_points: int = 60,
+    min_history: int = 30,
+    direction: Direction = "both",
+    now: datetime | None = None,
+    name: str = "value",
 ) -> Finding:
     """Judge the latest point of `series` by its robust z-score.
 
@@ -95,28 +106,50 @@ def zscore(
         limit, before = baseline median, active_since = start of the anomalous run.
     """
     t, v = arrays(series, now)
-    return zscore_arrays(t, v, threshold=threshold, window_points=window_points, min_history=min_history,
-                         direction=direction, name=name)
+    return zscore_arrays(
+        t, v, threshold=threshold, window_points=window_points, min_history=min_history, direction=direction, name=name
+    )
 
 
 def zscore_arrays(
-    t: FloatArray, v: FloatArray, *, threshold: float = 4.0, window_points: int = 60, min_history: int = 30,
-    direction: Direction = "both", name: str = "value", labels: dict[str, str] | None = None,
+    t: FloatArray,
+    v: FloatArray,
+    *,
+    threshold: float = 4.0,
+    window_points: int = 60,
+    min_history: int = 30,
+    direction: Direction = "both",
+    name: str = "value",
+    labels: dict[str, str] | None = None,
 ) -> Finding:
     """`zscore` on (unix seconds, values) arrays already cut at `now`; labels go on the Finding."""
     t, v = drop_nan(t, v)
     if v.size <= min_history:
         why = f"not enough data ({v.size} points, need {min_history + 1})" if v.size else "no data in the window"
-        return Finding("zscore", dict(labels or {}), "ok", value=float(v[-1]) if v.size else None,
-                       threshold=threshold, message=f"{name}: {why}")
+        return Finding(
+            "zscore",
+            dict(labels or {}),
+            "ok",
+            value=float(v[-1]) if v.size else None,
+            threshold=threshold,
+            message=f"{name}: {why}",
+        )
     z = z_rows(v[None, :], window_points, min_history)[0]
-    return zscore_finding(t, v, z, threshold=threshold, window_points=window_points, direction=direction,
-                          name=name, labels=labels)
+    return zscore_finding(
+        t, v, z, threshold=threshold, window_points=window_points, direction=direction, name=name, labels=labels
+    )
 
 
 def zscore_finding(
-    t: FloatArray, v: FloatArray, z: FloatArray, *, threshold: float, window_points: int, direction: str,
-    name: str, labels: dict[str, str] | None,
+    t: FloatArray,
+    v: FloatArray,
+    z: FloatArray,
+    *,
+    threshold: float,
+    window_points: int,
+    direction: str,
+    name: str,
+    labels: dict[str, str] | None,
 ) -> Finding:
     """The Finding for NaN-free points `v` (more than min_history) whose z-scores are `z`.
 
@@ -124,19 +157,29 @@ def zscore_finding(
     """
     hit = _beyond(z, threshold, direction)
     state = CODE_STATE[FIRING if hit[-1] else OK]
-    base = float(bn.median(v[-window_points - 1:-1]))
+    base = float(bn.median(v[-window_points - 1 : -1]))
     active = None
     if hit[-1]:
         calm = np.flatnonzero(~hit)
         active = to_datetime(t[calm[-1] + 1 if calm.size else 0])
     z_last = float(z[-1])
     word = "above" if z_last >= 0 else "below"
-    message = (f"{name} {format_value(v[-1])} is {abs(z_last):.1f}σ {word} its rolling median "
-               f"{format_value(base)} (fires at {threshold:g}σ)")
+    message = (
+        f"{name} {format_value(v[-1])} is {abs(z_last):.1f}σ {word} its rolling median "
+        f"{format_value(base)} (fires at {threshold:g}σ)"
+    )
     extra = {"z_threshold": threshold, "baseline": base, "z": z_last}
-    return Finding("zscore", dict(labels or {}), state, value=float(v[-1]), threshold=threshold, before=base,
-                   active_since=active, message=message,
-                   evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), **extra}))
+    return Finding(
+        "zscore",
+        dict(labels or {}),
+        state,
+        value=float(v[-1]),
+        threshold=threshold,
+        before=base,
+        active_since=active,
+        message=message,
+        evidence=LazyEvidence(lambda: {**downsample_arrays(t, v), **extra}),
+    )
 
 
 def _beyond(z: npt.NDArray[np.float64], threshold: float, direction: str) -> npt.NDArray[np.bool_]:

@@ -1,4 +1,5 @@
 """Diagnosis: which of many signals changed with an alert, likely causes first (no Flask, no DB)."""
+
 from __future__ import annotations
 
 from detectors.diagnosis.rank import Diagnosis, Params, Suspect, diagnose, diagnose_series

@@ -22,6 +22,7 @@ Each series gets its sharpest jump (`scan.jump_scan`), which scores
   polarity (CPU up or free memory down can both precede latency up): magnitude and lead
   alone judge them.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,6 @@ import numpy.typing as npt
 
 from detectors.diagnosis.scan import WIDTHS, FloatArray, fill_gaps, jump_scan
 from detectors.series import LabelledSeries, downsample_arrays
-
 
 MIN_POINTS = 4 * min(WIDTHS)
 """Fewer points than this cannot hold a jump with windows on both sides."""
@@ -87,10 +87,18 @@ class Suspect:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
-        return {"labels": self.labels, "change_at_s": self.change_at_s, "lead_s": self.lead_s,
-                "before": _finite(self.before), "after": _finite(self.after),
-                "effect_sigma": round(self.effect_sigma, 3), "z": round(self.z, 3), "direction": self.direction,
-                "score": round(self.score, 5), "series": self.series}
+        return {
+            "labels": self.labels,
+            "change_at_s": self.change_at_s,
+            "lead_s": self.lead_s,
+            "before": _finite(self.before),
+            "after": _finite(self.after),
+            "effect_sigma": round(self.effect_sigma, 3),
+            "z": round(self.z, 3),
+            "direction": self.direction,
+            "score": round(self.score, 5),
+            "series": self.series,
+        }
 
 
 @dataclass(frozen=True)
@@ -102,9 +110,17 @@ class Diagnosis:
     changed: int  # series with a sure step anywhere in the window
 
 
-def diagnose(values: npt.ArrayLike, t_s: npt.ArrayLike, labels: Sequence[Mapping[str, str]], *, start_s: float,
-             direction: int = 0, polarity: npt.ArrayLike | None = None, params: Params = Params(),
-             top: int = 50) -> Diagnosis:
+def diagnose(
+    values: npt.ArrayLike,
+    t_s: npt.ArrayLike,
+    labels: Sequence[Mapping[str, str]],
+    *,
+    start_s: float,
+    direction: int = 0,
+    polarity: npt.ArrayLike | None = None,
+    params: Params = Params(),
+    top: int = 50,
+) -> Diagnosis:
     """Rank the rows of `values` by how likely their change explains an alert starting at `start_s`.
 
     Args:
@@ -138,13 +154,33 @@ def diagnose(values: npt.ArrayLike, t_s: npt.ArrayLike, labels: Sequence[Mapping
     step_s = float(np.median(np.diff(t)))
     lead = start_s - t[steps.k]
     pol = np.zeros(x.shape[0]) if polarity is None else np.asarray(polarity, dtype=np.float64)
-    score = np.where(sure, np.log1p(effect) * sureness(steps.z, params) * time_weight(lead, step_s, params)
-                     * direction_weight(np.sign(steps.delta), pol[usable], direction, params), 0.0)
+    score = np.where(
+        sure,
+        np.log1p(effect)
+        * sureness(steps.z, params)
+        * time_weight(lead, step_s, params)
+        * direction_weight(np.sign(steps.delta), pol[usable], direction, params),
+        0.0,
+    )
     order = np.argsort(-score, kind="stable")[:top]
     order = order[score[order] > 0]
-    suspects = [_suspect(int(usable[i]), x, filled[i], t, labels, int(steps.k[i]), float(lead[i]),
-                         float(effect[i]), float(steps.z[i]), float(steps.delta[i]), float(score[i]), params)
-                for i in order.tolist()]
+    suspects = [
+        _suspect(
+            int(usable[i]),
+            x,
+            filled[i],
+            t,
+            labels,
+            int(steps.k[i]),
+            float(lead[i]),
+            float(effect[i]),
+            float(steps.z[i]),
+            float(steps.delta[i]),
+            float(score[i]),
+            params,
+        )
+        for i in order.tolist()
+    ]
     return Diagnosis(suspects, int(usable.size), int(sure.sum()))
 
 
@@ -170,8 +206,15 @@ def direction_weight(moved: FloatArray, polarity: FloatArray, direction: int, pa
     return weight
 
 
-def diagnose_series(series: Sequence[LabelledSeries], *, start_s: float, direction: int = 0,
-                    polarity: Sequence[int] | None = None, params: Params = Params(), top: int = 50) -> Diagnosis:
+def diagnose_series(
+    series: Sequence[LabelledSeries],
+    *,
+    start_s: float,
+    direction: int = 0,
+    polarity: Sequence[int] | None = None,
+    params: Params = Params(),
+    top: int = 50,
+) -> Diagnosis:
     """`diagnose` for series as sources return them (stacked on the union of their stamps).
 
     Series of one query_range answer share a grid; series of several queries may not,
@@ -183,18 +226,48 @@ def diagnose_series(series: Sequence[LabelledSeries], *, start_s: float, directi
     values = np.full((len(series), t.size), np.nan)
     for i, s in enumerate(series):
         values[i, np.searchsorted(t, s.t_s)] = s.v
-    return diagnose(values, t, [s.labels for s in series], start_s=start_s, direction=direction,
-                    polarity=polarity, params=params, top=top)
+    return diagnose(
+        values,
+        t,
+        [s.labels for s in series],
+        start_s=start_s,
+        direction=direction,
+        polarity=polarity,
+        params=params,
+        top=top,
+    )
 
 
-def _suspect(row: int, raw: FloatArray, filled: FloatArray, t: FloatArray, labels: Sequence[Mapping[str, str]],
-             k: int, lead: float, effect: float, z: float, delta: float, score: float, params: Params) -> Suspect:
+def _suspect(
+    row: int,
+    raw: FloatArray,
+    filled: FloatArray,
+    t: FloatArray,
+    labels: Sequence[Mapping[str, str]],
+    k: int,
+    lead: float,
+    effect: float,
+    z: float,
+    delta: float,
+    score: float,
+    params: Params,
+) -> Suspect:
     span = 30
-    before = float(np.median(filled[max(0, k - span):k]))
-    after = float(np.median(filled[k:k + span]))
-    return Suspect(row=row, labels=dict(labels[row]), change_at_s=float(t[k]), lead_s=lead, before=before, after=after,
-                   effect_sigma=effect, z=z, direction="up" if delta > 0 else "down", score=score,
-                   series=_downsampled(t, raw[row], params.max_points))
+    before = float(np.median(filled[max(0, k - span) : k]))
+    after = float(np.median(filled[k : k + span]))
+    return Suspect(
+        row=row,
+        labels=dict(labels[row]),
+        change_at_s=float(t[k]),
+        lead_s=lead,
+        before=before,
+        after=after,
+        effect_sigma=effect,
+        z=z,
+        direction="up" if delta > 0 else "down",
+        score=score,
+        series=_downsampled(t, raw[row], params.max_points),
+    )
 
 
 def _downsampled(t: FloatArray, v: FloatArray, max_points: int) -> dict[str, list[Any]]:

@@ -10,6 +10,7 @@ cannot pass for a short new regime.
 The noise unit reported with each row (for effect sizes) is robust: the MAD of first
 differences scaled to a standard deviation (a step moves one difference, a spike two).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -115,7 +116,7 @@ def jump_scan(x: FloatArray, *, widths: tuple[int, ...] = WIDTHS) -> Steps:
         if n < 4 * w:
             continue
         at = slice(w, n - w + 1)  # candidate steps k = w .. n - w; slices, not index arrays: no copies
-        d = prefix[:, 2 * w:] - 2 * prefix[:, at] + prefix[:, :n - 2 * w + 1]
+        d = prefix[:, 2 * w :] - 2 * prefix[:, at] + prefix[:, : n - 2 * w + 1]
         d /= w
         d -= bn.median(d, axis=1)[:, None]
         spread = np.maximum(MAD_SCALE * bn.median(np.abs(d), axis=1), sigma * np.sqrt(2.0 / w))

@@ -3,6 +3,7 @@
 Plain values in and out (sources, configuration, label sets), so the scheduler's thread,
 an RQ worker or a test can call them alike.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,12 +39,21 @@ def scrape_history_for(source: SourceConfig, detectors: Sequence[DetectorConfig]
     their finest step, for their largest max_signals."""
     if not isinstance(source, ScrapeSource):
         return None
-    blocks = [d.diagnose for d in detectors if d.enabled and d.diagnose is not None and not d.diagnose.queries
-              and (d.diagnose.source or d.source) == source.name]
+    blocks = [
+        d.diagnose
+        for d in detectors
+        if d.enabled
+        and d.diagnose is not None
+        and not d.diagnose.queries
+        and (d.diagnose.source or d.source) == source.name
+    ]
     if not blocks:
         return None
-    return ScrapeHistory(span_s=HISTORY_SLACK * max(b.lookback + b.after for b in blocks),
-                         spacing_s=min(step_for(b) for b in blocks), max_series=max(b.max_signals for b in blocks))
+    return ScrapeHistory(
+        span_s=HISTORY_SLACK * max(b.lookback + b.after for b in blocks),
+        spacing_s=min(step_for(b) for b in blocks),
+        max_series=max(b.max_signals for b in blocks),
+    )
 
 
 def queries_for(cfg: DiagnoseConfig, source: SourceConfig) -> list[str]:
@@ -53,12 +63,14 @@ def queries_for(cfg: DiagnoseConfig, source: SourceConfig) -> list[str]:
         return list(cfg.queries)
     if isinstance(source, HostSource):
         return list(HOST_QUERIES)
-    raise SourceError(f'source "{source.name}": diagnose needs queries for a {source.type} source',
-                      source=source.name, permanent=True)
+    raise SourceError(
+        f'source "{source.name}": diagnose needs queries for a {source.type} source', source=source.name, permanent=True
+    )
 
 
-def fetch(source: Source, queries: Sequence[str], *, start: datetime, end: datetime, step_s: float,
-          max_signals: int) -> tuple[list[LabelledSeries], bool]:
+def fetch(
+    source: Source, queries: Sequence[str], *, start: datetime, end: datetime, step_s: float, max_signals: int
+) -> tuple[list[LabelledSeries], bool]:
     """(the series of every query over [start, end], whether max_signals cut them short).
 
     Raises:
@@ -78,8 +90,15 @@ def fetch(source: Source, queries: Sequence[str], *, start: datetime, end: datet
     return found, False
 
 
-def rank_for_alert(series: Sequence[LabelledSeries], alert_labels: Mapping[str, str], *, start_s: float,
-                   direction: int, top: int, params: Params = Params()) -> Diagnosis:
+def rank_for_alert(
+    series: Sequence[LabelledSeries],
+    alert_labels: Mapping[str, str],
+    *,
+    start_s: float,
+    direction: int,
+    top: int,
+    params: Params = Params(),  # noqa: B008  (frozen: one shared default is safe)
+) -> Diagnosis:
     """Rank `series` against an alert (see detectors.diagnosis.rank).
 
     The alert's own series (every label of it is one of the alert's) is left out: it is

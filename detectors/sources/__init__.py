@@ -1,4 +1,5 @@
 """Metric sources: where series come from. `build_source` makes one from its config."""
+
 from __future__ import annotations
 
 from config.schema import CsvSource, HostSource, PrometheusSource, ScrapeSource, SourceConfig
@@ -33,4 +34,13 @@ def build_source(cfg: SourceConfig, *, history: ScrapeHistory | None = None) -> 
     raise TypeError(f"unknown source configuration {type(cfg).__name__}")
 
 
-__all__ = ["CsvReplay", "HostSampler", "PrometheusClient", "RollingWindow", "ScrapeClient", "ScrapeHistory", "Source", "build_source"]
+__all__ = [
+    "CsvReplay",
+    "HostSampler",
+    "PrometheusClient",
+    "RollingWindow",
+    "ScrapeClient",
+    "ScrapeHistory",
+    "Source",
+    "build_source",
+]

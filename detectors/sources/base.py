@@ -1,4 +1,5 @@
 """What every metric source offers, and the bounded window live sources keep."""
+
 from __future__ import annotations
 
 from datetime import datetime

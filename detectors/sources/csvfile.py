@@ -14,6 +14,7 @@ for every series. The parsed file is cached per (mtime, size) and a fetch is two
 searches returning views of the cached arrays (no copy, no pandas), so the thousands of
 ticks of a replay stay cheap.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,8 +71,10 @@ class CsvReplay:
         t = table.t_s[lo:hi]  # one view that every column's series shares
         picked = [query.strip()] if query.strip() in table.columns else list(table.columns)
         single = table.columns == ("value",)
-        return [LabelledSeries({} if single else {"series": col}, t, table.values[table.columns.index(col), lo:hi])
-                for col in picked]
+        return [
+            LabelledSeries({} if single else {"series": col}, t, table.values[table.columns.index(col), lo:hi])
+            for col in picked
+        ]
 
     def time_range(self) -> tuple[datetime, datetime] | None:
         """(first, last) timestamp in the file, None if it has no rows."""
@@ -84,8 +87,9 @@ class CsvReplay:
         try:
             st = os.stat(self._path)
         except OSError as exc:
-            raise SourceError(f'csv source "{self.name}": cannot read {self._path} ({exc.strerror})',
-                              source=self.name, permanent=True) from exc
+            raise SourceError(
+                f'csv source "{self.name}": cannot read {self._path} ({exc.strerror})', source=self.name, permanent=True
+            ) from exc
         key = (st.st_mtime_ns, st.st_size)
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, parse_csv(self._path, source=self.name))
@@ -100,27 +104,34 @@ def parse_csv(path: str, *, source: str) -> _Table:
     """
     where = f'csv source "{source}": {path}'
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                            skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, skipinitialspace=True)
     except pd.errors.EmptyDataError as exc:
-        raise SourceError(f"{where}: the file is empty; expected a header like timestamp,value",
-                          source=source, permanent=True) from exc
+        raise SourceError(
+            f"{where}: the file is empty; expected a header like timestamp,value", source=source, permanent=True
+        ) from exc
     except (pd.errors.ParserError, OSError, UnicodeDecodeError) as exc:
         raise SourceError(f"{where}: {str(exc).strip()}", source=source, permanent=True) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     if not len(frame.columns) or frame.columns[0].lower() != "timestamp" or len(frame.columns) < 2:
-        raise SourceError(f"{where}: expected a header 'timestamp,<value column>...', found "
-                          f"{','.join(frame.columns) or 'nothing'}", source=source, permanent=True)
+        raise SourceError(
+            f"{where}: expected a header 'timestamp,<value column>...', found {','.join(frame.columns) or 'nothing'}",
+            source=source,
+            permanent=True,
+        )
     frame = frame[(frame != "").any(axis=1)]  # blank lines; index keeps the line numbers
     times = _timestamps(frame.iloc[:, 0], where, source)
     times = (times + 500) // 1000 * 1000  # whole microseconds, before de-duplicating
-    values = np.vstack([_numbers(frame[c], c, where, source) for c in frame.columns[1:]]) if len(frame) else \
-        np.empty((len(frame.columns) - 1, 0))
+    values = (
+        np.vstack([_numbers(frame[c], c, where, source) for c in frame.columns[1:]])
+        if len(frame)
+        else np.empty((len(frame.columns) - 1, 0))
+    )
     order = np.argsort(times, kind="stable")
     times, values = times[order], values[:, order]
     keep = np.append(times[1:] != times[:-1], True)  # last row wins for a repeated timestamp
-    return _Table(times[keep], seconds_from_ns(times[keep]), tuple(frame.columns[1:]),
-                  np.ascontiguousarray(values[:, keep]))
+    return _Table(
+        times[keep], seconds_from_ns(times[keep]), tuple(frame.columns[1:]), np.ascontiguousarray(values[:, keep])
+    )
 
 
 def _ns(when: datetime) -> int:
@@ -153,8 +164,9 @@ def _timestamps(col: pd.Series, where: str, source: str) -> npt.NDArray[np.int64
         kind = "an ISO-8601 time (as in the first row)"
     if bad.any():
         line, cell = _first_bad(col, bad)
-        raise SourceError(f"{where} line {line}, column timestamp: expected {kind}, got {cell!r}",
-                          source=source, permanent=True)
+        raise SourceError(
+            f"{where} line {line}, column timestamp: expected {kind}, got {cell!r}", source=source, permanent=True
+        )
     stamps: npt.NDArray[np.int64] = np.asarray(pd.DatetimeIndex(parsed).values).astype("M8[ns]").view(np.int64)
     return stamps.copy()
 
@@ -164,6 +176,7 @@ def _numbers(col: pd.Series, name: str, where: str, source: str) -> npt.NDArray[
     bad = numeric.isna() & ~(col.isin(_MISSING) | col.isna())  # NaN cell: a short row
     if bad.any():
         line, cell = _first_bad(col, bad)
-        raise SourceError(f"{where} line {line}, column {name}: expected a number, got {cell!r}",
-                          source=source, permanent=True)
+        raise SourceError(
+            f"{where} line {line}, column {name}: expected a number, got {cell!r}", source=source, permanent=True
+        )
     return numeric.to_numpy(dtype=np.float64, na_value=np.nan)

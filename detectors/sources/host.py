@@ -4,6 +4,7 @@ Each fetch takes one sample of every metric, stamped with the fetch's `end` (onc
 distinct `end`: a second detector in the same tick reuses it, because cpu_percent
 measures since its previous call and a back-to-back call would read nonsense).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -64,8 +65,11 @@ class HostSampler:
         """
         name = query.strip()
         if name not in self._readers:
-            raise SourceError(f'host source "{self.name}": unknown query {query!r}; valid: {", ".join(QUERIES)}',
-                              source=self.name, permanent=True)
+            raise SourceError(
+                f'host source "{self.name}": unknown query {query!r}; valid: {", ".join(QUERIES)}',
+                source=self.name,
+                permanent=True,
+            )
         end_s = end.timestamp()
         if self._last_s is None or end_s > self._last_s:
             self._sample(end_s)
@@ -77,7 +81,10 @@ class HostSampler:
             try:
                 value = read()
             except (OSError, psutil.Error) as exc:
-                raise SourceError(f'host source "{self.name}": cannot read {name} ({exc})', source=self.name,
-                                  permanent=isinstance(exc, FileNotFoundError)) from exc
+                raise SourceError(
+                    f'host source "{self.name}": cannot read {name} ({exc})',
+                    source=self.name,
+                    permanent=isinstance(exc, FileNotFoundError),
+                ) from exc
             self._windows[name].append(t_s, value)
         self._last_s = t_s

@@ -4,6 +4,7 @@ Built on one requests.Session with urllib3 Retry for connection errors and 502/5
 only: a 4xx (bad query) or a read timeout is reported at once instead of retried,
 because retrying them only multiplies the load on an already slow Prometheus.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,8 +58,9 @@ class PrometheusClient:
             SourceError: HTTP, connection, timeout or Prometheus error, too many series.
         """
         if step_s <= 0:
-            raise SourceError(f'prometheus source "{self.name}": step must be > 0, got {step_s}',
-                              source=self.name, permanent=True)
+            raise SourceError(
+                f'prometheus source "{self.name}": step must be > 0, got {step_s}', source=self.name, permanent=True
+            )
         # Prometheus works in milliseconds; rounding end up would return a point after
         # `end`, which the analysis then drops as "in the future".
         end_s = math.floor(end.timestamp() * 1000) / 1000
@@ -66,8 +68,12 @@ class PrometheusClient:
         chunks = [self._range_chunk(query, a, b, step_s) for a, b in chunk_range(start_s, end_s, step_s)]
         merged = merge_chunks(chunks) if chunks else []
         if len(merged) > self._cfg.max_series:
-            raise SourceError(f'prometheus source "{self.name}": query_range returned {len(merged)} series, '
-                              f"more than max_series {self._cfg.max_series}", source=self.name, permanent=True)
+            raise SourceError(
+                f'prometheus source "{self.name}": query_range returned {len(merged)} series, '
+                f"more than max_series {self._cfg.max_series}",
+                source=self.name,
+                permanent=True,
+            )
         return build_series(merged)
 
     def query(self, query: str, *, at: datetime) -> list[LabelledSeries]:
@@ -111,8 +117,9 @@ class PrometheusClient:
         return response.content
 
 
-def chunk_range(start_s: float, end_s: float, step_s: float,
-                max_points: int = MAX_POINTS_PER_REQUEST) -> list[tuple[float, float]]:
+def chunk_range(
+    start_s: float, end_s: float, step_s: float, max_points: int = MAX_POINTS_PER_REQUEST
+) -> list[tuple[float, float]]:
     """Split [start_s, end_s] into aligned ranges of at most `max_points` steps each.
 
     Each next chunk starts one step after the previous end, so no point repeats and
@@ -132,9 +139,17 @@ def chunk_range(start_s: float, end_s: float, step_s: float,
 
 def _session(cfg: PrometheusSource) -> requests.Session:
     session = requests.Session()
-    retry = Retry(total=2, connect=2, read=0, status=2, other=0, backoff_factor=0.2,
-                  status_forcelist=(502, 503), allowed_methods=frozenset({"GET", "POST"}),
-                  raise_on_status=False)
+    retry = Retry(
+        total=2,
+        connect=2,
+        read=0,
+        status=2,
+        other=0,
+        backoff_factor=0.2,
+        status_forcelist=(502, 503),
+        allowed_methods=frozenset({"GET", "POST"}),
+        raise_on_status=False,
+    )
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -152,14 +167,20 @@ def _http_error(where: str, response: requests.Response, source: str) -> SourceE
     if detail is None:
         text = response.text.strip().replace("\n", " ")[:200]
         detail = f"{response.reason}: {text}" if text else str(response.reason)
-    return SourceError(f"{where} returned HTTP {response.status_code} ({detail})", source=source,
-                       permanent=response.status_code in _PERMANENT_STATUS)
+    return SourceError(
+        f"{where} returned HTTP {response.status_code} ({detail})",
+        source=source,
+        permanent=response.status_code in _PERMANENT_STATUS,
+    )
 
 
 def _reason(exc: Exception) -> str:
     text = str(exc)
-    for needle, short in (("Connection refused", "connection refused"), ("Name or service not known", "unknown host"),
-                          ("Temporary failure in name resolution", "DNS failure")):
+    for needle, short in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "unknown host"),
+        ("Temporary failure in name resolution", "DNS failure"),
+    ):
         if needle in text:
             return short
     cause: Any = exc.__context__ or exc

@@ -7,6 +7,7 @@ them again and again); the points of all series become two flat numpy arrays in 
 pass of C-level iterators; and series on the same step grid share one stamps array,
 so the analysis can stack them into a matrix without comparing stamps again.
 """
+
 from __future__ import annotations
 
 import gc
@@ -75,13 +76,18 @@ def decode_raw(body: bytes | str, *, source: str, endpoint: str, max_series: int
             raise SourceError(
                 f'prometheus source "{source}": {endpoint} returned {len(result)} series, more than '
                 f"max_series {max_series}; narrow the query (e.g. aggregate with sum by (...))",
-                source=source, permanent=True)
+                source=source,
+                permanent=True,
+            )
         if data.get("resultType") == "vector":
             return _arrays([r["metric"] for r in result], [[r["value"]] for r in result], source, endpoint)
         if data.get("resultType", "matrix") != "matrix":
-            raise SourceError(f'prometheus source "{source}": {endpoint} returned a '
-                              f'{data.get("resultType")!r}, expected a matrix or vector', source=source,
-                              permanent=True)
+            raise SourceError(
+                f'prometheus source "{source}": {endpoint} returned a '
+                f"{data.get('resultType')!r}, expected a matrix or vector",
+                source=source,
+                permanent=True,
+            )
         return _arrays([r["metric"] for r in result], [r.get("values", []) for r in result], source, endpoint)
 
 
@@ -102,19 +108,24 @@ def _load(body: bytes | str, source: str, endpoint: str) -> dict[str, Any]:
         doc = _loads(body)
     except ValueError as exc:
         snippet = body[:120].decode("utf-8", "replace") if isinstance(body, bytes) else body[:120]
-        raise SourceError(f'prometheus source "{source}": {endpoint} returned invalid JSON ({exc}): '
-                          f"{snippet!r}", source=source) from exc
+        raise SourceError(
+            f'prometheus source "{source}": {endpoint} returned invalid JSON ({exc}): {snippet!r}', source=source
+        ) from exc
     if not isinstance(doc, dict):
         raise SourceError(f'prometheus source "{source}": {endpoint} returned unexpected JSON', source=source)
     if doc.get("status") != "success":
         text = error_text(body) or f"status {doc.get('status')!r}"
-        raise SourceError(f'prometheus source "{source}": {endpoint} failed ({text})', source=source,
-                          permanent=doc.get("errorType") == "bad_data")
+        raise SourceError(
+            f'prometheus source "{source}": {endpoint} failed ({text})',
+            source=source,
+            permanent=doc.get("errorType") == "bad_data",
+        )
     return doc
 
 
-def _arrays(metrics: list[dict[str, str]], points: list[list[list[Any]]], source: str,
-            endpoint: str) -> list[RawSeries]:
+def _arrays(
+    metrics: list[dict[str, str]], points: list[list[list[Any]]], source: str, endpoint: str
+) -> list[RawSeries]:
     lengths = [len(p) for p in points]
     flat = list(itertools.chain.from_iterable(points))
     if not flat:
@@ -124,8 +135,9 @@ def _arrays(metrics: list[dict[str, str]], points: list[list[list[Any]]], source
         # float() accepts the API's "NaN", "+Inf" and "-Inf" strings; map keeps the loop in C.
         v = np.fromiter(map(float, map(itemgetter(1), flat)), np.float64, count=len(flat))
     except (ValueError, TypeError, IndexError, KeyError) as exc:
-        raise SourceError(f'prometheus source "{source}": {endpoint} returned a malformed point ({exc})',
-                          source=source) from exc
+        raise SourceError(
+            f'prometheus source "{source}": {endpoint} returned a malformed point ({exc})', source=source
+        ) from exc
     t = seconds_from_ns(ns_from_seconds(t))  # the stamps LabelledSeries.from_arrays would keep
     rows, width = len(points), lengths[0]
     if all(n == width for n in lengths):  # the usual answer: every series on the full grid
@@ -145,8 +157,7 @@ def merge_chunks(chunks: list[list[RawSeries]]) -> list[RawSeries]:
     for chunk in chunks:
         for raw in chunk:
             parts.setdefault(tuple(sorted(raw[0].items())), []).append(raw)
-    return [(p[0][0], np.concatenate([r[1] for r in p]), np.concatenate([r[2] for r in p]))
-            for p in parts.values()]
+    return [(p[0][0], np.concatenate([r[1] for r in p]), np.concatenate([r[2] for r in p])) for p in parts.values()]
 
 
 def build_series(raws: list[RawSeries]) -> list[LabelledSeries]:

@@ -16,6 +16,7 @@ one whose whole window is NaN is forgotten.
 With a ScrapeHistory (a diagnosis reads this source without queries), every scrape also
 goes into a bounded ring of every series the target exposes, whatever the queries select.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,8 +41,13 @@ _QUERY = re.compile(r"^\s*(?:(rate)\s*\(\s*)?([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(,|$)')
 Key = tuple[str, tuple[tuple[str, str], ...]]
 # Samples that only grow, by family type; an untyped `_total` is a counter by convention.
-_CUMULATIVE = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "summary": ("_count", "_sum"),
-               "unknown": ("_total",), "untyped": ("_total",)}
+_CUMULATIVE = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_count", "_sum"),
+    "summary": ("_count", "_sum"),
+    "unknown": ("_total",),
+    "untyped": ("_total",),
+}
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,12 @@ def parse_query(query: str, *, source: str) -> Selector:
         SourceError: (permanent) the query is not in that language.
     """
     match = _QUERY.match(query)
-    bad = SourceError(f'scrape source "{source}": cannot parse query {query!r}; expected metric_name, '
-                      'metric_name{label="value"} or rate(metric_name{...})', source=source, permanent=True)
+    bad = SourceError(
+        f'scrape source "{source}": cannot parse query {query!r}; expected metric_name, '
+        'metric_name{label="value"} or rate(metric_name{...})',
+        source=source,
+        permanent=True,
+    )
     if not match:
         raise bad
     matchers, body, pos = [], match.group(3) or "", 0
@@ -86,14 +96,17 @@ def parse_query(query: str, *, source: str) -> Selector:
             try:
                 regex.compile_label_regex(value)
             except regex.RegexError as exc:
-                raise SourceError(f'scrape source "{source}": label {m.group(1)}: {exc}', source=source,
-                                  permanent=True) from None
+                raise SourceError(
+                    f'scrape source "{source}": label {m.group(1)}: {exc}', source=source, permanent=True
+                ) from None
         matchers.append((m.group(1), m.group(2), value))
         pos = m.end()
     return Selector(match.group(2), tuple(matchers), bool(match.group(1)))
 
 
-def rate(t: npt.NDArray[np.float64], v: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+def rate(
+    t: npt.NDArray[np.float64], v: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per-second increase between successive valid points; a drop is a counter reset.
 
     Returns:
@@ -116,8 +129,9 @@ class ScrapeClient:
         session: a requests session (tests); one is made if None.
     """
 
-    def __init__(self, cfg: ScrapeSource, *, session: requests.Session | None = None,
-                 history: ScrapeHistory | None = None) -> None:
+    def __init__(
+        self, cfg: ScrapeSource, *, session: requests.Session | None = None, history: ScrapeHistory | None = None
+    ) -> None:
         self.name = cfg.name
         self._cfg = cfg
         self._url = str(cfg.url)
@@ -146,8 +160,12 @@ class ScrapeClient:
         self._record({k: v for k, v in samples.items() if k[0] in self._tracked}, end.timestamp())
         keys = [k for k in self._windows if k[0] == selector.name and selector.matches(dict(k[1]))]
         if len(keys) > self._cfg.max_series:
-            raise SourceError(f'scrape source "{self.name}": {query!r} matches {len(keys)} series, more than '
-                              f"max_series {self._cfg.max_series}", source=self.name, permanent=True)
+            raise SourceError(
+                f'scrape source "{self.name}": {query!r} matches {len(keys)} series, more than '
+                f"max_series {self._cfg.max_series}",
+                source=self.name,
+                permanent=True,
+            )
         return [self._series(key, selector.rate, start.timestamp(), end.timestamp()) for key in keys]
 
     def _series(self, key: Key, as_rate: bool, start_s: float, end_s: float) -> LabelledSeries:
@@ -164,15 +182,19 @@ class ScrapeClient:
         counts, sums and buckets). Every sample when a history is kept, else the tracked ones."""
         where = f'scrape source "{self.name}": GET {self._url}'
         try:
-            response = self._session.get(self._url, timeout=self._cfg.timeout_s,
-                                         headers={"Accept": "text/plain;version=0.0.4"})
+            response = self._session.get(
+                self._url, timeout=self._cfg.timeout_s, headers={"Accept": "text/plain;version=0.0.4"}
+            )
         except requests.Timeout as exc:
             raise SourceError(f"{where} timed out after {self._cfg.timeout_s:g}s", source=self.name) from exc
         except requests.RequestException as exc:
             raise SourceError(f"{where} failed ({type(exc).__name__})", source=self.name) from exc
         if response.status_code != 200:
-            raise SourceError(f"{where} returned HTTP {response.status_code}", source=self.name,
-                              permanent=response.status_code in (401, 403, 404))
+            raise SourceError(
+                f"{where} returned HTTP {response.status_code}",
+                source=self.name,
+                permanent=response.status_code in (401, 403, 404),
+            )
         try:
             return self._parse(response.text)
         except (ValueError, TypeError, IndexError) as exc:
@@ -260,8 +282,11 @@ class ScrapeHistory:
         (see `rate`), labelled with their sample name; gauges as read.
         """
         with self._lock:
-            order = np.r_[self._next:self.capacity, 0:self._next] if self._count == self.capacity \
+            order = (
+                np.r_[self._next : self.capacity, 0 : self._next]
+                if self._count == self.capacity
                 else np.arange(self._count)
+            )
             t = self._t[order]
             cols = order[(t >= start_s) & (t <= end_s)]
             stamps = self._t[cols]

@@ -1,4 +1,5 @@
 """Execution backends: where a RunRequest runs."""
+
 from remediations.backends.base import Backend
 from remediations.backends.inline import InlineBackend
 

@@ -4,6 +4,7 @@ what RQ's own records say about a job or a worker that went away.
 Plain values only (execution ids, states, worker names): app.automation.rq_queue owns the
 executions table and reconciles it with what this module reports.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -28,8 +29,13 @@ def job_id(execution_id: int) -> str:
 def enqueue(redis: Redis, *, queue: str, function: str, execution_id: int, timeout_s: float) -> None:
     """Queue `function(execution_id)` on `queue`; RQ's timeout is a backstop behind the runner's own."""
     Queue(queue, connection=redis, serializer=JSONSerializer).enqueue(
-        function, execution_id, job_id=job_id(execution_id), job_timeout=int(timeout_s) + 10, result_ttl=3600,
-        failure_ttl=86400)
+        function,
+        execution_id,
+        job_id=job_id(execution_id),
+        job_timeout=int(timeout_s) + 10,
+        result_ttl=3600,
+        failure_ttl=86400,
+    )
 
 
 def lost(redis: Redis, *, execution_id: int, state: str, runner: str | None, now: datetime) -> str | None:
@@ -44,12 +50,12 @@ def lost(redis: Redis, *, execution_id: int, state: str, runner: str | None, now
     if status == JobStatus.FINISHED and state == "dispatched":
         return "its RQ job finished without claiming it"
     if state == "running" and runner and runner.startswith(WORKER_PREFIX):
-        return worker_silence(redis, runner[len(WORKER_PREFIX):], now)
+        return worker_silence(redis, runner[len(WORKER_PREFIX) :], now)
     return None
 
 
 def worker_silence(redis: Redis, name: str, now: datetime) -> str | None:
-    """"RQ worker <name> stopped sending heartbeats" when it has, else None (diagnoses use it too)."""
+    """ "RQ worker <name> stopped sending heartbeats" when it has, else None (diagnoses use it too)."""
     worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=redis)
     beat = worker.last_heartbeat if worker else None
     if beat is None or (now - _utc(beat)).total_seconds() > DEAD_AFTER_S:

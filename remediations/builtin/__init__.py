@@ -5,6 +5,7 @@ manifest fields other than name, script and builtin: description, params_schema,
 timeout_s, max_concurrency and optionally allowed_env. Scripts read their parameters from
 the JSON document on stdin ({"params": ...}) and fall back to VIGIL_PARAM_* variables.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ def builtin_path(name: str) -> str:
         ManifestError: field "builtin"; no such builtin.
     """
     if name not in _names():
-        raise ManifestError(f"no builtin remediation named {name!r}; known: "
-                            f"{', '.join(sorted(_names()))}", field="builtin")
+        raise ManifestError(
+            f"no builtin remediation named {name!r}; known: {', '.join(sorted(_names()))}", field="builtin"
+        )
     return str(BUILTIN_DIR / name)
 
 
@@ -38,10 +40,8 @@ def load_builtin(name: str) -> Manifest:
     try:
         sidecar = json.loads(path.with_name(f"{name}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ManifestError(f"builtin {name}: cannot read {name}.json: {exc}",
-                            field="builtin") from None
-    fields = {**sidecar, "name": name, "builtin": name,
-              "script": path.read_text(encoding="utf-8")}
+        raise ManifestError(f"builtin {name}: cannot read {name}.json: {exc}", field="builtin") from None
+    fields = {**sidecar, "name": name, "builtin": name, "script": path.read_text(encoding="utf-8")}
     return parse_manifest(fields)
 
 

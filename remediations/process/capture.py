@@ -3,6 +3,7 @@
 The head shows how a run started and the tail how it ended (the error is usually last);
 the middle of a flood is what we can afford to lose.
 """
+
 from __future__ import annotations
 
 import codecs

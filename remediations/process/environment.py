@@ -10,6 +10,7 @@ Variables (later entries win):
 A variable whose value holds a NUL byte or exceeds 32 KiB is left out (exec would refuse
 it); stdin always carries the full data: {"params": ..., "alert": ..., "execution_id": ...}.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,14 @@ ALERT_FIELDS = ("id", "fingerprint", "detector", "severity", "state", "value")
 _NOT_NAME_CHAR = re.compile(r"[^A-Z0-9_]")
 
 
-def build_env(*, workdir: str, allowed: Mapping[str, str], execution_id: int | str,
-              alert: Mapping[str, Any] | None, params: Mapping[str, Any]) -> dict[str, str]:
+def build_env(
+    *,
+    workdir: str,
+    allowed: Mapping[str, str],
+    execution_id: int | str,
+    alert: Mapping[str, Any] | None,
+    params: Mapping[str, Any],
+) -> dict[str, str]:
     """Return the complete environment of a run.
 
     Args:
@@ -49,11 +56,9 @@ def build_env(*, workdir: str, allowed: Mapping[str, str], execution_id: int | s
     return {k: v for k, v in env.items() if _exec_safe(k, v)}
 
 
-def stdin_payload(*, execution_id: int | str, alert: Mapping[str, Any] | None,
-                  params: Mapping[str, Any]) -> bytes:
+def stdin_payload(*, execution_id: int | str, alert: Mapping[str, Any] | None, params: Mapping[str, Any]) -> bytes:
     """The JSON document written to the script's stdin, newline-terminated."""
-    doc = {"params": dict(params), "alert": dict(alert) if alert is not None else None,
-           "execution_id": execution_id}
+    doc = {"params": dict(params), "alert": dict(alert) if alert is not None else None, "execution_id": execution_id}
     # default=str: an alert may carry datetimes; the script gets their ISO-ish text.
     return json.dumps(doc, sort_keys=True, default=str).encode("utf-8") + b"\n"
 
@@ -66,5 +71,9 @@ def _text(value: Any) -> str:
 
 def _exec_safe(key: str, value: str) -> bool:
     # execve rejects NUL and "=" in names; the kernel caps one string at 128 KiB.
-    return ("\x00" not in key + value and "=" not in key and key != ""
-            and len(value.encode("utf-8", "surrogateescape")) <= MAX_ENV_VALUE_BYTES)
+    return (
+        "\x00" not in key + value
+        and "=" not in key
+        and key != ""
+        and len(value.encode("utf-8", "surrogateescape")) <= MAX_ENV_VALUE_BYTES
+    )

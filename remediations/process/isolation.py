@@ -5,6 +5,7 @@ are refused (RefusingLauncher) unless the operator allowed unisolated runs, in w
 they run as before, as Vigil's own user, seeing its processes and files. Either way the
 status says so: logged at start, in /api/v1/ready and on the dashboard.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -18,9 +19,9 @@ from typing import Literal
 
 from remediations.errors import RunnerError
 from remediations.process.launch import Launcher
-from remediations.runner import default_launcher
 from remediations.process.sandbox import Sandbox
 from remediations.process.spawner import RefusingLauncher, Spawner
+from remediations.runner import default_launcher
 
 DEFAULT_RUN_AS = "vigil-run"
 NOBODY = 65534
@@ -47,15 +48,17 @@ class Isolation:
         """One line for the log and the dashboard."""
         if self.isolated:
             return f"remediation scripts run isolated ({self.detail})"
-        action = ("they run unisolated, as Vigil's own user (settings.automation."
-                  "allow_unisolated is true)" if self.allow_unisolated else
-                  "they are refused; set settings.automation.allow_unisolated: true to run "
-                  "them anyway")
+        action = (
+            "they run unisolated, as Vigil's own user (settings.automation.allow_unisolated is true)"
+            if self.allow_unisolated
+            else "they are refused; set settings.automation.allow_unisolated: true to run them anyway"
+        )
         return f"remediation scripts cannot be isolated here ({self.detail}): {action}"
 
 
-def sandbox(*, run_as: str, hide: Sequence[str], scratch_bytes: int, max_processes: int,
-            writable: Sequence[str] = ()) -> Sandbox:
+def sandbox(
+    *, run_as: str, hide: Sequence[str], scratch_bytes: int, max_processes: int, writable: Sequence[str] = ()
+) -> Sandbox:
     """The Sandbox for these settings.
 
     Args:
@@ -75,11 +78,11 @@ def sandbox(*, run_as: str, hide: Sequence[str], scratch_bytes: int, max_process
     for path in open_paths:
         if not os.path.isdir(path):
             raise RunnerError(f"writable path {path} is not a directory")
-        if path == "/" or any(path == h or path.startswith(h + "/") or h.startswith(path + "/")
-                              for h in paths):
+        if path == "/" or any(path == h or path.startswith(h + "/") or h.startswith(path + "/") for h in paths):
             raise RunnerError(f"writable path {path} overlaps a hidden path (data_dir, config)")
-    return Sandbox(uid=uid, gid=gid, hide=paths, writable=open_paths,
-                   scratch_bytes=scratch_bytes, max_processes=max_processes)
+    return Sandbox(
+        uid=uid, gid=gid, hide=paths, writable=open_paths, scratch_bytes=scratch_bytes, max_processes=max_processes
+    )
 
 
 def _user(run_as: str) -> tuple[int, int]:
@@ -111,8 +114,9 @@ def probe(box: Sandbox, *, python: str = sys.executable) -> str | None:
             if sys.platform != "linux":
                 _probes[box] = f"isolation needs Linux, this is {sys.platform}"
             elif os.geteuid() != 0:
-                _probes[box] = (f"Vigil runs as uid {os.geteuid()}; isolating scripts needs "
-                                "root (namespaces and another uid)")
+                _probes[box] = (
+                    f"Vigil runs as uid {os.geteuid()}; isolating scripts needs root (namespaces and another uid)"
+                )
             else:
                 spawner = Spawner(sandbox=box, python=python, pool_size=1, max_servers=1)
                 try:
@@ -126,8 +130,10 @@ def status(box: Sandbox, *, allow_unisolated: bool) -> Isolation:
     """The isolation status for `box` (probing once per process)."""
     reason = probe(box)
     if reason is None:
-        detail = (f"own pid and mount namespaces, uid {box.uid}, {len(box.hide)} path(s) "
-                  f"hidden, {box.max_processes} processes, {box.scratch_bytes} bytes writable")
+        detail = (
+            f"own pid and mount namespaces, uid {box.uid}, {len(box.hide)} path(s) "
+            f"hidden, {box.max_processes} processes, {box.scratch_bytes} bytes writable"
+        )
         return Isolation(True, detail, allow_unisolated)
     return Isolation(False, reason, allow_unisolated)
 
@@ -144,8 +150,7 @@ def _spawner(box: Sandbox) -> Spawner:
         return _spawners[box]
 
 
-def launcher(box: Sandbox, *, allow_unisolated: bool,
-             unisolated: Launcher | None = None) -> tuple[Launcher, Isolation]:
+def launcher(box: Sandbox, *, allow_unisolated: bool, unisolated: Launcher | None = None) -> tuple[Launcher, Isolation]:
     """The launcher scripts must go through, and the status it implies.
 
     Args:
@@ -157,5 +162,6 @@ def launcher(box: Sandbox, *, allow_unisolated: bool,
         return _spawner(box), state
     if allow_unisolated:
         return (unisolated if unisolated is not None else default_launcher()), state
-    return RefusingLauncher(f"scripts cannot be isolated here ({state.detail}) and "
-                            "settings.automation.allow_unisolated is false"), state
+    return RefusingLauncher(
+        f"scripts cannot be isolated here ({state.detail}) and settings.automation.allow_unisolated is false"
+    ), state

@@ -9,6 +9,7 @@ pipe ends and a pidfd that becomes readable when the script exits. Two exist:
     * PrlimitLauncher: subprocess.Popen of `prlimit --cpu=.. -- script` (see
       remediations.process.limits); the fallback when the helper cannot run.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,7 @@ class Launcher(Protocol):
         """Prepare ahead of the first launch (e.g. start a helper); optional work."""
         ...
 
-    def launch(self, argv: list[str], *, env: Mapping[str, str], cwd: str,
-               limits: Limits) -> Child:
+    def launch(self, argv: list[str], *, env: Mapping[str, str], cwd: str, limits: Limits) -> Child:
         """Start argv; raises RunnerError (with the reason) if it cannot be started."""
         ...
 
@@ -64,8 +64,7 @@ class Launcher(Protocol):
 class PopenChild:
     """A script started by subprocess.Popen in this process."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], stdin_fd: int, stdout_fd: int,
-                 *, wrapped: bool) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], stdin_fd: int, stdout_fd: int, *, wrapped: bool) -> None:
         self.proc, self.pid = proc, proc.pid
         self.stdin_fd, self.stdout_fd, self.wrapped = stdin_fd, stdout_fd, wrapped
         try:
@@ -95,8 +94,7 @@ class PrlimitLauncher:
     def start(self) -> None:
         pass
 
-    def launch(self, argv: list[str], *, env: Mapping[str, str], cwd: str,
-               limits: Limits) -> Child:
+    def launch(self, argv: list[str], *, env: Mapping[str, str], cwd: str, limits: Limits) -> Child:
         """Start argv under `prlimit` (directly when there are no limits).
 
         Raises:
@@ -106,9 +104,15 @@ class PrlimitLauncher:
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
         try:
-            proc = subprocess.Popen([*wrapper, *argv], stdin=in_r, stdout=out_w,
-                                    stderr=subprocess.STDOUT, cwd=cwd, env=env,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [*wrapper, *argv],
+                stdin=in_r,
+                stdout=out_w,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
         except OSError as exc:
             os.close(in_w)
             os.close(out_r)
@@ -117,4 +121,3 @@ class PrlimitLauncher:
             os.close(in_r)
             os.close(out_w)
         return PopenChild(proc, in_w, out_r, wrapped=bool(wrapper))
-

@@ -20,6 +20,7 @@ Alternatives we measured or ruled out:
     * a spawn server that forks and calls setrlimit in the child: safe, but forking a
       Python process costs ~1 ms of copy-on-write faults, as much as prlimit's exec.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,20 +29,27 @@ import shutil
 
 from remediations.errors import RunnerError
 
-_PRLIMIT_OPTION = {resource.RLIMIT_CPU: "--cpu", resource.RLIMIT_AS: "--as",
-                   resource.RLIMIT_NOFILE: "--nofile", resource.RLIMIT_FSIZE: "--fsize"}
+_PRLIMIT_OPTION = {
+    resource.RLIMIT_CPU: "--cpu",
+    resource.RLIMIT_AS: "--as",
+    resource.RLIMIT_NOFILE: "--nofile",
+    resource.RLIMIT_FSIZE: "--fsize",
+}
 
 
-def rlimits(*, cpu_s: int | None, memory_bytes: int | None, max_open_files: int | None,
-            max_file_bytes: int | None) -> dict[int, tuple[int, int]]:
+def rlimits(
+    *, cpu_s: int | None, memory_bytes: int | None, max_open_files: int | None, max_file_bytes: int | None
+) -> dict[int, tuple[int, int]]:
     """The (soft, hard) pair per RLIMIT_* resource; None leaves a resource as inherited."""
     limits: dict[int, tuple[int, int]] = {}
     if cpu_s is not None:
         # soft < hard: the script gets SIGXCPU first and a second to react before SIGKILL.
         limits[resource.RLIMIT_CPU] = (cpu_s, cpu_s + 1)
-    for res, value in ((resource.RLIMIT_AS, memory_bytes),
-                       (resource.RLIMIT_NOFILE, max_open_files),
-                       (resource.RLIMIT_FSIZE, max_file_bytes)):
+    for res, value in (
+        (resource.RLIMIT_AS, memory_bytes),
+        (resource.RLIMIT_NOFILE, max_open_files),
+        (resource.RLIMIT_FSIZE, max_file_bytes),
+    ):
         if value is not None:
             limits[res] = (value, value)
     return limits

@@ -6,6 +6,7 @@ becomes readable when the process exits) instead of by polling. select.poll rath
 selectors' epoll: for three descriptors it saves creating and tearing down an epoll
 instance on every run.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,7 @@ class Pipes:
         if child.pidfd is not None:
             self.poller.register(child.pidfd, select.POLLIN)
 
-    def wait_exit(self, *, deadline: float, linger_s: float,
-                  tick: Callable[[], float] | None = None) -> bool:
+    def wait_exit(self, *, deadline: float, linger_s: float, tick: Callable[[], float] | None = None) -> bool:
         """Pump until the child exits and its output ends, or until `deadline` (monotonic).
 
         After the exit, output is read for at most `linger_s` more: a grandchild may hold

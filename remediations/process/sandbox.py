@@ -22,6 +22,7 @@ Each run (Jail.spawn) is a fork of the single-threaded spawn server that:
 A failure before exec is reported back through a close-on-exec pipe, as subprocess does.
 Needs root (CAP_SYS_ADMIN and CAP_SETUID) on Linux >= 5.12 (mount_setattr).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -73,8 +74,7 @@ class Sandbox:
     @classmethod
     def decode(cls, text: str) -> Sandbox:
         fields = json.loads(text)
-        return cls(**{**fields, "hide": tuple(fields["hide"]),
-                      "writable": tuple(fields["writable"])})
+        return cls(**{**fields, "hide": tuple(fields["hide"]), "writable": tuple(fields["writable"])})
 
 
 class SandboxError(Exception):
@@ -82,8 +82,12 @@ class SandboxError(Exception):
 
 
 class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
 
 
 class Jail:
@@ -108,9 +112,15 @@ class Jail:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def spawn(self, argv: list[bytes] | None, env: Mapping[bytes, bytes], cwd: str,
-              limits: Sequence[tuple[int, int, int]], stdin_fd: int | None,
-              stdout_fd: int | None) -> int:
+    def spawn(
+        self,
+        argv: list[bytes] | None,
+        env: Mapping[bytes, bytes],
+        cwd: str,
+        limits: Sequence[tuple[int, int, int]],
+        stdin_fd: int | None,
+        stdout_fd: int | None,
+    ) -> int:
         """Fork the isolated child and wait until it has exec'd; return its (host) pid.
 
         Raises:
@@ -137,9 +147,15 @@ class Jail:
             raise SandboxError(problem.decode("utf-8", "replace"))
         return pid
 
-    def _child(self, argv: list[bytes] | None, env: Mapping[bytes, bytes], cwd: str,
-               limits: Sequence[tuple[int, int, int]], stdin_fd: int | None,
-               stdout_fd: int | None) -> None:
+    def _child(
+        self,
+        argv: list[bytes] | None,
+        env: Mapping[bytes, bytes],
+        cwd: str,
+        limits: Sequence[tuple[int, int, int]],
+        stdin_fd: int | None,
+        stdout_fd: int | None,
+    ) -> None:
         sandbox = self.sandbox
         os.setsid()
         script = _read(argv[0]) if argv else b""
@@ -153,16 +169,14 @@ class Jail:
             self._mount(path, path, None, MS_BIND | MS_REC, None, f"bind {path}")
             self._read_only(path, recursive=True, clear=True)
         self._scratch(cwd)
-        self._mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None,
-                    "mount /proc")
+        self._mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None, "mount /proc")
         copy = os.path.join(cwd, SCRIPT_NAME)
         if argv:
             _write_script(copy, script)
         if carried is not None:
             _write_script(os.path.join(cwd, CARRIED), carried, mode=0o444)
         for sig in signal.valid_signals():  # ignored signals would stay ignored across exec
-            if sig not in (signal.SIGKILL, signal.SIGSTOP) and \
-                    signal.getsignal(sig) == signal.SIG_IGN:
+            if sig not in (signal.SIGKILL, signal.SIGSTOP) and signal.getsignal(sig) == signal.SIG_IGN:
                 signal.signal(sig, signal.SIG_DFL)
         for res, soft, hard in limits:
             resource.setrlimit(res, (soft, hard))
@@ -180,15 +194,19 @@ class Jail:
             try:
                 os.execve(copy, [copy.encode(), *argv[1:]], dict(env))
             except OSError as exc:
-                raise SandboxError(f"cannot start {os.fsdecode(argv[0])}: "
-                                   f"{exc.strerror or exc}") from None
+                raise SandboxError(f"cannot start {os.fsdecode(argv[0])}: {exc.strerror or exc}") from None
 
     def _scratch(self, cwd: str) -> None:
         """Mount the run's tmpfs on the work dir, and bind it over /tmp, /var/tmp, /dev/shm."""
         sandbox = self.sandbox
-        self._mount("vigil-run", cwd, "tmpfs", MS_NOSUID | MS_NODEV,
-                    f"size={sandbox.scratch_bytes},mode=0700,uid={sandbox.uid},"
-                    f"gid={sandbox.gid}", "mount the work dir")
+        self._mount(
+            "vigil-run",
+            cwd,
+            "tmpfs",
+            MS_NOSUID | MS_NODEV,
+            f"size={sandbox.scratch_bytes},mode=0700,uid={sandbox.uid},gid={sandbox.gid}",
+            "mount the work dir",
+        )
         scratch = os.open(cwd, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         source = f"/proc/self/fd/{scratch}"
         covered = False
@@ -203,29 +221,37 @@ class Jail:
 
     def _hide(self, path: str) -> None:
         if os.path.isdir(path):
-            self._mount("vigil-hidden", path, "tmpfs",
-                        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000",
-                        f"hide {path}")
+            self._mount(
+                "vigil-hidden",
+                path,
+                "tmpfs",
+                MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=4k,mode=000",
+                f"hide {path}",
+            )
         elif os.path.exists(path):
             self._mount("/dev/null", path, None, MS_BIND, None, f"hide {path}")
 
     def _read_only(self, path: str, *, recursive: bool, clear: bool = False) -> None:
         """Make the mounts at `path` read-only (or, with clear, writable again)."""
-        attr = _MountAttr(0, _MOUNT_ATTR_RDONLY, 0, 0) if clear else \
-            _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
-        result = self.libc.syscall(_SYS_MOUNT_SETATTR, _AT_FDCWD, os.fsencode(path),
-                                   _AT_RECURSIVE if recursive else 0, ctypes.byref(attr),
-                                   ctypes.c_size_t(ctypes.sizeof(attr)))
-        self._call(int(result), f"make {path} {'writable' if clear else 'read-only'} "
-                                "(mount_setattr, Linux >= 5.12)")
+        attr = _MountAttr(0, _MOUNT_ATTR_RDONLY, 0, 0) if clear else _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
+        result = self.libc.syscall(
+            _SYS_MOUNT_SETATTR,
+            _AT_FDCWD,
+            os.fsencode(path),
+            _AT_RECURSIVE if recursive else 0,
+            ctypes.byref(attr),
+            ctypes.c_size_t(ctypes.sizeof(attr)),
+        )
+        self._call(int(result), f"make {path} {'writable' if clear else 'read-only'} (mount_setattr, Linux >= 5.12)")
 
-    def _mount(self, source: str | None, target: str, fstype: str | None, flags: int,
-               data: str | None, what: str) -> None:
+    def _mount(
+        self, source: str | None, target: str, fstype: str | None, flags: int, data: str | None, what: str
+    ) -> None:
         def raw(text: str | None) -> bytes | None:
             return None if text is None else os.fsencode(text)
 
-        self._call(self.libc.mount(raw(source), raw(target), raw(fstype), flags, raw(data)),
-                   what)
+        self._call(self.libc.mount(raw(source), raw(target), raw(fstype), flags, raw(data)), what)
 
     def _call(self, result: int, what: str) -> None:
         if result != 0:

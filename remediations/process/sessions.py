@@ -7,6 +7,7 @@ exited (double fork) keep the session id unless they call setsid() themselves; s
 (remediations.process.sandbox) still end it, since the script is its PID namespace's init and the
 kernel kills the whole namespace when the init dies.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ def is_zombie(pid: int) -> bool:
     except OSError:
         return True
     # comm (field 2) may contain spaces and parentheses; the state follows the last ")".
-    return data[data.rindex(b")") + 2:][:1] in (b"Z", b"X")
+    return data[data.rindex(b")") + 2 :][:1] in (b"Z", b"X")
 
 
 def live_session_pids(sid: int, *, exclude: int | None = None) -> list[int]:
@@ -71,5 +72,4 @@ def signal_pid_in_session(pid: int, sid: int, signum: int) -> bool:
 
 def signal_session(sid: int, signum: int, *, exclude: int | None = None) -> set[int]:
     """Send `signum` to every live process of session `sid`; return the pids signalled."""
-    return {pid for pid in live_session_pids(sid, exclude=exclude)
-            if signal_pid_in_session(pid, sid, signum)}
+    return {pid for pid in live_session_pids(sid, exclude=exclude) if signal_pid_in_session(pid, sid, signum)}

@@ -6,6 +6,7 @@ per-run reply socket attached (SCM_RIGHTS). Each calling thread then waits on it
 reply socket, so requests from many threads need no lock. SpawnedChild is the Child
 (remediations.process.launch) the runner then supervises.
 """
+
 from __future__ import annotations
 
 import marshal
@@ -35,8 +36,7 @@ class ServerStartError(Exception):
 class ServerProcess:
     """One running spawn server; `in_flight` counts requests awaiting their answer."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], control: socket.socket,
-                 subreaper: bool) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], control: socket.socket, subreaper: bool) -> None:
         self.proc, self.control, self.subreaper = proc, control, subreaper
         self.pid, self.owner_pid = proc.pid, os.getpid()
         self._children_path = f"/proc/{self.pid}/task/{self.pid}/children"
@@ -63,9 +63,12 @@ class ServerProcess:
             # signals go to the scheduler, which then closes the control socket.
             proc = subprocess.Popen(
                 [python, "-I", "-S", SERVER_PATH, str(theirs.fileno()), limits_arg, sandbox],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, start_new_session=True,
-                env={})  # scripts get their env in each request; the server needs none
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+                env={},
+            )  # scripts get their env in each request; the server needs none
         except OSError as exc:
             ours.close()
             raise ServerStartError(f"cannot run {python}: {exc}") from None
@@ -77,8 +80,9 @@ class ServerProcess:
             server.stop(timeout_s=0)
             if isinstance(greeting, tuple) and greeting[:1] == ("failed",):
                 raise ServerStartError(str(greeting[1]))
-            raise ServerStartError(f"spawn server pid={proc.pid} limits="
-                                   f"{limits_arg or 'none'} did not start: {greeting!r}")
+            raise ServerStartError(
+                f"spawn server pid={proc.pid} limits={limits_arg or 'none'} did not start: {greeting!r}"
+            )
         server.subreaper = bool(greeting[1])
         return server
 
@@ -147,13 +151,15 @@ class ServerProcess:
         if not _readable(reply.fileno(), ANSWER_TIMEOUT_S):
             self.dead = True
             self.proc.kill()  # hung: stop it before it starts anything else
-            raise RunnerError(f"spawn server pid={self.pid} did not answer in "
-                              f"{ANSWER_TIMEOUT_S:g}s; the script may have started")
+            raise RunnerError(
+                f"spawn server pid={self.pid} did not answer in {ANSWER_TIMEOUT_S:g}s; the script may have started"
+            )
         msg, fds, _, _ = socket.recv_fds(reply, 65536, 1)
         if not msg:
             self.dead = True
-            raise RunnerError(f"spawn server pid={self.pid} exited while starting the "
-                              "script; the script may have started")
+            raise RunnerError(
+                f"spawn server pid={self.pid} exited while starting the script; the script may have started"
+            )
         answer = marshal.loads(msg)
         if answer[0] == "started" and len(fds) == 1:
             self.retiring = bool(answer[2])
@@ -170,8 +176,9 @@ class SpawnedChild:
 
     wrapped = False
 
-    def __init__(self, pid: int, stdin_fd: int, stdout_fd: int, pidfd: int,
-                 reply: socket.socket, server: ServerProcess) -> None:
+    def __init__(
+        self, pid: int, stdin_fd: int, stdout_fd: int, pidfd: int, reply: socket.socket, server: ServerProcess
+    ) -> None:
         self.pid, self.stdin_fd, self.stdout_fd = pid, stdin_fd, stdout_fd
         self.pidfd: int | None = pidfd
         self.reply, self.server = reply, server

@@ -38,6 +38,7 @@ It is a child subreaper (PR_SET_CHILD_SUBREAPER): processes a script leaves behi
 reparented to it rather than to init, so the parent finds a run's leftovers in this
 process's children list instead of scanning /proc, and the server reaps them.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -71,8 +72,7 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     subreaper = _become_subreaper()
     try:
-        limits = [tuple(int(n) for n in item.split(":")) for item in sys.argv[2].split(",")
-                  if item]
+        limits = [tuple(int(n) for n in item.split(":")) for item in sys.argv[2].split(",") if item]
         for res, soft, hard in limits:
             resource.setrlimit(res, (soft, hard))
     except (ValueError, OSError) as exc:
@@ -105,6 +105,7 @@ def _jail(spec: str) -> Any:
 def _become_subreaper() -> bool:
     try:
         import ctypes  # only here: the one libc call the standard library does not wrap
+
         libc = ctypes.CDLL(None, use_errno=True)
         return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
@@ -155,11 +156,16 @@ class _Server:
             os.close(stdout_fd)
         return True
 
-    def start(self, request: tuple[Any, ...], stdin_fd: int, stdout_fd: int,
-              reply: socket.socket) -> None:
+    def start(self, request: tuple[Any, ...], stdin_fd: int, stdout_fd: int, reply: socket.socket) -> None:
         if 2 * len(self.runs) + _BASE_FDS > self.max_fds:
-            _send(reply, ("refused", f"spawn server has {len(self.runs)} runs, no "
-                                     f"descriptors to spare under RLIMIT_NOFILE={self.max_fds}"))
+            _send(
+                reply,
+                (
+                    "refused",
+                    f"spawn server has {len(self.runs)} runs, no "
+                    f"descriptors to spare under RLIMIT_NOFILE={self.max_fds}",
+                ),
+            )
             reply.close()
             return
         try:
@@ -180,20 +186,26 @@ class _Server:
         """Start the script of `request`; its pid. Raises with the reason it cannot."""
         argv, env, cwd = request[:3]
         if self.jail is not None:
-            return int(self.jail.spawn(argv, env, os.fsdecode(cwd), request[3], stdin_fd,
-                                       stdout_fd))
+            return int(self.jail.spawn(argv, env, os.fsdecode(cwd), request[3], stdin_fd, stdout_fd))
         what = "enter the work dir of"
         try:
             # posix_spawn has no chdir action (Python 3.11); the child inherits ours.
             os.chdir(cwd)
             what = "start"
-            return os.posix_spawn(argv[0], argv, env, setsid=True, setsigdef=_RESET_SIGNALS,
-                                  file_actions=[(os.POSIX_SPAWN_DUP2, stdin_fd, 0),
-                                                (os.POSIX_SPAWN_DUP2, stdout_fd, 1),
-                                                (os.POSIX_SPAWN_DUP2, stdout_fd, 2)])
+            return os.posix_spawn(
+                argv[0],
+                argv,
+                env,
+                setsid=True,
+                setsigdef=_RESET_SIGNALS,
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, stdin_fd, 0),
+                    (os.POSIX_SPAWN_DUP2, stdout_fd, 1),
+                    (os.POSIX_SPAWN_DUP2, stdout_fd, 2),
+                ],
+            )
         except OSError as exc:
-            raise OSError(f"cannot {what} {os.fsdecode(argv[0])}: {exc.strerror or exc}") \
-                from None
+            raise OSError(f"cannot {what} {os.fsdecode(argv[0])}: {exc.strerror or exc}") from None
 
     def retiring(self) -> bool:
         """True once this server used half its CPU limit: the parent should replace it."""
@@ -224,8 +236,7 @@ def _drain(fd: int) -> bool:
         return False
 
 
-def _send(reply: socket.socket, message: tuple[str | int | bool, ...],
-          fds: tuple[int, ...] = ()) -> None:
+def _send(reply: socket.socket, message: tuple[str | int | bool, ...], fds: tuple[int, ...] = ()) -> None:
     try:
         socket.send_fds(reply, [marshal.dumps(message)], fds, socket.MSG_DONTWAIT)
     except OSError:

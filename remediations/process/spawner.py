@@ -18,6 +18,7 @@ refuses to run anything: an execution that cannot be isolated does not run. A de
 replaced on the next launch. A run whose request was sent but never answered is an error,
 not retried: the script may have started, and a remediation must not run twice.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,7 @@ from collections.abc import Mapping
 from remediations.errors import RunnerError
 from remediations.process.launch import Child, Launcher, Limits, PrlimitLauncher
 from remediations.process.sandbox import Sandbox
-from remediations.process.spawn_client import (MAX_REQUEST_BYTES, LimitsKey, ServerProcess,
-                                       ServerStartError)
+from remediations.process.spawn_client import MAX_REQUEST_BYTES, LimitsKey, ServerProcess, ServerStartError
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +47,24 @@ MIN_SERVER_OPEN_FILES = 64
 class Spawner:
     """A Launcher backed by spawn servers, falling back to `fallback` when they cannot run."""
 
-    def __init__(self, *, fallback: Launcher | None = None, python: str = sys.executable,
-                 pool_size: int = 4, max_servers: int = 16,
-                 retry_after_s: float = 10.0, sandbox: Sandbox | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        fallback: Launcher | None = None,
+        python: str = sys.executable,
+        pool_size: int = 4,
+        max_servers: int = 16,
+        retry_after_s: float = 10.0,
+        sandbox: Sandbox | None = None,
+    ) -> None:
         if not 1 <= pool_size <= max_servers:
-            raise ValueError(f"need 1 <= pool_size <= max_servers, got {pool_size} and "
-                             f"{max_servers}")
+            raise ValueError(f"need 1 <= pool_size <= max_servers, got {pool_size} and {max_servers}")
         self.sandbox = sandbox
         self._sandbox_arg = sandbox.encode() if sandbox is not None else ""
         if fallback is None:
-            fallback = PrlimitLauncher() if sandbox is None else RefusingLauncher(
-                "the isolated spawn server is unavailable")
+            fallback = (
+                PrlimitLauncher() if sandbox is None else RefusingLauncher("the isolated spawn server is unavailable")
+            )
         self.fallback = fallback
         self.python, self.retry_after_s = python, retry_after_s
         self.pool_size, self.max_servers = pool_size, max_servers
@@ -104,8 +111,7 @@ class Spawner:
         with self._lock:
             return [s.pid for pool in self._pools.values() for s in pool]
 
-    def launch(self, argv: list[str], *, env: Mapping[str, str], cwd: str,
-               limits: Limits) -> Child:
+    def launch(self, argv: list[str], *, env: Mapping[str, str], cwd: str, limits: Limits) -> Child:
         """Start argv through a spawn server (or the fallback); see Launcher.launch.
 
         Raises:
@@ -114,15 +120,16 @@ class Spawner:
         """
         key: LimitsKey = tuple(sorted((res, soft, hard) for res, (soft, hard) in limits.items()))
         fs, errors = _FS_ENCODING, "surrogateescape"  # os.fsencode, minus its per-call checks
-        fields = ([arg.encode(fs, errors) for arg in argv],
-                  {k.encode(fs, errors): v.encode(fs, errors) for k, v in env.items()},
-                  cwd.encode(fs, errors))
+        fields = (
+            [arg.encode(fs, errors) for arg in argv],
+            {k.encode(fs, errors): v.encode(fs, errors) for k, v in env.items()},
+            cwd.encode(fs, errors),
+        )
         if self.sandbox is not None:  # one pool; the isolated child applies the limits
             request, key = marshal.dumps((*fields, list(key))), ()
         else:
             request = marshal.dumps(fields)
-        if (self.sandbox is not None or _server_can_live_under(limits)) \
-                and len(request) <= MAX_REQUEST_BYTES:
+        if (self.sandbox is not None or _server_can_live_under(limits)) and len(request) <= MAX_REQUEST_BYTES:
             for _ in range(2):  # a server found dead (or refusing) is tried once more
                 server = self._checkout(key)
                 if server is None:
@@ -156,8 +163,7 @@ class Spawner:
             server = min(pool, key=lambda s: s.in_flight)
             if server.in_flight and len(pool) < self.pool_size and key not in self._growing:
                 self._growing.add(key)
-                threading.Thread(target=self._grow, args=(key,), daemon=True,
-                                 name="vigil-spawn-grow").start()
+                threading.Thread(target=self._grow, args=(key,), daemon=True, name="vigil-spawn-grow").start()
             server.in_flight += 1
             return server
 
@@ -191,9 +197,15 @@ class Spawner:
         try:
             server = ServerProcess.start(self.python, key, self._sandbox_arg)
         except ServerStartError as exc:
-            log.warning("spawn server could not start; using the fallback", extra={
-                "error": str(exc), "fallback": type(self.fallback).__name__, "limits": str(key),
-                "retry_after_s": self.retry_after_s})
+            log.warning(
+                "spawn server could not start; using the fallback",
+                extra={
+                    "error": str(exc),
+                    "fallback": type(self.fallback).__name__,
+                    "limits": str(key),
+                    "retry_after_s": self.retry_after_s,
+                },
+            )
             self._failed_at[key] = time.monotonic()
             self._last_failure = str(exc)
             return None
@@ -220,8 +232,7 @@ class RefusingLauncher:
     def start(self) -> None:
         pass
 
-    def launch(self, argv: list[str], *, env: Mapping[str, str], cwd: str,
-               limits: Limits) -> Child:
+    def launch(self, argv: list[str], *, env: Mapping[str, str], cwd: str, limits: Limits) -> Child:
         """Always raises RunnerError with the reason."""
         raise RunnerError(f"refused to run {argv[0]}: {self.reason}")
 
@@ -229,5 +240,4 @@ class RefusingLauncher:
 def _server_can_live_under(limits: Limits) -> bool:
     memory = limits.get(resource.RLIMIT_AS, (None, None))[1]
     files = limits.get(resource.RLIMIT_NOFILE, (None, None))[1]
-    return ((memory is None or memory >= MIN_SERVER_MEMORY_BYTES)
-            and (files is None or files >= MIN_SERVER_OPEN_FILES))
+    return (memory is None or memory >= MIN_SERVER_MEMORY_BYTES) and (files is None or files >= MIN_SERVER_OPEN_FILES)

@@ -5,6 +5,7 @@ of a trivial run, so backends put work dirs on /dev/shm when it is a roomy tmpfs
 of tmpfs is memory: what a script writes there is RAM until the run ends (each file is
 still capped by max_file_bytes), hence the free-space floor.
 """
+
 from __future__ import annotations
 
 import os
@@ -59,5 +60,8 @@ def fast_root() -> str | None:
 
 def _is_tmpfs(path: str) -> bool:
     with open("/proc/self/mounts", encoding="utf-8", errors="replace") as mounts:
-        return any(fields[1] == path and fields[2] == "tmpfs"
-                   for fields in (line.split() for line in mounts) if len(fields) > 2)
+        return any(
+            fields[1] == path and fields[2] == "tmpfs"
+            for fields in (line.split() for line in mounts)
+            if len(fields) > 2
+        )

@@ -3,6 +3,7 @@
 The data is seeded through the services before the server starts. No browser is ever
 downloaded: Playwright launches /usr/bin/chromium (scripts/services.sh installs it).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,15 @@ from tests.browser.seed import Seeded, seed, utc_now
 from tests.helpers import free_port
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # Screenshots land in docs/screenshots/ only when asked (VIGIL_UPDATE_SCREENSHOTS=1), so a
 # plain test run leaves the work tree clean; otherwise in a temporary folder.
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -46,15 +54,35 @@ def _config_file(tmp: Path, port: int) -> Path:
         "settings": {"data_dir": str(tmp / "data"), "port": port, "workers": 2},
         "sources": [{"name": "replay", "type": "csv", "path": str(csv)}],
         "detectors": [
-            {"name": "api-latency", "source": "replay", "query": "value", "window": "1h", "interval": "1m",
-             "severity": "critical", "description": "a lasting jump in API latency",
-             "analysis": {"type": "changepoint"}},
-            {"name": "cpu-high", "source": "replay", "query": "value", "window": "1h", "interval": "30s",
-             "analysis": {"type": "threshold", "above": 200}},
+            {
+                "name": "api-latency",
+                "source": "replay",
+                "query": "value",
+                "window": "1h",
+                "interval": "1m",
+                "severity": "critical",
+                "description": "a lasting jump in API latency",
+                "analysis": {"type": "changepoint"},
+            },
+            {
+                "name": "cpu-high",
+                "source": "replay",
+                "query": "value",
+                "window": "1h",
+                "interval": "30s",
+                "analysis": {"type": "threshold", "above": 200},
+            },
         ],
         # Nothing listens there and no sender runs (--no-scheduler): rows wait in the outbox.
-        "channels": [{"name": "ops-chat", "type": "generic", "url": "http://127.0.0.1:9/hook",
-                      "secret": "0123456789abcdef-secret", "events": ["remediation.failed"]}],
+        "channels": [
+            {
+                "name": "ops-chat",
+                "type": "generic",
+                "url": "http://127.0.0.1:9/hook",
+                "secret": "0123456789abcdef-secret",
+                "events": ["remediation.failed"],
+            }
+        ],
     }
     path = tmp / "vigil.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -73,8 +101,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     env.update({"VIGIL_CONFIG": str(config_path), "VIGIL_PORT": str(port), "VIGIL_DATA_DIR": str(tmp / "data")})
     log_path = tmp / "serve.log"
     with open(log_path, "w+") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--no-scheduler"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--no-scheduler"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base, proc, log_path)

@@ -1,4 +1,5 @@
 """Data for the dashboard: written through the services into the database before Vigil starts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -22,7 +23,9 @@ from remediations import parse_manifest
 
 STEP_S = 15
 POINTS = 240
-SCRIPT = "#!/bin/sh\n# Restart the service named in the alert labels.\nread -r context\necho \"restarting $VIGIL_ALERT_ID\"\n"
+SCRIPT = (
+    '#!/bin/sh\n# Restart the service named in the alert labels.\nread -r context\necho "restarting $VIGIL_ALERT_ID"\n'
+)
 
 
 @dataclass(frozen=True)
@@ -61,21 +64,48 @@ def seed(config: Config, csv_path: Path, now: datetime) -> Seeded:
             _row, tokens[role] = auth.create(s, name=f"{role}-token", role=role, by="seed")
         row, tokens["revoked"] = auth.create(s, name="old-token", role="operator", by="seed")
         auth.revoke(s, token_id=row.id, by="seed")
-        registry.register(s, manifest=parse_manifest({"name": "restart-api", "script": SCRIPT,
-                                                      "description": "restart the API service"}),
-                          by="admin-token", now=now - timedelta(days=2))
-        bindings.create(s, spec=BindingConfig(name="api-restart", remediation="restart-api", mode="approve",
-                                              severities=["critical"]), by="admin-token", now=now - timedelta(days=2))
+        registry.register(
+            s,
+            manifest=parse_manifest(
+                {"name": "restart-api", "script": SCRIPT, "description": "restart the API service"}
+            ),
+            by="admin-token",
+            now=now - timedelta(days=2),
+        )
+        bindings.create(
+            s,
+            spec=BindingConfig(name="api-restart", remediation="restart-api", mode="approve", severities=["critical"]),
+            by="admin-token",
+            now=now - timedelta(days=2),
+        )
     _history(database, now)
     t, v = latency_csv(csv_path, now)
-    change = _fire(database, config, "api-latency", "critical", {"service": "api", "env": "prod"},
-                   evaluate(LabelledSeries.from_arrays({}, t, v), ChangePointAnalysis(type="changepoint"),
-                            now=now, name="latency_ms"), now)
+    change = _fire(
+        database,
+        config,
+        "api-latency",
+        "critical",
+        {"service": "api", "env": "prod"},
+        evaluate(
+            LabelledSeries.from_arrays({}, t, v), ChangePointAnalysis(type="changepoint"), now=now, name="latency_ms"
+        ),
+        now,
+    )
     t2, v2 = cpu_series(now)
-    threshold = _fire(database, config, "cpu-high", "critical", {"instance": "web-3", "env": "prod"},
-                      evaluate(LabelledSeries.from_arrays({}, t2, v2),
-                               ThresholdAnalysis.model_validate({"type": "threshold", "above": 90}),
-                               now=now, name="cpu_percent"), now)
+    threshold = _fire(
+        database,
+        config,
+        "cpu-high",
+        "critical",
+        {"instance": "web-3", "env": "prod"},
+        evaluate(
+            LabelledSeries.from_arrays({}, t2, v2),
+            ThresholdAnalysis.model_validate({"type": "threshold", "above": 90}),
+            now=now,
+            name="cpu_percent",
+        ),
+        now,
+    )
     with database.read() as s:
         ids = {e.alert_id: e.id for e in s.query(Execution).filter(Execution.state == "awaiting_approval")}
         resolved = alerts.search(s, alerts.AlertQuery(states=("resolved",), limit=1))[0].id
@@ -83,12 +113,19 @@ def seed(config: Config, csv_path: Path, now: datetime) -> Seeded:
     return Seeded(tokens, change, threshold, resolved, ids[change], ids[threshold])
 
 
-def _fire(database: Any, config: Config, detector: str, severity: str, labels: dict[str, str],
-          finding: Finding, now: datetime) -> int:
+def _fire(
+    database: Any, config: Config, detector: str, severity: str, labels: dict[str, str], finding: Finding, now: datetime
+) -> int:
     assert finding.state == "firing", finding.message  # the seed series are built to fire
     with database.write() as s:
-        transitions = alerts.apply(s, detector=detector, severity=severity, static_labels={"team": "platform"},
-                                   findings=[replace(finding, labels=labels)], now=now)
+        transitions = alerts.apply(
+            s,
+            detector=detector,
+            severity=severity,
+            static_labels={"team": "platform"},
+            findings=[replace(finding, labels=labels)],
+            now=now,
+        )
         react(s, transitions, now=now, config=config)
         return transitions[0].alert_id
 
@@ -101,13 +138,25 @@ def _history(database: Any, now: datetime) -> None:
             labels = {"instance": f"web-{i % 7}", "env": "prod" if i % 3 else "staging"}
             severity = ("info", "warning", "critical")[i % 3]
             detector = ("disk-full", "api-errors", "queue-depth")[i % 3]
-            finding = Finding("threshold", labels, "firing", value=91.0 + i % 5, threshold=90.0,
-                              message=f"{detector} {91 + i % 5} > 90")
+            finding = Finding(
+                "threshold",
+                labels,
+                "firing",
+                value=91.0 + i % 5,
+                threshold=90.0,
+                message=f"{detector} {91 + i % 5} > 90",
+            )
             alerts.apply(s, detector=detector, severity=severity, static_labels={}, findings=[finding], now=at)
             if i % 4:  # three in four resolve after a while
                 ok = Finding("threshold", labels, "ok", value=42.0, threshold=90.0, message="back to normal")
-                alerts.apply(s, detector=detector, severity=severity, static_labels={}, findings=[ok],
-                             now=at + timedelta(minutes=5 + i % 50))
+                alerts.apply(
+                    s,
+                    detector=detector,
+                    severity=severity,
+                    static_labels={},
+                    findings=[ok],
+                    now=at + timedelta(minutes=5 + i % 50),
+                )
 
 
 def utc_now() -> datetime:

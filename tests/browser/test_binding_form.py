@@ -1,5 +1,6 @@
 """Bindings created through the dashboard form, and the alerts list's captions at phone width,
 in Debian's Chromium against Vigil under Gunicorn."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -60,13 +61,22 @@ def test_an_admin_creates_a_binding_with_the_form_and_sees_it_listed(tab: Page, 
     assert not tab.errors
 
 
-def test_at_phone_width_each_alert_field_has_its_caption_and_the_binding_form_fits(browser: Any,
-                                                                                   served: Served) -> None:
+def test_at_phone_width_each_alert_field_has_its_caption_and_the_binding_form_fits(
+    browser: Any, served: Served
+) -> None:
     phone = Page(browser, served, viewport=PHONE).login("admin")
     try:
         captions = phone.page.evaluate(CAPTIONS)
-        assert captions == ['"#"', '"State"', '"Severity"', '"Detector"', '"Labels"', '"Started"', '"Duration"',
-                            '"Value"'], captions
+        assert captions == [
+            '"#"',
+            '"State"',
+            '"Severity"',
+            '"Detector"',
+            '"Labels"',
+            '"Started"',
+            '"Duration"',
+            '"Value"',
+        ], captions
         phone.page.goto("/bindings/new")
         width = phone.page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the binding form scrolls sideways at phone width ({width}px)"

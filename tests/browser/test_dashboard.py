@@ -1,4 +1,5 @@
 """What a person does in the dashboard, in a real browser against a real Gunicorn."""
+
 from __future__ import annotations
 
 import re
@@ -154,7 +155,13 @@ def _fire_one(served: Served, detector: str) -> None:
     try:
         with database.write() as s:
             finding = Finding("threshold", {"probe": "1"}, "firing", value=99.0, threshold=90.0, message="probe")
-            alerts.apply(s, detector=detector, severity="warning", static_labels={}, findings=[finding],
-                         now=utcnow() - timedelta(seconds=1))
+            alerts.apply(
+                s,
+                detector=detector,
+                severity="warning",
+                static_labels={},
+                findings=[finding],
+                now=utcnow() - timedelta(seconds=1),
+            )
     finally:
         database.dispose()

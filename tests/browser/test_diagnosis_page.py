@@ -4,6 +4,7 @@ small multiples, the induced cause first, against a real Gunicorn on loopback.
 The diagnosis is made before the server starts, by the real worker against a loopback
 Prometheus-shaped server (tests/integration/diagnostics/test_diagnosis_service.py's data).
 """
+
 from __future__ import annotations
 
 import os
@@ -57,11 +58,19 @@ def _prometheus() -> ThreadingHTTPServer:
 
 def _diagnosed(tmp: Path, port: int, prometheus_url: str) -> tuple[Path, dict[str, str], int]:
     """A config file, tokens and a diagnosed alert, written before the server starts."""
-    raw = {"settings": {"data_dir": str(tmp / "data"), "port": port, "workers": 1},
-           "sources": [{"name": "prom", "type": "prometheus", "url": prometheus_url, "timeout_s": 10}],
-           "detectors": [{"name": "latency", "source": "prom", "query": "latency",
-                          "analysis": {"type": "threshold", "above": 1},
-                          "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"}}]}
+    raw = {
+        "settings": {"data_dir": str(tmp / "data"), "port": port, "workers": 1},
+        "sources": [{"name": "prom", "type": "prometheus", "url": prometheus_url, "timeout_s": 10}],
+        "detectors": [
+            {
+                "name": "latency",
+                "source": "prom",
+                "query": "latency",
+                "analysis": {"type": "threshold", "above": 1},
+                "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"},
+            }
+        ],
+    }
     path = tmp / "vigil.yaml"
     path.write_text(yaml.safe_dump(raw))
     config = load(path, {})
@@ -69,10 +78,17 @@ def _diagnosed(tmp: Path, port: int, prometheus_url: str) -> tuple[Path, dict[st
     migrate.upgrade(database)
     with database.write() as s:
         _row, token = auth.create(s, name="viewer-token", role="viewer", by="test")
-        finding = Finding(kind="threshold", labels={"__name__": "latency", "job": "api"}, state="firing", value=3.0,
-                          threshold=1.0, active_since=START)
-        transitions = alerts.apply(s, detector="latency", severity="warning", static_labels={}, findings=[finding],
-                                   now=START)
+        finding = Finding(
+            kind="threshold",
+            labels={"__name__": "latency", "job": "api"},
+            state="firing",
+            value=3.0,
+            threshold=1.0,
+            active_since=START,
+        )
+        transitions = alerts.apply(
+            s, detector="latency", severity="warning", static_labels={}, findings=[finding], now=START
+        )
         react(s, transitions, now=START, config=config)
         alert_id = transitions[0].alert_id
     assert DiagnosisWorker(database, config, {}, holder="t", clock=lambda: START + timedelta(minutes=6)).run_pending()
@@ -96,8 +112,13 @@ def diagnosed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served
     env.update({"VIGIL_CONFIG": str(config_path), "VIGIL_PORT": str(port), "VIGIL_DATA_DIR": str(tmp / "data")})
     log_path = tmp / "serve.log"
     with open(log_path, "w+") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--no-scheduler"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--no-scheduler"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(base, proc, log_path)
@@ -107,8 +128,7 @@ def diagnosed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served
             proc.wait(timeout=20)
 
 
-def test_the_top_suspects_are_drawn_as_small_multiples_cause_first(browser: Any,
-                                                                   diagnosed: tuple[Served, int]) -> None:
+def test_the_top_suspects_are_drawn_as_small_multiples_cause_first(browser: Any, diagnosed: tuple[Served, int]) -> None:
     served, alert_id = diagnosed
     tab = Page(browser, served)
     try:

@@ -1,4 +1,5 @@
 """Incidents, search, silences and bulk acknowledge, as a person uses them in Chromium."""
+
 from __future__ import annotations
 
 import re
@@ -21,18 +22,36 @@ def _write(served: Served, steps: list[tuple[str, dict[str, str], str, int]]) ->
     try:
         with database.write() as s:
             for detector, labels, state, ago in steps:
-                finding = Finding("threshold", labels, state, value=99.0 if state == "firing" else 1.0, threshold=90.0,
-                                  message=f"{detector} probe {state}")
-                ids += [t.alert_id for t in alerts.apply(s, detector=detector, severity="warning", static_labels={},
-                                                         findings=[finding], now=utcnow() - timedelta(minutes=ago))]
+                finding = Finding(
+                    "threshold",
+                    labels,
+                    state,
+                    value=99.0 if state == "firing" else 1.0,
+                    threshold=90.0,
+                    message=f"{detector} probe {state}",
+                )
+                ids += [
+                    t.alert_id
+                    for t in alerts.apply(
+                        s,
+                        detector=detector,
+                        severity="warning",
+                        static_labels={},
+                        findings=[finding],
+                        now=utcnow() - timedelta(minutes=ago),
+                    )
+                ]
     finally:
         database.dispose()
     return ids
 
 
 def test_a_flapping_alert_is_one_incident_with_its_timeline(tab: Page, served: Served) -> None:
-    flaps = [step for i in range(3) for step in (("flappy", {"disk": "sda"}, "firing", 30 - 10 * i),
-                                                   ("flappy", {"disk": "sda"}, "ok", 28 - 10 * i))]
+    flaps = [
+        step
+        for i in range(3)
+        for step in (("flappy", {"disk": "sda"}, "firing", 30 - 10 * i), ("flappy", {"disk": "sda"}, "ok", 28 - 10 * i))
+    ]
     _write(served, flaps)
     tab.login("viewer")
     tab.page.get_by_role("link", name="Incidents").click()
@@ -54,7 +73,9 @@ def test_a_flapping_alert_is_one_incident_with_its_timeline(tab: Page, served: S
 
 
 def test_search_and_regex_labels_narrow_the_alert_list(tab: Page, served: Served) -> None:
-    _write(served, [("search-probe", {"pod": "ledger-7"}, "firing", 1), ("search-probe", {"pod": "ledger-8"}, "firing", 1)])
+    _write(
+        served, [("search-probe", {"pod": "ledger-7"}, "firing", 1), ("search-probe", {"pod": "ledger-8"}, "firing", 1)]
+    )
     tab.login("viewer")
     tab.page.get_by_label("Search").fill("SEARCH-PROBE ledger")
     tab.page.get_by_role("button", name="Filter").click()

@@ -2,6 +2,7 @@
 binding from its page and reads the timeline of would-runs and skips by reason, then rehearses
 a detector with a lower threshold over a real Prometheus's backfilled history and sees actual
 and rehearsed alerts drawn over the metric (uPlot, charts.js), with no CSP or script error."""
+
 from __future__ import annotations
 
 import os
@@ -30,39 +31,89 @@ from tests.browser.test_dashboard import CANVAS_INK
 from tests.helpers import free_port
 from tests.integration.rehearsal import history
 
-pytestmark = [pytest.mark.slow,  # starts Prometheus, Gunicorn and Chromium
-              pytest.mark.skipif(not Path(history.PROMTOOL).exists(), reason="needs promtool")]
+pytestmark = [
+    pytest.mark.slow,  # starts Prometheus, Gunicorn and Chromium
+    pytest.mark.skipif(not Path(history.PROMTOOL).exists(), reason="needs promtool"),
+]
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 LABELS = {"__name__": "vigil_rh", "series": "a"}
 
 
 def _seeded(tmp: Path, port: int, prometheus: str) -> tuple[Path, dict[str, str], int]:
     """A config file, tokens, a binding and the alerts it and the detector are judged on."""
-    raw = {"settings": {"data_dir": str(tmp / "data"), "port": port, "workers": 1},
-           "sources": [{"name": "prom", "type": "prometheus", "url": prometheus}],
-           "detectors": [{"name": "rh", "source": "prom", "query": "vigil_rh", "interval": "5m", "window": "15m",
-                          "analysis": {"type": "threshold", "above": 90}}]}
+    raw = {
+        "settings": {"data_dir": str(tmp / "data"), "port": port, "workers": 1},
+        "sources": [{"name": "prom", "type": "prometheus", "url": prometheus}],
+        "detectors": [
+            {
+                "name": "rh",
+                "source": "prom",
+                "query": "vigil_rh",
+                "interval": "5m",
+                "window": "15m",
+                "analysis": {"type": "threshold", "above": 90},
+            }
+        ],
+    }
     path = tmp / "vigil.yaml"
     path.write_text(yaml.safe_dump(raw))
     database = database_for(load(path, {}))
     migrate.upgrade(database)
     with database.write() as s:
-        tokens = {role: auth.create(s, name=f"{role}-token", role=role, by="test")[1]
-                  for role in ("viewer", "operator")}
-        registry.register(s, manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n"}),
-                          by="test", now=NOW - timedelta(days=3))
-        binding = bindings.create(s, spec=BindingConfig(name="fix-cpu", remediation="fix", detector="cpu",
-                                                        mode="auto", cooldown=3600, rate_limit=2, rate_window=3600),
-                                  by="test", now=NOW - timedelta(days=3))
+        tokens = {
+            role: auth.create(s, name=f"{role}-token", role=role, by="test")[1] for role in ("viewer", "operator")
+        }
+        registry.register(
+            s,
+            manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n"}),
+            by="test",
+            now=NOW - timedelta(days=3),
+        )
+        binding = bindings.create(
+            s,
+            spec=BindingConfig(
+                name="fix-cpu",
+                remediation="fix",
+                detector="cpu",
+                mode="auto",
+                cooldown=3600,
+                rate_limit=2,
+                rate_window=3600,
+            ),
+            by="test",
+            now=NOW - timedelta(days=3),
+        )
         for i in range(200):  # every 10 minutes on 4 instances: cooldown and rate limit both hold some back
             at = NOW - timedelta(hours=36) + timedelta(minutes=10 * i)
-            s.add(Alert(fingerprint=f"fp-{i % 4}", detector="cpu", labels={"instance": f"web-{i % 4}"},
-                        severity="critical", state="resolved", kind="threshold", started_at=at, fired_at=at,
-                        resolved_at=at + timedelta(minutes=5), last_seen_at=at))
+            s.add(
+                Alert(
+                    fingerprint=f"fp-{i % 4}",
+                    detector="cpu",
+                    labels={"instance": f"web-{i % 4}"},
+                    severity="critical",
+                    state="resolved",
+                    kind="threshold",
+                    started_at=at,
+                    fired_at=at,
+                    resolved_at=at + timedelta(minutes=5),
+                    last_seen_at=at,
+                )
+            )
         fired = history.START + timedelta(hours=10, minutes=5)  # what the live detector raised for the spike
-        s.add(Alert(fingerprint=fingerprint("rh", LABELS), detector="rh", labels=LABELS, severity="warning",
-                    state="resolved", kind="threshold", started_at=fired, fired_at=fired,
-                    resolved_at=history.START + timedelta(hours=12), last_seen_at=fired))
+        s.add(
+            Alert(
+                fingerprint=fingerprint("rh", LABELS),
+                detector="rh",
+                labels=LABELS,
+                severity="warning",
+                state="resolved",
+                kind="threshold",
+                started_at=fired,
+                fired_at=fired,
+                resolved_at=history.START + timedelta(hours=12),
+                last_seen_at=fired,
+            )
+        )
         binding_id = binding.id
     database.dispose()
     return path, tokens, binding_id
@@ -83,8 +134,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Served, i
     log_path = tmp / "serve.log"
     try:
         with open(log_path, "w+") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--no-scheduler"], env=env,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "app", "serve", "--no-scheduler"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             base = f"http://127.0.0.1:{port}"
             try:
                 _wait_ready(base, proc, log_path)
@@ -106,7 +162,9 @@ def test_an_operator_rehearses_a_binding_from_its_page(browser: Any, served: tup
         tab.page.get_by_label("Since").fill("2d")
         tab.page.get_by_role("button", name="Rehearse").click()
         tab.page.wait_for_selector("#rehearsal-timeline")
-        rows = {row.get_attribute("data-row"): row for row in tab.page.locator("#rehearsal-timeline tr[data-row]").all()}
+        rows = {
+            row.get_attribute("data-row"): row for row in tab.page.locator("#rehearsal-timeline tr[data-row]").all()
+        }
         assert {"run", "cooldown", "rate_limit"} <= set(rows)
         runs = int(tab.page.locator("#rehearsal-runs").inner_text())
         skipped = int(tab.page.locator("#rehearsal-skipped").inner_text())

@@ -1,5 +1,6 @@
 """Reports, the notification outbox, the run form, a version diff, live output, phone width,
 keyboard and dark mode, in Debian's Chromium against Vigil under Gunicorn."""
+
 from __future__ import annotations
 
 import re
@@ -23,12 +24,26 @@ from tests.browser.test_dashboard import CANVAS_INK
 
 pytestmark = pytest.mark.slow  # starts Gunicorn and Chromium
 
-SCHEMA = {"type": "object", "required": ["service", "replicas"], "properties": {
-    "service": {"type": "string", "description": "the systemd unit to scale", "pattern": "^[a-z-]+$"},
-    "replicas": {"type": "integer", "minimum": 1, "maximum": 20},
-    "mode": {"enum": ["graceful", "hard"], "default": "graceful"}, "drain": {"type": "boolean"}}}
-LISTS = ("/alerts", "/executions", "/notifications", "/audit", "/reports", "/remediations", "/detectors",
-         "/remediations/restart-api")
+SCHEMA = {
+    "type": "object",
+    "required": ["service", "replicas"],
+    "properties": {
+        "service": {"type": "string", "description": "the systemd unit to scale", "pattern": "^[a-z-]+$"},
+        "replicas": {"type": "integer", "minimum": 1, "maximum": 20},
+        "mode": {"enum": ["graceful", "hard"], "default": "graceful"},
+        "drain": {"type": "boolean"},
+    },
+}
+LISTS = (
+    "/alerts",
+    "/executions",
+    "/notifications",
+    "/audit",
+    "/reports",
+    "/remediations",
+    "/detectors",
+    "/remediations/restart-api",
+)
 
 
 @dataclass(frozen=True)
@@ -49,21 +64,60 @@ def extra(served: Served) -> Iterator[Extra]:
     now = utcnow()
     try:
         with database.write() as s:
-            registry.register(s, manifest=parse_manifest({"name": "scale-workers", "script": "#!/bin/sh\ncat\n",
-                                                          "description": "scale a service's workers",
-                                                          "params_schema": SCHEMA}), by="admin-token", now=now)
-            registry.register(s, manifest=parse_manifest({
-                "name": "restart-api", "description": "restart the API service, gently",
-                "script": SCRIPT.replace('echo "restarting', 'systemctl reload api <&- && echo "reloading')}),
-                by="admin-token", now=now)
-            failed = OutboxMessage(channel="ops-chat", event="remediation.failed", group_key="g", alert_id=None,
-                                   severity="warning", payload={}, state="failed", attempts=5, last_status=502,
-                                   last_error="HTTP 502: bad gateway <b>upstream</b>", created_at=now,
-                                   not_before=now, give_up_at=now)
-            running = Execution(remediation="restart-api", version=1, version_hash="0" * 64, state="running",
-                                reason="manual run by operator-token", trigger="manual", triggered_by="operator-token",
-                                params={}, queued_at=now - timedelta(seconds=5), started_at=now,
-                                output="step 1: draining\n", runner="browser-test")
+            registry.register(
+                s,
+                manifest=parse_manifest(
+                    {
+                        "name": "scale-workers",
+                        "script": "#!/bin/sh\ncat\n",
+                        "description": "scale a service's workers",
+                        "params_schema": SCHEMA,
+                    }
+                ),
+                by="admin-token",
+                now=now,
+            )
+            registry.register(
+                s,
+                manifest=parse_manifest(
+                    {
+                        "name": "restart-api",
+                        "description": "restart the API service, gently",
+                        "script": SCRIPT.replace('echo "restarting', 'systemctl reload api <&- && echo "reloading'),
+                    }
+                ),
+                by="admin-token",
+                now=now,
+            )
+            failed = OutboxMessage(
+                channel="ops-chat",
+                event="remediation.failed",
+                group_key="g",
+                alert_id=None,
+                severity="warning",
+                payload={},
+                state="failed",
+                attempts=5,
+                last_status=502,
+                last_error="HTTP 502: bad gateway <b>upstream</b>",
+                created_at=now,
+                not_before=now,
+                give_up_at=now,
+            )
+            running = Execution(
+                remediation="restart-api",
+                version=1,
+                version_hash="0" * 64,
+                state="running",
+                reason="manual run by operator-token",
+                trigger="manual",
+                triggered_by="operator-token",
+                params={},
+                queued_at=now - timedelta(seconds=5),
+                started_at=now,
+                output="step 1: draining\n",
+                runner="browser-test",
+            )
             s.add_all([failed, running])
             s.flush()
             found = Extra(failed.id, running.id)
@@ -172,9 +226,17 @@ def test_a_running_execution_shows_its_output_as_it_arrives(tab: Page, extra: Ex
         assert tab.page.evaluate("window.__same_page") is True  # appended, not reloaded
         assert "Running" in tab.page.locator("#live-status").inner_text()
         with database.write() as s:
-            s.execute(update(Execution).where(Execution.id == extra.running_execution).values(
-                state="succeeded", exit_code=0, finished_at=utcnow(), duration_s=2.5,
-                output="step 1: draining\nstep 2: restarting\ndone\n"))
+            s.execute(
+                update(Execution)
+                .where(Execution.id == extra.running_execution)
+                .values(
+                    state="succeeded",
+                    exit_code=0,
+                    finished_at=utcnow(),
+                    duration_s=2.5,
+                    output="step 1: draining\nstep 2: restarting\ndone\n",
+                )
+            )
     finally:
         database.dispose()
     tab.page.locator("#output", has_text="done").wait_for(timeout=15_000)  # the page reloads once finished
@@ -223,8 +285,10 @@ def test_the_keyboard_reaches_the_skip_link_first_and_focus_is_visible(tab: Page
     tab.page.keyboard.press("Enter")
     assert tab.page.evaluate("location.hash") == "#main"
     tab.page.keyboard.press("Tab")
-    outline = tab.page.evaluate("(() => { const s = getComputedStyle(document.activeElement);"
-                                " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()")
+    outline = tab.page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()"
+    )
     assert outline[0] == "solid" and outline[1] >= 2, outline
     # The filter form is reached in reading order: state, channel, event, alert, then its buttons.
     order = []
@@ -240,10 +304,12 @@ def test_screenshots_of_the_new_pages(browser: Any, served: Served, extra: Extra
     desktop = Page(browser, served)
     try:
         desktop.login("operator")
-        for name, path, wait in [("reports-desktop", "/reports", "#chart-remediation canvas"),
-                                 ("notifications-desktop", "/notifications", None),
-                                 ("run-desktop", "/remediations/scale-workers/run", None),
-                                 ("diff-desktop", "/remediations/restart-api/diff?from=1&to=2", None)]:
+        for name, path, wait in [
+            ("reports-desktop", "/reports", "#chart-remediation canvas"),
+            ("notifications-desktop", "/notifications", None),
+            ("run-desktop", "/remediations/scale-workers/run", None),
+            ("diff-desktop", "/remediations/restart-api/diff?from=1&to=2", None),
+        ]:
             desktop.page.goto(path)
             if wait:
                 desktop.page.wait_for_selector(wait)

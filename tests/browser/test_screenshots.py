@@ -1,4 +1,5 @@
 """Screenshots of every page, desktop and phone width, for docs/screenshots/."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,11 +15,17 @@ pytestmark = pytest.mark.slow  # starts Gunicorn and Chromium
 
 def test_every_page_renders_at_desktop_and_phone_width(browser: Any, served: Served) -> None:
     data = served.data
-    pages = [("alerts", "/alerts"), ("alert", f"/alerts/{data.change_alert}"),
-             ("alert-threshold", f"/alerts/{data.threshold_alert}"), ("detectors", "/detectors"),
-             ("remediations", "/remediations"), ("remediation", "/remediations/restart-api"),
-             ("version", "/remediations/restart-api/versions/1"), ("executions", "/executions"),
-             ("audit", "/audit")]
+    pages = [
+        ("alerts", "/alerts"),
+        ("alert", f"/alerts/{data.change_alert}"),
+        ("alert-threshold", f"/alerts/{data.threshold_alert}"),
+        ("detectors", "/detectors"),
+        ("remediations", "/remediations"),
+        ("remediation", "/remediations/restart-api"),
+        ("version", "/remediations/restart-api/versions/1"),
+        ("executions", "/executions"),
+        ("audit", "/audit"),
+    ]
     desktop = Page(browser, served)
     try:
         desktop.page.goto("/login")

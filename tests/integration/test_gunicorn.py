@@ -1,4 +1,5 @@
 """Vigil served by a real Gunicorn with several workers."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,13 @@ def served(tmp_path: Path):
     env.pop("VIGIL_ADMIN_TOKEN", None)
     env.pop("DATABASE_URL", None)
     log = open(tmp_path / "serve.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--no-scheduler"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--no-scheduler"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -85,7 +91,9 @@ def test_metrics_aggregate_requests_across_workers(served) -> None:
     assert len(list(files.glob("counter_*.db"))) >= 2, "both workers served"
     for _ in range(3):  # whichever worker answers, the total is the same
         body = requests.get(f"{base}/metrics", timeout=5).text
-        match = re.search(r'vigil_http_requests_total\{endpoint="/api/v1/health",method="GET",status="200"\} (\S+)', body)
+        match = re.search(
+            r'vigil_http_requests_total\{endpoint="/api/v1/health",method="GET",status="200"\} (\S+)', body
+        )
         assert match and float(match.group(1)) == n
 
 
@@ -95,8 +103,14 @@ def test_an_ack_shows_at_once_in_every_workers_alert_list(served) -> None:
     token = re.search(r"bootstrap admin token.*: (vgl_\S+)", log.read_text()).group(1)
     database = Database(f"sqlite:///{data}/vigil.db")
     with database.write() as session:
-        service.apply(session, detector="disk", severity="warning", static_labels={}, now=datetime.now(timezone.utc),
-                      findings=[Finding(kind="threshold", labels={}, state="firing", value=1.0)])
+        service.apply(
+            session,
+            detector="disk",
+            severity="warning",
+            static_labels={},
+            now=datetime.now(timezone.utc),
+            findings=[Finding(kind="threshold", labels={}, state="firing", value=1.0)],
+        )
     database.dispose()
     headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
 
@@ -113,5 +127,7 @@ def test_an_ack_shows_at_once_in_every_workers_alert_list(served) -> None:
         assert requests.post(f"{base}/api/v1/alerts/{alert_id}/ack", json={}, headers=headers, timeout=5).ok
         after = set(pool.map(acked_by, range(80)))
     assert len(after) == 1 and None not in after
-    hits = re.search(r'vigil_alert_list_cache_total\{result="hit"\} (\S+)', requests.get(f"{base}/metrics", timeout=5).text)
+    hits = re.search(
+        r'vigil_alert_list_cache_total\{result="hit"\} (\S+)', requests.get(f"{base}/metrics", timeout=5).text
+    )
     assert hits and float(hits.group(1)) > 0

@@ -1,6 +1,7 @@
 """With log_format json, every line Vigil's processes write to stderr is one JSON object: the
 Gunicorn master and workers, the scheduler child, the start banner; ids are keys, not text in
 the message, times carry their zone, APScheduler's per-run lines are gone and no secret shows."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,11 @@ from tests.helpers import free_port
 
 pytestmark = pytest.mark.slow
 
-SECRETS = {"INGEST_TOKEN": "ingest-secret-4f1c9a", "HOOK_KEY": "hook-key-77d2e0",
-           "HOOK_HMAC": "hmac-secret-0123456789abcdef"}
+SECRETS = {
+    "INGEST_TOKEN": "ingest-secret-4f1c9a",
+    "HOOK_KEY": "hook-key-77d2e0",
+    "HOOK_HMAC": "hmac-secret-0123456789abcdef",
+}
 CONFIG = """
 settings: {log_format: json, workers: 2, scheduler: {renew_every_s: 1s, lease_ttl_s: 5s}}
 ingest:
@@ -68,14 +72,20 @@ def parse(path: Path) -> list[dict[str, Any]]:
 def served(tmp_path: Path):
     port = free_port()
     (tmp_path / "vigil.yaml").write_text(CONFIG)
-    env = {**os.environ, **SECRETS, "VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_PORT": str(port),
-           "VIGIL_CONFIG": str(tmp_path / "vigil.yaml")}
+    env = {
+        **os.environ,
+        **SECRETS,
+        "VIGIL_DATA_DIR": str(tmp_path / "data"),
+        "VIGIL_PORT": str(port),
+        "VIGIL_CONFIG": str(tmp_path / "vigil.yaml"),
+    }
     for name in ("VIGIL_ADMIN_TOKEN", "DATABASE_URL", "VIGIL_LOG_FORMAT"):
         env.pop(name, None)
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env, stdout=stdout, stderr=stderr,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve"], env=env, stdout=stdout, stderr=stderr, start_new_session=True
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for("/ready", lambda: requests.get(f"{base}/api/v1/ready", timeout=5).ok)
@@ -88,11 +98,19 @@ def served(tmp_path: Path):
 def test_every_line_is_json_with_fields_as_keys_and_no_secret(served) -> None:
     base, out, err = served
     ingest = {"Authorization": f"Bearer {SECRETS['INGEST_TOKEN']}"}
-    answer = requests.post(f"{base}/api/v1/ingest/generic?key={SECRETS['HOOK_KEY']}", headers=ingest, timeout=10,
-                           json={"alerts": [{"name": "disk", "status": "firing", "labels": {"host": "a"}}]})
+    answer = requests.post(
+        f"{base}/api/v1/ingest/generic?key={SECRETS['HOOK_KEY']}",
+        headers=ingest,
+        timeout=10,
+        json={"alerts": [{"name": "disk", "status": "firing", "labels": {"host": "a"}}]},
+    )
     assert answer.status_code == 202
-    assert requests.post(f"{base}/api/v1/ingest/generic", headers={"Authorization": "Bearer wrong"},
-                         json={"alerts": []}, timeout=10).status_code == 401
+    assert (
+        requests.post(
+            f"{base}/api/v1/ingest/generic", headers={"Authorization": "Bearer wrong"}, json={"alerts": []}, timeout=10
+        ).status_code
+        == 401
+    )
 
     def logged(message: str, key: str) -> bool:
         return any(r.get("message") == message and key in r for r in parse(err))
@@ -127,17 +145,40 @@ def test_every_line_is_json_with_fields_as_keys_and_no_secret(served) -> None:
 
 def test_gunicorn_run_directly_logs_json_access_lines_without_the_query(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_LOG_FORMAT": "json",
-           "VIGIL_ADMIN_TOKEN": "vgl_" + "a" * 40}
+    env = {
+        **os.environ,
+        "VIGIL_DATA_DIR": str(tmp_path / "data"),
+        "VIGIL_LOG_FORMAT": "json",
+        "VIGIL_ADMIN_TOKEN": "vgl_" + "a" * 40,
+    }
     env.pop("DATABASE_URL", None)
     root = Path(__file__).resolve().parents[2]
-    subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], env=env, cwd=root, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "app", "db", "upgrade"], env=env, cwd=root, check=True, capture_output=True, timeout=120
+    )
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "1",
-                                 "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"],
-                                env=env, cwd=root, stdout=stdout, stderr=stderr, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--workers",
+                "1",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--access-logfile",
+                "-",
+                "wsgi:app",
+            ],
+            env=env,
+            cwd=root,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for("health", lambda: requests.get(f"{base}/api/v1/health?token=leaky", timeout=5).ok)

@@ -1,4 +1,5 @@
 """/api/v1/ready tells the truth about the database and the scheduler; /metrics shows the lease."""
+
 from __future__ import annotations
 
 import re
@@ -7,9 +8,8 @@ from datetime import timedelta
 import pytest
 
 from app import create_app
-
-from app.detection import lease
 from app.db import Database, utcnow
+from app.detection import lease
 from tests.conftest import make_config
 
 

@@ -1,5 +1,6 @@
 """Secrets configured everywhere, every path exercised, everything grepped: none leaks into
 API answers, error messages, logs, audit records, /metrics or stored delivery errors."""
+
 from __future__ import annotations
 
 import logging
@@ -30,19 +31,28 @@ SECRETS = {
 }
 
 
-def test_no_secret_appears_in_answers_logs_audit_metrics_or_errors(tmp_path, database_url, database, tokens,
-                                                                    caplog) -> None:
+def test_no_secret_appears_in_answers_logs_audit_metrics_or_errors(
+    tmp_path, database_url, database, tokens, caplog
+) -> None:
     caplog.set_level(logging.DEBUG)
     dead = f"http://127.0.0.1:{free_port()}"
     config = make_config(
-        tmp_path, database_url,
-        sources=[{"name": "prom", "type": "prometheus", "url": dead, "bearer_token": SECRETS["bearer"],
-                  "basic_auth": {"username": "vigil", "password": SECRETS["password"]}}],
+        tmp_path,
+        database_url,
+        sources=[
+            {
+                "name": "prom",
+                "type": "prometheus",
+                "url": dead,
+                "bearer_token": SECRETS["bearer"],
+                "basic_auth": {"username": "vigil", "password": SECRETS["password"]},
+            }
+        ],
         detectors=[{"name": "up", "source": "prom", "query": "up", "analysis": {"type": "threshold", "above": 1}}],
-        channels=[{"name": "slack", "type": "slack", "url": f"{dead}/services/{SECRETS['slack_path']}",
-                   "group_wait_s": 0},
-                  {"name": "hook", "type": "generic", "url": f"{dead}/hook", "secret": SECRETS["hmac"],
-                   "group_wait_s": 0}],
+        channels=[
+            {"name": "slack", "type": "slack", "url": f"{dead}/services/{SECRETS['slack_path']}", "group_wait_s": 0},
+            {"name": "hook", "type": "generic", "url": f"{dead}/hook", "secret": SECRETS["hmac"], "group_wait_s": 0},
+        ],
         ingest={"alertmanager": {"token": SECRETS["ingest"]}},
     )
     app = create_app(config)
@@ -62,12 +72,18 @@ def test_no_secret_appears_in_answers_logs_audit_metrics_or_errors(tmp_path, dat
 
     auto = Automation(database, tmp_path)
     auto.dispatcher.environ = {"API_KEY": SECRETS["script_env"]}
-    auto.register(script="#!/bin/sh\ntest -n \"$API_KEY\" && echo has key\n", allowed_env=["API_KEY"])
+    auto.register(script='#!/bin/sh\ntest -n "$API_KEY" && echo has key\n', allowed_env=["API_KEY"])
     auto.bind()
     now = datetime.now(timezone.utc)
     with database.write() as session:
-        transitions = alerts.apply(session, detector="cpu", severity="critical", static_labels={},
-                                   findings=[Finding(kind="threshold", labels={"i": "a"}, state="firing")], now=now)
+        transitions = alerts.apply(
+            session,
+            detector="cpu",
+            severity="critical",
+            static_labels={},
+            findings=[Finding(kind="threshold", labels={"i": "a"}, state="firing")],
+            now=now,
+        )
         react(session, transitions, now=now, config=config)
     auto.dispatcher.dispatch()
     [execution] = auto.wait_idle()
@@ -75,14 +91,29 @@ def test_no_secret_appears_in_answers_logs_audit_metrics_or_errors(tmp_path, dat
     assert "has key" in execution.output  # the script got its secret...
     Sender(database, config.channels).run_once(datetime(2100, 1, 1, tzinfo=timezone.utc))
 
-    for url in ("/api/v1/executions", f"/api/v1/executions/{execution.id}", "/api/v1/notifications",
-                "/api/v1/audit", "/api/v1/detectors", "/api/v1/alerts", "/metrics", "/api/v1/swagger.json"):
+    for url in (
+        "/api/v1/executions",
+        f"/api/v1/executions/{execution.id}",
+        "/api/v1/notifications",
+        "/api/v1/audit",
+        "/api/v1/detectors",
+        "/api/v1/alerts",
+        "/metrics",
+        "/api/v1/swagger.json",
+    ):
         call("GET", url)
     from tests.integration.dashboard.conftest import Web
 
     web = Web(app.test_client(), tokens).login("admin")
-    for url in ("/alerts", "/detectors", "/remediations", "/executions", f"/executions/{execution.id}", "/audit",
-                "/detectors/up/preview.json"):
+    for url in (
+        "/alerts",
+        "/detectors",
+        "/remediations",
+        "/executions",
+        f"/executions/{execution.id}",
+        "/audit",
+        "/detectors/up/preview.json",
+    ):
         seen.append(web.get(url).get_data(as_text=True))
     with database.read() as session:
         stored = [str(r.details) for r in session.scalars(select(AuditRecord))]
@@ -90,8 +121,11 @@ def test_no_secret_appears_in_answers_logs_audit_metrics_or_errors(tmp_path, dat
     assert any(r for r in stored if "Connection" in r or "connect" in r.lower()), "delivery errors were recorded"
     # Every record as the JSON formatter writes it: fields passed with extra= are not in caplog.text.
     logged = "\n".join(JsonFormatter().format(r) for r in caplog.records)
-    haystacks = {"answers": "\n".join(seen), "logs": caplog.text + logged, "stored": "\n".join(stored),
-                 "config repr": repr(config)}
-    leaks = [(where, name) for where, text in haystacks.items() for name, secret in SECRETS.items()
-             if secret in text]
+    haystacks = {
+        "answers": "\n".join(seen),
+        "logs": caplog.text + logged,
+        "stored": "\n".join(stored),
+        "config repr": repr(config),
+    }
+    leaks = [(where, name) for where, text in haystacks.items() for name, secret in SECRETS.items() if secret in text]
     assert leaks == []

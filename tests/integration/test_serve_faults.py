@@ -1,5 +1,6 @@
 """`vigil serve` under faults, with the real Gunicorn master, workers and scheduler child:
 the scheduler killed with -9 comes back, and a full data disk answers 503 without a crash."""
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,12 @@ class Served:
         return requests.get(f"{self.base}/api/v1/ready", timeout=10)
 
     def ingest(self, alerts: list[dict[str, Any]]) -> requests.Response:
-        return requests.post(f"{self.base}/api/v1/ingest/generic", json={"alerts": alerts}, timeout=60,
-                             headers={"Authorization": f"Bearer {INGEST}"})
+        return requests.post(
+            f"{self.base}/api/v1/ingest/generic",
+            json={"alerts": alerts},
+            timeout=60,
+            headers={"Authorization": f"Bearer {INGEST}"},
+        )
 
     def get(self, path: str) -> requests.Response:
         return requests.get(f"{self.base}{path}", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
@@ -72,15 +77,22 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(data_dir: Path, *args: str, settings: dict[str, Any] | None = None) -> Served:
-        config = {"settings": {"data_dir": str(data_dir), "workers": 2, **(settings or {})},
-                  "ingest": {"generic": {"token": INGEST}}}
+        config = {
+            "settings": {"data_dir": str(data_dir), "workers": 2, **(settings or {})},
+            "ingest": {"generic": {"token": INGEST}},
+        }
         path = tmp_path / "vigil.yaml"
         path.write_text(yaml.safe_dump(config))
         env = {**os.environ, "VIGIL_PORT": str(free_port()), "VIGIL_ADMIN_TOKEN": ADMIN}
         env.pop("DATABASE_URL", None)
         log = tmp_path / "serve.log"
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--config", str(path), *args], env=env,
-                                stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--config", str(path), *args],
+            env=env,
+            stdout=open(log, "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         started.append(proc)
         served = Served(proc, f"http://127.0.0.1:{env['VIGIL_PORT']}", log)
         wait_for("vigil serve to answer", lambda: served.ready().status_code in (200, 503))
@@ -105,21 +117,28 @@ def holder_pid(served: Served) -> int | None:
 
 def test_a_scheduler_killed_with_9_is_restarted_and_new_alerts_are_processed(tmp_path, serve) -> None:
     served = serve(tmp_path / "data", settings={"scheduler": {"lease_ttl_s": 3, "renew_every_s": 0.5}})
-    first = wait_for("the scheduler to hold the lease", lambda: served.scheduler_pid() == holder_pid(served)
-                     and served.scheduler_pid())
+    first = wait_for(
+        "the scheduler to hold the lease",
+        lambda: served.scheduler_pid() == holder_pid(served) and served.scheduler_pid(),
+    )
     os.kill(first, signal.SIGKILL)
     killed_at = time.monotonic()
-    second = wait_for("a new scheduler", lambda: (served.scheduler_pid() or first) != first
-                      and served.scheduler_pid())
+    second = wait_for("a new scheduler", lambda: (served.scheduler_pid() or first) != first and served.scheduler_pid())
     restarted_s = time.monotonic() - killed_at
     wait_for("the new scheduler to take the lease", lambda: holder_pid(served) == second)
-    assert served.ingest([{"name": "after-kill", "status": "firing", "labels": {"instance": "db-1"}}]).status_code == 202
+    assert (
+        served.ingest([{"name": "after-kill", "status": "firing", "labels": {"instance": "db-1"}}]).status_code == 202
+    )
     wait_for("the alert to be processed", lambda: "after-kill" in served.get("/api/v1/alerts").text)
     recovered_s = time.monotonic() - killed_at
-    assert re.search(rf"scheduler exited; restarting it scheduler_pid={first} status=-9 up_s=[\d.]+ restart=1 delay_s=1.0",
-                     served.log.read_text())
-    print(f"scheduler restarted after {restarted_s:.1f}s; an alert sent then was processed {recovered_s:.1f}s "
-          "after the kill")
+    assert re.search(
+        rf"scheduler exited; restarting it scheduler_pid={first} status=-9 up_s=[\d.]+ restart=1 delay_s=1.0",
+        served.log.read_text(),
+    )
+    print(
+        f"scheduler restarted after {restarted_s:.1f}s; an alert sent then was processed {recovered_s:.1f}s "
+        "after the kill"
+    )
 
 
 def test_the_metrics_files_go_with_the_server_and_a_dead_workers_live_gauges_with_it(tmp_path, serve) -> None:
@@ -167,8 +186,10 @@ def test_a_full_data_disk_answers_503_on_writes_and_every_worker_keeps_serving(s
     metrics_dir = Path(re.search(r"prometheus multiprocess files path=(\S+)", served.log.read_text()).group(1))
     assert metrics_dir.is_dir() and small_disk not in metrics_dir.parents
     workers = wait_for("both workers", lambda: len(served.worker_pids()) == 2 and served.worker_pids())
-    batch = [{"name": f"big-{i}", "status": "firing", "labels": {"instance": f"host-{i}", "note": "x" * 1000}}
-             for i in range(400)]
+    batch = [
+        {"name": f"big-{i}", "status": "firing", "labels": {"instance": f"host-{i}", "note": "x" * 1000}}
+        for i in range(400)
+    ]
     assert served.ingest(batch[:1]).status_code == 202
     filler = fill(small_disk)
     answers = []

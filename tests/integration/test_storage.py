@@ -18,8 +18,10 @@ from app.db import Database
 def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(tmp_path) -> None:
     db = Database(f"sqlite:///{tmp_path}/v.db")
     with db.read() as session:
-        pragmas = {p: session.execute(text(f"PRAGMA {p}")).scalar()
-                   for p in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")}
+        pragmas = {
+            p: session.execute(text(f"PRAGMA {p}")).scalar()
+            for p in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+        }
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "synchronous": 1}
 
 
@@ -56,8 +58,12 @@ def test_migrations_are_idempotent(database: Database) -> None:
 
 def test_the_audit_chain_verifies_and_reports_the_first_tampered_record(database: Database) -> None:
     with database.write() as session:
-        ids = [audit.record(session, actor="alice", action="thing.change", target=f"t{i}",
-                            details={"n": i, "api_token": "hide-me"}).id for i in range(5)]
+        ids = [
+            audit.record(
+                session, actor="alice", action="thing.change", target=f"t{i}", details={"n": i, "api_token": "hide-me"}
+            ).id
+            for i in range(5)
+        ]
     with database.read() as session:
         assert audit.verify(session).ok
         assert session.get(AuditRecord, ids[0]).details == {"n": 0, "api_token": "***"}
@@ -100,14 +106,21 @@ def test_alert_labels_are_carried_across_the_labels_table_migration(database: Da
     config = migrate.alembic_config(database)
     command.downgrade(config, "0006")
     with database.engine.begin() as conn:  # an alert as revision 0006 stored it
-        conn.execute(text(
-            "INSERT INTO alerts (fingerprint, detector, source, labels, labels_text, severity, state, kind, message,"
-            " value, evidence, started_at, last_seen_at) VALUES ('f1', 'cpu', 'detector', :labels, :text, 'warning',"
-            " 'firing', 'threshold', 'cpu \"high\"', 0.25, '{}', '2026-11-01 12:00:00.000000',"
-            " '2026-11-01 12:00:00.000000')"),
-            {"labels": '{"team": "db", "host": "ü-1"}', "text": "\nhost=ü-1\nteam=db\n"})
-        conn.execute(text("INSERT INTO alert_events (alert_id, at, kind, actor, details)"
-                          " SELECT id, started_at, 'firing', 'system', '{}' FROM alerts"))
+        conn.execute(
+            text(
+                "INSERT INTO alerts (fingerprint, detector, source, labels, labels_text, severity, state, kind, message,"
+                " value, evidence, started_at, last_seen_at) VALUES ('f1', 'cpu', 'detector', :labels, :text, 'warning',"
+                " 'firing', 'threshold', 'cpu \"high\"', 0.25, '{}', '2026-11-01 12:00:00.000000',"
+                " '2026-11-01 12:00:00.000000')"
+            ),
+            {"labels": '{"team": "db", "host": "ü-1"}', "text": "\nhost=ü-1\nteam=db\n"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO alert_events (alert_id, at, kind, actor, details)"
+                " SELECT id, started_at, 'firing', 'system', '{}' FROM alerts"
+            )
+        )
     command.upgrade(config, "head")
     with database.engine.connect() as conn:  # re-creating alerts (SQLite batch mode) must not cascade
         assert conn.scalar(text("SELECT count(*) FROM alert_events")) == 1
@@ -124,9 +137,14 @@ def test_alert_labels_are_carried_across_the_labels_table_migration(database: Da
         assert conn.scalar(text("SELECT labels_text FROM alerts")) == "\nhost=ü-1\nteam=db\n"
     command.upgrade(config, "head")
     with database.write() as session:  # new alerts get label rows too
-        service.apply(session, detector="mem", severity="warning", static_labels={"env": "prod"},
-                      findings=[Finding(kind="threshold", labels={"host": "h2"}, state="firing", value=1.0)],
-                      now=datetime(2026, 11, 2, tzinfo=timezone.utc))
+        service.apply(
+            session,
+            detector="mem",
+            severity="warning",
+            static_labels={"env": "prod"},
+            findings=[Finding(kind="threshold", labels={"host": "h2"}, state="firing", value=1.0)],
+            now=datetime(2026, 11, 2, tzinfo=timezone.utc),
+        )
     with database.read() as session:
         found = service.search(session, service.AlertQuery(matchers=(("env", "=", "prod"), ("host", "!=", "ü-1"))))
     assert [a.detector for a in found] == ["mem"]
@@ -145,7 +163,9 @@ def test_concurrent_grouped_writes_each_commit_and_answer_their_own_caller(datab
     def worker(t: int) -> None:
         for i in range(25):
             key = f"k{t}-{i}" if i % 5 else f"shared-{i}"  # every fifth key is stored by all threads
-            answers[f"{t}-{i}"] = database.grouped_write(lambda c, key=key: ingest.store(c, [_inbox_item(key)], now=now))
+            answers[f"{t}-{i}"] = database.grouped_write(
+                lambda c, key=key: ingest.store(c, [_inbox_item(key)], now=now)
+            )
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
     for thread in threads:
@@ -184,9 +204,14 @@ def test_a_failing_write_in_a_group_fails_only_its_own_caller(tmp_path) -> None:
     first.start()
     while not database._group._busy:
         time.sleep(0.01)
-    queued = [threading.Thread(target=call, args=(name, write)) for name, write in (
-        ("b", lambda c: ingest.store(c, [_inbox_item("b")], now=now)), ("bad", bad),
-        ("d", lambda c: ingest.store(c, [_inbox_item("d")], now=now)))]
+    queued = [
+        threading.Thread(target=call, args=(name, write))
+        for name, write in (
+            ("b", lambda c: ingest.store(c, [_inbox_item("b")], now=now)),
+            ("bad", bad),
+            ("d", lambda c: ingest.store(c, [_inbox_item("d")], now=now)),
+        )
+    ]
     for thread in queued:
         thread.start()
     while len(database._group._pending) < 3:  # b, bad and d wait as one group
@@ -230,8 +255,10 @@ def test_when_the_database_is_away_a_group_fails_at_once_not_write_by_write(tmp_
     first = threading.Thread(target=call, args=("first", hold))
     first.start()
     assert entered.wait(60)
-    queued = [threading.Thread(target=call, args=(name, lambda c, name=name: ingest.store(
-        c, [_inbox_item(name)], now=now))) for name in ("a", "b", "c")]
+    queued = [
+        threading.Thread(target=call, args=(name, lambda c, name=name: ingest.store(c, [_inbox_item(name)], now=now)))
+        for name in ("a", "b", "c")
+    ]
     for thread in queued:
         thread.start()
     deadline = time.monotonic() + 60

@@ -1,5 +1,6 @@
 """No container engine runs here, so the deployment files are validated against Vigil itself:
 every command parses with Vigil's CLI, every probe path is a real route, references resolve."""
+
 from __future__ import annotations
 
 import json

@@ -7,8 +7,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_dockerfile_passes_hadolint() -> None:
     hadolint = shutil.which("hadolint") or str(Path(__import__("sys").executable).with_name("hadolint"))
-    result = subprocess.run([hadolint, "--failure-threshold", "info", str(ROOT / "Dockerfile")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [hadolint, "--failure-threshold", "info", str(ROOT / "Dockerfile")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -10,6 +10,7 @@ app.audit.service and app.notify.service (`from app.audit import service as audi
 renamed import is still seen; the chat enqueue functions are also caught by name alone.
 Migrations (raw SQL, outside the ORM) are not checked.
 """
+
 from __future__ import annotations
 
 import ast
@@ -92,8 +93,13 @@ def writes(source: str) -> list[str]:
             found.append((node.lineno, f"creates {name}(...)"))
         elif name == "insert" and node.args and ast.unparse(node.args[0]).split(".")[-1] in TABLES:
             found.append((node.lineno, f"inserts {ast.unparse(node.args[0]).split('.')[-1]}"))
-        elif name == "insert" and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute) \
-                and func.value.attr == "__table__" and ast.unparse(func.value.value).split(".")[-1] in TABLES:
+        elif (
+            name == "insert"
+            and isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Attribute)
+            and func.value.attr == "__table__"
+            and ast.unparse(func.value.value).split(".")[-1] in TABLES
+        ):
             found.append((node.lineno, f"inserts {ast.unparse(func.value.value).split('.')[-1]}"))
         elif called := _called(func, audit_names, notify_names, functions):
             found.append((node.lineno, f"calls {called}"))
@@ -123,13 +129,19 @@ def test_every_allowance_is_still_used() -> None:
 def test_the_publisher_is_seen_writing() -> None:
     # The check sees through the publisher itself, so it is not blind to how its writes look.
     hits = " ".join(writes((ROOT / PUBLISHER).read_text(encoding="utf-8")))
-    for write in ("creates AlertEvent(...)", "calls audit.record", "calls notify.enqueue_alert",
-                  "calls notify.enqueue_remediation", "calls notify.enqueue_answer", "calls notify.enqueue_ephemeral",
-                  "calls notify.enqueue_diagnosed"):
+    for write in (
+        "creates AlertEvent(...)",
+        "calls audit.record",
+        "calls notify.enqueue_alert",
+        "calls notify.enqueue_remediation",
+        "calls notify.enqueue_answer",
+        "calls notify.enqueue_ephemeral",
+        "calls notify.enqueue_diagnosed",
+    ):
         assert write in hits
 
 
-SAMPLE = '''
+SAMPLE = """
 from app.audit import service as audit
 from app.audit.service import record as write_audit
 from app.notify import service
@@ -153,13 +165,19 @@ def not_side_doors(session, queue, alert):
     queue.enqueue(run, 7)                   # an RQ job, not a chat message
     session.scalars(select(AlertEvent).where(AlertEvent.alert_id == alert.id))
     publish(session, [Event("alert.ack", now, alert=alert)])
-'''
+"""
 
 
 def test_the_check_catches_each_kind_of_write_and_nothing_else() -> None:
     assert writes(SAMPLE) == [
-        "9: creates AlertEvent(...)", "10: calls audit.record", "11: calls audit.record",
-        "12: calls notify.enqueue_alert", "13: calls notify.enqueue_repeats", "14: calls notify.enqueue_answer",
-        "15: calls notify.enqueue_remediation", "16: inserts AuditRecord", "17: inserts OutboxMessage",
+        "9: creates AlertEvent(...)",
+        "10: calls audit.record",
+        "11: calls audit.record",
+        "12: calls notify.enqueue_alert",
+        "13: calls notify.enqueue_repeats",
+        "14: calls notify.enqueue_answer",
+        "15: calls notify.enqueue_remediation",
+        "16: inserts AuditRecord",
+        "17: inserts OutboxMessage",
         "18: inserts into alert_events (SQL)",
     ]

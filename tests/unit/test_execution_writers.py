@@ -6,6 +6,7 @@ name containing "execution"), by annotation (`x: Execution`), or by where it cam
 (`row = session.get(Execution, ...)`, `for row in rows` over `select(Execution)` results).
 Migrations (raw SQL on the table, outside the ORM) are not checked.
 """
+
 from __future__ import annotations
 
 import ast
@@ -64,18 +65,27 @@ def _execution_names(scope: ast.AST, nodes: list[ast.AST]) -> set[str]:
     names = {n.id for n in nodes if isinstance(n, ast.Name) and "execution" in n.id.lower()}
     if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         arguments = [*scope.args.posonlyargs, *scope.args.args, *scope.args.kwonlyargs]
-        names |= {a.arg for a in arguments
-                  if a.annotation is not None and re.search(r"\bExecution\b", ast.unparse(a.annotation))}
+        names |= {
+            a.arg
+            for a in arguments
+            if a.annotation is not None and re.search(r"\bExecution\b", ast.unparse(a.annotation))
+        }
     while True:  # to a fixed point: rows -> for row in rows
         before = len(names)
         for node in nodes:
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
-                    and re.search(r"\bExecution\b", ast.unparse(node.annotation)):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and re.search(r"\bExecution\b", ast.unparse(node.annotation))
+            ):
                 names.add(node.target.id)
             elif isinstance(node, ast.Assign) and _loads_executions(node.value, names):
                 names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-            elif isinstance(node, (ast.For, ast.AsyncFor)) and isinstance(node.target, ast.Name) \
-                    and _loads_executions(node.iter, names):
+            elif (
+                isinstance(node, (ast.For, ast.AsyncFor))
+                and isinstance(node.target, ast.Name)
+                and _loads_executions(node.iter, names)
+            ):
                 names.add(node.target.id)
         if len(names) == before:
             return names
@@ -100,8 +110,12 @@ def _targets(node: ast.AST) -> Iterator[ast.expr]:
 
 def _writes_in(node: ast.AST, executions: set[str]) -> Iterator[str]:
     for target in _targets(node):
-        if isinstance(target, ast.Attribute) and target.attr in COLUMNS \
-                and isinstance(target.value, ast.Name) and target.value.id in executions:
+        if (
+            isinstance(target, ast.Attribute)
+            and target.attr in COLUMNS
+            and isinstance(target.value, ast.Name)
+            and target.value.id in executions
+        ):
             yield f"{target.lineno}: assigns {target.value.id}.{target.attr}"
     if not isinstance(node, ast.Call):
         return
@@ -111,8 +125,13 @@ def _writes_in(node: ast.AST, executions: set[str]) -> Iterator[str]:
         yield f"{node.lineno}: creates Execution(...)"
     elif name in BULK and node.args and _names_execution(node.args[0]):
         yield f"{node.lineno}: {name}(Execution)"
-    elif name in BULK and isinstance(func, ast.Attribute) and isinstance(func.value, ast.Attribute) \
-            and func.value.attr == "__table__" and _names_execution(func.value.value):
+    elif (
+        name in BULK
+        and isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Attribute)
+        and func.value.attr == "__table__"
+        and _names_execution(func.value.value)
+    ):
         yield f"{node.lineno}: Execution.__table__.{name}()"
     elif name == "setattr" and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id in executions:
         yield f"{node.lineno}: setattr({node.args[0].id}, ...)"
@@ -132,12 +151,17 @@ def test_only_the_executions_module_writes_execution_rows() -> None:
 def test_the_executions_module_is_seen_writing() -> None:
     # The check sees through the writer itself, so it is not blind to how writes look.
     hits = " ".join(writes((ROOT / WRITER).read_text(encoding="utf-8")))
-    for write in ("creates Execution(...)", "update(Execution)", "assigns execution.state",
-                  "assigns execution.reason", "assigns execution.outcome"):
+    for write in (
+        "creates Execution(...)",
+        "update(Execution)",
+        "assigns execution.state",
+        "assigns execution.reason",
+        "assigns execution.outcome",
+    ):
         assert write in hits
 
 
-SAMPLE = '''
+SAMPLE = """
 def by_name(session, execution_id):
     execution = load(execution_id)
     execution.state = "running"
@@ -165,15 +189,22 @@ def not_executions(session, alert, row: AutomationState):
     binding.queue = "default"
     execution_count = 0             # a plain name, not an attribute
     session.execute(update(Alert).values(state="resolved"))
-'''
+"""
 
 
 def test_the_check_catches_each_kind_of_write_and_nothing_else() -> None:
     assert writes(SAMPLE) == [
-        "4: assigns execution.state", "5: assigns execution.pid", "5: assigns execution.started_at",
-        "6: creates Execution(...)", "7: update(Execution)", "8: insert(Execution)",
-        "9: Execution.__table__.delete()", "12: assigns e.reason", "13: assigns x.exit_code",
-        "17: assigns row.output", "20: setattr(other, ...)",
+        "4: assigns execution.state",
+        "5: assigns execution.pid",
+        "5: assigns execution.started_at",
+        "6: creates Execution(...)",
+        "7: update(Execution)",
+        "8: insert(Execution)",
+        "9: Execution.__table__.delete()",
+        "12: assigns e.reason",
+        "13: assigns x.exit_code",
+        "17: assigns row.output",
+        "20: setattr(other, ...)",
     ]
 
 

@@ -1,4 +1,5 @@
 """The scheduler supervisor's restart schedule, with real child processes and a fake clock."""
+
 from __future__ import annotations
 
 import sys

@@ -4,6 +4,7 @@ A real http.server on loopback stands in for Prometheus: it answers 500, hangs p
 source's timeout, answers an empty result, then recovers; the alerts go out through a real
 channel (a loopback webhook) and obey silences like any alert.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,18 +17,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.detection import job
 from app.alerts.models import Alert
+from app.detection import job
 from app.detection.models import DetectorStatus
 from app.notify.sender import Sender
 from app.silences import service as silences
 from config.loader import from_dict
 from detectors.sources import build_source
-from tests.integration.notify.conftest import webhooks, webhook  # noqa: F401 - fixtures
+from tests.integration.notify.conftest import webhook, webhooks  # noqa: F401 - fixtures
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-OK = {"status": "success", "data": {"resultType": "matrix", "result": [
-    {"metric": {"instance": "web-1"}, "values": [[T0.timestamp(), "1"]]}]}}
+OK = {
+    "status": "success",
+    "data": {"resultType": "matrix", "result": [{"metric": {"instance": "web-1"}, "values": [[T0.timestamp(), "1"]]}]},
+}
 EMPTY = {"status": "success", "data": {"resultType": "matrix", "result": []}}
 
 
@@ -44,8 +47,11 @@ class FakePrometheus:
                 if fake.mode == "hang":
                     fake.release.wait(10)
                     return
-                status, body = {"ok": (200, OK), "empty": (200, EMPTY),
-                                "500": (500, {"status": "error", "error": "boom"})}[fake.mode]
+                status, body = {
+                    "ok": (200, OK),
+                    "empty": (200, EMPTY),
+                    "500": (500, {"status": "error", "error": "boom"}),
+                }[fake.mode]
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -77,13 +83,32 @@ def prometheus() -> Iterator[FakePrometheus]:
 
 
 def _config(prometheus: FakePrometheus, channel_url: str, **detector: Any) -> Any:
-    return from_dict({
-        "sources": [{"type": "prometheus", "name": "prom", "url": prometheus.url, "timeout_s": 2}],
-        "detectors": [{"name": "api", "source": "prom", "query": "up", "interval": "60s", "window": "5m",
-                       "analysis": {"type": "threshold", "above": 5}, **detector}],
-        "channels": [{"type": "generic", "name": "hook", "url": channel_url, "secret": "0123456789abcdef-secret",
-                      "group_wait_s": 0}],
-    }, {})
+    return from_dict(
+        {
+            "sources": [{"type": "prometheus", "name": "prom", "url": prometheus.url, "timeout_s": 2}],
+            "detectors": [
+                {
+                    "name": "api",
+                    "source": "prom",
+                    "query": "up",
+                    "interval": "60s",
+                    "window": "5m",
+                    "analysis": {"type": "threshold", "above": 5},
+                    **detector,
+                }
+            ],
+            "channels": [
+                {
+                    "type": "generic",
+                    "name": "hook",
+                    "url": channel_url,
+                    "secret": "0123456789abcdef-secret",
+                    "group_wait_s": 0,
+                }
+            ],
+        },
+        {},
+    )
 
 
 class Detector:
@@ -93,13 +118,22 @@ class Detector:
         self.source = build_source(config.sources[0])
 
     def run(self, minute: float) -> None:
-        job.run(self.database, self.config, self.definition, self.source, holder="h",
-                      now=T0 + timedelta(minutes=minute), slot=None)
+        job.run(
+            self.database,
+            self.config,
+            self.definition,
+            self.source,
+            holder="h",
+            now=T0 + timedelta(minutes=minute),
+            slot=None,
+        )
 
     def blind_alerts(self) -> list[tuple[str, str, str]]:
         with self.database.read() as session:
-            return [(a.kind, a.state, a.severity) for a in session.scalars(
-                select(Alert).where(Alert.kind.in_(("error", "nodata"))).order_by(Alert.id))]
+            return [
+                (a.kind, a.state, a.severity)
+                for a in session.scalars(select(Alert).where(Alert.kind.in_(("error", "nodata"))).order_by(Alert.id))
+            ]
 
 
 def _hold_lease(database: Any) -> None:
@@ -110,7 +144,8 @@ def _hold_lease(database: Any) -> None:
 
 
 def test_it_raises_an_error_alert_after_for_of_failures_and_resolves_when_data_returns(
-        database, prometheus, webhook) -> None:
+    database, prometheus, webhook
+) -> None:
     config = _config(prometheus, webhook.url, on_error={"for": "3m", "severity": "critical"})
     _hold_lease(database)
     detector = Detector(database, config)
@@ -136,7 +171,8 @@ def test_it_raises_an_error_alert_after_for_of_failures_and_resolves_when_data_r
 
 
 def test_it_raises_a_nodata_alert_after_three_intervals_of_empty_answers_by_default(
-        database, prometheus, webhook) -> None:
+    database, prometheus, webhook
+) -> None:
     detector = Detector(database, _config(prometheus, webhook.url))
     _hold_lease(database)
     prometheus.mode = "empty"
@@ -154,8 +190,9 @@ def test_it_raises_a_nodata_alert_after_three_intervals_of_empty_answers_by_defa
 
 
 def test_it_raises_nothing_when_the_rule_is_off(database, prometheus, webhook) -> None:
-    detector = Detector(database, _config(prometheus, webhook.url, on_error={"alert": False},
-                                          on_no_data={"alert": False}))
+    detector = Detector(
+        database, _config(prometheus, webhook.url, on_error={"alert": False}, on_no_data={"alert": False})
+    )
     _hold_lease(database)
     prometheus.mode = "500"
     for minute in range(6):
@@ -170,9 +207,17 @@ def test_a_silence_keeps_the_error_alert_out_of_chat(database, prometheus, webho
     config = _config(prometheus, webhook.url, on_error={"for": 0})
     _hold_lease(database)
     with database.write() as session:
-        silences.create(session, matchers=[silences.Matcher("vigil_status", "=", "error")], starts_at=T0,
-                        ends_at=T0 + timedelta(hours=1), comment="prometheus upgrade", by="test", is_admin=True,
-                        max_duration_s=86400, now=T0)
+        silences.create(
+            session,
+            matchers=[silences.Matcher("vigil_status", "=", "error")],
+            starts_at=T0,
+            ends_at=T0 + timedelta(hours=1),
+            comment="prometheus upgrade",
+            by="test",
+            is_admin=True,
+            max_duration_s=86400,
+            now=T0,
+        )
     detector = Detector(database, config)
     prometheus.mode = "500"
     detector.run(0)

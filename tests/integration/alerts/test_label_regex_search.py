@@ -1,5 +1,6 @@
 """A regex label filter is resolved against the label's stored values, then looked up by
 index; it must page through exactly the alerts the regex run on every alert finds."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -26,9 +27,20 @@ def labels_of(i: int) -> dict[str, str]:
 def seeded(database: Database) -> Database:
     # Stored as alerts.service stores a new alert (its row, then its label rows), in bulk.
     with database.write() as s:
-        rows = [Alert(fingerprint=f"f{i}", detector="many", source="detector", labels=labels_of(i),
-                      severity="warning", state="firing", kind="threshold", started_at=T0, last_seen_at=T0)
-                for i in range(N)]
+        rows = [
+            Alert(
+                fingerprint=f"f{i}",
+                detector="many",
+                source="detector",
+                labels=labels_of(i),
+                severity="warning",
+                state="firing",
+                kind="threshold",
+                started_at=T0,
+                last_seen_at=T0,
+            )
+            for i in range(N)
+        ]
         s.add_all(rows)
         s.flush()
         s.add_all(AlertLabel(alert_id=a.id, name=k, value=v) for a in rows for k, v in a.labels.items())
@@ -75,7 +87,8 @@ CASES = [
 
 @pytest.mark.parametrize("matchers", CASES, ids=[" ".join("".join(m) for m in c) for c in CASES])
 def test_a_resolved_regex_pages_through_the_same_alerts_as_the_regex_run_per_alert(
-        seeded: Database, monkeypatch: pytest.MonkeyPatch, matchers: tuple[tuple[str, str, str], ...]) -> None:
+    seeded: Database, monkeypatch: pytest.MonkeyPatch, matchers: tuple[tuple[str, str, str], ...]
+) -> None:
     monkeypatch.setattr(service, "NEWEST_SCAN", 50)  # the recent phase and the index phase both answer
     want = expected(seeded, matchers)
     assert every_page(seeded, matchers, as_json=True) == want
@@ -91,8 +104,9 @@ def test_a_regex_matching_too_many_values_runs_per_alert(seeded: Database, monke
         narrow = service._label_filters(conn, service.AlertQuery(matchers=(("instance", "=~", "web-4[23]"),)))
     assert (wide[0].op, narrow[0].op) == ("=~", "in")
     assert narrow[0].value == '["web-42", "web-43"]'
-    assert every_page(seeded, (("instance", "=~", "web-1.*"),), as_json=True) == \
-        expected(seeded, (("instance", "=~", "web-1.*"),))
+    assert every_page(seeded, (("instance", "=~", "web-1.*"),), as_json=True) == expected(
+        seeded, (("instance", "=~", "web-1.*"),)
+    )
 
 
 def test_a_label_on_no_alert_resolves_to_nothing(seeded: Database) -> None:

@@ -13,9 +13,9 @@ def acquire(database, holder: str, seconds: float) -> bool:
 def test_only_one_holder_until_the_lease_expires(database) -> None:
     assert acquire(database, "a", 0)
     assert not acquire(database, "b", 1)
-    assert acquire(database, "a", 20)        # renewal pushes expiry to 50 s
+    assert acquire(database, "a", 20)  # renewal pushes expiry to 50 s
     assert not acquire(database, "b", 45)
-    assert acquire(database, "b", 51)        # a stopped renewing: b takes over
+    assert acquire(database, "b", 51)  # a stopped renewing: b takes over
     assert not acquire(database, "a", 52)
     with database.read() as session:
         assert lease.holds(session, holder="b", now=T0 + timedelta(seconds=52))

@@ -10,14 +10,26 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def finding(state: str, value: float = 95.0, **labels: str) -> Finding:
-    return Finding(kind="threshold", labels=labels or {"instance": "a"}, state=state, value=value,
-                   threshold=90.0, message=f"cpu {value} > 90")
+    return Finding(
+        kind="threshold",
+        labels=labels or {"instance": "a"},
+        state=state,
+        value=value,
+        threshold=90.0,
+        message=f"cpu {value} > 90",
+    )
 
 
 def apply(database, state: str, minute: int, **labels: str):
     with database.write() as session:
-        return service.apply(session, detector="cpu", severity="warning", static_labels={"team": "sre"},
-                             findings=[finding(state, **labels)], now=T0 + timedelta(minutes=minute))
+        return service.apply(
+            session,
+            detector="cpu",
+            severity="warning",
+            static_labels={"team": "sre"},
+            findings=[finding(state, **labels)],
+            now=T0 + timedelta(minutes=minute),
+        )
 
 
 def alerts(database) -> list[Alert]:
@@ -44,8 +56,14 @@ def test_it_goes_pending_firing_resolved_with_an_event_per_transition(database) 
 def test_repeat_findings_keep_one_alert_and_the_latest_value(database) -> None:
     apply(database, "firing", 0)
     with database.write() as session:
-        service.apply(session, detector="cpu", severity="warning", static_labels={"team": "sre"},
-                      findings=[finding("firing", value=99.5)], now=T0 + timedelta(minutes=1))
+        service.apply(
+            session,
+            detector="cpu",
+            severity="warning",
+            static_labels={"team": "sre"},
+            findings=[finding("firing", value=99.5)],
+            now=T0 + timedelta(minutes=1),
+        )
     [alert] = alerts(database)
     assert alert.value == 99.5 and alert.last_seen_at == T0 + timedelta(minutes=1)
 
@@ -101,7 +119,17 @@ def test_no_two_open_alerts_can_exist_for_one_fingerprint(database) -> None:
     apply(database, "firing", 0)
     [alert] = alerts(database)
     with pytest.raises(IntegrityError), database.write() as session:
-        session.add(Alert(fingerprint=alert.fingerprint, detector="cpu", labels={}, severity="warning",
-                          state="pending", kind="threshold", started_at=T0, last_seen_at=T0))
+        session.add(
+            Alert(
+                fingerprint=alert.fingerprint,
+                detector="cpu",
+                labels={},
+                severity="warning",
+                state="pending",
+                kind="threshold",
+                started_at=T0,
+                last_seen_at=T0,
+            )
+        )
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(AlertEvent)) == 1

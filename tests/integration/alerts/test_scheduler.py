@@ -1,4 +1,5 @@
 """Real scheduler processes sharing one database and a lease."""
+
 from __future__ import annotations
 
 import os
@@ -12,23 +13,38 @@ import yaml
 from sqlalchemy import func, select
 
 from app.alerts.models import Alert
-
 from app.detection.models import DetectorSlot, DetectorStatus, SchedulerLease
 from tests.helpers import free_port
 
 
 def write_config(tmp_path: Path, database_url: str) -> Path:
     config = {
-        "settings": {"data_dir": str(tmp_path / "data"), "database_url": database_url,
-                     "scheduler": {"lease_ttl_s": 3, "renew_every_s": 0.5, "jitter_s": 0}},
-        "sources": [{"name": "host", "type": "host"},
-                    {"name": "down", "type": "prometheus", "url": f"http://127.0.0.1:{free_port()}",
-                     "timeout_s": 1}],
+        "settings": {
+            "data_dir": str(tmp_path / "data"),
+            "database_url": database_url,
+            "scheduler": {"lease_ttl_s": 3, "renew_every_s": 0.5, "jitter_s": 0},
+        },
+        "sources": [
+            {"name": "host", "type": "host"},
+            {"name": "down", "type": "prometheus", "url": f"http://127.0.0.1:{free_port()}", "timeout_s": 1},
+        ],
         "detectors": [
-            {"name": "always", "source": "host", "query": "memory_percent", "interval": "1s", "window": "30s",
-             "analysis": {"type": "threshold", "above": -1}},
-            {"name": "broken", "source": "down", "query": "up", "interval": "1s", "window": "30s",
-             "analysis": {"type": "threshold", "above": 1}},
+            {
+                "name": "always",
+                "source": "host",
+                "query": "memory_percent",
+                "interval": "1s",
+                "window": "30s",
+                "analysis": {"type": "threshold", "above": -1},
+            },
+            {
+                "name": "broken",
+                "source": "down",
+                "query": "up",
+                "interval": "1s",
+                "window": "30s",
+                "analysis": {"type": "threshold", "above": 1},
+            },
         ],
     }
     path = tmp_path / "vigil.yaml"
@@ -38,8 +54,12 @@ def write_config(tmp_path: Path, database_url: str) -> Path:
 
 def start(path: Path, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
     log = open(tmp_path / f"{name}.log", "wb")
-    return subprocess.Popen([sys.executable, "-m", "app", "scheduler", "--config", str(path)],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "DATABASE_URL": ""})
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "scheduler", "--config", str(path)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "DATABASE_URL": ""},
+    )
 
 
 def wait_for(predicate, timeout_s: float) -> bool:
@@ -58,6 +78,7 @@ def test_one_scheduler_runs_jobs_and_another_takes_over_after_kill_9(tmp_path, d
     b = start(path, tmp_path, "b")
     procs = {a.pid: a, b.pid: b}
     try:
+
         def holder() -> str | None:
             with database.read() as session:
                 row = session.get(SchedulerLease, "scheduler")
@@ -65,9 +86,11 @@ def test_one_scheduler_runs_jobs_and_another_takes_over_after_kill_9(tmp_path, d
 
         def runs_by(pid: int) -> int:
             with database.read() as session:
-                return session.scalar(select(func.count()).select_from(DetectorSlot)
-                                      .where(DetectorSlot.detector == "always",
-                                             DetectorSlot.holder.contains(f":{pid}:")))
+                return session.scalar(
+                    select(func.count())
+                    .select_from(DetectorSlot)
+                    .where(DetectorSlot.detector == "always", DetectorSlot.holder.contains(f":{pid}:"))
+                )
 
         assert wait_for(lambda: holder() is not None and any(runs_by(p) >= 3 for p in procs), 60)
         first = next(p for p in procs if f":{p}:" in holder())
@@ -96,8 +119,8 @@ def test_one_scheduler_runs_jobs_and_another_takes_over_after_kill_9(tmp_path, d
 
 
 def test_a_run_request_from_the_api_is_served_by_the_scheduler(tmp_path, database, database_url) -> None:
-    from app.detection import job
     from app.db import utcnow
+    from app.detection import job
 
     path = tmp_path / "vigil.yaml"
     config = yaml.safe_load(write_config(tmp_path, database_url).read_text())

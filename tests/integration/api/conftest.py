@@ -1,6 +1,7 @@
 """Hypothesis and schemathesis (test_fuzz.py) keep caches in the working directory
 (.hypothesis/, .schemathesis/); Hypothesis writes its own while tests are collected. Both go
 to a temporary directory instead, removed when the session ends."""
+
 from __future__ import annotations
 
 import shutil

@@ -2,6 +2,7 @@
 
 On PostgreSQL there is no cache; the same answers must come back, with no hits counted.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,14 @@ def test_a_repeated_list_is_replayed_until_anything_commits(client: Any, app: An
     # Another process's commit (here: another engine) shows at once.
     other = Database(database_url)
     with other.write() as session:
-        service.apply(session, detector="disk", severity="warning", static_labels={}, now=T0,
-                      findings=[Finding(kind="threshold", labels={}, state="firing", value=1.0)])
+        service.apply(
+            session,
+            detector="disk",
+            severity="warning",
+            static_labels={},
+            now=T0,
+            findings=[Finding(kind="threshold", labels={}, state="firing", value=1.0)],
+        )
     other.dispose()
     assert len(viewer.get("/api/v1/alerts").json["items"]) == 3
     # And so does a change made through the API itself.
@@ -62,8 +69,9 @@ def test_a_replayed_answer_has_the_same_headers_and_its_own_request_id(client: A
     viewer = client.as_("viewer")
     first, second = viewer.get("/api/v1/alerts"), viewer.get("/api/v1/alerts")
     assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
-    assert {k: v for k, v in first.headers if k != "X-Request-ID"} == \
-        {k: v for k, v in second.headers if k != "X-Request-ID"}
+    assert {k: v for k, v in first.headers if k != "X-Request-ID"} == {
+        k: v for k, v in second.headers if k != "X-Request-ID"
+    }
     assert viewer.get("/api/v1/alerts", headers={"X-Request-ID": "trace-42"}).headers["X-Request-ID"] == "trace-42"
 
 

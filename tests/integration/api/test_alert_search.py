@@ -1,4 +1,5 @@
 """Free-text search, regex label matchers and the one filter vocabulary of /api/v1/alerts."""
+
 from __future__ import annotations
 
 import time
@@ -13,21 +14,40 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
 def seed(app: Any) -> None:
     with app.extensions["vigil.db"].write() as s:
-        for i, (detector, labels, message) in enumerate([
+        for i, (detector, labels, message) in enumerate(
+            [
                 ("api-latency", {"service": "checkout", "host": "web-1"}, "p99 latency 950ms > 500ms"),
                 ("api-latency", {"service": "search", "host": "web-2"}, "p99 latency 700ms > 500ms"),
                 ("disk-full", {"service": "db", "host": "db-1"}, "disk 97% full on /var/lib_data"),
-                ("queue-depth", {"service": "Worker", "host": "q-1"}, "queue 100% of capacity")]):
-            service.apply(s, detector=detector, severity="warning", static_labels={},
-                          findings=[Finding("threshold", labels, "firing", value=1.0, message=message)],
-                          now=T0 + timedelta(minutes=i))
-        service.apply_external(s, {"fingerprint": "ext-1", "starts_at": T0.isoformat(), "status": "firing",
-                                   "name": "KubePodCrashLooping", "source": "alertmanager", "severity": "critical",
-                                   "labels": {"alertname": "KubePodCrashLooping", "namespace": "payments"},
-                                   "summary": "pod restarts",
-                                   "annotations": {"description": "Pod payments/ledger-7 restarts often",
-                                                   "runbook_url": "https://runbooks.example/crashloop"}},
-                               now=T0 + timedelta(minutes=5))
+                ("queue-depth", {"service": "Worker", "host": "q-1"}, "queue 100% of capacity"),
+            ]
+        ):
+            service.apply(
+                s,
+                detector=detector,
+                severity="warning",
+                static_labels={},
+                findings=[Finding("threshold", labels, "firing", value=1.0, message=message)],
+                now=T0 + timedelta(minutes=i),
+            )
+        service.apply_external(
+            s,
+            {
+                "fingerprint": "ext-1",
+                "starts_at": T0.isoformat(),
+                "status": "firing",
+                "name": "KubePodCrashLooping",
+                "source": "alertmanager",
+                "severity": "critical",
+                "labels": {"alertname": "KubePodCrashLooping", "namespace": "payments"},
+                "summary": "pod restarts",
+                "annotations": {
+                    "description": "Pod payments/ledger-7 restarts often",
+                    "runbook_url": "https://runbooks.example/crashloop",
+                },
+            },
+            now=T0 + timedelta(minutes=5),
+        )
 
 
 def hosts(client: Any, query: str) -> list[str]:
@@ -65,8 +85,14 @@ def test_regex_matchers_are_anchored_re2(client: Any, app: Any) -> None:
 
 def test_a_backtracking_regex_runs_in_linear_time(client: Any, app: Any) -> None:
     with app.extensions["vigil.db"].write() as s:
-        service.apply(s, detector="evil", severity="warning", static_labels={},
-                      findings=[Finding("threshold", {"x": "a" * 40 + "!"}, "firing", value=1.0)], now=T0)
+        service.apply(
+            s,
+            detector="evil",
+            severity="warning",
+            static_labels={},
+            findings=[Finding("threshold", {"x": "a" * 40 + "!"}, "firing", value=1.0)],
+            now=T0,
+        )
     started = time.monotonic()
     assert hosts(client, "label=x=~(a%2B)%2Bb") == []
     assert time.monotonic() - started < 5  # Python's re takes minutes on this; RE2 microseconds
@@ -82,8 +108,12 @@ def test_labels_is_accepted_as_an_alias_of_label(client: Any, app: Any) -> None:
 
 def test_silence_preview_lists_the_open_alerts_it_would_match(client: Any, app: Any) -> None:
     seed(app)
-    body = {"matchers": [{"name": "detector", "op": "=", "value": "api-latency"},
-                         {"name": "host", "op": "=~", "value": "web-[12]"}]}
+    body = {
+        "matchers": [
+            {"name": "detector", "op": "=", "value": "api-latency"},
+            {"name": "host", "op": "=~", "value": "web-[12]"},
+        ]
+    }
     answer = client.as_("operator").post("/api/v1/silences/preview", json=body).json
     assert [a["labels"]["host"] for a in answer["items"]] == ["web-2", "web-1"]
     assert (answer["total"], answer["complete"], answer["allowed"]) == (2, True, True)
@@ -93,8 +123,9 @@ def test_silence_preview_lists_the_open_alerts_it_would_match(client: Any, app: 
     assert client.as_("admin").post("/api/v1/silences/preview", json=regex_only).json["allowed"]
     viewer = client.as_("viewer").post("/api/v1/silences/preview", json=body).json
     assert viewer["total"] == 2 and not viewer["allowed"] and "operator" in viewer["reason"]
-    bad = client.as_("operator").post("/api/v1/silences/preview", json={"matchers": [
-        {"name": "host", "op": "=~", "value": "(a"}]})
+    bad = client.as_("operator").post(
+        "/api/v1/silences/preview", json={"matchers": [{"name": "host", "op": "=~", "value": "(a"}]}
+    )
     assert bad.status_code == 400 and "matchers[0].value" in str(bad.json)
     assert client.as_(None).post("/api/v1/silences/preview", json=body).status_code == 401
 
@@ -102,13 +133,21 @@ def test_silence_preview_lists_the_open_alerts_it_would_match(client: Any, app: 
 def test_search_follows_an_alert_whose_message_changes(client: Any, app: Any) -> None:
     with app.extensions["vigil.db"].write() as s:
         for at, message in ((T0, "queue backlog alpha"), (T0 + timedelta(minutes=1), "queue backlog bravo")):
-            service.apply(s, detector="queue", severity="warning", static_labels={},
-                          findings=[Finding("threshold", {"host": "q-9"}, "firing", value=1.0, message=message)], now=at)
+            service.apply(
+                s,
+                detector="queue",
+                severity="warning",
+                static_labels={},
+                findings=[Finding("threshold", {"host": "q-9"}, "firing", value=1.0, message=message)],
+                now=at,
+            )
     assert hosts(client, "q=bravo") == ["q-9"] and hosts(client, "q=alpha") == []
     assert hosts(client, "q=al") == [] and hosts(client, "q=br+q-9") == ["q-9"]  # short terms scan instead
 
 
-def test_a_search_pages_alike_from_the_newest_alerts_and_from_the_index(client: Any, app: Any, monkeypatch: Any) -> None:
+def test_a_search_pages_alike_from_the_newest_alerts_and_from_the_index(
+    client: Any, app: Any, monkeypatch: Any
+) -> None:
     seed(app)
     for scan in (5000, 1):  # all answered from the newest alerts; or the index past the first one
         monkeypatch.setattr(service, "NEWEST_SCAN", scan)

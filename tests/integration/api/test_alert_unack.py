@@ -1,5 +1,6 @@
 """POST /api/v1/alerts/<id>/unack: an operator takes an acknowledgement back, through the API
 with real tokens, and the audit log says who did."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -13,9 +14,14 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
 def report(app: Any, instance: str, state: str, minute: int = 0) -> None:
     with app.extensions["vigil.db"].write() as session:
-        service.apply(session, detector="cpu", severity="warning", static_labels={},
-                      findings=[Finding(kind="threshold", labels={"instance": instance}, state=state, value=95.0)],
-                      now=T0 + timedelta(minutes=minute))
+        service.apply(
+            session,
+            detector="cpu",
+            severity="warning",
+            static_labels={},
+            findings=[Finding(kind="threshold", labels={"instance": instance}, state=state, value=95.0)],
+            now=T0 + timedelta(minutes=minute),
+        )
 
 
 def alert_id(client: Any, instance: str) -> int:
@@ -36,8 +42,10 @@ def test_an_operator_takes_an_acknowledgement_back_and_it_is_audited(client: Any
     assert answer.status_code == 200
     assert answer.json["acked_at"] is None and answer.json["acked_by"] is None and answer.json["state"] == "firing"
     detail = client.as_("viewer").get(f"/api/v1/alerts/{number}").json
-    assert [(e["kind"], e["actor"]) for e in detail["events"]][-2:] == [("acked", "test-operator"),
-                                                                       ("unacked", "test-operator")]
+    assert [(e["kind"], e["actor"]) for e in detail["events"]][-2:] == [
+        ("acked", "test-operator"),
+        ("unacked", "test-operator"),
+    ]
     audit = client.as_("viewer").get("/api/v1/audit?action=alert.unack").json["items"]
     assert [(r["actor"], r["target"]) for r in audit] == [("test-operator", f"alert:{number}")]
     # It can be acknowledged again, by someone else.

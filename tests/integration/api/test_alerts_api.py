@@ -12,12 +12,24 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 def seed(app, n: int = 3, state: str = "firing") -> None:
     with app.extensions["vigil.db"].write() as session:
         for i in range(n):
-            service.apply(session, detector="cpu", severity="critical" if i % 2 else "warning",
-                          static_labels={"team": "sre"},
-                          findings=[Finding(kind="threshold", labels={"instance": f"i{i}"}, state=state, value=91.0 + i,
-                                            threshold=90.0, message="cpu high",
-                                            evidence={"t": [1, 2], "v": [1.0, 95.0]})],
-                          now=T0 + timedelta(minutes=i))
+            service.apply(
+                session,
+                detector="cpu",
+                severity="critical" if i % 2 else "warning",
+                static_labels={"team": "sre"},
+                findings=[
+                    Finding(
+                        kind="threshold",
+                        labels={"instance": f"i{i}"},
+                        state=state,
+                        value=91.0 + i,
+                        threshold=90.0,
+                        message="cpu high",
+                        evidence={"t": [1, 2], "v": [1.0, 95.0]},
+                    )
+                ],
+                now=T0 + timedelta(minutes=i),
+            )
 
 
 def test_alerts_list_newest_first_with_filters(client, app) -> None:
@@ -35,10 +47,23 @@ def test_alerts_list_newest_first_with_filters(client, app) -> None:
 def test_a_listed_alert_says_what_its_detail_says(client, app) -> None:
     # The list's JSON is built by the database, the detail's by Python: they must agree.
     with app.extensions["vigil.db"].write() as session:
-        service.apply(session, detector="lat", severity="warning", static_labels={"note": 'say "hi" \\ ü'},
-                      findings=[Finding(kind="threshold", labels={"path": "/a b"}, state="firing", value=0.25,
-                                        threshold=None, message="p99 \"slow\"\n")],
-                      now=T0.replace(microsecond=0))
+        service.apply(
+            session,
+            detector="lat",
+            severity="warning",
+            static_labels={"note": 'say "hi" \\ ü'},
+            findings=[
+                Finding(
+                    kind="threshold",
+                    labels={"path": "/a b"},
+                    state="firing",
+                    value=0.25,
+                    threshold=None,
+                    message='p99 "slow"\n',
+                )
+            ],
+            now=T0.replace(microsecond=0),
+        )
     alert_id = client.get("/api/v1/alerts").json["items"][0]["id"]
     client.as_("operator").post(f"/api/v1/alerts/{alert_id}/ack", json={})
     listed = client.as_("viewer").get("/api/v1/alerts").json["items"][0]
@@ -53,8 +78,14 @@ def test_a_listed_alert_says_what_its_detail_says(client, app) -> None:
 def test_label_matchers_equal_and_not_equal(client, app) -> None:
     seed(app)
     with app.extensions["vigil.db"].write() as session:  # one alert without the instance label
-        service.apply(session, detector="disk", severity="warning", static_labels={"team": "db"},
-                      findings=[Finding(kind="threshold", labels={}, state="firing", value=1.0)], now=T0)
+        service.apply(
+            session,
+            detector="disk",
+            severity="warning",
+            static_labels={"team": "db"},
+            findings=[Finding(kind="threshold", labels={}, state="firing", value=1.0)],
+            now=T0,
+        )
 
     def instances(query: str) -> list[str | None]:
         items = client.as_("viewer").get(f"/api/v1/alerts?{query}").json["items"]
@@ -97,10 +128,21 @@ def detector_app(tmp_path, database_url, database):
     now = datetime.now(timezone.utc)
     rows = [f"{(now - timedelta(minutes=30 - i)).isoformat()},{50 if i < 25 else 99}" for i in range(31)]
     csv.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
-    config = make_config(tmp_path, database_url,
-                         sources=[{"name": "file", "type": "csv", "path": str(csv)}],
-                         detectors=[{"name": "m", "source": "file", "query": "value", "interval": "1m",
-                                     "window": "30m", "analysis": {"type": "threshold", "above": 90}}])
+    config = make_config(
+        tmp_path,
+        database_url,
+        sources=[{"name": "file", "type": "csv", "path": str(csv)}],
+        detectors=[
+            {
+                "name": "m",
+                "source": "file",
+                "query": "value",
+                "interval": "1m",
+                "window": "30m",
+                "analysis": {"type": "threshold", "above": 90},
+            }
+        ],
+    )
     return create_app(config)
 
 

@@ -1,4 +1,5 @@
 """The audit chain cannot be edited, re-hashed or cut short by someone who can write only the database."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ def keyed(database: Any, config: Any) -> Iterator[Path]:
 
 def _write(database: Any, n: int, start: int = 0) -> list[int]:
     with database.write() as s:
-        return [audit.record(s, actor="alice", action="thing.change", target=f"t{i}", details={"n": i}).id
-                for i in range(start, start + n)]
+        return [
+            audit.record(s, actor="alice", action="thing.change", target=f"t{i}", details={"n": i}).id
+            for i in range(start, start + n)
+        ]
 
 
 def _verify(database: Any) -> audit.Verification:
@@ -69,7 +72,9 @@ def test_putting_back_an_older_head_row_is_caught_by_the_anchor_file(database: A
         s.execute(delete(AuditRecord).where(AuditRecord.id > ids[2]))
         s.execute(update(AuditHead).where(AuditHead.id == 1).values(**saved))
     result = _verify(database)
-    assert not result.ok and "anchor file" in result.reason and f"records after id {ids[2]} are missing" in result.reason
+    assert (
+        not result.ok and "anchor file" in result.reason and f"records after id {ids[2]} are missing" in result.reason
+    )
 
 
 def test_editing_a_record_and_rehashing_the_chain_without_the_key_fails(database: Any, keyed: Path) -> None:
@@ -142,8 +147,9 @@ def test_a_changed_config_file_binding_is_audited(database: Any, keyed: Path) ->
     with database.write() as s:
         bindings.sync_from_config(s, [changed], now=NOW)
     with database.read() as s:
-        rows = s.scalars(select(AuditRecord).where(AuditRecord.target == "binding:restart-web")
-                         .order_by(AuditRecord.id)).all()
+        rows = s.scalars(
+            select(AuditRecord).where(AuditRecord.target == "binding:restart-web").order_by(AuditRecord.id)
+        ).all()
     assert [(r.action, r.actor) for r in rows] == [("binding.create", "config"), ("binding.update", "config")]
     assert rows[1].details["changed"]["mode"] == {"from": "approve", "to": "auto"}
     assert rows[1].details["changed"]["cooldown_s"] == {"from": 300.0, "to": 60.0}
@@ -165,15 +171,17 @@ for i in range(int(sys.argv[3])):
 """
 
 
-def test_writers_in_several_processes_keep_the_chain_and_its_anchor_whole(database: Any, tmp_path: Path,
-                                                                         database_url: str) -> None:
+def test_writers_in_several_processes_keep_the_chain_and_its_anchor_whole(
+    database: Any, tmp_path: Path, database_url: str
+) -> None:
     data = tmp_path / "writers"
     from config.loader import from_dict
 
     audit.configure(database.url, from_dict({"settings": {"data_dir": str(data), "secret_key": "k" * 32}}, {}).settings)
     try:
-        procs = [subprocess.Popen([sys.executable, "-c", WRITER, database_url, str(data), "25", f"w{n}"])
-                 for n in range(3)]
+        procs = [
+            subprocess.Popen([sys.executable, "-c", WRITER, database_url, str(data), "25", f"w{n}"]) for n in range(3)
+        ]
         assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
         assert _verify(database) == audit.Verification(ok=True, checked=75)
         assert json.loads((data / audit.ANCHOR_FILE).read_text())["count"] == 75

@@ -1,5 +1,6 @@
 """PUT /api/v1/bindings/<id>: an admin replaces a binding's settings with the body POST takes;
 the change is audited with what changed, and a config-file binding stays the file's."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -9,8 +10,14 @@ from app.automation import bindings
 from config.schema import BindingConfig
 
 SCRIPT = "#!/bin/sh\necho hello\n"
-SPEC = {"name": "b1", "remediation": "fix", "mode": "approve", "cooldown": "5m", "matchers": {"team": "sre"},
-        "rate_limit": 2}
+SPEC = {
+    "name": "b1",
+    "remediation": "fix",
+    "mode": "approve",
+    "cooldown": "5m",
+    "matchers": {"team": "sre"},
+    "rate_limit": 2,
+}
 
 
 def created(client: Any) -> int:
@@ -22,15 +29,26 @@ def created(client: Any) -> int:
 
 def test_an_admin_replaces_a_bindings_settings_and_the_change_is_audited(client: Any) -> None:
     number = created(client)
-    new = {"name": "b1", "remediation": "fix", "mode": "auto", "cooldown": "1m", "matchers": {"team": "~sre|ops"},
-           "severities": ["critical"]}
+    new = {
+        "name": "b1",
+        "remediation": "fix",
+        "mode": "auto",
+        "cooldown": "1m",
+        "matchers": {"team": "~sre|ops"},
+        "severities": ["critical"],
+    }
 
     answer = client.as_("admin").put(f"/api/v1/bindings/{number}", json=new)
 
     assert answer.status_code == 200
     body = answer.json
-    assert (body["id"], body["mode"], body["cooldown_s"], body["matchers"], body["severities"]) == \
-        (number, "auto", 60.0, {"team": "~sre|ops"}, ["critical"])
+    assert (body["id"], body["mode"], body["cooldown_s"], body["matchers"], body["severities"]) == (
+        number,
+        "auto",
+        60.0,
+        {"team": "~sre|ops"},
+        ["critical"],
+    )
     default = BindingConfig(name="x", remediation="fix").rate_limit
     assert body["rate_limit"] == default != 2, "a field the body leaves out is replaced by its default"
     assert client.as_("viewer").get(f"/api/v1/bindings/{number}").json == body
@@ -62,12 +80,18 @@ def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(client: Any) ->
 def test_a_missing_binding_is_a_404_and_a_config_file_binding_a_409(client: Any, app: Any) -> None:
     created(client)
     with app.extensions["vigil.db"].write() as session:
-        from_file = bindings.create(session, spec=BindingConfig(name="from-file", remediation="fix"), by="config",
-                                    now=datetime(2026, 11, 1, tzinfo=timezone.utc), origin="config").id
+        from_file = bindings.create(
+            session,
+            spec=BindingConfig(name="from-file", remediation="fix"),
+            by="config",
+            now=datetime(2026, 11, 1, tzinfo=timezone.utc),
+            origin="config",
+        ).id
 
     missing = client.put("/api/v1/bindings/999999", json=SPEC)
-    in_file = client.put(f"/api/v1/bindings/{from_file}", json={"name": "from-file", "remediation": "fix",
-                                                               "mode": "auto"})
+    in_file = client.put(
+        f"/api/v1/bindings/{from_file}", json={"name": "from-file", "remediation": "fix", "mode": "auto"}
+    )
 
     assert missing.status_code == 404 and "999999" in missing.json["message"]
     assert in_file.status_code == 409 and "edit it there" in in_file.json["message"]

@@ -1,4 +1,5 @@
 """The brake on token guessing slows the guesser, never the valid users who share its address."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -60,8 +61,9 @@ def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(client: Any) -> None:
     assert statuses[-1] == 429
 
 
-def test_behind_a_trusted_proxy_each_client_has_its_own_brake(tmp_path: Any, database_url: str, database: Any,
-                                                              tokens: dict[str, str]) -> None:
+def test_behind_a_trusted_proxy_each_client_has_its_own_brake(
+    tmp_path: Any, database_url: str, database: Any, tokens: dict[str, str]
+) -> None:
     from tests.helpers import Client
 
     app = create_app(make_config(tmp_path, database_url, settings={"trusted_proxies": ["127.0.0.1", "10.9.0.0/16"]}))
@@ -73,25 +75,31 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_brake(tmp_path: Any, dat
         # A spoofed hop to the left of the real client changes nothing.
         assert _guess(client, 0, **{"X-Forwarded-For": "192.0.2.1, 203.0.113.7"}) == 429
         # Through a peer that is not a trusted proxy, the header is ignored: the peer is the client.
-        untrusted = client.as_(None)._client.get("/api/v1/alerts", environ_base={"REMOTE_ADDR": "192.0.2.50"},
-                                                 headers={"Authorization": "Bearer vgl_x",
-                                                          "X-Forwarded-For": "203.0.113.99"})
+        untrusted = client.as_(None)._client.get(
+            "/api/v1/alerts",
+            environ_base={"REMOTE_ADDR": "192.0.2.50"},
+            headers={"Authorization": "Bearer vgl_x", "X-Forwarded-For": "203.0.113.99"},
+        )
         assert untrusted.status_code == 401 and "192.0.2.50" in ratelimit._failures
         assert "203.0.113.99" not in ratelimit._failures
     finally:
         app.extensions["vigil.db"].dispose()
 
 
-@pytest.mark.parametrize("peer,header,expected", [
-    ("192.0.2.1", "203.0.113.5", "192.0.2.1"),  # untrusted peer: header ignored
-    ("127.0.0.1", "203.0.113.5", "203.0.113.5"),
-    ("127.0.0.1", "1.1.1.1, 203.0.113.5, 10.9.3.3", "203.0.113.5"),  # skip trusted hops from the right
-    ("127.0.0.1", "10.9.0.1, 10.9.0.2", "10.9.0.1"),  # all trusted: the leftmost
-    ("127.0.0.1", "not-an-ip, 203.0.113.5", "203.0.113.5"),
-    ("127.0.0.1", "203.0.113.5, garbage", "127.0.0.1"),  # a malformed hop: trust stops at the proxy
-    ("127.0.0.1", "", "127.0.0.1"),
-    ("127.0.0.1", "2001:db8::1", "2001:db8::1"),
-])
-def test_client_address_reads_x_forwarded_for_only_through_trusted_proxies(peer: str, header: str,
-                                                                           expected: str) -> None:
+@pytest.mark.parametrize(
+    "peer,header,expected",
+    [
+        ("192.0.2.1", "203.0.113.5", "192.0.2.1"),  # untrusted peer: header ignored
+        ("127.0.0.1", "203.0.113.5", "203.0.113.5"),
+        ("127.0.0.1", "1.1.1.1, 203.0.113.5, 10.9.3.3", "203.0.113.5"),  # skip trusted hops from the right
+        ("127.0.0.1", "10.9.0.1, 10.9.0.2", "10.9.0.1"),  # all trusted: the leftmost
+        ("127.0.0.1", "not-an-ip, 203.0.113.5", "203.0.113.5"),
+        ("127.0.0.1", "203.0.113.5, garbage", "127.0.0.1"),  # a malformed hop: trust stops at the proxy
+        ("127.0.0.1", "", "127.0.0.1"),
+        ("127.0.0.1", "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_client_address_reads_x_forwarded_for_only_through_trusted_proxies(
+    peer: str, header: str, expected: str
+) -> None:
     assert client_address(peer, header, TRUSTED) == expected

@@ -3,6 +3,7 @@ examples. No 5xx, responses match the documented schemas, status codes are docum
 It uses the database, so `make test` runs it on SQLite and again on PostgreSQL (marker db).
 VIGIL_FUZZ_EXAMPLES=200 digs deeper than the suite's 15 examples per operation. Its caches
 go to a temporary directory (conftest.py), not the working tree."""
+
 from __future__ import annotations
 
 import os
@@ -31,11 +32,15 @@ schema = schemathesis.pytest.from_fixture("fuzz_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES == 15, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=EXAMPLES == 15,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+)
 def test_the_api_holds_its_documented_contract(case: Any, app: Any) -> None:
-    case.call_and_validate(headers={"Authorization": f"Bearer {app.config['FUZZ_TOKEN']}"},
-                           excluded_checks=EXCLUDED)
+    case.call_and_validate(headers={"Authorization": f"Bearer {app.config['FUZZ_TOKEN']}"}, excluded_checks=EXCLUDED)
 
 
 def test_a_listed_silence_matches_its_documented_schema(fuzz_schema: Any, client: Any) -> None:
@@ -50,5 +55,7 @@ def test_a_listed_silence_matches_its_documented_schema(fuzz_schema: Any, client
 
 def test_a_previews_findings_are_documented_as_a_list(fuzz_schema: Any) -> None:
     preview = fuzz_schema["/detectors/{name}/preview"]["GET"].definition.raw["responses"]["200"]["schema"]
-    assert fuzz_schema.raw_schema["definitions"][preview["$ref"].rsplit("/", 1)[1]]["properties"]["findings"]["type"] \
+    assert (
+        fuzz_schema.raw_schema["definitions"][preview["$ref"].rsplit("/", 1)[1]]["properties"]["findings"]["type"]
         == "array"
+    )

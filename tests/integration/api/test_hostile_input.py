@@ -1,6 +1,7 @@
 """Hostile input gets a 400 naming the field, never a 500 and never a stored value that
 breaks later: NUL and lone surrogates (PostgreSQL cannot store them), deep nesting, NaN and
 infinite numbers, times with no UTC equivalent, oversized alerts, CR/LF in a redirect."""
+
 from __future__ import annotations
 
 import json
@@ -22,20 +23,32 @@ NUL = "a\u0000b"
 @pytest.fixture
 def hostile(tmp_path: Any, database_url: str, database: Database, tokens: dict[str, str]) -> Any:
     """An admin client whose app also takes Alertmanager and generic webhooks with TOKEN."""
-    config = make_config(tmp_path, database_url, ingest={"alertmanager": {"token": TOKEN}, "grafana": {"token": TOKEN},
-                                                           "generic": {"token": TOKEN}})
+    config = make_config(
+        tmp_path,
+        database_url,
+        ingest={"alertmanager": {"token": TOKEN}, "grafana": {"token": TOKEN}, "generic": {"token": TOKEN}},
+    )
     return Client(create_app(config).test_client(), tokens), config
 
 
 def post_ingest(client: Client, path: str, body: Any) -> Any:
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-    return client.as_(None).post(f"/api/v1/ingest/{path}", data=data, content_type="application/json",
-                                 headers={"Authorization": f"Bearer {TOKEN}"})
+    return client.as_(None).post(
+        f"/api/v1/ingest/{path}",
+        data=data,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
 
 
 def am(**alert: Any) -> dict[str, Any]:
-    base = {"status": "firing", "labels": {"alertname": "Disk", "instance": "db-1"}, "annotations": {},
-            "startsAt": "2026-11-01T12:00:00Z", "endsAt": "0001-01-01T00:00:00Z"}
+    base = {
+        "status": "firing",
+        "labels": {"alertname": "Disk", "instance": "db-1"},
+        "annotations": {},
+        "startsAt": "2026-11-01T12:00:00Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+    }
     return {"version": "4", "status": "firing", "alerts": [{**base, **alert}]}
 
 
@@ -54,16 +67,20 @@ def assert_400(answer: Any, field: str, fragment: str = "") -> None:
     assert fragment in answer.json["errors"][field], answer.json
 
 
-@pytest.mark.parametrize("path, body, field", [
-    ("alertmanager", am(labels={"alertname": "Disk", "instance": NUL}), "alerts[0].labels.instance"),
-    ("alertmanager", am(annotations={"summary": NUL}), "alerts[0].annotations.summary"),
-    ("alertmanager", am(generatorURL=NUL), "alerts[0].generatorURL"),
-    ("generic", generic(labels={"team": NUL}), "alerts[0].labels.team"),
-    ("generic", generic(summary=NUL), "alerts[0].summary"),
-    ("generic", generic(labels={NUL: "x"}), "alerts[0].labels.a\\u0000b"),
-])
-def test_it_refuses_a_nul_anywhere_in_an_ingested_alert_and_stores_nothing(hostile: Any, path: str, body: Any,
-                                                                           field: str) -> None:
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("alertmanager", am(labels={"alertname": "Disk", "instance": NUL}), "alerts[0].labels.instance"),
+        ("alertmanager", am(annotations={"summary": NUL}), "alerts[0].annotations.summary"),
+        ("alertmanager", am(generatorURL=NUL), "alerts[0].generatorURL"),
+        ("generic", generic(labels={"team": NUL}), "alerts[0].labels.team"),
+        ("generic", generic(summary=NUL), "alerts[0].summary"),
+        ("generic", generic(labels={NUL: "x"}), "alerts[0].labels.a\\u0000b"),
+    ],
+)
+def test_it_refuses_a_nul_anywhere_in_an_ingested_alert_and_stores_nothing(
+    hostile: Any, path: str, body: Any, field: str
+) -> None:
     client, _config = hostile
     assert_400(post_ingest(client, path, body), field, "NUL")
     assert inbox_size(client) == 0
@@ -83,12 +100,19 @@ def test_it_refuses_nul_in_every_stored_text_of_the_api(hostile: Any) -> None:
     assert_400(client.post("/api/v1/tokens", json={"name": "x", "role": "viewer", NUL: 1}), "a\\u0000b", "NUL")
 
 
-@pytest.mark.parametrize("url, field", [
-    ("/api/v1/alerts?detector=a%00b", "detector"), ("/api/v1/audit?actor=a%00b", "actor"),
-    ("/api/v1/audit?action=a%00b", "action"), ("/api/v1/executions?remediation=a%00", "remediation"),
-    ("/api/v1/notifications?channel=%00", "channel"), ("/api/v1/alerts?label=job%3Da%00", "label"),
-    ("/api/v1/remediations/a%00b", "name"), ("/api/v1/alerts?a%00b=1", "a\\u0000b"),
-])
+@pytest.mark.parametrize(
+    "url, field",
+    [
+        ("/api/v1/alerts?detector=a%00b", "detector"),
+        ("/api/v1/audit?actor=a%00b", "actor"),
+        ("/api/v1/audit?action=a%00b", "action"),
+        ("/api/v1/executions?remediation=a%00", "remediation"),
+        ("/api/v1/notifications?channel=%00", "channel"),
+        ("/api/v1/alerts?label=job%3Da%00", "label"),
+        ("/api/v1/remediations/a%00b", "name"),
+        ("/api/v1/alerts?a%00b=1", "a\\u0000b"),
+    ],
+)
 def test_it_refuses_nul_in_query_filters_and_paths_naming_them(hostile: Any, url: str, field: str) -> None:
     client, _config = hostile
     assert_400(client.get(url), field, "NUL")
@@ -120,8 +144,9 @@ def test_it_refuses_numbers_json_cannot_carry_back(hostile: Any, raw: str) -> No
     assert inbox_size(client) == 0
 
 
-def test_a_nan_in_grafanas_value_string_is_no_value_and_the_alert_list_stays_json(hostile: Any,
-                                                                                  database: Database) -> None:
+def test_a_nan_in_grafanas_value_string_is_no_value_and_the_alert_list_stays_json(
+    hostile: Any, database: Database
+) -> None:
     client, config = hostile
     answer = post_ingest(client, "grafana", am(valueString="[ var='A' labels={} value=NaN ]"))
     assert answer.status_code == 202
@@ -151,23 +176,26 @@ def test_it_caps_labels_label_sizes_and_annotations_per_alert(hostile: Any) -> N
     client, _config = hostile
     many = {"alertname": "Disk", **{f"l{i}": "x" for i in range(64)}}
     assert_400(post_ingest(client, "alertmanager", am(labels=many)), "alerts[0].labels", "at most 64 labels")
-    assert_400(post_ingest(client, "generic", generic(labels={f"l{i}": "x" for i in range(65)})),
-               "alerts[0].labels", "65")
+    assert_400(
+        post_ingest(client, "generic", generic(labels={f"l{i}": "x" for i in range(65)})), "alerts[0].labels", "65"
+    )
     long_name = {"alertname": "Disk", "n" * 129: "x"}
     assert_400(post_ingest(client, "alertmanager", am(labels=long_name)), "alerts[0].labels", "128 bytes")
     long_value = {"alertname": "Disk", "instance": "é" * 1025}  # 2,050 bytes in UTF-8
     assert_400(post_ingest(client, "alertmanager", am(labels=long_value)), "alerts[0].labels.instance", "2048")
     notes = {"summary": "s" * 8000, "description": "d" * 8400}
     assert_400(post_ingest(client, "alertmanager", am(annotations=notes)), "alerts[0].annotations", "16384")
-    assert_400(post_ingest(client, "alertmanager", am(labels={"alertname": "A" * 201})), "alerts[0].labels",
-               "alertname")
+    assert_400(
+        post_ingest(client, "alertmanager", am(labels={"alertname": "A" * 201})), "alerts[0].labels", "alertname"
+    )
     at_limit = {"alertname": "Disk", **{f"l{i}": "v" * 2048 for i in range(63)}}
     assert post_ingest(client, "alertmanager", am(labels=at_limit, annotations={"s": "x" * 16000})).status_code == 202
     assert inbox_size(client) == 1
 
 
-def test_the_caps_are_configurable(tmp_path: Any, database_url: str, database: Database,
-                                   tokens: dict[str, str]) -> None:
+def test_the_caps_are_configurable(
+    tmp_path: Any, database_url: str, database: Database, tokens: dict[str, str]
+) -> None:
     config = make_config(tmp_path, database_url, ingest={"generic": {"token": TOKEN}, "max_labels": 2})
     client = Client(create_app(config).test_client(), tokens)
     assert post_ingest(client, "generic", generic(labels={"a": "1", "b": "2"})).status_code == 202
@@ -175,8 +203,9 @@ def test_the_caps_are_configurable(tmp_path: Any, database_url: str, database: D
 
 
 @pytest.mark.parametrize("next_", ["/alerts\r\nSet-Cookie: x=1", "/alerts\n", "/\t/evil.example"])
-def test_a_login_next_with_control_characters_is_not_followed_and_is_no_500(hostile: Any, tokens: dict[str, str],
-                                                                            next_: str) -> None:
+def test_a_login_next_with_control_characters_is_not_followed_and_is_no_500(
+    hostile: Any, tokens: dict[str, str], next_: str
+) -> None:
     client, _config = hostile
     web = client.as_(None)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/login").get_data(as_text=True)).group(1)

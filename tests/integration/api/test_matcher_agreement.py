@@ -4,6 +4,7 @@ The one rule (config.matchers): a label the alert lacks is the empty string. Thr
 alerts carry `env=prod`, `env=""` and no `env`; each row says which of them a matcher takes.
 Bindings and channels write only `=` and `=~` (`{env: "~regex"}`), so they sit out the rest.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -48,9 +49,14 @@ def seed(app: Any) -> dict[int, str]:
     """The three alerts, as {alert id: which}."""
     with app.extensions["vigil.db"].write() as s:
         for i, (which, labels) in enumerate(ENVS.items()):
-            alerts.apply(s, detector="agree", severity="warning", static_labels={},
-                         findings=[Finding("threshold", {"host": which, **labels}, "firing", value=1.0)],
-                         now=T0 + timedelta(minutes=i))
+            alerts.apply(
+                s,
+                detector="agree",
+                severity="warning",
+                static_labels={},
+                findings=[Finding("threshold", {"host": which, **labels}, "firing", value=1.0)],
+                now=T0 + timedelta(minutes=i),
+            )
     with app.extensions["vigil.db"].read() as s:
         return {a.id: a.labels["host"] for a in alerts.search(s, alerts.AlertQuery())}
 
@@ -68,11 +74,21 @@ def by_binding(app: Any, wanted: str) -> set[str]:
 
 
 def by_channel(app: Any, wanted: str) -> set[str]:
-    channel = parse_channel({"type": "generic", "name": "c", "url": "http://127.0.0.1:9/hook",
-                             "secret": "s" * 16, "matchers": {"env": wanted}})
+    channel = parse_channel(
+        {
+            "type": "generic",
+            "name": "c",
+            "url": "http://127.0.0.1:9/hook",
+            "secret": "s" * 16,
+            "matchers": {"env": wanted},
+        }
+    )
     with app.extensions["vigil.db"].read() as s:
-        return {a.labels["host"] for a in alerts.search(s, alerts.AlertQuery())
-                if channel_matches(channel, event="alert.firing", severity="warning", labels=a.labels)}
+        return {
+            a.labels["host"]
+            for a in alerts.search(s, alerts.AlertQuery())
+            if channel_matches(channel, event="alert.firing", severity="warning", labels=a.labels)
+        }
 
 
 def by_api(client: Any, op: str, value: str) -> set[str]:
@@ -83,7 +99,8 @@ def by_api(client: Any, op: str, value: str) -> set[str]:
 
 @pytest.mark.parametrize("resolve", [True, False], ids=["regex-resolved-to-values", "regex-per-alert"])
 def test_a_silence_a_binding_a_channel_and_the_api_filter_take_the_same_alerts(
-        client: Any, app: Any, monkeypatch: pytest.MonkeyPatch, resolve: bool) -> None:
+    client: Any, app: Any, monkeypatch: pytest.MonkeyPatch, resolve: bool
+) -> None:
     if not resolve:  # the API's fallback when a label has too many values: the regex runs in SQL
         monkeypatch.setattr(alerts, "MAX_LABEL_VALUES", 0)
     seed(app)

@@ -1,6 +1,10 @@
 SCRIPT = "#!/bin/sh\necho hello\n"
-SCHEMA = {"type": "object", "properties": {"unit": {"type": "string", "pattern": "^[a-z]+$"}},
-          "required": ["unit"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"unit": {"type": "string", "pattern": "^[a-z]+$"}},
+    "required": ["unit"],
+    "additionalProperties": False,
+}
 
 
 def register(client, **fields):
@@ -44,8 +48,9 @@ def test_manual_runs_validate_params_and_dry_run_renders_only(client) -> None:
     register(client, params_schema=SCHEMA)
     bad = client.as_("operator").post("/api/v1/remediations/fix/run", json={"params": {"unit": "Bad Unit"}})
     assert bad.status_code == 400 and "$.unit" in bad.json["errors"]
-    dry = client.as_("operator").post("/api/v1/remediations/fix/run", json={"params": {"unit": "nginx"},
-                                                                            "dry_run": True})
+    dry = client.as_("operator").post(
+        "/api/v1/remediations/fix/run", json={"params": {"unit": "nginx"}, "dry_run": True}
+    )
     assert dry.status_code == 200 and dry.json["stdin"] == {"params": {"unit": "nginx"}}
     assert client.get("/api/v1/executions").json["items"] == []
     queued = client.as_("operator").post("/api/v1/remediations/fix/run", json={"params": {"unit": "nginx"}})
@@ -76,8 +81,10 @@ def test_disable_stops_runs_until_a_new_version(client) -> None:
 
 def test_bindings_crud_and_pause_switch(client) -> None:
     register(client)
-    created = client.post("/api/v1/bindings", json={"name": "b1", "remediation": "fix", "mode": "auto",
-                                                    "cooldown": "5m", "matchers": {"team": "~sre|ops"}})
+    created = client.post(
+        "/api/v1/bindings",
+        json={"name": "b1", "remediation": "fix", "mode": "auto", "cooldown": "5m", "matchers": {"team": "~sre|ops"}},
+    )
     assert created.status_code == 201 and created.json["cooldown_s"] == 300
     bad = client.post("/api/v1/bindings", json={"name": "b2", "remediation": "fix", "cooldown": "soon"})
     assert bad.status_code == 400 and "cooldown" in bad.json["errors"]

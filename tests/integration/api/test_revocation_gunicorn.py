@@ -1,4 +1,5 @@
 """A revoked token is refused at once by every Gunicorn worker (no per-worker grace period)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,11 @@ def _answers_per_worker(files: Path, status: str) -> list[float]:
         total = 0.0
         for metric in MultiProcessCollector.merge([str(path)], accumulate=False):
             for sample in metric.samples:
-                if (sample.name == "vigil_http_requests_total" and sample.labels.get("endpoint") == LIST
-                        and sample.labels.get("status") == status):
+                if (
+                    sample.name == "vigil_http_requests_total"
+                    and sample.labels.get("endpoint") == LIST
+                    and sample.labels.get("status") == status
+                ):
                     total += sample.value
         counts.append(total)
     return counts
@@ -32,7 +36,9 @@ def test_every_worker_refuses_a_revoked_token_immediately(served) -> None:  # no
     base, log, data = served
     files = metrics_dir(log)
     admin = {"Authorization": "Bearer " + re.search(r"bootstrap admin token.*: (vgl_\S+)", log.read_text()).group(1)}
-    created = requests.post(f"{base}/api/v1/tokens", json={"name": "leaky", "role": "viewer"}, headers=admin, timeout=10)
+    created = requests.post(
+        f"{base}/api/v1/tokens", json={"name": "leaky", "role": "viewer"}, headers=admin, timeout=10
+    )
     assert created.status_code == 201
     viewer = {"Authorization": f"Bearer {created.json()['token']}", "Connection": "close"}
 
@@ -55,6 +61,10 @@ def test_every_worker_refuses_a_revoked_token_immediately(served) -> None:  # no
     assert 200 not in seen and seen <= {401, 429}  # 429: a revoked token is a failure, braked after 20
     assert sum(1 for n in _answers_per_worker(files, "401") if n) >= 2, "both workers refused it"
     # The bootstrap (in the master), the creation and the revocation (in workers) chained and anchored.
-    assert requests.get(f"{base}/api/v1/audit/verify", headers=admin, timeout=10).json() == \
-        {"ok": True, "checked": 3, "first_broken_id": None, "reason": None}
+    assert requests.get(f"{base}/api/v1/audit/verify", headers=admin, timeout=10).json() == {
+        "ok": True,
+        "checked": 3,
+        "first_broken_id": None,
+        "reason": None,
+    }
     assert json.loads((data / "audit-anchor.json").read_text())["count"] == 3

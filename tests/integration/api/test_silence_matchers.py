@@ -1,4 +1,5 @@
 """Silences must target something, and no user-written label regex may take exponential time."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -17,13 +18,16 @@ def _silence(client, matchers, role="operator"):
     return client.as_(role).post("/api/v1/silences", json={"matchers": matchers, "comment": "c", "duration": "1h"})
 
 
-@pytest.mark.parametrize("matchers", [
-    [{"name": "detector", "op": "!=", "value": "x"}],
-    [{"name": "job", "op": "=~", "value": ".+"}],
-    [{"name": "job", "op": "!~", "value": "nothing"}],
-    [{"name": "instance", "value": ""}],  # = "" selects alerts *without* the label: nearly all of them
-    [],
-])
+@pytest.mark.parametrize(
+    "matchers",
+    [
+        [{"name": "detector", "op": "!=", "value": "x"}],
+        [{"name": "job", "op": "=~", "value": ".+"}],
+        [{"name": "job", "op": "!~", "value": "nothing"}],
+        [{"name": "instance", "value": ""}],  # = "" selects alerts *without* the label: nearly all of them
+        [],
+    ],
+)
 def test_it_refuses_an_operator_silence_without_an_equality_matcher(client, matchers) -> None:
     answer = _silence(client, matchers)
     assert answer.status_code == 400, answer.json
@@ -32,8 +36,14 @@ def test_it_refuses_an_operator_silence_without_an_equality_matcher(client, matc
 
 
 def test_it_lets_an_operator_narrow_an_equality_matcher_with_negative_and_regex_ones(client) -> None:
-    answer = _silence(client, [{"name": "service", "value": "api"}, {"name": "env", "op": "!=", "value": "dev"},
-                               {"name": "instance", "op": "=~", "value": "web-[0-9]+"}])
+    answer = _silence(
+        client,
+        [
+            {"name": "service", "value": "api"},
+            {"name": "env", "op": "!=", "value": "dev"},
+            {"name": "instance", "op": "=~", "value": "web-[0-9]+"},
+        ],
+    )
     assert answer.status_code == 201, answer.json
 
 
@@ -54,8 +64,9 @@ def test_a_catastrophic_pattern_matches_in_linear_time_in_silences_bindings_and_
     assert Matcher("instance", "!~", EVIL_PATTERN).matches({"instance": EVIL_VALUE}) is True
     binding = SimpleNamespace(enabled=True, detector=None, severities=[], matchers={"instance": "~" + EVIL_PATTERN})
     assert bindings.matches(binding, SimpleNamespace(labels={"instance": EVIL_VALUE})) is False  # type: ignore[arg-type]
-    channel = channels.parse_channel({"type": "teams", "name": "t", "url": "http://127.0.0.1:9/hook",
-                                      "matchers": {"instance": "~" + EVIL_PATTERN}})
+    channel = channels.parse_channel(
+        {"type": "teams", "name": "t", "url": "http://127.0.0.1:9/hook", "matchers": {"instance": "~" + EVIL_PATTERN}}
+    )
     assert channels.matches(channel, event="alert.firing", severity="info", labels={"instance": EVIL_VALUE}) is False
 
 

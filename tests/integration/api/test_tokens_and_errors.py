@@ -62,13 +62,16 @@ def test_reads_need_a_token_unless_anonymous_read_is_on(tmp_path, database_url, 
     assert open_.post("/api/v1/tokens", json={"name": "x", "role": "admin"}).status_code == 401
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"name": "x"}, "role"),                              # missing field
-    ({"name": "x", "role": "root"}, "role"),              # not one of the roles
-    ({"name": 5, "role": "viewer"}, "name"),              # wrong type
-    ({"name": "x", "role": "viewer", "extra": 1}, ""),   # unknown field
-    ({"name": "has space", "role": "viewer"}, "name"),    # bad pattern
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": "x"}, "role"),  # missing field
+        ({"name": "x", "role": "root"}, "role"),  # not one of the roles
+        ({"name": 5, "role": "viewer"}, "name"),  # wrong type
+        ({"name": "x", "role": "viewer", "extra": 1}, ""),  # unknown field
+        ({"name": "has space", "role": "viewer"}, "name"),  # bad pattern
+    ],
+)
 def test_bad_bodies_get_400_naming_the_field_and_nothing_is_written(client, app, body, field) -> None:
     before = count_tokens(app)
     answer = client.post("/api/v1/tokens", json=body)
@@ -92,7 +95,9 @@ def test_a_lone_surrogate_gets_a_clear_400_and_nothing_is_stored(client, comment
 
 
 def test_an_escaped_surrogate_pair_is_ordinary_text(client) -> None:
-    body = rb'{"matchers": [{"name": "job", "value": "api"}], "duration": "1h", "comment": "deploy \ud83d\ude80 \\ud800"}'
+    body = (
+        rb'{"matchers": [{"name": "job", "value": "api"}], "duration": "1h", "comment": "deploy \ud83d\ude80 \\ud800"}'
+    )
     answer = client.post("/api/v1/silences", data=body, content_type="application/json")
     assert answer.status_code == 201, answer.json
     assert answer.json["comment"] == "deploy \U0001f680 \\ud800"

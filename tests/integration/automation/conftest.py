@@ -1,4 +1,5 @@
 """Real scripts run by the real dispatcher and inline backend against the test database."""
+
 from __future__ import annotations
 
 import time
@@ -31,13 +32,20 @@ class Automation:
         self.t0 = datetime.now(timezone.utc)
         self.backend = InlineBackend(4)
         self.config = from_dict({"settings": {"automation": {"verify_window_s": 60}}, "channels": channels or []}, {})
-        self.dispatcher = Dispatcher(database, self.backend, self.config, holder="test",
-                                     scripts_dir=tmp_path / "scripts", environ={"ALLOWED_TOKEN": "t0k"})
+        self.dispatcher = Dispatcher(
+            database,
+            self.backend,
+            self.config,
+            holder="test",
+            scripts_dir=tmp_path / "scripts",
+            environ={"ALLOWED_TOKEN": "t0k"},
+        )
 
     def register(self, name: str = "fix", script: str = ECHO, **fields: Any) -> None:
         with self.database.write() as session:
-            registry.register(session, manifest=parse_manifest({"name": name, "script": script, **fields}),
-                              by="test", now=T0)
+            registry.register(
+                session, manifest=parse_manifest({"name": name, "script": script, **fields}), by="test", now=T0
+            )
 
     def bind(self, **fields: Any) -> int:
         spec = BindingConfig.model_validate({"name": "b", "remediation": "fix", "mode": "auto", **fields})
@@ -54,9 +62,22 @@ class Automation:
         """An alert transition and its decisions, without dispatching what they queued."""
         now = self.t0 + timedelta(minutes=minute)
         with self.database.write() as session:
-            transitions = alerts.apply(session, detector="cpu", severity="critical", static_labels={},
-                                       findings=[Finding(kind="threshold", labels=labels or {"instance": "web-1"},
-                                                         state=state, value=97.0, threshold=90.0)], now=now)
+            transitions = alerts.apply(
+                session,
+                detector="cpu",
+                severity="critical",
+                static_labels={},
+                findings=[
+                    Finding(
+                        kind="threshold",
+                        labels=labels or {"instance": "web-1"},
+                        state=state,
+                        value=97.0,
+                        threshold=90.0,
+                    )
+                ],
+                now=now,
+            )
             return react(session, transitions, now=now, config=self.config)
 
     def minute_now(self) -> float:

@@ -11,8 +11,12 @@ from tests.integration.automation.conftest import T0
 
 def decisions(database) -> list[str]:
     with database.read() as session:
-        return [e.details["reason"] for e in session.scalars(
-            select(AlertEvent).where(AlertEvent.kind == "remediation.decided").order_by(AlertEvent.id))]
+        return [
+            e.details["reason"]
+            for e in session.scalars(
+                select(AlertEvent).where(AlertEvent.kind == "remediation.decided").order_by(AlertEvent.id)
+            )
+        ]
 
 
 def test_a_firing_alert_runs_its_bound_script_with_the_alert_on_stdin(auto) -> None:

@@ -1,4 +1,5 @@
 """kill -9 the scheduler in the middle of a remediation: after restart it is interrupted, not stuck."""
+
 from __future__ import annotations
 
 import os
@@ -27,14 +28,26 @@ def alive(pid: int) -> bool:
 
 def test_a_run_cut_by_a_crash_is_marked_interrupted_after_restart(tmp_path, database, database_url) -> None:
     with database.write() as session:
-        registry.register(session, manifest=parse_manifest({"name": "slow", "script": "#!/bin/sh\nsleep 60\n"}),
-                          by="test", now=T0)
+        registry.register(
+            session, manifest=parse_manifest({"name": "slow", "script": "#!/bin/sh\nsleep 60\n"}), by="test", now=T0
+        )
     config = {
-        "settings": {"data_dir": str(tmp_path / "data"), "database_url": database_url,
-                     "scheduler": {"lease_ttl_s": 2, "renew_every_s": 0.5, "jitter_s": 0}},
+        "settings": {
+            "data_dir": str(tmp_path / "data"),
+            "database_url": database_url,
+            "scheduler": {"lease_ttl_s": 2, "renew_every_s": 0.5, "jitter_s": 0},
+        },
         "sources": [{"name": "host", "type": "host"}],
-        "detectors": [{"name": "always", "source": "host", "query": "memory_percent", "interval": "1s",
-                       "window": "30s", "analysis": {"type": "threshold", "above": -1}}],
+        "detectors": [
+            {
+                "name": "always",
+                "source": "host",
+                "query": "memory_percent",
+                "interval": "1s",
+                "window": "30s",
+                "analysis": {"type": "threshold", "above": -1},
+            }
+        ],
         "bindings": [{"name": "slow-on-always", "remediation": "slow", "detector": "always", "mode": "auto"}],
     }
     path = tmp_path / "vigil.yaml"
@@ -43,8 +56,9 @@ def test_a_run_cut_by_a_crash_is_marked_interrupted_after_restart(tmp_path, data
 
     def running() -> list[Execution]:
         with database.read() as session:
-            return list(session.scalars(select(Execution).where(Execution.state == "running",
-                                                                Execution.pid.is_not(None))))
+            return list(
+                session.scalars(select(Execution).where(Execution.state == "running", Execution.pid.is_not(None)))
+            )
 
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     second = None

@@ -1,4 +1,5 @@
 """Executions through the real dispatcher run isolated; where they cannot, Vigil says so and refuses."""
+
 from __future__ import annotations
 
 import os
@@ -23,24 +24,29 @@ def isolated(auto: Automation, config: Any, tmp_path: Path) -> InlineBackend:
     backend = InlineBackend(2, launcher=isolation.launcher(config))
     auto.backend.shutdown(wait=True)
     auto.backend, auto.config = backend, config
-    auto.dispatcher = Dispatcher(auto.database, backend, config, holder="test", scripts_dir=tmp_path / "scripts",
-                                 environ={})
+    auto.dispatcher = Dispatcher(
+        auto.database, backend, config, holder="test", scripts_dir=tmp_path / "scripts", environ={}
+    )
     return backend
 
 
-def test_an_execution_cannot_read_vigils_secrets_or_database(database: Any, database_url: str,
-                                                            tmp_path: Path) -> None:
+def test_an_execution_cannot_read_vigils_secrets_or_database(database: Any, database_url: str, tmp_path: Path) -> None:
     db_file = tmp_path / "vigil.db"
     if not db_file.exists():  # PostgreSQL run: a stand-in file where SQLite's would be
         db_file.write_bytes(b"SQLite format 3\x00")
-    vigil = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE,
-                             env={**os.environ, "VIGIL_SECRET_KEY": SECRET})
+    vigil = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        env={**os.environ, "VIGIL_SECRET_KEY": SECRET},
+    )
     config = make_config(tmp_path, database_url, settings={"data_dir": str(tmp_path)})
     auto = Automation(database, tmp_path)
     backend = isolated(auto, config, tmp_path)
     try:
-        auto.register(script=f"#!/bin/sh\nid -u\ncat /proc/{vigil.pid}/environ /proc/[0-9]*/environ\n"
-                             f"head -c 15 {db_file}\necho; echo x >> {db_file}\necho end\n")
+        auto.register(
+            script=f"#!/bin/sh\nid -u\ncat /proc/{vigil.pid}/environ /proc/[0-9]*/environ\n"
+            f"head -c 15 {db_file}\necho; echo x >> {db_file}\necho end\n"
+        )
         auto.bind()
         auto.fire()
         [execution] = auto.wait_idle()
@@ -59,7 +65,8 @@ def test_ready_says_scripts_run_isolated(client: Any) -> None:
 
 
 def test_where_isolation_fails_ready_and_dashboard_say_so_and_executions_are_refused(
-        database: Any, database_url: str, tmp_path: Path, tokens: dict[str, str]) -> None:
+    database: Any, database_url: str, tmp_path: Path, tokens: dict[str, str]
+) -> None:
     config = make_config(tmp_path, database_url, settings={"automation": {"run_as": "4294967295"}})
     app = create_app(config)
     app.config["TESTING"] = True

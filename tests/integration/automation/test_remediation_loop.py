@@ -1,5 +1,6 @@
 """The remediation loop end to end (issue 19): approvals that expire or go stale, effectiveness
 that the API and /metrics agree on, and safety checks that hold under a burst."""
+
 from __future__ import annotations
 
 import re
@@ -96,11 +97,14 @@ def test_approving_after_the_alert_resolved_answers_409_unless_forced(auto, api)
     assert refused.status_code == 409
     assert "resolved" in refused.json["message"] and "force" in refused.json["errors"]
     assert get(auto, execution.id).state == "cancelled"  # nothing ran
-    forced = client.post(f"/api/v1/executions/{execution.id}/approve",
-                         json={"force": True, "comment": "run it anyway: the cache is still cold"})
+    forced = client.post(
+        f"/api/v1/executions/{execution.id}/approve",
+        json={"force": True, "comment": "run it anyway: the cache is still cold"},
+    )
     assert forced.status_code == 200, forced.json
     assert forced.json["approved_by"] == "test-operator" and forced.json["reason"].startswith(
-        "approved by test-operator (forced: its alert")
+        "approved by test-operator (forced: its alert"
+    )
     [done] = auto.wait_idle()
     assert done.state == "succeeded" and done.comment == "run it anyway: the cache is still cold"
     assert done.outcome == "not_applicable"  # it started after its alert had resolved
@@ -142,7 +146,10 @@ def test_a_rejection_records_the_rejecter_apart_from_any_approver(auto, api) -> 
     answer = client.post(f"/api/v1/executions/{execution.id}/reject", json={"comment": "not during the deploy"})
     assert answer.status_code == 200
     assert (answer.json["state"], answer.json["rejected_by"], answer.json["approved_by"]) == (
-        "rejected", "test-operator", None)
+        "rejected",
+        "test-operator",
+        None,
+    )
     assert answer.json["comment"] == "not during the deploy"
 
 
@@ -164,8 +171,12 @@ def test_action_bodies_are_checked_field_by_field(auto, api) -> None:
 
 
 def metric(body: str, remediation: str, outcome: str) -> int:
-    found = re.search(rf'^vigil_remediation_outcomes_total\{{(?=[^}}]*outcome="{outcome}")'
-                      rf'(?=[^}}]*remediation="{remediation}")[^}}]*\}} (\S+)$', body, re.M)
+    found = re.search(
+        rf'^vigil_remediation_outcomes_total\{{(?=[^}}]*outcome="{outcome}")'
+        rf'(?=[^}}]*remediation="{remediation}")[^}}]*\}} (\S+)$',
+        body,
+        re.M,
+    )
     return int(float(found.group(1))) if found else 0
 
 
@@ -207,17 +218,33 @@ def test_the_api_and_metrics_report_the_same_effectiveness(auto, api) -> None:
 
 
 def am_alert(i: int) -> dict[str, Any]:
-    return {"status": "firing", "labels": {"alertname": "DiskFull", "instance": f"db-{i}"},
-            "annotations": {}, "startsAt": utcnow().isoformat(), "endsAt": "0001-01-01T00:00:00Z",
-            "generatorURL": "", "fingerprint": f"f{i}"}
+    return {
+        "status": "firing",
+        "labels": {"alertname": "DiskFull", "instance": f"db-{i}"},
+        "annotations": {},
+        "startsAt": utcnow().isoformat(),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "",
+        "fingerprint": f"f{i}",
+    }
 
 
 def ingest_burst(client: Client, config: Any, database: Any, count: int) -> None:
-    payload = {"version": "4", "groupKey": "{}", "status": "firing", "receiver": "vigil", "groupLabels": {},
-               "commonLabels": {}, "commonAnnotations": {}, "externalURL": "", "truncatedAlerts": 0,
-               "alerts": [am_alert(i) for i in range(count)]}
-    answer = client.as_(None).post("/api/v1/ingest/alertmanager", json=payload,
-                                   headers={"Authorization": f"Bearer {TOKEN}"})
+    payload = {
+        "version": "4",
+        "groupKey": "{}",
+        "status": "firing",
+        "receiver": "vigil",
+        "groupLabels": {},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "",
+        "truncatedAlerts": 0,
+        "alerts": [am_alert(i) for i in range(count)],
+    }
+    answer = client.as_(None).post(
+        "/api/v1/ingest/alertmanager", json=payload, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert answer.status_code in (200, 202), answer.json
     with database.write() as session:
         processed, _queued = ingest_service.process(session, config, now=utcnow())
@@ -235,8 +262,7 @@ def test_a_burst_against_a_failing_script_stops_at_the_breaker_threshold(auto, a
     assert len(rows) == 15 and len(ran) == 3
     skipped = [r for r in rows if r.state == "skipped"]
     assert len(skipped) == 12
-    assert all(r.reason == "skipped at dispatch: circuit breaker open (after 3 consecutive failures)"
-               for r in skipped)
+    assert all(r.reason == "skipped at dispatch: circuit breaker open (after 3 consecutive failures)" for r in skipped)
 
 
 def test_runs_held_back_by_a_burst_say_queued_concurrency(auto, api) -> None:
@@ -245,8 +271,12 @@ def test_runs_held_back_by_a_burst_say_queued_concurrency(auto, api) -> None:
     auto.bind(detector="DiskFull", cooldown=0, rate_limit=100)
     ingest_burst(client, config, auto.database, 4)
     with auto.database.read() as session:
-        reasons = [e.details["reason"] for e in session.scalars(
-            select(AlertEvent).where(AlertEvent.kind == "remediation.decided").order_by(AlertEvent.id))]
+        reasons = [
+            e.details["reason"]
+            for e in session.scalars(
+                select(AlertEvent).where(AlertEvent.kind == "remediation.decided").order_by(AlertEvent.id)
+            )
+        ]
     assert reasons[0] == "run: all checks passed"
     assert reasons[1:] == [f"queued: concurrency ({n} running or waiting, max 1)" for n in (1, 2, 3)]
     assert [r.state for r in auto.wait_idle()] == ["succeeded"] * 4
@@ -274,10 +304,17 @@ def test_queued_runs_are_skipped_at_dispatch_when_a_silence_now_covers_the_alert
     auto.decide(0, labels={"instance": "a"})
     auto.decide(0, labels={"instance": "b"})
     with auto.database.write() as session:
-        silence = silences.create(session, matchers=silences.parse_matchers([{"name": "instance", "value": "b"}]),
-                                  starts_at=utcnow() - timedelta(minutes=1), ends_at=utcnow() + timedelta(hours=1),
-                                  comment="maintenance", by="alice", is_admin=True, max_duration_s=86400,
-                                  now=utcnow())
+        silence = silences.create(
+            session,
+            matchers=silences.parse_matchers([{"name": "instance", "value": "b"}]),
+            starts_at=utcnow() - timedelta(minutes=1),
+            ends_at=utcnow() + timedelta(hours=1),
+            comment="maintenance",
+            by="alice",
+            is_admin=True,
+            max_duration_s=86400,
+            now=utcnow(),
+        )
     rows = auto.wait_idle()
     assert [r.state for r in rows] == ["succeeded", "skipped"]
     assert rows[1].reason == f"skipped at dispatch: silenced by silence {silence.id}"
@@ -347,8 +384,9 @@ def test_the_interrupted_run_in_the_api_shows_outcome_unknown(auto, api) -> None
 def test_a_binding_takes_its_approval_timeout_as_a_duration(api) -> None:
     client, _config = api
     admin = client.as_("admin")
-    created = admin.post("/api/v1/bindings", json={"name": "b30", "remediation": "fix", "mode": "approve",
-                                                   "approval_timeout": "30m"})
+    created = admin.post(
+        "/api/v1/bindings", json={"name": "b30", "remediation": "fix", "mode": "approve", "approval_timeout": "30m"}
+    )
     assert created.status_code == 201 and created.json["approval_timeout_s"] == 1800
     refused = admin.post("/api/v1/bindings", json={"name": "bad", "remediation": "fix", "approval_timeout": "soon"})
     assert refused.status_code == 400 and any("approval_timeout" in key for key in refused.json["errors"])

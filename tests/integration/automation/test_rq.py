@@ -1,4 +1,5 @@
 """The rq backend against the real Redis on 127.0.0.1:6379 and real `vigil worker` processes."""
+
 from __future__ import annotations
 
 import os
@@ -32,21 +33,38 @@ def rq_setup(database, database_url, tmp_path: Path):
     except Exception as exc:  # scripts/services.sh starts Redis before the suite
         pytest.fail(f"Redis is not reachable on 127.0.0.1:6379: {exc}")
     queue = f"vigil-test-{uuid.uuid4().hex[:8]}"
-    config = {"settings": {"data_dir": str(tmp_path / "data"), "database_url": database_url,
-                           "automation": {"backend": "rq", "redis_url": REDIS_URL}}}
+    config = {
+        "settings": {
+            "data_dir": str(tmp_path / "data"),
+            "database_url": database_url,
+            "automation": {"backend": "rq", "redis_url": REDIS_URL},
+        }
+    }
     path = tmp_path / "vigil.yaml"
     path.write_text(yaml.safe_dump(config))
     auto = Automation(database, tmp_path)
-    auto.dispatcher = Dispatcher(database, None, auto.config, holder="test", scripts_dir=tmp_path / "scripts",
-                                 environ={}, remote=RQQueue(REDIS_URL))
+    auto.dispatcher = Dispatcher(
+        database,
+        None,
+        auto.config,
+        holder="test",
+        scripts_dir=tmp_path / "scripts",
+        environ={},
+        remote=RQQueue(REDIS_URL),
+    )
     yield auto, queue, path
     Queue(queue, connection=Redis.from_url(REDIS_URL), serializer=JSONSerializer).delete(delete_jobs=True)
 
 
 def worker(path: Path, queue: str, *extra: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    return subprocess.Popen([sys.executable, "-m", "app", "worker", "--config", str(path), "--queues", queue, *extra],
-                            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "worker", "--config", str(path), "--queues", queue, *extra],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_an_rq_worker_runs_the_execution_and_writes_back(rq_setup, tmp_path: Path) -> None:
@@ -58,7 +76,8 @@ def test_an_rq_worker_runs_the_execution_and_writes_back(rq_setup, tmp_path: Pat
     assert execution.state == "dispatched"
     # The same job delivered twice still runs once: the worker claims the row first.
     Queue(queue, connection=Redis.from_url(REDIS_URL), serializer=JSONSerializer).enqueue(
-        "app.worker.execute", execution.id, job_id=f"dup-{execution.id}")
+        "app.worker.execute", execution.id, job_id=f"dup-{execution.id}"
+    )
     worker(path, queue, "--burst").wait(timeout=60)
     [done] = auto.executions()
     assert done.state == "succeeded" and "hello from the worker" in done.output

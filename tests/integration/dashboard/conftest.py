@@ -1,4 +1,5 @@
 """A signed-in dashboard test client and a small seeded world (alerts, a pending approval)."""
+
 from __future__ import annotations
 
 import re
@@ -65,14 +66,21 @@ def web(app: Any, tokens: dict[str, str]) -> Web:
 @pytest.fixture
 def world(database: Any, config: Any) -> World:
     with database.write() as s:
-        registry.register(s, manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\necho ok\n"}),
-                          by="seed", now=NOW)
-        binding = bindings.create(s, spec=BindingConfig(name="fix-it", remediation="fix", mode="approve"),
-                                  by="seed", now=NOW)
+        registry.register(
+            s, manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\necho ok\n"}), by="seed", now=NOW
+        )
+        binding = bindings.create(
+            s, spec=BindingConfig(name="fix-it", remediation="fix", mode="approve"), by="seed", now=NOW
+        )
         resolved = _fire(s, config, {"instance": "old"}, NOW - timedelta(hours=3))
-        alerts.apply(s, detector="cpu", severity="warning", static_labels={},
-                     findings=[Finding("threshold", {"instance": "old"}, "ok", value=1.0)],
-                     now=NOW - timedelta(hours=2))
+        alerts.apply(
+            s,
+            detector="cpu",
+            severity="warning",
+            static_labels={},
+            findings=[Finding("threshold", {"instance": "old"}, "ok", value=1.0)],
+            now=NOW - timedelta(hours=2),
+        )
         alert_id = _fire(s, config, {"instance": "web-1", "team": "db"}, NOW - timedelta(minutes=5))
         execution = s.query(Execution).filter(Execution.alert_id == alert_id).one()
         binding_row = s.get(Binding, binding.id)
@@ -81,9 +89,17 @@ def world(database: Any, config: Any) -> World:
 
 
 def _fire(session: Any, config: Any, labels: dict[str, str], at: datetime) -> int:
-    finding = Finding("threshold", labels, "firing", value=97.0, threshold=90.0, message="cpu 97 > 90",
-                      evidence={"t": [at.timestamp() - 60, at.timestamp()], "v": [50.0, 97.0], "above": 90.0})
-    transitions = alerts.apply(session, detector="cpu", severity="warning", static_labels={}, findings=[finding],
-                               now=at)
+    finding = Finding(
+        "threshold",
+        labels,
+        "firing",
+        value=97.0,
+        threshold=90.0,
+        message="cpu 97 > 90",
+        evidence={"t": [at.timestamp() - 60, at.timestamp()], "v": [50.0, 97.0], "above": 90.0},
+    )
+    transitions = alerts.apply(
+        session, detector="cpu", severity="warning", static_labels={}, findings=[finding], now=at
+    )
     react(session, transitions, now=at, config=config)
     return transitions[0].alert_id

@@ -1,4 +1,5 @@
 """Sign-in, sessions, CSRF and roles of the dashboard, through the Flask test client."""
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,9 @@ def test_the_cookie_holds_a_session_id_never_the_token_or_its_hash(app: Any, web
 
 def test_signing_in_follows_next_but_never_off_site(web: Web) -> None:
     csrf = web.csrf()
-    answer = web.client.post("/login", data={"token": web.tokens["viewer"], "csrf_token": csrf,
-                                             "next": "//evil.example/x"})
+    answer = web.client.post(
+        "/login", data={"token": web.tokens["viewer"], "csrf_token": csrf, "next": "//evil.example/x"}
+    )
     assert answer.headers["Location"] == "/alerts"
     web.post("/logout")
     answer = web.post("/login", {"token": web.tokens["viewer"], "next": "/audit?actor=x"})
@@ -85,8 +87,9 @@ def test_logout_ends_the_session(web: Web) -> None:
 
 
 @pytest.mark.parametrize("path,form", ACTIONS + ADMIN_FORMS + [("/logout", {}), ("/login", {"token": "x"})])
-def test_a_form_post_without_its_csrf_token_is_rejected(web: Web, world: World, path: str,
-                                                         form: dict[str, str]) -> None:
+def test_a_form_post_without_its_csrf_token_is_rejected(
+    web: Web, world: World, path: str, form: dict[str, str]
+) -> None:
     web.login("admin")
     for token in (None, "forged"):
         data = dict(form, **({"csrf_token": token} if token else {}))
@@ -107,7 +110,9 @@ def test_a_viewer_may_not_act(web: Web, world: World, database: Any, path: str, 
     assert answer.status_code == 403 and "needs the operator role" in answer.text
     with database.read() as s:
         assert s.get(Execution, world.execution_id).state == "awaiting_approval"
-        acts = s.query(AuditRecord).filter(AuditRecord.actor == "test-viewer", AuditRecord.action.notlike("dashboard.%"))
+        acts = s.query(AuditRecord).filter(
+            AuditRecord.actor == "test-viewer", AuditRecord.action.notlike("dashboard.%")
+        )
         assert acts.count() == 0
 
 
@@ -119,8 +124,7 @@ def test_a_viewer_sees_no_action_buttons(web: Web, world: World) -> None:
     assert ">Close breaker<" not in web.get("/remediations").text
 
 
-def test_operator_actions_go_through_the_services_as_the_signed_in_token(web: Web, world: World,
-                                                                         database: Any) -> None:
+def test_operator_actions_go_through_the_services_as_the_signed_in_token(web: Web, world: World, database: Any) -> None:
     web.login("operator")
     assert ">Approve<" in web.get(f"/alerts/{world.alert_id}").text
     for path, form in [ACTIONS[0], ACTIONS[1], ACTIONS[4], ACTIONS[5]]:
@@ -132,8 +136,13 @@ def test_operator_actions_go_through_the_services_as_the_signed_in_token(web: We
         assert s.get(Binding, world.binding_id).breaker_open is False
         assert s.get(AutomationState, 1).paused is True
         actions = {r.action for r in s.query(AuditRecord).filter(AuditRecord.actor == "test-operator")}
-    assert actions == {"dashboard.sign_in", "alert.ack", "execution.approve", "binding.breaker_close",
-                       "automation.pause"}
+    assert actions == {
+        "dashboard.sign_in",
+        "alert.ack",
+        "execution.approve",
+        "binding.breaker_close",
+        "automation.pause",
+    }
     page = web.get("/executions").text
     assert "Automation is paused" in page and "test" in page
 
@@ -149,8 +158,9 @@ def test_a_conflicting_action_is_explained_not_a_crash(web: Web, world: World) -
     assert "is resolved; there is nothing to acknowledge" in web.get(answer.headers["Location"]).text
 
 
-def test_cookies_are_httponly_lax_and_secure_behind_https(tmp_path: Any, database_url: str, database: Any,
-                                                          tokens: dict[str, str]) -> None:
+def test_cookies_are_httponly_lax_and_secure_behind_https(
+    tmp_path: Any, database_url: str, database: Any, tokens: dict[str, str]
+) -> None:
     for public_url, secure in (("http://127.0.0.1:8000", False), ("https://vigil.example", True)):
         app = create_app(make_config(tmp_path, database_url, settings={"public_url": public_url}))
         web = Web(app.test_client(), tokens)
@@ -180,7 +190,7 @@ def test_guessing_tokens_at_the_login_form_is_slowed_down_but_the_right_token_ge
     ratelimit._failures.clear()
     web = Web(app.test_client(), tokens)
     statuses = [web.post("/login", {"token": f"vgl_guess{i}"}).status_code for i in range(ratelimit.MAX_FAILURES + 1)]
-    assert statuses[:ratelimit.MAX_FAILURES] == [401] * ratelimit.MAX_FAILURES and statuses[-1] == 429
+    assert statuses[: ratelimit.MAX_FAILURES] == [401] * ratelimit.MAX_FAILURES and statuses[-1] == 429
     assert int(web.post("/login", {"token": "vgl_again"}).headers["Retry-After"]) > 0
     assert web.post("/login", {"token": tokens["admin"]}).status_code == 302  # a valid token never waits
     ratelimit._failures.clear()

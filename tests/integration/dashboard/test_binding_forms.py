@@ -1,4 +1,5 @@
 """Bindings created and edited in the dashboard: admin only, checked and audited as the API does it."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,10 +13,22 @@ from app.dashboard import binding_form
 from config.schema import BindingConfig
 from tests.integration.dashboard.conftest import NOW, Web, World
 
-GOOD = {"name": "restart-web", "remediation": "fix", "mode": "auto", "kind": "remediation", "detector": "cpu",
-        "matchers": "team=db\ninstance=~web-.*", "params": '{"grace": 5}', "cooldown": "10m", "rate_limit": "2",
-        "rate_window": "2h", "breaker_threshold": "4", "approval_timeout": "30m", "queue": "default",
-        "enabled": "on"}
+GOOD = {
+    "name": "restart-web",
+    "remediation": "fix",
+    "mode": "auto",
+    "kind": "remediation",
+    "detector": "cpu",
+    "matchers": "team=db\ninstance=~web-.*",
+    "params": '{"grace": 5}',
+    "cooldown": "10m",
+    "rate_limit": "2",
+    "rate_window": "2h",
+    "breaker_threshold": "4",
+    "approval_timeout": "30m",
+    "queue": "default",
+    "enabled": "on",
+}
 
 
 def _post(web: Web, url: str, form: dict[str, Any]) -> Any:
@@ -64,8 +77,14 @@ def test_an_admin_creates_a_binding_from_the_form_and_it_is_audited(web: Web, wo
 
 def test_refused_input_is_shown_per_field_and_nothing_is_saved(web: Web, world: World, database: Any) -> None:
     web.login("admin")
-    bad = {**GOOD, "name": "bad name!", "mode": "yolo", "cooldown": "soon", "rate_limit": "0",
-           "matchers": "instance=~(unclosed"}
+    bad = {
+        **GOOD,
+        "name": "bad name!",
+        "mode": "yolo",
+        "cooldown": "soon",
+        "rate_limit": "0",
+        "matchers": "instance=~(unclosed",
+    }
     answer = _post(web, "/bindings", bad)
     assert answer.status_code == 400
     for field in ("name", "mode", "cooldown", "rate_limit"):
@@ -103,8 +122,9 @@ def test_an_admin_edits_a_binding_and_the_change_is_audited(web: Web, world: Wor
 
 def test_a_config_file_binding_is_edited_in_the_file(web: Web, world: World, database: Any) -> None:
     with database.write() as s:
-        number = bindings.create(s, spec=BindingConfig(name="from-file", remediation="fix"), by="config",
-                                 now=NOW, origin="config").id
+        number = bindings.create(
+            s, spec=BindingConfig(name="from-file", remediation="fix"), by="config", now=NOW, origin="config"
+        ).id
     web.login("admin")
     assert 'id="edit-binding"' not in web.get(f"/bindings/{number}").text
     answer = _post(web, f"/bindings/{number}/edit", GOOD)

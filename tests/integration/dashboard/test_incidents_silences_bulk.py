@@ -1,5 +1,6 @@
 """Dashboard: incidents pages, search and the shared filter vocabulary, silences (list,
 create with preview, expire), bulk acknowledge, and the links received alerts carry."""
+
 from __future__ import annotations
 
 import re
@@ -8,7 +9,6 @@ from typing import Any
 
 from app.alerts import service as alerts
 from app.silences.models import Silence
-from detectors.findings import Finding
 from tests.integration.dashboard.conftest import NOW, Web, World
 
 
@@ -18,10 +18,19 @@ def _ids(page: str) -> list[int]:
 
 def _external(database: Any, annotations: dict[str, str], **extra: Any) -> int:
     with database.write() as s:
-        item = {"fingerprint": "am-1", "starts_at": NOW.isoformat(), "status": "firing", "name": "HighErrors",
-                "source": "grafana", "severity": "critical", "labels": {"alertname": "HighErrors", "team": "pay"},
-                "summary": "errors", "annotations": annotations, "generator_url": "https://grafana.example/alerting/1",
-                **extra}
+        item = {
+            "fingerprint": "am-1",
+            "starts_at": NOW.isoformat(),
+            "status": "firing",
+            "name": "HighErrors",
+            "source": "grafana",
+            "severity": "critical",
+            "labels": {"alertname": "HighErrors", "team": "pay"},
+            "summary": "errors",
+            "annotations": annotations,
+            "generator_url": "https://grafana.example/alerting/1",
+            **extra,
+        }
         return alerts.apply_external(s, item, now=NOW)[0].alert_id
 
 
@@ -62,8 +71,11 @@ def test_bulk_acknowledge_and_take_it_back(web: Web, world: World, database: Any
     assert answer.status_code == 302
     with database.read() as s:
         assert alerts.get(s, world.alert_id).acked_by == "test-operator"
-    both = web.client.post("/alerts/bulk", data={"action": "ack", "alert": [str(world.alert_id), str(world.resolved_id)],
-                                                 "csrf_token": web.csrf()}, follow_redirects=True)
+    both = web.client.post(
+        "/alerts/bulk",
+        data={"action": "ack", "alert": [str(world.alert_id), str(world.resolved_id)], "csrf_token": web.csrf()},
+        follow_redirects=True,
+    )
     assert "Acknowledged 0 alerts; 1 resolved, skipped." in both.text
     web.post("/alerts/bulk", {"action": "unack", "alert": str(world.alert_id)})
     with database.read() as s:
@@ -85,14 +97,17 @@ def test_silence_from_an_alert_with_preview_then_expire(web: Web, world: World, 
     regex = web.get("/silences/preview.json?m_name=instance&m_op==~&m_value=web.*").json
     assert regex["total"] == 1 and not regex["allowed"] and "only an admin" in regex["reason"]
     assert web.get("/silences/preview.json?m_name=instance&m_op==~&m_value=(a").status_code == 400
-    refused = web.post("/silences", {"m_name": "instance", "m_op": "=~", "m_value": "web.*", "duration": "2h",
-                                     "comment": "deploy"})
+    refused = web.post(
+        "/silences", {"m_name": "instance", "m_op": "=~", "m_value": "web.*", "duration": "2h", "comment": "deploy"}
+    )
     assert refused.status_code == 400 and "only an admin" in refused.text and 'value="web.*"' in refused.text
-    no_comment = web.post("/silences", {"m_name": "instance", "m_op": "=", "m_value": "web-1", "duration": "2h",
-                                        "comment": " "})
+    no_comment = web.post(
+        "/silences", {"m_name": "instance", "m_op": "=", "m_value": "web-1", "duration": "2h", "comment": " "}
+    )
     assert no_comment.status_code == 400 and "comment is required" in no_comment.text
-    created = web.post("/silences", {"m_name": "instance", "m_op": "=", "m_value": "web-1", "duration": "2h",
-                                     "comment": "deploying"})
+    created = web.post(
+        "/silences", {"m_name": "instance", "m_op": "=", "m_value": "web-1", "duration": "2h", "comment": "deploying"}
+    )
     assert created.status_code == 302
     with database.read() as s:
         silence = s.query(Silence).one()
@@ -104,28 +119,45 @@ def test_silence_from_an_alert_with_preview_then_expire(web: Web, world: World, 
     assert f'id="silence-{silence.id}"' not in web.get("/silences").text
     assert f'id="silence-{silence.id}"' in web.get("/silences?show=all").text
     viewer = Web(web.client.application.test_client(), web.tokens).login("viewer")
-    assert viewer.post("/silences", {"m_name": "a", "m_op": "=", "m_value": "b", "duration": "2h",
-                                     "comment": "x"}).status_code == 403
+    assert (
+        viewer.post(
+            "/silences", {"m_name": "a", "m_op": "=", "m_value": "b", "duration": "2h", "comment": "x"}
+        ).status_code
+        == 403
+    )
     assert 'id="new-silence"' not in viewer.get("/silences").text
 
 
 def test_an_admin_may_silence_by_regex_alone(web: Web, world: World) -> None:
     web.login("admin")
-    created = web.post("/silences", {"m_name": "instance", "m_op": "=~", "m_value": "web.*", "duration": "1h",
-                                     "comment": "maintenance"})
+    created = web.post(
+        "/silences",
+        {"m_name": "instance", "m_op": "=~", "m_value": "web.*", "duration": "1h", "comment": "maintenance"},
+    )
     assert created.status_code == 302
 
 
 def test_received_alerts_show_annotations_and_only_safe_links(web: Web, database: Any) -> None:
-    alert_id = _external(database, {"runbook_url": "https://runbooks.example/errors", "summary": "5xx up",
-                                    "evil_url": "javascript:alert(1)", "doc": "data:text/html,x",
-                                    "description": "<script>alert(1)</script>"},
-                         dashboard_url="https://grafana.example/d/abc", panel_url="https://grafana.example/d/abc?viewPanel=2")
+    alert_id = _external(
+        database,
+        {
+            "runbook_url": "https://runbooks.example/errors",
+            "summary": "5xx up",
+            "evil_url": "javascript:alert(1)",
+            "doc": "data:text/html,x",
+            "description": "<script>alert(1)</script>",
+        },
+        dashboard_url="https://grafana.example/d/abc",
+        panel_url="https://grafana.example/d/abc?viewPanel=2",
+    )
     page = web.login("viewer").get(f"/alerts/{alert_id}").text
     links = re.findall(r'<a href="([^"]+)" rel="noopener noreferrer nofollow" target="_blank">([^<]+)</a>', page)
-    assert links == [("https://runbooks.example/errors", "Runbook"), ("https://grafana.example/alerting/1", "Source"),
-                     ("https://grafana.example/d/abc", "Dashboard"),
-                     ("https://grafana.example/d/abc?viewPanel=2", "Panel")]
+    assert links == [
+        ("https://runbooks.example/errors", "Runbook"),
+        ("https://grafana.example/alerting/1", "Source"),
+        ("https://grafana.example/d/abc", "Dashboard"),
+        ("https://grafana.example/d/abc?viewPanel=2", "Panel"),
+    ]
     assert "javascript:" not in page.split('id="alert-annotations"')[0]  # shown as text only below
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
     assert "5xx up" in page

@@ -1,4 +1,5 @@
 """Dashboard pages: filters in the URL, cursor pages, friendly 4xx pages, security headers."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,17 @@ from sqlalchemy import text
 
 from tests.integration.dashboard.conftest import Web, World
 
-PAGES = ["/alerts", "/alerts/{alert_id}", "/detectors", "/remediations", "/remediations/fix",
-         "/remediations/fix/versions/1", "/executions", "/executions/{execution_id}", "/audit"]
+PAGES = [
+    "/alerts",
+    "/alerts/{alert_id}",
+    "/detectors",
+    "/remediations",
+    "/remediations/fix",
+    "/remediations/fix/versions/1",
+    "/executions",
+    "/executions/{execution_id}",
+    "/audit",
+]
 
 
 def _ids(page: str) -> list[int]:
@@ -34,8 +44,12 @@ def test_every_page_renders_with_security_headers(web: Web, world: World, path: 
 
 
 def test_login_error_pages_and_static_files_carry_the_headers_too(web: Web) -> None:
-    for answer in (web.get("/login"), web.get("/no-such-page"), web.get("/assets/dashboard.css"),
-                   web.get("/assets/vendor/uplot/uPlot.iife.min.js")):
+    for answer in (
+        web.get("/login"),
+        web.get("/no-such-page"),
+        web.get("/assets/dashboard.css"),
+        web.get("/assets/vendor/uplot/uPlot.iife.min.js"),
+    ):
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
         assert "default-src 'self'" in answer.headers["Content-Security-Policy"]
     assert web.get("/assets/vendor/uplot/LICENSE").status_code == 200
@@ -66,8 +80,14 @@ def test_cursor_pages_link_to_the_next_page_with_the_same_filters(web: Web, worl
     from tests.integration.dashboard.conftest import NOW
 
     with database.write() as s:
-        alerts.apply(s, detector="disk", severity="info", static_labels={}, now=NOW,
-                     findings=[Finding("threshold", {"n": str(i)}, "firing") for i in range(60)])
+        alerts.apply(
+            s,
+            detector="disk",
+            severity="info",
+            static_labels={},
+            now=NOW,
+            findings=[Finding("threshold", {"n": str(i)}, "firing") for i in range(60)],
+        )
     page = web.login("viewer").get("/alerts?severity=info").text
     first = _ids(page)
     assert len(first) == 50
@@ -77,34 +97,48 @@ def test_cursor_pages_link_to_the_next_page_with_the_same_filters(web: Web, worl
     assert len(second) == 10 and max(second) < min(first)
 
 
-@pytest.mark.parametrize("query,message", [
-    ("state=exploded", "state must be one of"),
-    ("severity=loud", "severity must be one of"),
-    ("cursor=abc", "cursor must be a positive whole number"),
-    ("cursor=0", "cursor must be a positive whole number"),
-    ("cursor=99999999999999999999999", "cursor must be a positive whole number"),
-    ("since=yesterday", "since: expected an ISO-8601 time"),
-    ("since=2026-01-02&until=2026-01-01", "since must be earlier than until"),
-    ("labels=%3D%3D", "expected label=value, label!=value, label=~regex or label!~regex"),
-    ("label=a=~(", "invalid regex"),
-    ("range=2y", "range must be one of"),
-    ("detector=" + "x" * 300, "detector is too long"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ("state=exploded", "state must be one of"),
+        ("severity=loud", "severity must be one of"),
+        ("cursor=abc", "cursor must be a positive whole number"),
+        ("cursor=0", "cursor must be a positive whole number"),
+        ("cursor=99999999999999999999999", "cursor must be a positive whole number"),
+        ("since=yesterday", "since: expected an ISO-8601 time"),
+        ("since=2026-01-02&until=2026-01-01", "since must be earlier than until"),
+        ("labels=%3D%3D", "expected label=value, label!=value, label=~regex or label!~regex"),
+        ("label=a=~(", "invalid regex"),
+        ("range=2y", "range must be one of"),
+        ("detector=" + "x" * 300, "detector is too long"),
+    ],
+)
 def test_bad_filter_values_get_a_friendly_400(web: Web, query: str, message: str) -> None:
     answer = web.login("viewer").get(f"/alerts?{query}")
     assert answer.status_code == 400 and message in answer.text
     assert "Back to alerts" in answer.text
 
 
-@pytest.mark.parametrize("path", ["/executions?state=bogus", "/executions?alert_id=x", "/audit?since=soon",
-                                  "/audit?cursor=-1"])
+@pytest.mark.parametrize(
+    "path", ["/executions?state=bogus", "/executions?alert_id=x", "/audit?since=soon", "/audit?cursor=-1"]
+)
 def test_bad_filters_on_other_lists_get_a_400_too(web: Web, path: str) -> None:
     assert web.login("viewer").get(path).status_code == 400
 
 
-@pytest.mark.parametrize("path", ["/alerts/999999", "/alerts/abc", "/alerts/0", "/executions/424242",
-                                  "/executions/x1", "/remediations/nope", "/remediations/fix/versions/9",
-                                  "/remediations/fix/versions/v1"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/alerts/999999",
+        "/alerts/abc",
+        "/alerts/0",
+        "/executions/424242",
+        "/executions/x1",
+        "/remediations/nope",
+        "/remediations/fix/versions/9",
+        "/remediations/fix/versions/v1",
+    ],
+)
 def test_unknown_ids_get_a_friendly_404(web: Web, world: World, path: str) -> None:
     answer = web.login("viewer").get(path)
     assert answer.status_code == 404 and "Not Found" in answer.text and "Back to alerts" in answer.text
@@ -112,8 +146,12 @@ def test_unknown_ids_get_a_friendly_404(web: Web, world: World, path: str) -> No
 
 def test_actions_on_unknown_ids_are_404(web: Web) -> None:
     web.login("operator")
-    for path in ("/alerts/999999/ack", "/executions/999999/approve", "/bindings/999999/close-breaker",
-                 "/automation/explode"):
+    for path in (
+        "/alerts/999999/ack",
+        "/executions/999999/approve",
+        "/bindings/999999/close-breaker",
+        "/automation/explode",
+    ):
         assert web.post(path).status_code == 404, path
 
 

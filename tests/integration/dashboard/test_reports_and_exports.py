@@ -1,4 +1,5 @@
 """Reports (page, API, CSV), CSV exports of the lists and the notification outbox with retry."""
+
 from __future__ import annotations
 
 import csv
@@ -24,19 +25,34 @@ def _rows(answer: Any) -> list[list[str]]:
     return list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
 
 
-def _raise(database: Any, detector: str, labels: dict[str, str], *, hours_ago: float, severity: str = "warning",
-           resolve_after_s: float | None = None, ack_after_s: float | None = None) -> int:
+def _raise(
+    database: Any,
+    detector: str,
+    labels: dict[str, str],
+    *,
+    hours_ago: float,
+    severity: str = "warning",
+    resolve_after_s: float | None = None,
+    ack_after_s: float | None = None,
+) -> int:
     at = utcnow() - timedelta(hours=hours_ago)
     with database.write() as s:
         finding = Finding("threshold", labels, "firing", value=99.0, threshold=90.0, message=f"{detector} high")
-        alert_id = alerts.apply(s, detector=detector, severity=severity, static_labels={}, findings=[finding],
-                                now=at)[0].alert_id
+        alert_id = alerts.apply(s, detector=detector, severity=severity, static_labels={}, findings=[finding], now=at)[
+            0
+        ].alert_id
         if ack_after_s is not None:
             alerts.acknowledge(s, alert_id=alert_id, by="ops", now=at + timedelta(seconds=ack_after_s))
         if resolve_after_s is not None:
             ok = Finding("threshold", labels, "ok", value=1.0, threshold=90.0, message="ok")
-            alerts.apply(s, detector=detector, severity=severity, static_labels={}, findings=[ok],
-                         now=at + timedelta(seconds=resolve_after_s))
+            alerts.apply(
+                s,
+                detector=detector,
+                severity=severity,
+                static_labels={},
+                findings=[ok],
+                now=at + timedelta(seconds=resolve_after_s),
+            )
     return alert_id
 
 
@@ -58,21 +74,57 @@ def test_the_report_counts_alerts_per_bucket_and_means_the_response_times(databa
 def test_the_report_shows_remediation_success_and_stored_verdicts(database: Any, world: World) -> None:
     now = utcnow()
     with database.write() as s:
-        for state, outcome in (("succeeded", "effective"), ("succeeded", "not_effective"), ("failed", None),
-                               ("succeeded", "not_applicable")):
-            s.add(Execution(remediation="fix", version=1, version_hash="h", state=state, trigger="alert",
-                            triggered_by="system", params={}, queued_at=now, started_at=now, finished_at=now,
-                            outcome=outcome, output=""))
-        s.add(Execution(remediation="fix", version=1, version_hash="h", state="succeeded", trigger="diagnostic",
-                        triggered_by="system", params={}, queued_at=now, finished_at=now, output=""))
+        for state, outcome in (
+            ("succeeded", "effective"),
+            ("succeeded", "not_effective"),
+            ("failed", None),
+            ("succeeded", "not_applicable"),
+        ):
+            s.add(
+                Execution(
+                    remediation="fix",
+                    version=1,
+                    version_hash="h",
+                    state=state,
+                    trigger="alert",
+                    triggered_by="system",
+                    params={},
+                    queued_at=now,
+                    started_at=now,
+                    finished_at=now,
+                    outcome=outcome,
+                    output="",
+                )
+            )
+        s.add(
+            Execution(
+                remediation="fix",
+                version=1,
+                version_hash="h",
+                state="succeeded",
+                trigger="diagnostic",
+                triggered_by="system",
+                params={},
+                queued_at=now,
+                finished_at=now,
+                output="",
+            )
+        )
     with database.read() as s:
         r = reports.report(s, reports.period("7d", now))
     rem = r["remediations"]
     assert rem["total_runs"] == 4 and rem["total_succeeded"] == 3  # the diagnostic run is not a remediation
     assert rem["success"] == 0.75 and rem["effectiveness"] == 0.5  # 1 effective of 2 judged
-    assert r["remediation_table"][0] == {"remediation": "fix", "runs": 4, "succeeded": 3, "effective": 1,
-                                         "not_effective": 1, "not_applicable": 1, "success_rate": 0.75,
-                                         "effectiveness_rate": 0.5}
+    assert r["remediation_table"][0] == {
+        "remediation": "fix",
+        "runs": 4,
+        "succeeded": 3,
+        "effective": 1,
+        "not_effective": 1,
+        "not_applicable": 1,
+        "success_rate": 0.75,
+        "effectiveness_rate": 0.5,
+    }
 
 
 def test_the_reports_page_api_and_csv_agree(web: Web, client: Client, database: Any) -> None:
@@ -94,7 +146,7 @@ def test_the_reports_page_api_and_csv_agree(web: Web, client: Client, database: 
 
 
 def test_csv_exports_follow_the_list_filters_and_defuse_formulas(web: Web, database: Any, world: World) -> None:
-    _raise(database, "=HYPERLINK(\"http://evil\")", {"team": "+db", "host": "@h"}, hours_ago=1)
+    _raise(database, '=HYPERLINK("http://evil")', {"team": "+db", "host": "@h"}, hours_ago=1)
     _raise(database, "cpu", {"team": "web"}, hours_ago=1, severity="critical")
     web.login("viewer")
     rows = _rows(web.get("/alerts.csv?labels=team%3D%2Bdb"))
@@ -133,10 +185,20 @@ def test_a_csv_export_pages_through_everything_up_to_the_cap(web: Web, database:
 def _outbox(database: Any, state: str, **extra: Any) -> int:
     now = utcnow()
     with database.write() as s:
-        row = OutboxMessage(channel=extra.pop("channel", "ops"), event="alert.firing", group_key="g", alert_id=None,
-                            severity="warning", payload={}, state=state, attempts=extra.pop("attempts", 3),
-                            created_at=now - timedelta(hours=2), not_before=now - timedelta(hours=1),
-                            give_up_at=now - timedelta(minutes=1), **extra)
+        row = OutboxMessage(
+            channel=extra.pop("channel", "ops"),
+            event="alert.firing",
+            group_key="g",
+            alert_id=None,
+            severity="warning",
+            payload={},
+            state=state,
+            attempts=extra.pop("attempts", 3),
+            created_at=now - timedelta(hours=2),
+            not_before=now - timedelta(hours=1),
+            give_up_at=now - timedelta(minutes=1),
+            **extra,
+        )
         s.add(row)
         s.flush()
         return row.id
@@ -145,14 +207,19 @@ def _outbox(database: Any, state: str, **extra: Any) -> int:
 def _with_channel(tmp_path: Any, database_url: str) -> Any:
     from app import create_app
 
-    config = make_config(tmp_path, database_url, channels=[{"name": "ops", "type": "generic",
-                                                             "url": "http://127.0.0.1:9/hook",
-                                                             "secret": "0123456789abcdef-secret"}])
+    config = make_config(
+        tmp_path,
+        database_url,
+        channels=[
+            {"name": "ops", "type": "generic", "url": "http://127.0.0.1:9/hook", "secret": "0123456789abcdef-secret"}
+        ],
+    )
     return create_app(config)
 
 
 def test_an_operator_retries_a_failed_notification_from_the_page_and_the_api(
-        tmp_path: Any, database_url: str, database: Any, tokens: dict[str, str]) -> None:
+    tmp_path: Any, database_url: str, database: Any, tokens: dict[str, str]
+) -> None:
     app = _with_channel(tmp_path, database_url)
     try:
         failed = _outbox(database, "failed", last_status=500, last_error="HTTP 500: upstream down")

@@ -1,4 +1,5 @@
 """The run form built from a params schema, the diff of two versions, a running script's output."""
+
 from __future__ import annotations
 
 import time
@@ -11,38 +12,55 @@ from app.automation.models import Execution
 from app.dashboard import schema_form
 from app.db import utcnow
 from remediations import parse_manifest
-from tests.integration.automation.conftest import Automation
 from tests.helpers import Client
+from tests.integration.automation.conftest import Automation
 from tests.integration.dashboard.conftest import Web, World
 
-SCHEMA = {"type": "object", "required": ["service", "replicas"], "additionalProperties": False, "properties": {
-    "service": {"type": "string", "description": "systemd unit", "pattern": "^[a-z-]+$"},
-    "replicas": {"type": "integer", "minimum": 1, "maximum": 20},
-    "mode": {"enum": ["graceful", "hard"], "default": "graceful"},
-    "drain": {"type": "boolean"}, "weight": {"type": "number"}, "tags": {"type": "array"}}}
+SCHEMA = {
+    "type": "object",
+    "required": ["service", "replicas"],
+    "additionalProperties": False,
+    "properties": {
+        "service": {"type": "string", "description": "systemd unit", "pattern": "^[a-z-]+$"},
+        "replicas": {"type": "integer", "minimum": 1, "maximum": 20},
+        "mode": {"enum": ["graceful", "hard"], "default": "graceful"},
+        "drain": {"type": "boolean"},
+        "weight": {"type": "number"},
+        "tags": {"type": "array"},
+    },
+}
 
 
 def _register(database: Any, name: str, script: str, **fields: Any) -> None:
     with database.write() as s:
-        registry.register(s, manifest=parse_manifest({"name": name, "script": script, **fields}), by="seed",
-                          now=utcnow())
+        registry.register(
+            s, manifest=parse_manifest({"name": name, "script": script, **fields}), by="seed", now=utcnow()
+        )
 
 
 def test_the_form_has_one_typed_input_per_property_required_first() -> None:
     inputs = schema_form.fields(SCHEMA)
     assert [(f.name, f.kind, f.required) for f in inputs] == [
-        ("service", "text", True), ("replicas", "integer", True), ("mode", "select", False),
-        ("drain", "boolean", False), ("weight", "number", False), ("tags", "json", False)]
+        ("service", "text", True),
+        ("replicas", "integer", True),
+        ("mode", "select", False),
+        ("drain", "boolean", False),
+        ("weight", "number", False),
+        ("tags", "json", False),
+    ]
     assert inputs[1].hint == "integer ≥ 1, ≤ 20" and inputs[2].choices == ("graceful", "hard")
-    params, errors = schema_form.params(inputs, {"p-service": "api", "p-replicas": "3", "p-drain": "true",
-                                                 "p-weight": "0.5", "p-tags": '["a"]', "p-mode": ""})
+    params, errors = schema_form.params(
+        inputs,
+        {"p-service": "api", "p-replicas": "3", "p-drain": "true", "p-weight": "0.5", "p-tags": '["a"]', "p-mode": ""},
+    )
     assert params == {"service": "api", "replicas": 3, "drain": True, "weight": 0.5, "tags": ["a"]} and not errors
     _params, errors = schema_form.params(inputs, {"p-mode": "nuke", "p-tags": "[oops"})
     assert set(errors) == {"$.mode", "$.tags"}
 
 
-def test_an_operator_runs_a_remediation_from_the_form_validated_like_the_api(web: Web, database: Any,
-                                                                              world: World) -> None:
+def test_an_operator_runs_a_remediation_from_the_form_validated_like_the_api(
+    web: Web, database: Any, world: World
+) -> None:
     _register(database, "scale", "#!/bin/sh\ncat\n", params_schema=SCHEMA, description="scale a service")
     web.login("viewer")
     assert web.get("/remediations/scale/run").status_code == 403
@@ -57,8 +75,10 @@ def test_an_operator_runs_a_remediation_from_the_form_validated_like_the_api(web
     assert 'value="many"' in refused.text and 'aria-invalid="true"' in refused.text  # kept to correct
     with database.read() as s:
         assert s.query(Execution).filter(Execution.remediation == "scale").count() == 0
-    answer = web.post("/remediations/scale/run", {"p-service": "api", "p-replicas": "3", "p-mode": "hard",
-                                                 "alert_id": str(world.alert_id)})
+    answer = web.post(
+        "/remediations/scale/run",
+        {"p-service": "api", "p-replicas": "3", "p-mode": "hard", "alert_id": str(world.alert_id)},
+    )
     assert answer.status_code == 302 and "/executions/" in answer.headers["Location"]
     with database.read() as s:
         run = s.query(Execution).filter(Execution.remediation == "scale").one()
@@ -87,7 +107,8 @@ def test_two_versions_compare_as_an_escaped_unified_diff(web: Web, database: Any
 
 
 def test_the_execution_page_follows_a_running_script_through_the_real_runner(
-        web: Web, database: Any, tmp_path: Path, app: Any, tokens: dict[str, str]) -> None:
+    web: Web, database: Any, tmp_path: Path, app: Any, tokens: dict[str, str]
+) -> None:
     go = tmp_path / "go"
     automation = Automation(database, tmp_path)
     try:
@@ -100,8 +121,12 @@ def test_the_execution_page_follows_a_running_script_through_the_real_runner(
         assert 'id="live-output"' in page.text
         url = f"/executions/{execution.id}/output.json"
         seen = _poll(web, f"{url}?offset=0", lambda d: "first" in d["text"])
-        api_seen = Client(app.test_client(), tokens).as_("viewer").get(
-            f"/api/v1/executions/{execution.id}/output?offset=0").json
+        api_seen = (
+            Client(app.test_client(), tokens)
+            .as_("viewer")
+            .get(f"/api/v1/executions/{execution.id}/output?offset=0")
+            .json
+        )
         assert api_seen["state"] == "running" and api_seen["text"].startswith("first\n")
         assert seen["state"] == "running" and not seen["done"] and seen["text"] == "first\n"
         assert web.get(f"{url}?offset={seen['offset']}").json["text"] == ""  # nothing new yet

@@ -1,5 +1,6 @@
 """Server-side dashboard sessions: sign-out and revocation end every copy of a cookie, at once;
 redirects after sign-in stay on this site; sign-ins and sign-outs are audited."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -60,11 +61,23 @@ def test_revoking_a_token_ends_all_its_sessions_at_once(app: Any, web: Web, clie
         assert s.scalars(select(DashboardSession)).all() == []
 
 
-@pytest.mark.parametrize("target", [
-    "/\t/evil.example", "/\\evil.example", "\\\\evil.example", "//evil.example",
-    "https://evil.example/", "/\r\nSet-Cookie: x=1", "/\n/evil.example", " /alerts", "/ /evil",
-    "javascript:alert(1)", "/\u2215evil.example", "evil.example",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "//evil.example",
+        "https://evil.example/",
+        "/\r\nSet-Cookie: x=1",
+        "/\n/evil.example",
+        " /alerts",
+        "/ /evil",
+        "javascript:alert(1)",
+        "/\u2215evil.example",
+        "evil.example",
+    ],
+)
 def test_sign_in_never_redirects_off_site(web: Web, target: str) -> None:
     answer = web.client.post("/login", data={"token": web.tokens["viewer"], "csrf_token": web.csrf(), "next": target})
     assert answer.status_code == 302 and answer.headers["Location"] == "/alerts"
@@ -87,11 +100,13 @@ def test_sign_in_and_sign_out_are_audited_without_the_secret(web: Web, database:
     web.post("/logout")
     web.post("/logout")  # nothing left to end: not recorded twice
     with database.read() as s:
-        rows = s.scalars(select(AuditRecord).where(AuditRecord.action.like("dashboard.%"))
-                         .order_by(AuditRecord.id)).all()
+        rows = s.scalars(
+            select(AuditRecord).where(AuditRecord.action.like("dashboard.%")).order_by(AuditRecord.id)
+        ).all()
     assert [(r.action, r.actor, r.target) for r in rows] == [
         ("dashboard.sign_in", "test-operator", "token:test-operator"),
-        ("dashboard.sign_out", "test-operator", "token:test-operator")]
+        ("dashboard.sign_out", "test-operator", "token:test-operator"),
+    ]
     assert rows[0].details == {"client": "127.0.0.1"}
     assert web.tokens["operator"] not in str([r.details for r in rows])
     assert auth.hash_token(web.tokens["operator"]) not in str([r.details for r in rows])

@@ -4,6 +4,7 @@
 /usr/bin/prometheus is missing) scraping `exporter`, a prometheus_client registry served
 by http.server, every second. Everything listens on 127.0.0.1 and is stopped at teardown.
 """
+
 from __future__ import annotations
 
 import http.server
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 import pytest
 import requests
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
 from tests.helpers import free_port, stop
 
 PROMETHEUS = "/usr/bin/prometheus"
-
 
 
 class _Serve:
@@ -91,8 +92,13 @@ def prometheus_binary() -> str:
             pytest.skip("prometheus is not installed and cannot be installed here (needs root + apt-get)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update"], check=True, env=env, capture_output=True, timeout=600)
-        subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "prometheus"], check=True,
-                       env=env, capture_output=True, timeout=900)
+        subprocess.run(
+            ["apt-get", "install", "-y", "--no-install-recommends", "prometheus"],
+            check=True,
+            env=env,
+            capture_output=True,
+            timeout=900,
+        )
     return PROMETHEUS
 
 
@@ -103,14 +109,22 @@ def prometheus_url(prometheus_binary: str, exporter: Exporter, tmp_path_factory)
     config.write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
         "scrape_configs:\n  - job_name: exporter\n    static_configs:\n"
-        f"      - targets: ['127.0.0.1:{exporter.port}']\n")
+        f"      - targets: ['127.0.0.1:{exporter.port}']\n"
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = open(home / "prometheus.log", "wb")
     process = subprocess.Popen(
-        [prometheus_binary, f"--config.file={config}", f"--storage.tsdb.path={home / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=home)
+        [
+            prometheus_binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=home,
+    )
     try:
         _wait_until_scraped(url, process, home / "prometheus.log")
         yield url

@@ -5,6 +5,7 @@ Prometheus' storage, then the detector is replayed over it through the Prometheu
 (query_range over HTTP on loopback), `pipeline.run` and `lifecycle.step`, as the live
 job would have run it every 30 s; only the clock is simulated.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,14 +47,26 @@ def backfilled_url(prometheus_binary: str, wave, tmp_path_factory) -> Iterator[s
     text = ["# HELP vigil_wave A square wave.", "# TYPE vigil_wave gauge"]
     text += [f"vigil_wave {float(v)!r} {start.timestamp() + STEP_S * i:.0f}" for i, v in enumerate(values)]
     (home / "wave.om").write_text("\n".join(text) + "\n# EOF\n")
-    subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "wave.om"), str(home / "data")],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "wave.om"), str(home / "data")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     (home / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
     port = free_port()
     log = open(home / "prometheus.log", "wb")
     process = subprocess.Popen(
-        [prometheus_binary, f"--config.file={home / 'prometheus.yml'}", f"--storage.tsdb.path={home / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT, cwd=home)
+        [
+            prometheus_binary,
+            f"--config.file={home / 'prometheus.yml'}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=home,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_the_wave(url, process, start, home)
@@ -69,8 +82,9 @@ def _wait_for_the_wave(url: str, process: subprocess.Popen, start: datetime, hom
         if process.poll() is not None:
             raise RuntimeError(f"prometheus exited: {(home / 'prometheus.log').read_text()[-2000:]}")
         try:
-            answer = requests.get(f"{url}/api/v1/query", timeout=2,
-                                  params={"query": "vigil_wave", "time": start.timestamp() + 60}).json()
+            answer = requests.get(
+                f"{url}/api/v1/query", timeout=2, params={"query": "vigil_wave", "time": start.timestamp() + 60}
+            ).json()
             if answer["data"]["result"]:
                 return
         except (requests.RequestException, ValueError, KeyError):
@@ -82,9 +96,16 @@ def _wait_for_the_wave(url: str, process: subprocess.Popen, start: datetime, hom
 def test_the_square_wave_raises_exactly_one_alert_per_up_shift_resolved_after_its_return(backfilled_url, wave):
     start, phases, size = wave
     source = build_source(PrometheusSource(type="prometheus", name="prom", url=backfilled_url))
-    definition = DetectorConfig.model_validate({
-        "name": "wave", "source": "prom", "query": "vigil_wave", "window": "1h", "interval": "30s",
-        "analysis": {"type": "changepoint", "direction": "up", "min_shift_sigma": 3}})
+    definition = DetectorConfig.model_validate(
+        {
+            "name": "wave",
+            "source": "prom",
+            "query": "vigil_wave",
+            "window": "1h",
+            "interval": "30s",
+            "analysis": {"type": "changepoint", "direction": "up", "min_shift_sigma": 3},
+        }
+    )
     alerts = replay(definition, source, start=start, end=END)
     assert len(alerts) == 3, [(a["start"], a["end"], a["message"]) for a in alerts]
     for alert, (up, down) in zip(alerts, phases):

@@ -1,4 +1,5 @@
 """The Prometheus client and pipeline against a real Prometheus on loopback."""
+
 from __future__ import annotations
 
 import time
@@ -28,8 +29,9 @@ def now() -> datetime:
 
 def latest(url: str, series: str) -> float:
     end = now()
-    got = client(url).fetch(f'vigil_test_value{{series="{series}"}}', start=end - timedelta(seconds=5), end=end,
-                            step_s=1)
+    got = client(url).fetch(
+        f'vigil_test_value{{series="{series}"}}', start=end - timedelta(seconds=5), end=end, step_s=1
+    )
     return float(got[0].values.iloc[-1])
 
 
@@ -38,8 +40,12 @@ def test_query_range_returns_every_series_with_its_labels_and_values(prometheus_
     got = client(prometheus_url).fetch("vigil_test_value", start=end - timedelta(seconds=10), end=end, step_s=1)
     by_series = {s.labels["series"]: s for s in got}
     assert sorted(by_series) == ["a", "b", "c"]
-    assert by_series["a"].labels == {"__name__": "vigil_test_value", "series": "a", "job": "exporter",
-                                     "instance": by_series["a"].labels["instance"]}
+    assert by_series["a"].labels == {
+        "__name__": "vigil_test_value",
+        "series": "a",
+        "job": "exporter",
+        "instance": by_series["a"].labels["instance"],
+    }
     assert by_series["a"].values.iloc[-1] == 1.5 and by_series["b"].values.iloc[-1] == 2.5
     assert np.isnan(by_series["c"].values.iloc[-1])  # Prometheus answers "NaN"
     index = by_series["a"].values.index
@@ -52,9 +58,17 @@ def test_new_values_show_up_and_a_detector_fires_on_them(prometheus_url, exporte
     while latest(prometheus_url, "b") != 97.2 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert latest(prometheus_url, "b") == 97.2, "Prometheus never scraped the new value"
-    definition = DetectorConfig.model_validate({"name": "hot", "source": "prom", "query": "vigil_test_value",
-                                                "analysis": {"type": "threshold", "above": 90},
-                                                "window": "30s", "interval": "10s", "step": "1s"})
+    definition = DetectorConfig.model_validate(
+        {
+            "name": "hot",
+            "source": "prom",
+            "query": "vigil_test_value",
+            "analysis": {"type": "threshold", "above": 90},
+            "window": "30s",
+            "interval": "10s",
+            "step": "1s",
+        }
+    )
     result = run(definition, client(prometheus_url), now=now())
     states = {f.labels["series"]: f.state for f in result.findings}
     assert result.error is None and states == {"a": "ok", "b": "firing", "c": "ok"}
@@ -81,8 +95,9 @@ def test_a_prometheus_that_is_down_is_a_transient_error():
 def test_more_series_than_max_series_is_refused(prometheus_url):
     end = now()
     with pytest.raises(SourceError, match="returned 3 series, more than max_series 2"):
-        client(prometheus_url, max_series=2).fetch("vigil_test_value", start=end - timedelta(seconds=5), end=end,
-                                                    step_s=1)
+        client(prometheus_url, max_series=2).fetch(
+            "vigil_test_value", start=end - timedelta(seconds=5), end=end, step_s=1
+        )
 
 
 def test_ranges_over_11000_points_are_chunked_without_gaps_or_repeats(prometheus_url):

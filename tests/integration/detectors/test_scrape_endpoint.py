@@ -1,4 +1,5 @@
 """The scrape source against a real exposition endpoint on loopback."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -21,9 +22,16 @@ def test_flipped_values_are_seen_and_rates_computed(serve_text):
     server = serve_text(lambda: generate_latest(registry))
     src = build_source(ScrapeSource.model_validate({"type": "scrape", "name": "app", "url": server.url}))
     assert isinstance(src, ScrapeClient)
-    definition = DetectorConfig.model_validate({"name": "backlog", "source": "app", "query": 'queue_depth{queue="mail"}',
-                                                "analysis": {"type": "threshold", "above": 100, "for": "20s"},
-                                                "window": "5m", "interval": "10s"})
+    definition = DetectorConfig.model_validate(
+        {
+            "name": "backlog",
+            "source": "app",
+            "query": 'queue_depth{queue="mail"}',
+            "analysis": {"type": "threshold", "above": 100, "for": "20s"},
+            "window": "5m",
+            "interval": "10s",
+        }
+    )
     states = []
     for i, depth in enumerate([5, 5, 500, 500, 500, 3]):
         queue.labels(queue="mail").set(depth)

@@ -1,6 +1,7 @@
 """The finished diagnosis reaches chat: an alert.diagnosed message on every channel type,
 sent by the real sender to real loopback webhook receivers, naming the top suspects and
 linking to the alert page."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,15 +27,24 @@ def _channel(kind: str, hook: Webhook) -> dict[str, Any]:
 
 
 def test_every_channel_type_names_the_top_suspects_with_a_link_to_the_alert(
-        tmp_path: Any, database_url: str, database: Any, prometheus: str,  # noqa: F811
-        webhooks: Callable[[], Webhook]) -> None:  # noqa: F811
+    tmp_path: Any,
+    database_url: str,
+    database: Any,
+    prometheus: str,  # noqa: F811
+    webhooks: Callable[[], Webhook],
+) -> None:  # noqa: F811
     hooks = {kind: webhooks() for kind in TYPES}
     detector = {"source": "prom", "query": "latency", "analysis": {"type": "threshold", "above": 1}}
-    config = make_config(tmp_path, database_url, settings={"public_url": PUBLIC},
-                         sources=[{"name": "prom", "type": "prometheus", "url": prometheus, "timeout_s": 60}],
-                         detectors=[{"name": "latency", **detector,
-                                     "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"}}],
-                         channels=[_channel(kind, hook) for kind, hook in hooks.items()])
+    config = make_config(
+        tmp_path,
+        database_url,
+        settings={"public_url": PUBLIC},
+        sources=[{"name": "prom", "type": "prometheus", "url": prometheus, "timeout_s": 60}],
+        detectors=[
+            {"name": "latency", **detector, "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"}}
+        ],
+        channels=[_channel(kind, hook) for kind, hook in hooks.items()],
+    )
     alert_id = _fire(database, config, "latency")
     DiagnosisWorker(database, config, {}, holder="t", clock=lambda: START + timedelta(minutes=6)).run_pending()
     Sender(database, config.channels).run_once(START + timedelta(days=1))

@@ -1,4 +1,5 @@
 """Remediation scripts read the alert's diagnosis from VIGIL_DIAGNOSIS_FILE, isolated or not."""
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,19 @@ def _diagnose(auto: Automation) -> None:
     """A finished diagnosis of the open alert, as the diagnosis thread stores it."""
     with auto.database.write() as session:
         alert = session.scalars(select(Alert)).one()
-        session.add(Diagnosis(alert_id=alert.id, state="done", requested_at=auto.t0, requested_by="system",
-                              not_before=auto.t0, signals=300, analysed=300, changed=4,
-                              result={"window": {"step_s": 6.0}, "suspects": [SUSPECT]}))
+        session.add(
+            Diagnosis(
+                alert_id=alert.id,
+                state="done",
+                requested_at=auto.t0,
+                requested_by="system",
+                not_before=auto.t0,
+                signals=300,
+                analysed=300,
+                changed=4,
+                result={"window": {"step_s": 6.0}, "suspects": [SUSPECT]},
+            )
+        )
 
 
 def _run(auto: Automation, diagnosed: bool) -> str:

@@ -6,6 +6,7 @@ the alert's own metric (`vigil_latency`) rises. The real detector job runs again
 Prometheus, fires, queues a diagnosis, the diagnosis thread's worker fetches every series of
 `{job="api"}` through query_range and ranks them, and the API names the cause first.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,7 @@ import pytest
 import requests
 
 from app import create_app
-
-from app.detection import lease
-from app.detection import job
+from app.detection import job, lease
 from app.diagnostics.worker import DiagnosisWorker
 from tests.conftest import make_config
 from tests.diagnosis_cases import STEP_S, incident
@@ -41,18 +40,19 @@ ALERT_AT = START + timedelta(seconds=STEP_S * (POINTS - AFTER_POINTS))
 
 def _openmetrics() -> tuple[str, int]:
     """The incident as OpenMetrics text, and the row of the induced cause."""
-    inc = incident(np.random.default_rng(16), signals=SIGNALS, points=POINTS, after_points=AFTER_POINTS, causes=0,
-                   consequences=20)
+    inc = incident(
+        np.random.default_rng(16), signals=SIGNALS, points=POINTS, after_points=AFTER_POINTS, causes=0, consequences=20
+    )
     values = inc.values
     cause = 1234
-    values[cause, POINTS - AFTER_POINTS - 20:] += 8 * np.std(np.diff(values[cause])) / np.sqrt(2)
+    values[cause, POINTS - AFTER_POINTS - 20 :] += 8 * np.std(np.diff(values[cause])) / np.sqrt(2)
     stamps = [f"{START.timestamp() + STEP_S * k:.0f}" for k in range(POINTS)]
     lines = ["# TYPE vigil_signal gauge"]
     for row in range(SIGNALS):
         name = "cause" if row == cause else str(row)
         lines += [f'vigil_signal{{job="api",i="{name}"}} {v:.6g} {t}' for v, t in zip(values[row], stamps)]
     latency = 0.2 + np.random.default_rng(1).normal(0, 0.01, POINTS)
-    latency[POINTS - AFTER_POINTS:] += 1.0  # the symptom: latency rises at the alert's start
+    latency[POINTS - AFTER_POINTS :] += 1.0  # the symptom: latency rises at the alert's start
     lines += ["# TYPE vigil_latency gauge"]
     lines += [f'vigil_latency{{job="api"}} {v:.6g} {t}' for v, t in zip(latency, stamps)]
     return "\n".join(lines) + "\n# EOF\n", cause
@@ -65,14 +65,26 @@ def incident_url(prometheus_binary: str, tmp_path_factory: Any) -> Iterator[str]
     home = tmp_path_factory.mktemp("prometheus-incident")
     text, _ = _openmetrics()
     (home / "incident.om").write_text(text)
-    subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "incident.om"),
-                    str(home / "data")], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "incident.om"), str(home / "data")],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (home / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\n")
     port = free_port()
     log = open(home / "prometheus.log", "wb")
     process = subprocess.Popen(
-        [prometheus_binary, f"--config.file={home / 'prometheus.yml'}", f"--storage.tsdb.path={home / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT, cwd=home)
+        [
+            prometheus_binary,
+            f"--config.file={home / 'prometheus.yml'}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=home,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_served(url, process, home)
@@ -88,8 +100,9 @@ def _wait_until_served(url: str, process: subprocess.Popen[bytes], home: Path) -
         if process.poll() is not None:
             raise RuntimeError(f"prometheus exited: {(home / 'prometheus.log').read_text()[-2000:]}")
         try:
-            answer = requests.get(f"{url}/api/v1/query", timeout=5,
-                                  params={"query": "count(vigil_signal)", "time": ALERT_AT.timestamp()}).json()
+            answer = requests.get(
+                f"{url}/api/v1/query", timeout=5, params={"query": "count(vigil_signal)", "time": ALERT_AT.timestamp()}
+            ).json()
             if answer["data"]["result"] and answer["data"]["result"][0]["value"][1] == str(SIGNALS):
                 return
         except (requests.RequestException, ValueError, KeyError):
@@ -98,14 +111,25 @@ def _wait_until_served(url: str, process: subprocess.Popen[bytes], home: Path) -
     raise RuntimeError(f"prometheus did not serve the backfill: {(home / 'prometheus.log').read_text()[-2000:]}")
 
 
-def test_the_diagnosis_names_the_induced_cause_first(incident_url: str, tmp_path: Path, database_url: str,
-                                                     database: Any, tokens: dict[str, str]) -> None:
+def test_the_diagnosis_names_the_induced_cause_first(
+    incident_url: str, tmp_path: Path, database_url: str, database: Any, tokens: dict[str, str]
+) -> None:
     config = make_config(
-        tmp_path, database_url,
+        tmp_path,
+        database_url,
         sources=[{"name": "prom", "type": "prometheus", "url": incident_url, "timeout_s": 30}],
-        detectors=[{"name": "latency", "source": "prom", "query": "vigil_latency", "window": "10m",
-                    "interval": "30s", "analysis": {"type": "threshold", "above": 0.7},
-                    "diagnose": {"queries": ['{job="api"}'], "lookback": "80m", "after": "9m"}}])
+        detectors=[
+            {
+                "name": "latency",
+                "source": "prom",
+                "query": "vigil_latency",
+                "window": "10m",
+                "interval": "30s",
+                "analysis": {"type": "threshold", "above": 0.7},
+                "diagnose": {"queries": ['{job="api"}'], "lookback": "80m", "after": "9m"},
+            }
+        ],
+    )
     now = ALERT_AT + timedelta(seconds=60)
     with database.write() as session:
         assert lease.acquire(session, holder="e2e", now=now, ttl_s=60)
@@ -120,8 +144,9 @@ def test_the_diagnosis_names_the_induced_cause_first(incident_url: str, tmp_path
     app.extensions["vigil.db"].dispose()
     assert body["state"] == "done", body.get("error")
     assert (body["signals"], body["analysed"]) == (SIGNALS + 1, SIGNALS)  # the alert's own series is left out
-    assert body["suspects"][0]["labels"] == {"__name__": "vigil_signal", "job": "api", "i": "cause"}, \
-        [s["labels"] for s in body["suspects"][:5]]
+    assert body["suspects"][0]["labels"] == {"__name__": "vigil_signal", "job": "api", "i": "cause"}, [
+        s["labels"] for s in body["suspects"][:5]
+    ]
     assert abs(body["suspects"][0]["lead_s"] - 20 * STEP_S) <= 2 * STEP_S
 
 

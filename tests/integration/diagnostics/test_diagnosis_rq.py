@@ -1,6 +1,7 @@
 """Diagnoses on RQ workers (backend rq) against the real Redis on 127.0.0.1:6379 and real
 `vigil worker` processes: the scheduler's thread only hands them over, a worker claims and
 runs each once, and a job lost with its worker is run again (or failed with the reason)."""
+
 from __future__ import annotations
 
 import json
@@ -120,18 +121,36 @@ class Inbox:
 
 
 class RQVigil:
-    def __init__(self, tmp_path: Path, database: Any, database_url: str, prometheus: GatedPrometheus,
-                 inbox: Inbox) -> None:
+    def __init__(
+        self, tmp_path: Path, database: Any, database_url: str, prometheus: GatedPrometheus, inbox: Inbox
+    ) -> None:
         self.database, self.queue = database, f"vigil-test-diag-{uuid.uuid4().hex[:8]}"
         detector = {"source": "prom", "query": "latency", "analysis": {"type": "threshold", "above": 1}}
-        raw = {"settings": {"data_dir": str(tmp_path / "data"), "database_url": database_url,
-                            "automation": {"backend": "rq", "redis_url": REDIS_URL}},
-               "sources": [{"name": "prom", "type": "prometheus", "url": prometheus.url, "timeout_s": 60}],
-               "detectors": [{"name": "latency", **detector,
-                              "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"}},
-                             {"name": "plain", **detector}],
-               "channels": [{"type": "generic", "name": "bridge", "url": inbox.url, "secret": "0123456789abcdef-s",
-                             "group_wait_s": 0}]}
+        raw = {
+            "settings": {
+                "data_dir": str(tmp_path / "data"),
+                "database_url": database_url,
+                "automation": {"backend": "rq", "redis_url": REDIS_URL},
+            },
+            "sources": [{"name": "prom", "type": "prometheus", "url": prometheus.url, "timeout_s": 60}],
+            "detectors": [
+                {
+                    "name": "latency",
+                    **detector,
+                    "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"},
+                },
+                {"name": "plain", **detector},
+            ],
+            "channels": [
+                {
+                    "type": "generic",
+                    "name": "bridge",
+                    "url": inbox.url,
+                    "secret": "0123456789abcdef-s",
+                    "group_wait_s": 0,
+                }
+            ],
+        }
         self.path = tmp_path / "vigil.yaml"
         self.path.write_text(yaml.safe_dump(raw))
         self.config = from_dict(raw, {})
@@ -140,15 +159,21 @@ class RQVigil:
 
     def scheduler(self, at: datetime) -> DiagnosisWorker:
         """The scheduler's diagnosis thread, one pass at a time, on a fixed clock."""
-        return DiagnosisWorker(self.database, self.config, {}, holder="scheduler", clock=lambda: at,
-                               remote=self.remote)
+        return DiagnosisWorker(self.database, self.config, {}, holder="scheduler", clock=lambda: at, remote=self.remote)
 
     def fire(self, detector: str, instance: str = "api-1") -> int:
-        finding = Finding(kind="threshold", labels={"__name__": "latency", "job": "api", "instance": instance},
-                          state="firing", value=3.0, threshold=1.0, active_since=START)
+        finding = Finding(
+            kind="threshold",
+            labels={"__name__": "latency", "job": "api", "instance": instance},
+            state="firing",
+            value=3.0,
+            threshold=1.0,
+            active_since=START,
+        )
         with self.database.write() as session:
-            transitions = alerts.apply(session, detector=detector, severity="warning", static_labels={},
-                                       findings=[finding], now=START)
+            transitions = alerts.apply(
+                session, detector=detector, severity="warning", static_labels={}, findings=[finding], now=START
+            )
             react(session, transitions, now=START, config=self.config)
             return transitions[0].alert_id
 
@@ -160,9 +185,13 @@ class RQVigil:
 
     def worker(self, *extra: str) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-        proc = subprocess.Popen([sys.executable, "-m", "app", "worker", "--config", str(self.path), "--queues",
-                                 self.queue, *extra], env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "worker", "--config", str(self.path), "--queues", self.queue, *extra],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self.workers.append(proc)
         return proc
 
@@ -222,10 +251,11 @@ def test_a_worker_runs_the_diagnosis_while_alerts_keep_flowing_and_nothing_runs_
 
     # The same job delivered twice still runs once.
     Queue(env.queue, connection=env.remote.redis, serializer=JSONSerializer).enqueue(
-        "app.worker.diagnose", second, 1, job_id=f"dup-{second}")
+        "app.worker.diagnose", second, 1, job_id=f"dup-{second}"
+    )
     prometheus.gate.set()
     for alert_id in (first, second):
-        done = wait_for(lambda: (r := env.row(alert_id)).state in ("done", "failed") and r)
+        done = wait_for(lambda alert_id=alert_id: (r := env.row(alert_id)).state in ("done", "failed") and r)
         assert done.state == "done", done.error
         assert done.claimed_by.startswith("rq-worker:") and done.result["suspects"][0]["labels"] == CAUSE
     duplicate = Job.fetch(f"dup-{second}", connection=env.remote.redis, serializer=JSONSerializer)
@@ -285,8 +315,9 @@ def test_with_redis_away_the_diagnosis_waits_unclaimed_for_the_next_pass(vigil) 
     env, _, _ = vigil
     alert_id = env.fire("latency")
     away = RemoteDiagnoses(f"redis://127.0.0.1:{free_port()}/0", queue=env.queue)
-    scheduler = DiagnosisWorker(env.database, env.config, {}, holder="scheduler",
-                                clock=lambda: START + timedelta(minutes=6), remote=away)
+    scheduler = DiagnosisWorker(
+        env.database, env.config, {}, holder="scheduler", clock=lambda: START + timedelta(minutes=6), remote=away
+    )
     assert scheduler.run_pending() == 0
     row = env.row(alert_id)
     assert (row.state, row.claimed_by, row.attempts) == ("queued", None, 0)

@@ -3,6 +3,7 @@ serves (hundreds: gauges, counters, a histogram), from the ring of recent scrape
 scheduler's source keeps. One counter's rate steps 3 minutes before the alert; the
 diagnosis names it first. With backend rq it still runs in the scheduler's thread, where
 that history lives."""
+
 from __future__ import annotations
 
 import threading
@@ -15,9 +16,7 @@ import numpy as np
 import pytest
 
 from app import create_app
-
-from app.detection import lease
-from app.detection import job
+from app.detection import job, lease
 from app.scheduler import Scheduler
 from tests.conftest import make_config
 from tests.helpers import Client
@@ -44,10 +43,14 @@ def _expositions() -> list[str]:
         lines += [f'worker_queue_depth{{worker="w{i}"}} {gauges[i, k]:.4f}' for i in range(300)]
         lines += ["# TYPE http_requests_total counter"]
         lines += [f'http_requests_total{{path="/p{j}",code="200"}} {requests[j, k]:.1f}' for j in range(60)]
-        lines += [f'db_connections_waiting_total{{db="main"}} {waiting[k]:.1f}',  # untyped
-                  "# TYPE api_latency_seconds gauge", f"api_latency_seconds {latency[k]:.4f}",
-                  "# TYPE cache_misses gauge", f"cache_misses {misses[k]:.2f}",
-                  "# TYPE rpc_duration_seconds histogram"]
+        lines += [
+            f'db_connections_waiting_total{{db="main"}} {waiting[k]:.1f}',  # untyped
+            "# TYPE api_latency_seconds gauge",
+            f"api_latency_seconds {latency[k]:.4f}",
+            "# TYPE cache_misses gauge",
+            f"cache_misses {misses[k]:.2f}",
+            "# TYPE rpc_duration_seconds histogram",
+        ]
         lines += [f'rpc_duration_seconds_bucket{{le="{le}"}} {observed[b, k]}' for b, le in enumerate(BUCKETS)]
         lines += [f"rpc_duration_seconds_count {observed[-1, k]}", f"rpc_duration_seconds_sum {observed[-1, k] * 0.3}"]
         pages.append("\n".join(lines) + "\n")
@@ -87,14 +90,25 @@ def exporter() -> Iterator[Exporter]:
 
 
 def test_it_names_the_counter_that_moved_first_among_every_series_of_the_target(
-        exporter: Exporter, tmp_path: Any, database_url: str, database: Any, tokens: dict[str, str]) -> None:
+    exporter: Exporter, tmp_path: Any, database_url: str, database: Any, tokens: dict[str, str]
+) -> None:
     config = make_config(
-        tmp_path, database_url,
+        tmp_path,
+        database_url,
         settings={"automation": {"backend": "rq", "redis_url": "redis://127.0.0.1:6379/0"}},
         sources=[{"name": "app", "type": "scrape", "url": exporter.url}],
-        detectors=[{"name": "latency", "source": "app", "query": "api_latency_seconds", "interval": f"{STEP_S}s",
-                    "window": "1m", "analysis": {"type": "threshold", "above": 1.0},
-                    "diagnose": {"lookback": "10m", "after": "2m"}}])
+        detectors=[
+            {
+                "name": "latency",
+                "source": "app",
+                "query": "api_latency_seconds",
+                "interval": f"{STEP_S}s",
+                "window": "1m",
+                "analysis": {"type": "threshold", "above": 1.0},
+                "diagnose": {"lookback": "10m", "after": "2m"},
+            }
+        ],
+    )
     clock = {"now": T0}
     scheduler = Scheduler(config, database, holder="scheduler", clock=lambda: clock["now"])
     source = scheduler.sources["app"]
@@ -103,8 +117,9 @@ def test_it_names_the_counter_that_moved_first_among_every_series_of_the_target(
             exporter.tick, clock["now"] = k, T0 + timedelta(seconds=STEP_S * k)
             with database.write() as session:
                 assert lease.acquire(session, holder="scheduler", now=clock["now"], ttl_s=3600)
-            run = job.run(database, config, config.detectors[0], source, holder="scheduler",
-                                now=clock["now"], slot=None)
+            run = job.run(
+                database, config, config.detectors[0], source, holder="scheduler", now=clock["now"], slot=None
+            )
             assert run is not None and run.error is None
         assert scheduler.diagnosis.remote is not None  # backend rq ...
         assert scheduler.diagnosis.run_pending() == 1  # ... yet a scrape target's history is only here

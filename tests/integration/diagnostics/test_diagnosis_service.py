@@ -1,5 +1,6 @@
 """Diagnoses end to end inside Vigil: queued on firing, run by the worker against a
 Prometheus-shaped HTTP server on loopback, read and requested through the API."""
+
 from __future__ import annotations
 
 import json
@@ -70,19 +71,30 @@ def prometheus() -> Iterator[str]:
 
 def _config(tmp_path: Any, database_url: str, url: str) -> Any:
     detector = {"source": "prom", "query": "latency", "analysis": {"type": "threshold", "above": 1}}
-    return make_config(tmp_path, database_url,
-                       sources=[{"name": "prom", "type": "prometheus", "url": url, "timeout_s": 60}],
-                       detectors=[{"name": "latency", **detector,
-                                   "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"}},
-                                  {"name": "plain", **detector}])
+    return make_config(
+        tmp_path,
+        database_url,
+        sources=[{"name": "prom", "type": "prometheus", "url": url, "timeout_s": 60}],
+        detectors=[
+            {"name": "latency", **detector, "diagnose": {"queries": ['{job="api"}'], "lookback": "30m", "after": "5m"}},
+            {"name": "plain", **detector},
+        ],
+    )
 
 
 def _fire(database: Any, config: Any, detector: str) -> int:
-    finding = Finding(kind="threshold", labels={"__name__": "latency", "job": "api"}, state="firing", value=3.0,
-                      threshold=1.0, active_since=START)
+    finding = Finding(
+        kind="threshold",
+        labels={"__name__": "latency", "job": "api"},
+        state="firing",
+        value=3.0,
+        threshold=1.0,
+        active_since=START,
+    )
     with database.write() as session:
-        transitions = alerts.apply(session, detector=detector, severity="warning", static_labels={},
-                                   findings=[finding], now=START)
+        transitions = alerts.apply(
+            session, detector=detector, severity="warning", static_labels={}, findings=[finding], now=START
+        )
         react(session, transitions, now=START, config=config)
         return transitions[0].alert_id
 
@@ -139,8 +151,9 @@ def test_it_answers_404_and_409_with_the_error_shape(setup: Any, database: Any) 
     assert client.as_("operator").post("/api/v1/alerts/999/diagnose").status_code == 404
 
 
-def test_a_failing_source_is_recorded_on_the_diagnosis(tmp_path: Any, database_url: str, database: Any,
-                                                         tokens: dict[str, str]) -> None:
+def test_a_failing_source_is_recorded_on_the_diagnosis(
+    tmp_path: Any, database_url: str, database: Any, tokens: dict[str, str]
+) -> None:
     config = _config(tmp_path, database_url, f"http://127.0.0.1:{free_port()}")
     alert_id = _fire(database, config, "latency")
     DiagnosisWorker(database, config, {}, holder="t", clock=lambda: START + timedelta(minutes=6)).run_pending()
@@ -149,8 +162,9 @@ def test_a_failing_source_is_recorded_on_the_diagnosis(tmp_path: Any, database_u
         assert row is not None and row.state == "failed" and 'prometheus source "prom"' in (row.error or "")
 
 
-def test_the_alert_page_shows_the_top_suspects_as_small_multiples(tmp_path: Any, database_url: str, database: Any,
-                                                                   prometheus: str, tokens: dict[str, str]) -> None:
+def test_the_alert_page_shows_the_top_suspects_as_small_multiples(
+    tmp_path: Any, database_url: str, database: Any, prometheus: str, tokens: dict[str, str]
+) -> None:
     from tests.integration.dashboard.conftest import Web
 
     config = _config(tmp_path, database_url, prometheus)

@@ -1,6 +1,7 @@
 """`kind: diagnostic` bindings: a read-only script run on firing without approval by the
 real dispatcher and inline backend; its output lands on the alert's timeline and in chat
 (a real loopback webhook), and it never counts as a remediation."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -26,10 +27,22 @@ SCRIPT = "#!/bin/sh\necho 'pool: 97 of 100 connections busy'\n"
 
 
 def test_a_diagnostic_binding_runs_without_approval_and_its_output_reaches_timeline_and_chat(
-        database: Any, tmp_path: Path, webhook: Webhook, config: Any, tokens: dict[str, str]) -> None:  # noqa: F811
-    auto = Automation(database, tmp_path, channels=[{
-        "name": "ops", "type": "generic", "url": webhook.url, "secret": "0123456789abcdef-secret", "group_wait_s": 0,
-        "events": ["diagnostic.output", "remediation.started", "remediation.succeeded", "approval.requested"]}])
+    database: Any, tmp_path: Path, webhook: Webhook, config: Any, tokens: dict[str, str]
+) -> None:  # noqa: F811
+    auto = Automation(
+        database,
+        tmp_path,
+        channels=[
+            {
+                "name": "ops",
+                "type": "generic",
+                "url": webhook.url,
+                "secret": "0123456789abcdef-secret",
+                "group_wait_s": 0,
+                "events": ["diagnostic.output", "remediation.started", "remediation.succeeded", "approval.requested"],
+            }
+        ],
+    )
     try:
         auto.register(script=SCRIPT)
         auto.bind(mode="approve", kind="diagnostic")  # approve is ignored: it only looks
@@ -67,8 +80,11 @@ def test_the_api_stores_the_kind_and_rejects_an_unknown_one(client: Any) -> None
     assert bad.status_code == 400 and "kind" in str(bad.get_json()["errors"])
 
 
-def test_a_diagnostic_scripts_output_is_a_reply_in_the_alerts_thread(chat: Any, slack: Any,  # noqa: F811
-                                                                      mattermost: Any) -> None:  # noqa: F811
+def test_a_diagnostic_scripts_output_is_a_reply_in_the_alerts_thread(
+    chat: Any,
+    slack: Any,  # noqa: F811
+    mattermost: Any,
+) -> None:  # noqa: F811
     chat.register("look", script=SCRIPT)
     chat.bind("show-pool", "look", "approve", kind="diagnostic")
     chat.alert("cpu")

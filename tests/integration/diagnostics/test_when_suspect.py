@@ -1,5 +1,6 @@
 """Bindings with when_suspect wait for the alert's diagnosis, then run only if a signal
 matching their labels is among the top N suspects (decided by the real decision code)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,12 +21,17 @@ from tests.integration.diagnostics.test_diagnosis_service import setup as setup 
 
 
 def _bind(database: Any, name: str, when_suspect: dict[str, Any] | None, **fields: Any) -> None:
-    spec = BindingConfig.model_validate({"name": name, "remediation": "fix", "mode": "auto",
-                                         "when_suspect": when_suspect, **fields})
+    spec = BindingConfig.model_validate(
+        {"name": name, "remediation": "fix", "mode": "auto", "when_suspect": when_suspect, **fields}
+    )
     with database.write() as session:
         if registry.list_all(session) == []:
-            registry.register(session, manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\necho ok\n"}),
-                              by="test", now=START - timedelta(days=1))
+            registry.register(
+                session,
+                manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\necho ok\n"}),
+                by="test",
+                now=START - timedelta(days=1),
+            )
         bindings.create(session, spec=spec, by="test", now=START - timedelta(days=1))
 
 
@@ -44,10 +50,15 @@ def test_it_runs_a_when_suspect_binding_only_if_its_signal_is_a_top_suspect(setu
     alert_id = _fire(database, config, "latency")
     assert _decisions(database, alert_id) == {}  # nothing decided yet: they wait for the diagnosis
     with database.read() as session:
-        waiting = [e.details for e in session.scalars(select(AlertEvent).where(
-            AlertEvent.alert_id == alert_id, AlertEvent.kind == "remediation.decided"))]
+        waiting = [
+            e.details
+            for e in session.scalars(
+                select(AlertEvent).where(AlertEvent.alert_id == alert_id, AlertEvent.kind == "remediation.decided")
+            )
+        ]
     assert {(d["binding"], d["state"], d["reason"]) for d in waiting} == {
-        (name, "waiting", "waiting for diagnosis") for name in ("restart-db", "flush-cache", "deep-db")}
+        (name, "waiting", "waiting for diagnosis") for name in ("restart-db", "flush-cache", "deep-db")
+    }
     worker = DiagnosisWorker(database, config, {}, holder="test", clock=lambda: START + timedelta(minutes=6))
     assert worker.run_pending() == 1
     decided = _decisions(database, alert_id)
@@ -73,11 +84,13 @@ def test_it_skips_a_when_suspect_binding_at_once_when_no_diagnosis_will_come(set
     _bind(database, "restart-db", {"labels": {"instance": "db-1"}})
     alert_id = _fire(database, config, "plain")  # its detector has no diagnose: block
     assert _decisions(database, alert_id) == {
-        "restart-db": ("skipped", "skipped: when_suspect: no diagnosis of this alert is queued")}
+        "restart-db": ("skipped", "skipped: when_suspect: no diagnosis of this alert is queued")
+    }
 
 
-def test_a_failed_diagnosis_skips_the_waiting_binding_with_its_reason(tmp_path: Any, database_url: str,
-                                                                      database: Any) -> None:
+def test_a_failed_diagnosis_skips_the_waiting_binding_with_its_reason(
+    tmp_path: Any, database_url: str, database: Any
+) -> None:
     config = _config(tmp_path, database_url, f"http://127.0.0.1:{free_port()}")  # nothing listens there
     _bind(database, "restart-db", {"labels": {"instance": "db-1"}})
     alert_id = _fire(database, config, "latency")
@@ -92,11 +105,11 @@ def test_the_api_stores_when_suspect_and_rejects_a_bad_one_naming_the_field(setu
     created = admin.post("/api/v1/bindings", json=base)
     assert created.status_code == 201, created.get_json()
     assert created.get_json()["when_suspect"] == {"labels": {"job": "db"}, "top": 5}
-    bad_regex = admin.post("/api/v1/bindings", json={**base, "name": "b2",
-                                                      "when_suspect": {"labels": {"job": "~(db"}}})
+    bad_regex = admin.post("/api/v1/bindings", json={**base, "name": "b2", "when_suspect": {"labels": {"job": "~(db"}}})
     assert bad_regex.status_code == 400 and "when_suspect.labels.job" in bad_regex.get_json()["errors"]
-    bad_top = admin.post("/api/v1/bindings", json={**base, "name": "b3",
-                                                    "when_suspect": {"labels": {"job": "db"}, "top": 0}})
+    bad_top = admin.post(
+        "/api/v1/bindings", json={**base, "name": "b3", "when_suspect": {"labels": {"job": "db"}, "top": 0}}
+    )
     assert bad_top.status_code == 400 and any("when_suspect" in k for k in bad_top.get_json()["errors"])
     empty = admin.post("/api/v1/bindings", json={**base, "name": "b4", "when_suspect": {"labels": {}}})
     assert empty.status_code == 400

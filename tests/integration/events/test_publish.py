@@ -1,4 +1,5 @@
 """app.events.publish: one event, its consequences as its kind says, in the caller's transaction."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,17 +25,28 @@ def chat_config(tmp_path: Any, database_url: str) -> Any:
 
 def _alert(session: Any) -> Alert:
     now = utcnow()
-    alert = Alert(fingerprint="f1", detector="api", source="detector", labels={"service": "api"}, severity="critical",
-                  state="firing", kind="threshold", started_at=now, last_seen_at=now)
+    alert = Alert(
+        fingerprint="f1",
+        detector="api",
+        source="detector",
+        labels={"service": "api"},
+        severity="critical",
+        state="firing",
+        kind="threshold",
+        started_at=now,
+        last_seen_at=now,
+    )
     session.add(alert)
     session.flush()
     return alert
 
 
 def _counts(session: Any) -> tuple[int, int, int]:
-    return (session.scalar(select(func.count()).select_from(AlertEvent)) or 0,
-            session.scalar(select(func.count()).select_from(AuditRecord)) or 0,
-            session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)
+    return (
+        session.scalar(select(func.count()).select_from(AlertEvent)) or 0,
+        session.scalar(select(func.count()).select_from(AuditRecord)) or 0,
+        session.scalar(select(func.count()).select_from(OutboxMessage)) or 0,
+    )
 
 
 def test_each_kind_reaches_exactly_the_sinks_its_row_names(app: Any, database: Any, chat_config: Any) -> None:
@@ -44,8 +56,9 @@ def test_each_kind_reaches_exactly_the_sinks_its_row_names(app: Any, database: A
         assert _counts(s) == (1, 0, 0)
         publish(s, [Event("token.create", utcnow(), actor="alice", target="token:ci", details={"role": "viewer"})])
         assert _counts(s) == (1, 1, 0)
-        publish(s, [Event("alert.announced", utcnow(), alert=alert, details={"event": "alert.firing"})],
-                config=chat_config)
+        publish(
+            s, [Event("alert.announced", utcnow(), alert=alert, details={"event": "alert.firing"})], config=chat_config
+        )
         assert _counts(s) == (1, 1, 1)
         row = s.scalars(select(AlertEvent)).one()
         assert (row.kind, row.details) == ("silenced", {"silence_id": 7, "event": "firing"})

@@ -1,5 +1,6 @@
 """PostgreSQL stopped for a few seconds under a running Vigil: requests fail with 503 (never a
 500, never a half-written change), readiness says so, and everything recovers by itself."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,18 @@ pytestmark = pytest.mark.slow
 
 def pg(action: str) -> None:
     version = sorted(os.listdir("/etc/postgresql"))[0]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *(
-        ["-m", "fast"] if action == "stop" else [])], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            version,
+            "main",
+            action,
+            *(["-m", "fast"] if action == "stop" else []),
+        ],
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_requests_get_503_while_postgres_is_down_and_recover(tmp_path: Path) -> None:
@@ -35,10 +46,20 @@ def test_requests_get_503_while_postgres_is_down_and_recover(tmp_path: Path) -> 
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name, "VIGIL_PORT": str(port),
-           "VIGIL_DATA_DIR": str(tmp_path), "VIGIL_ADMIN_TOKEN": ADMIN}
-    proc = subprocess.Popen([sys.executable, "-m", "app", "web"], env=env, start_new_session=True,
-                            stdout=open(tmp_path / "web.log", "wb"), stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + "/" + name,
+        "VIGIL_PORT": str(port),
+        "VIGIL_DATA_DIR": str(tmp_path),
+        "VIGIL_ADMIN_TOKEN": ADMIN,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "web"],
+        env=env,
+        start_new_session=True,
+        stdout=open(tmp_path / "web.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {ADMIN}"}
     try:
         for _ in range(120):
@@ -51,8 +72,9 @@ def test_requests_get_503_while_postgres_is_down_and_recover(tmp_path: Path) -> 
         pg("stop")
         try:
             down = requests.get(f"{base}/api/v1/alerts", headers=auth, timeout=10)
-            write = requests.post(f"{base}/api/v1/tokens", headers=auth, json={"name": "x", "role": "viewer"},
-                                  timeout=10)
+            write = requests.post(
+                f"{base}/api/v1/tokens", headers=auth, json={"name": "x", "role": "viewer"}, timeout=10
+            )
             ready = requests.get(f"{base}/api/v1/ready", timeout=10)
         finally:
             pg("start")

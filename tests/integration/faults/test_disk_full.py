@@ -1,4 +1,5 @@
 """The scripts/output path on a full filesystem: a clear error on the execution, no crash loop."""
+
 from __future__ import annotations
 
 import subprocess
@@ -23,8 +24,9 @@ def full_dir(tmp_path: Path):
     subprocess.run(["umount", str(path)], check=False)
 
 
-def test_a_full_disk_fails_the_run_with_a_clear_reason_and_the_next_runs_still_work(database, tmp_path: Path,
-                                                                                      full_dir: Path) -> None:
+def test_a_full_disk_fails_the_run_with_a_clear_reason_and_the_next_runs_still_work(
+    database, tmp_path: Path, full_dir: Path
+) -> None:
     auto = Automation(database, tmp_path)
     try:
         auto.dispatcher.scripts_dir = full_dir / "scripts"

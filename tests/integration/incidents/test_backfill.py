@@ -1,5 +1,6 @@
 """`vigil incidents backfill` folds alerts stored before incidents existed (migration 0017)
 into the incidents the live path would have made for the same firings and resolutions."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -27,15 +28,26 @@ GROUPING = IncidentSettings(group_by=("service",), window=600)
 # severity rise, an alert that never fired, and two still open at the end.
 API, DB = {"service": "api"}, {"service": "db"}
 HISTORY = [
-    (0, "latency", API, "firing", "warning"), (2, "errors", API, "firing", "critical"),
-    (5, "latency", API, "ok", "warning"), (9, "errors", API, "ok", "critical"),
-    (15, "latency", API, "firing", "warning"), (16, "latency", API, "ok", "warning"),   # re-fire within 10m
-    (40, "latency", API, "firing", "warning"), (41, "latency", API, "ok", "warning"),   # after the window
-    (42, "disk", {}, "firing", "warning"), (43, "queue", {}, "firing", "info"), (44, "disk", {}, "ok", "warning"),
-    (50, "errors", DB, "pending", "warning"), (58, "errors", DB, "firing", "warning"),  # pending 8 minutes
-    (59, "latency", DB, "pending", "warning"), (60, "latency", DB, "ok", "warning"),    # never fires
-    (70, "errors", DB, "ok", "warning"), (79, "latency", DB, "firing", "critical"), (80, "latency", DB, "ok", "critical"),
-    (95, "latency", API, "firing", "warning"), (96, "errors", API, "firing", "warning"),
+    (0, "latency", API, "firing", "warning"),
+    (2, "errors", API, "firing", "critical"),
+    (5, "latency", API, "ok", "warning"),
+    (9, "errors", API, "ok", "critical"),
+    (15, "latency", API, "firing", "warning"),
+    (16, "latency", API, "ok", "warning"),  # re-fire within 10m
+    (40, "latency", API, "firing", "warning"),
+    (41, "latency", API, "ok", "warning"),  # after the window
+    (42, "disk", {}, "firing", "warning"),
+    (43, "queue", {}, "firing", "info"),
+    (44, "disk", {}, "ok", "warning"),
+    (50, "errors", DB, "pending", "warning"),
+    (58, "errors", DB, "firing", "warning"),  # pending 8 minutes
+    (59, "latency", DB, "pending", "warning"),
+    (60, "latency", DB, "ok", "warning"),  # never fires
+    (70, "errors", DB, "ok", "warning"),
+    (79, "latency", DB, "firing", "critical"),
+    (80, "latency", DB, "ok", "critical"),
+    (95, "latency", API, "firing", "warning"),
+    (96, "errors", API, "firing", "warning"),
     (97, "latency", API, "ok", "warning"),
 ]
 
@@ -44,8 +56,15 @@ def play(database: Any, history: list[tuple[int, str, dict[str, str], str, str]]
     """The live path: each detector run stores its finding, at its own time."""
     for minute, detector, labels, state, severity in history:
         with database.write() as s:
-            alerts.apply(s, detector=detector, severity=severity, static_labels={}, now=start + timedelta(minutes=minute),
-                         findings=[Finding("threshold", labels, state, value=1.0)], grouping=GROUPING)
+            alerts.apply(
+                s,
+                detector=detector,
+                severity=severity,
+                static_labels={},
+                now=start + timedelta(minutes=minute),
+                findings=[Finding("threshold", labels, state, value=1.0)],
+                grouping=GROUPING,
+            )
 
 
 def forget_incidents(database: Any) -> None:
@@ -62,22 +81,44 @@ def incidents(database: Any) -> list[tuple[Any, ...]]:
         for alert_id, incident_id in s.execute(select(Alert.id, Alert.incident_id).order_by(Alert.id)):
             if incident_id is not None:
                 members.setdefault(incident_id, []).append(alert_id)
-        return sorted((tuple(members.get(i.id, [])), i.group_key, i.detector, sorted(i.group_labels.items()),
-                       i.severity, i.state, i.started_at, i.updated_at, i.resolved_at, i.alert_count, i.open_count)
-                      for i in s.scalars(select(Incident)))
+        return sorted(
+            (
+                tuple(members.get(i.id, [])),
+                i.group_key,
+                i.detector,
+                sorted(i.group_labels.items()),
+                i.severity,
+                i.state,
+                i.started_at,
+                i.updated_at,
+                i.resolved_at,
+                i.alert_count,
+                i.open_count,
+            )
+            for i in s.scalars(select(Incident))
+        )
 
 
 @pytest.fixture
 def config_file(tmp_path: Path, database_url: str) -> str:
     path = tmp_path / "vigil.yaml"
-    path.write_text(yaml.safe_dump({"settings": {
-        "data_dir": str(tmp_path / "data"), "database_url": database_url,
-        "incidents": {"group_by": list(GROUPING.group_by), "window": "10m"}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "settings": {
+                    "data_dir": str(tmp_path / "data"),
+                    "database_url": database_url,
+                    "incidents": {"group_by": list(GROUPING.group_by), "window": "10m"},
+                }
+            }
+        )
+    )
     return str(path)
 
 
-def test_backfill_makes_the_incidents_the_live_path_made(database: Any, config_file: str,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_backfill_makes_the_incidents_the_live_path_made(
+    database: Any, config_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     play(database, HISTORY)
     live = incidents(database)
     assert len(live) == 6 and any(i[5] == "open" for i in live), "the history covers open and resolved incidents"
@@ -114,8 +155,9 @@ def test_any_batch_size_and_a_run_stopped_half_way_give_the_same_incidents(datab
     live = incidents(database)
     forget_incidents(database)
     with database.write() as s:  # what a run stopped after its first batches committed
-        first = s.scalars(select(Alert).where(Alert.fired_at.is_not(None)).order_by(Alert.fired_at, Alert.id)
-                          .limit(7)).all()
+        first = s.scalars(
+            select(Alert).where(Alert.fired_at.is_not(None)).order_by(Alert.fired_at, Alert.id).limit(7)
+        ).all()
         for alert in first:
             backfill.fold(s, alert, GROUPING, backfill.Backfilled())
 
@@ -127,10 +169,16 @@ def test_any_batch_size_and_a_run_stopped_half_way_give_the_same_incidents(datab
 
 def test_since_leaves_older_alerts_alone(database: Any, config_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    play(database, [(0, "latency", API, "firing", "warning"), (1, "latency", API, "ok", "warning")],
-         start=now - timedelta(days=40))
-    play(database, [(0, "errors", DB, "firing", "warning"), (1, "errors", DB, "ok", "warning")],
-         start=now - timedelta(days=2))
+    play(
+        database,
+        [(0, "latency", API, "firing", "warning"), (1, "latency", API, "ok", "warning")],
+        start=now - timedelta(days=40),
+    )
+    play(
+        database,
+        [(0, "errors", DB, "firing", "warning"), (1, "errors", DB, "ok", "warning")],
+        start=now - timedelta(days=2),
+    )
     forget_incidents(database)
 
     assert main(["--config", config_file, "incidents", "backfill", "--since", "30d"]) == 0
@@ -143,8 +191,9 @@ def test_since_leaves_older_alerts_alone(database: Any, config_file: str, capsys
     assert "since" in capsys.readouterr().err
 
 
-def test_old_alerts_stay_out_of_an_open_live_incident_which_keeps_taking_new_ones(database: Any,
-                                                                                   config_file: str) -> None:
+def test_old_alerts_stay_out_of_an_open_live_incident_which_keeps_taking_new_ones(
+    database: Any, config_file: str
+) -> None:
     play(database, [(0, "latency", API, "firing", "warning"), (3, "latency", API, "ok", "warning")])
     forget_incidents(database)  # stored before 0017
     play(database, [(0, "errors", API, "firing", "warning")], start=T0 + timedelta(days=1))  # after: live

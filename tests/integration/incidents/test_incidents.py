@@ -1,4 +1,5 @@
 """Incidents are kept as alerts fire and resolve: re-fires and one group within a window fold."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -14,19 +15,40 @@ from tests.conftest import make_config
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def fire(database: Any, detector: str, labels: dict[str, str], at: datetime, *, severity: str = "warning",
-         grouping: IncidentSettings = incidents.DEFAULT_SETTINGS, message: str = "high") -> int:
+def fire(
+    database: Any,
+    detector: str,
+    labels: dict[str, str],
+    at: datetime,
+    *,
+    severity: str = "warning",
+    grouping: IncidentSettings = incidents.DEFAULT_SETTINGS,
+    message: str = "high",
+) -> int:
     with database.write() as s:
         found = [Finding("threshold", labels, "firing", value=95.0, threshold=90.0, message=message)]
-        return alerts.apply(s, detector=detector, severity=severity, static_labels={}, findings=found, now=at,
-                            grouping=grouping)[0].alert_id
+        return alerts.apply(
+            s, detector=detector, severity=severity, static_labels={}, findings=found, now=at, grouping=grouping
+        )[0].alert_id
 
 
-def resolve(database: Any, detector: str, labels: dict[str, str], at: datetime,
-            grouping: IncidentSettings = incidents.DEFAULT_SETTINGS) -> None:
+def resolve(
+    database: Any,
+    detector: str,
+    labels: dict[str, str],
+    at: datetime,
+    grouping: IncidentSettings = incidents.DEFAULT_SETTINGS,
+) -> None:
     with database.write() as s:
-        alerts.apply(s, detector=detector, severity="warning", static_labels={},
-                     findings=[Finding("threshold", labels, "ok", value=1.0)], now=at, grouping=grouping)
+        alerts.apply(
+            s,
+            detector=detector,
+            severity="warning",
+            static_labels={},
+            findings=[Finding("threshold", labels, "ok", value=1.0)],
+            now=at,
+            grouping=grouping,
+        )
 
 
 def all_incidents(database: Any) -> list[Incident]:
@@ -72,14 +94,24 @@ def test_configured_labels_fold_alerts_of_several_detectors(database: Any) -> No
     fire(database, "disk", {}, T0 + timedelta(minutes=2), grouping=grouping)  # no service label: by detector
     fire(database, "queue", {}, T0 + timedelta(minutes=2), grouping=grouping)
     found = {tuple(sorted(i.group_labels.items())): i.alert_count for i in all_incidents(database)}
-    assert found == {(("service", "api"),): 2, (("service", "db"),): 1, (("detector", "disk"),): 1,
-                     (("detector", "queue"),): 1}
+    assert found == {
+        (("service", "api"),): 2,
+        (("service", "db"),): 1,
+        (("detector", "disk"),): 1,
+        (("detector", "queue"),): 1,
+    }
 
 
 def test_a_pending_alert_that_never_fires_makes_no_incident(database: Any) -> None:
     with database.write() as s:
-        alerts.apply(s, detector="cpu", severity="warning", static_labels={},
-                     findings=[Finding("threshold", {"host": "a"}, "pending", value=95.0)], now=T0)
+        alerts.apply(
+            s,
+            detector="cpu",
+            severity="warning",
+            static_labels={},
+            findings=[Finding("threshold", {"host": "a"}, "pending", value=95.0)],
+            now=T0,
+        )
     resolve(database, "cpu", {"host": "a"}, T0 + timedelta(minutes=1))
     assert all_incidents(database) == []
 
@@ -92,12 +124,13 @@ def test_the_api_lists_filters_and_shows_an_incident_with_its_timeline(client: A
     viewer = client.as_("viewer")
     page = viewer.get("/api/v1/incidents").json
     assert [(i["detector"], i["alert_count"], i["state"]) for i in page["items"]] == [
-        ("disk", 1, "open"), ("cpu", 3, "resolved")]
+        ("disk", 1, "open"),
+        ("cpu", 3, "resolved"),
+    ]
     assert [i["detector"] for i in viewer.get("/api/v1/incidents?state=resolved").json["items"]] == ["cpu"]
     assert [i["detector"] for i in viewer.get("/api/v1/incidents?severity=warning").json["items"]] == ["disk"]
     assert [i["detector"] for i in viewer.get("/api/v1/incidents?detector=cpu").json["items"]] == ["cpu"]
-    assert [i["detector"] for i in viewer.get("/api/v1/incidents?since=2026-11-01T13:00:00Z").json["items"]] == [
-        "disk"]
+    assert [i["detector"] for i in viewer.get("/api/v1/incidents?since=2026-11-01T13:00:00Z").json["items"]] == ["disk"]
     first = viewer.get("/api/v1/incidents?limit=1").json
     second = viewer.get(f"/api/v1/incidents?limit=1&cursor={first['next_cursor']}").json
     assert [i["detector"] for i in second["items"]] == ["cpu"] and second["next_cursor"] is None
@@ -113,6 +146,7 @@ def test_the_api_lists_filters_and_shows_an_incident_with_its_timeline(client: A
 
 
 def test_incident_grouping_is_read_from_the_settings(tmp_path: Any, database_url: str) -> None:
-    config = make_config(tmp_path, database_url, settings={"incidents": {"group_by": ["team", "detector"],
-                                                                          "window": "10m"}})
+    config = make_config(
+        tmp_path, database_url, settings={"incidents": {"group_by": ["team", "detector"], "window": "10m"}}
+    )
     assert config.settings.incidents == IncidentSettings(group_by=("team", "detector"), window=600)

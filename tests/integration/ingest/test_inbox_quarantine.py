@@ -1,5 +1,6 @@
 """One inbox item that cannot be applied is quarantined (failed, with its error) and the
 others are processed; before, it failed its batch on every pass and halted the inbox."""
+
 from __future__ import annotations
 
 import json
@@ -80,10 +81,14 @@ def test_the_inbox_listing_needs_a_token_and_names_a_wrong_state(ingest: Any) ->
 def test_it_keeps_the_drivers_message_not_the_sql_and_escapes_unstorable_text() -> None:
     from sqlalchemy.exc import DataError, OperationalError
 
-    refused = DataError("INSERT INTO alert_labels ... 'a\x00b'", {"value": "a\x00b"},
-                        Exception("PostgreSQL text fields cannot contain NUL (0x00) bytes"))
+    refused = DataError(
+        "INSERT INTO alert_labels ... 'a\x00b'",
+        {"value": "a\x00b"},
+        Exception("PostgreSQL text fields cannot contain NUL (0x00) bytes"),
+    )
     assert service.describe(refused) == "Exception: PostgreSQL text fields cannot contain NUL (0x00) bytes"
     assert service.describe(KeyError("a\x00b\ud800")) == "KeyError: 'a\\x00b\\ud800'"
     away = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
-    assert service._database_away(away) and not service._database_away(refused), \
+    assert service._database_away(away) and not service._database_away(refused), (
         "a database that is away fails the pass (items wait); it quarantines nothing"
+    )

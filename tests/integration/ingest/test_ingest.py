@@ -1,10 +1,12 @@
 """Inbound webhooks through the API, then processing into the alert lifecycle."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -22,22 +24,37 @@ SECRET = "generic-hmac-secret-0123456789"
 
 
 def am_alert(status: str = "firing", instance: str = "web-1", starts: str = "2026-11-01T12:00:00Z", **labels):
-    return {"status": status, "labels": {"alertname": "HighLatency", "severity": "page", "instance": instance,
-                                         **labels},
-            "annotations": {"summary": f"latency high on {instance}"}, "startsAt": starts,
-            "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom.local/graph", "fingerprint": "abc123"}
+    return {
+        "status": status,
+        "labels": {"alertname": "HighLatency", "severity": "page", "instance": instance, **labels},
+        "annotations": {"summary": f"latency high on {instance}"},
+        "startsAt": starts,
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prom.local/graph",
+        "fingerprint": "abc123",
+    }
 
 
 def am_payload(*alerts, status: str = "firing"):
-    return {"version": "4", "groupKey": "{}:{alertname=\"HighLatency\"}", "status": status, "receiver": "vigil",
-            "groupLabels": {"alertname": "HighLatency"}, "commonLabels": {}, "commonAnnotations": {},
-            "externalURL": "http://am.local", "truncatedAlerts": 0, "alerts": list(alerts)}
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="HighLatency"}',
+        "status": status,
+        "receiver": "vigil",
+        "groupLabels": {"alertname": "HighLatency"},
+        "commonLabels": {},
+        "commonAnnotations": {},
+        "externalURL": "http://am.local",
+        "truncatedAlerts": 0,
+        "alerts": list(alerts),
+    }
 
 
 @pytest.fixture
 def ingest(tmp_path, database_url, database, tokens):
-    config = make_config(tmp_path, database_url, ingest={
-        "alertmanager": {"token": TOKEN}, "generic": {"hmac_secret": SECRET}})
+    config = make_config(
+        tmp_path, database_url, ingest={"alertmanager": {"token": TOKEN}, "generic": {"hmac_secret": SECRET}}
+    )
     app = create_app(config)
     return Client(app.test_client(), tokens, role=None), config
 
@@ -62,8 +79,9 @@ def test_alertmanager_alerts_enter_the_lifecycle_firing_then_resolved(ingest, da
     assert answer.status_code == 202 and answer.json == {"received": 2, "new": 2}
     assert process(database, config) == 2
     fired = alerts(database)
-    assert [(a.state, a.severity, a.source, a.detector) for a in fired] == \
-        [("firing", "critical", "alertmanager", "HighLatency")] * 2
+    assert [(a.state, a.severity, a.source, a.detector) for a in fired] == [
+        ("firing", "critical", "alertmanager", "HighLatency")
+    ] * 2
     assert fired[0].evidence["generator_url"] == "http://prom.local/graph"
     assert fired[0].message == "latency high on web-1"
     post_am(client, am_payload(am_alert("resolved"), status="resolved"))
@@ -108,8 +126,12 @@ def test_unauthenticated_calls_get_401_and_are_counted(ingest) -> None:
     client, _ = ingest
     assert post_am(client, am_payload(am_alert()), token="wrong").status_code == 401
     assert client.post("/api/v1/ingest/alertmanager", json=am_payload(am_alert())).status_code == 401
-    assert client.post("/api/v1/ingest/grafana", json=am_payload(am_alert()),
-                       headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401  # not configured
+    assert (
+        client.post(
+            "/api/v1/ingest/grafana", json=am_payload(am_alert()), headers={"Authorization": f"Bearer {TOKEN}"}
+        ).status_code
+        == 401
+    )  # not configured
     metrics = client.get("/metrics").data.decode()
     assert 'vigil_ingest_rejected_total{reason="bad_credentials",source="alertmanager"}' in metrics
 
@@ -117,19 +139,35 @@ def test_unauthenticated_calls_get_401_and_are_counted(ingest) -> None:
 def signed(body: bytes, secret: str = SECRET, stamp: int | None = None) -> dict[str, str]:
     stamp = stamp or int(time.time())
     digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Vigil-Timestamp": str(stamp), "X-Vigil-Signature": f"sha256={digest}",
-            "Content-Type": "application/json"}
+    return {
+        "X-Vigil-Timestamp": str(stamp),
+        "X-Vigil-Signature": f"sha256={digest}",
+        "Content-Type": "application/json",
+    }
 
 
 def test_the_generic_endpoint_takes_an_hmac_signature_and_refuses_replays(ingest, database) -> None:
     client, config = ingest
-    body = json.dumps({"alerts": [{"name": "disk", "status": "firing", "labels": {"host": "db1"},
-                                   "severity": "critical", "summary": "disk 95%", "value": 95}]}).encode()
+    body = json.dumps(
+        {
+            "alerts": [
+                {
+                    "name": "disk",
+                    "status": "firing",
+                    "labels": {"host": "db1"},
+                    "severity": "critical",
+                    "summary": "disk 95%",
+                    "value": 95,
+                }
+            ]
+        }
+    ).encode()
     assert client.post("/api/v1/ingest/generic", data=body, headers=signed(body)).status_code == 202
     old = signed(body, stamp=int(time.time()) - 3600)
     assert client.post("/api/v1/ingest/generic", data=body, headers=old).status_code == 401
-    assert client.post("/api/v1/ingest/generic", data=body, headers=signed(body, "wrong-secret-000000")
-                       ).status_code == 401
+    assert (
+        client.post("/api/v1/ingest/generic", data=body, headers=signed(body, "wrong-secret-000000")).status_code == 401
+    )
     process(database, config)
     [alert] = alerts(database)
     assert (alert.detector, alert.value, alert.source) == ("disk", 95.0, "generic")
@@ -156,22 +194,39 @@ def test_an_ingested_alert_runs_its_bound_remediation(ingest, database, tmp_path
 def test_silences_guard_rails_and_effect(ingest, database, tmp_path) -> None:
     client, config = ingest
     op = client.as_("operator")
-    no_comment = op.post("/api/v1/silences", json={"matchers": [{"name": "instance", "value": "web-1"}],
-                                                   "comment": " ", "duration": "1h"})
+    no_comment = op.post(
+        "/api/v1/silences",
+        json={"matchers": [{"name": "instance", "value": "web-1"}], "comment": " ", "duration": "1h"},
+    )
     assert no_comment.status_code == 400 and "comment" in no_comment.json["errors"]
-    everything = op.post("/api/v1/silences", json={"matchers": [{"name": "job", "op": "=~", "value": ".*"}],
-                                                   "comment": "all", "duration": "1h"})
+    everything = op.post(
+        "/api/v1/silences",
+        json={"matchers": [{"name": "job", "op": "=~", "value": ".*"}], "comment": "all", "duration": "1h"},
+    )
     assert everything.status_code == 400 and "matches everything" in everything.json["errors"]["matchers"]
-    too_long = op.post("/api/v1/silences", json={"matchers": [{"name": "a", "value": "b"}], "comment": "x",
-                                                 "duration": "30d"})
+    too_long = op.post(
+        "/api/v1/silences", json={"matchers": [{"name": "a", "value": "b"}], "comment": "x", "duration": "30d"}
+    )
     assert too_long.status_code == 400
     assert client.as_("viewer").post("/api/v1/silences", json={}).status_code == 403
-    created = op.post("/api/v1/silences", json={"matchers": [{"name": "alertname", "value": "HighLatency"},
-                                                             {"name": "instance", "op": "=~", "value": "web-.*"}],
-                                                "comment": "maintenance", "duration": "1h"})
+    created = op.post(
+        "/api/v1/silences",
+        json={
+            "matchers": [
+                {"name": "alertname", "value": "HighLatency"},
+                {"name": "instance", "op": "=~", "value": "web-.*"},
+            ],
+            "comment": "maintenance",
+            "duration": "1h",
+        },
+    )
     assert created.status_code == 201 and created.json["created_by"] == "test-operator"
-    assert client.as_("admin").post("/api/v1/silences", json={"matchers": [], "comment": "freeze",
-                                                              "duration": "1h"}).status_code == 201
+    assert (
+        client.as_("admin")
+        .post("/api/v1/silences", json={"matchers": [], "comment": "freeze", "duration": "1h"})
+        .status_code
+        == 201
+    )
 
     from tests.integration.automation.conftest import Automation
 

@@ -7,6 +7,7 @@ reply to a thread that does not exist) is answered as the service would (Slack
 They keep every message with its versions, and send button presses back to Vigil the way
 the service does: Slack signed with its signing secret, Mattermost with the button's context.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,8 +70,7 @@ class _Fake:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     def close(self) -> None:
@@ -167,27 +167,56 @@ class FakeSlack(_Fake):
             return "no_text"
         return _block_kit_problem(body.get("blocks", []))
 
-    def press(self, vigil: str, message: Message, action_id: str, *, user: str, signing_secret: str,
-              timestamp: int | None = None, signature: str | None = None) -> requests.Response:
+    def press(
+        self,
+        vigil: str,
+        message: Message,
+        action_id: str,
+        *,
+        user: str,
+        signing_secret: str,
+        timestamp: int | None = None,
+        signature: str | None = None,
+    ) -> requests.Response:
         """Press a button of `message` as Slack does: a signed form POST to the Request URL."""
-        button = next(e for b in message.body["blocks"] if b["type"] == "actions" for e in b["elements"]
-                      if e.get("action_id") == action_id)
-        payload = {"type": "block_actions", "user": {"id": user, "username": user.lower()},
-                   "channel": {"id": message.channel if message.channel.startswith("C") else self.channel_id},
-                   "container": {"type": "message", "message_ts": message.ref, "channel_id": self.channel_id},
-                   "message": {"ts": message.ref}, "response_url": "https://hooks.slack.invalid/actions/1",
-                   "actions": [{"action_id": action_id, "block_id": "b", "type": "button",
-                                "value": button["value"], "action_ts": str(time.time())}]}
+        button = next(
+            e
+            for b in message.body["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e.get("action_id") == action_id
+        )
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower()},
+            "channel": {"id": message.channel if message.channel.startswith("C") else self.channel_id},
+            "container": {"type": "message", "message_ts": message.ref, "channel_id": self.channel_id},
+            "message": {"ts": message.ref},
+            "response_url": "https://hooks.slack.invalid/actions/1",
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "b",
+                    "type": "button",
+                    "value": button["value"],
+                    "action_ts": str(time.time()),
+                }
+            ],
+        }
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return self.send_signed(vigil, body, signing_secret=signing_secret, timestamp=timestamp, signature=signature)
 
     @staticmethod
-    def send_signed(vigil: str, body: bytes, *, signing_secret: str, timestamp: int | None = None,
-                    signature: str | None = None) -> requests.Response:
+    def send_signed(
+        vigil: str, body: bytes, *, signing_secret: str, timestamp: int | None = None, signature: str | None = None
+    ) -> requests.Response:
         stamp = str(timestamp if timestamp is not None else int(time.time()))
         mac = hmac.new(signing_secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
-        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-                   "X-Slack-Signature": signature or f"v0={mac}"}
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature or f"v0={mac}",
+        }
         return requests.post(f"{vigil}/api/v1/chat/slack/actions", data=body, headers=headers, timeout=10)
 
 
@@ -279,13 +308,23 @@ class FakeMattermost(_Fake):
                     return "action ids must be alphanumeric and carry an integration"
         return None
 
-    def press(self, message: Message, action_id: str, *, user: str,
-              context: dict[str, Any] | None = None) -> requests.Response:
+    def press(
+        self, message: Message, action_id: str, *, user: str, context: dict[str, Any] | None = None
+    ) -> requests.Response:
         """Press a button of `message` as Mattermost does: POST the button's context to its URL."""
-        action = next(a for att in message.body["props"]["attachments"] for a in att.get("actions", [])
-                      if a["id"] == action_id)
+        action = next(
+            a for att in message.body["props"]["attachments"] for a in att.get("actions", []) if a["id"] == action_id
+        )
         integration = action["integration"]
-        call = {"user_id": user, "user_name": user, "channel_id": message.channel, "team_id": "team1",
-                "post_id": message.ref, "trigger_id": "t", "type": "", "data_source": "",
-                "context": context if context is not None else integration["context"]}
+        call = {
+            "user_id": user,
+            "user_name": user,
+            "channel_id": message.channel,
+            "team_id": "team1",
+            "post_id": message.ref,
+            "trigger_id": "t",
+            "type": "",
+            "data_source": "",
+            "context": context if context is not None else integration["context"],
+        }
         return requests.post(integration["url"], json=call, timeout=10)

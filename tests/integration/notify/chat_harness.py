@@ -4,6 +4,7 @@ generic webhook, the real dispatcher and sender: what chat tests drive.
 Everything runs on the real clock, as the scheduler would; the test calls `send()` where
 the scheduler's sender threads would run.
 """
+
 from __future__ import annotations
 
 import threading
@@ -47,34 +48,68 @@ class _Late:
 
 
 class ChatVigil:
-    def __init__(self, tmp_path: Path, database: Any, database_url: str, slack: FakeSlack,
-                 mattermost: FakeMattermost, generic_url: str | None = None,
-                 sections: dict[str, Any] | None = None, **channel_overrides: Any) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        database: Any,
+        database_url: str,
+        slack: FakeSlack,
+        mattermost: FakeMattermost,
+        generic_url: str | None = None,
+        sections: dict[str, Any] | None = None,
+        **channel_overrides: Any,
+    ) -> None:
         self.database, self.slack, self.mattermost = database, slack, mattermost
         late = _Late()
         self.server = make_server("127.0.0.1", 0, late, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         channels: list[dict[str, Any]] = [
-            {"type": "slack", "name": "ops-slack", "token": slack.token, "channel": slack.channel_id,
-             "api_url": slack.api_url, "signing_secret": SIGNING_SECRET, "group_wait_s": 0,
-             "approvers": {OPERATOR: {"name": "alice", "role": "operator"},
-                           VIEWER: {"name": "victor", "role": "viewer"}}, **channel_overrides},
-            {"type": "mattermost", "name": "ops-mm", "token": mattermost.token, "channel": mattermost.channel_id,
-             "api_url": mattermost.api_url, "action_secret": ACTION_SECRET, "group_wait_s": 0,
-             "approvers": {MM_OPERATOR: {"name": "alice", "role": "admin"},
-                           MM_VIEWER: {"name": "victor", "role": "viewer"}}},
+            {
+                "type": "slack",
+                "name": "ops-slack",
+                "token": slack.token,
+                "channel": slack.channel_id,
+                "api_url": slack.api_url,
+                "signing_secret": SIGNING_SECRET,
+                "group_wait_s": 0,
+                "approvers": {
+                    OPERATOR: {"name": "alice", "role": "operator"},
+                    VIEWER: {"name": "victor", "role": "viewer"},
+                },
+                **channel_overrides,
+            },
+            {
+                "type": "mattermost",
+                "name": "ops-mm",
+                "token": mattermost.token,
+                "channel": mattermost.channel_id,
+                "api_url": mattermost.api_url,
+                "action_secret": ACTION_SECRET,
+                "group_wait_s": 0,
+                "approvers": {
+                    MM_OPERATOR: {"name": "alice", "role": "admin"},
+                    MM_VIEWER: {"name": "victor", "role": "viewer"},
+                },
+            },
         ]
         if generic_url:
-            channels.append({"type": "generic", "name": "bridge", "url": generic_url, "secret": GENERIC_SECRET,
-                             "group_wait_s": 0})
-        self.config = make_config(tmp_path, database_url, channels=channels, settings={
-            "public_url": self.url, "automation": {"verify_window_s": 60}}, **(sections or {}))
+            channels.append(
+                {"type": "generic", "name": "bridge", "url": generic_url, "secret": GENERIC_SECRET, "group_wait_s": 0}
+            )
+        self.config = make_config(
+            tmp_path,
+            database_url,
+            channels=channels,
+            settings={"public_url": self.url, "automation": {"verify_window_s": 60}},
+            **(sections or {}),
+        )
         self.app = late.app = create_app(self.config)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
         self.backend = InlineBackend(2)
-        self.dispatcher = Dispatcher(database, self.backend, self.config, holder="test",
-                                     scripts_dir=tmp_path / "scripts", environ={})
+        self.dispatcher = Dispatcher(
+            database, self.backend, self.config, holder="test", scripts_dir=tmp_path / "scripts", environ={}
+        )
         self.sender = Sender(database, self.config.channels, public_url=self.url)
         self.t0 = datetime.now(timezone.utc)
 
@@ -88,8 +123,9 @@ class ChatVigil:
 
     def register(self, name: str, script: str = "#!/bin/sh\necho fixed it\n") -> None:
         with self.database.write() as session:
-            registry.register(session, manifest=parse_manifest({"name": name, "script": script}), by="test",
-                              now=self.t0)
+            registry.register(
+                session, manifest=parse_manifest({"name": name, "script": script}), by="test", now=self.t0
+            )
 
     def bind(self, name: str, remediation: str, mode: str, **fields: Any) -> None:
         spec = BindingConfig.model_validate({"name": name, "remediation": remediation, "mode": mode, **fields})
@@ -99,9 +135,22 @@ class ChatVigil:
     def alert(self, detector: str, state: str = "firing", labels: dict[str, str] | None = None) -> None:
         now = datetime.now(timezone.utc)
         with self.database.write() as session:
-            transitions = alerts.apply(session, detector=detector, severity="critical", static_labels={},
-                                       findings=[Finding(kind="threshold", labels=labels or {"instance": "web-1"},
-                                                         state=state, value=97.0, threshold=90.0)], now=now)
+            transitions = alerts.apply(
+                session,
+                detector=detector,
+                severity="critical",
+                static_labels={},
+                findings=[
+                    Finding(
+                        kind="threshold",
+                        labels=labels or {"instance": "web-1"},
+                        state=state,
+                        value=97.0,
+                        threshold=90.0,
+                    )
+                ],
+                now=now,
+            )
             queued = react(session, transitions, now=now, config=self.config)
         if queued:
             self.dispatcher.dispatch()

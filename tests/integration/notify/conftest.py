@@ -1,4 +1,5 @@
 """A real webhook receiver on loopback that records what it is sent and answers as told."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,9 @@ class Webhook:
         self.replies: list[Reply] = []
         self.stop = threading.Event()
 
-    def answer(self, status: int = 200, body: bytes = b"ok", headers: dict[str, str] | None = None,
-               delay_s: float = 0.0) -> None:
+    def answer(
+        self, status: int = 200, body: bytes = b"ok", headers: dict[str, str] | None = None, delay_s: float = 0.0
+    ) -> None:
         self.replies.append(Reply(status, body, headers or {}, delay_s))
 
 
@@ -123,8 +125,9 @@ def mattermost() -> Iterator[Any]:
 
 
 @pytest.fixture
-def chat(tmp_path: Any, database: Any, database_url: str, slack: Any, mattermost: Any,
-         webhook: Webhook) -> Iterator[Any]:
+def chat(
+    tmp_path: Any, database: Any, database_url: str, slack: Any, mattermost: Any, webhook: Webhook
+) -> Iterator[Any]:
     """Vigil on loopback with threaded Slack and Mattermost bots and a generic webhook."""
     from tests.integration.notify.chat_harness import ChatVigil
 

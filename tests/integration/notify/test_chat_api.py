@@ -1,4 +1,5 @@
 """One call to a chat bot API: how each answer is classified, and the token never shows."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -6,10 +7,10 @@ from datetime import datetime, timezone
 import requests
 
 from app.notify import chatapi
+from app.notify.render import render
 from app.notify.transport import send
 from config.channels import parse_channel
 from tests.unit.notify.notify_builders import notification
-from app.notify.render import render
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 TOKEN = "xoxb-0000-very-secret-bot-token"

@@ -2,6 +2,7 @@
 alert resolves, the request's Approve / Reject buttons give way to the reason (chat.update /
 post patch) and a notice goes to the alert's thread; a late press on the old button is told
 why and changes nothing. Against the loopback Slack and Mattermost fakes."""
+
 from __future__ import annotations
 
 from tests.integration.notify.chat_fakes import Message
@@ -26,8 +27,9 @@ def _as_first_shown(message: Message) -> Message:
 
 def _late_presses_change_nothing(chat, slack, mattermost, requests, reason: str) -> None:  # noqa: ANN001
     slack_request, mm_request = requests
-    pressed = slack.press(chat.url, _as_first_shown(slack_request), "vigil_approve", user=OPERATOR,
-                          signing_secret=SIGNING_SECRET)
+    pressed = slack.press(
+        chat.url, _as_first_shown(slack_request), "vigil_approve", user=OPERATOR, signing_secret=SIGNING_SECRET
+    )
     assert pressed.status_code == 200 and pressed.json()["ok"] is False and reason in pressed.json()["text"]
     mm = mattermost.press(_as_first_shown(mm_request), "vigilreject", user=MM_OPERATOR)
     assert mm.status_code == 200 and reason in mm.json()["ephemeral_text"]
@@ -68,7 +70,9 @@ def test_a_request_cancelled_by_its_alert_resolving_says_so_after_the_resolution
         assert "Resolved: cpu" in resolved.text
         assert "Approval of restart cancelled: alert resolved before anyone approved" in notice.text
         assert fake.problems == []
-    _late_presses_change_nothing(chat, slack, mattermost, requests, "cancelled: alert 1 resolved before anyone approved")
+    _late_presses_change_nothing(
+        chat, slack, mattermost, requests, "cancelled: alert 1 resolved before anyone approved"
+    )
     [execution] = chat.executions()
     assert execution.state == "cancelled" and execution.cancelled_by == "system"
 
@@ -81,8 +85,9 @@ def _api(chat, verb: str, execution_id: int, **body):  # noqa: ANN001, ANN003, A
         secret = tokens.new_secret()
         name = f"bob-{secret[-6:]}"  # one token per call: names are unique
         tokens.create(session, name=name, role="operator", by="test", secret=secret)
-    response = chat.app.test_client().post(f"/api/v1/executions/{execution_id}/{verb}", json=body,
-                                           headers={"Authorization": f"Bearer {secret}"})
+    response = chat.app.test_client().post(
+        f"/api/v1/executions/{execution_id}/{verb}", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
     return response, name
 
 

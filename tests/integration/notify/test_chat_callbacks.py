@@ -2,16 +2,16 @@
 
 Each press goes over real HTTP to Vigil on loopback, as Slack or Mattermost would send it.
 """
+
 from __future__ import annotations
 
+import json
 import time
 import urllib.parse
-import json
 
 import pytest
 
-from tests.integration.notify.chat_harness import (ACTION_SECRET, MM_VIEWER, OPERATOR, SIGNING_SECRET, STRANGER,
-                                                   VIEWER)
+from tests.integration.notify.chat_harness import ACTION_SECRET, MM_VIEWER, OPERATOR, SIGNING_SECRET, STRANGER, VIEWER
 
 
 @pytest.fixture
@@ -40,8 +40,14 @@ def test_a_press_with_a_bad_signature_is_refused(chat, slack, waiting) -> None:
 
 
 def test_a_press_with_a_stale_timestamp_is_refused_even_when_signed(chat, slack, waiting) -> None:
-    answer = slack.press(chat.url, waiting[0], "vigil_approve", user=OPERATOR, signing_secret=SIGNING_SECRET,
-                         timestamp=int(time.time()) - 301)
+    answer = slack.press(
+        chat.url,
+        waiting[0],
+        "vigil_approve",
+        user=OPERATOR,
+        signing_secret=SIGNING_SECRET,
+        timestamp=int(time.time()) - 301,
+    )
     assert answer.status_code == 401 and answer.json()["errors"] == {"signature": "stale_timestamp"}
     _nothing_ran(chat)
 
@@ -49,16 +55,22 @@ def test_a_press_with_a_stale_timestamp_is_refused_even_when_signed(chat, slack,
 def test_a_replayed_body_with_a_new_timestamp_but_its_old_signature_is_refused(chat, slack, waiting) -> None:
     # A press captured ten minutes ago: its body and signature, sent again with a fresh timestamp.
     old = int(time.time()) - 600
-    payload = {"type": "block_actions", "user": {"id": OPERATOR}, "channel": {"id": slack.channel_id},
-               "container": {"message_ts": waiting[0].ref},
-               "actions": [{"action_id": "vigil_approve", "value": "1"}]}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": OPERATOR},
+        "channel": {"id": slack.channel_id},
+        "container": {"message_ts": waiting[0].ref},
+        "actions": [{"action_id": "vigil_approve", "value": "1"}],
+    }
     body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
     import hashlib
     import hmac
 
     captured = "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{old}:".encode() + body, hashlib.sha256).hexdigest()
-    assert slack.send_signed(chat.url, body, signing_secret=SIGNING_SECRET, timestamp=old,
-                             signature=captured).status_code == 401  # as captured: stale
+    assert (
+        slack.send_signed(chat.url, body, signing_secret=SIGNING_SECRET, timestamp=old, signature=captured).status_code
+        == 401
+    )  # as captured: stale
     answer = slack.send_signed(chat.url, body, signing_secret=SIGNING_SECRET, signature=captured)  # fresh stamp
     assert answer.status_code == 401 and answer.json()["errors"] == {"signature": "bad_signature"}
     _nothing_ran(chat)
@@ -86,9 +98,20 @@ def test_a_viewer_is_refused_privately_and_nothing_runs(chat, slack, waiting) ->
 
 def test_a_signed_press_on_a_message_vigil_did_not_post_is_refused(chat, slack, waiting) -> None:
     root = slack.roots()[0]  # the alert's message, not the approval request
-    root.body["blocks"].insert(1, {"type": "actions", "elements": [
-        {"type": "button", "action_id": "vigil_approve", "text": {"type": "plain_text", "text": "Approve"},
-         "value": "1"}]})
+    root.body["blocks"].insert(
+        1,
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "vigil_approve",
+                    "text": {"type": "plain_text", "text": "Approve"},
+                    "value": "1",
+                }
+            ],
+        },
+    )
     answer = slack.press(chat.url, root, "vigil_approve", user=OPERATOR, signing_secret=SIGNING_SECRET)
     assert answer.status_code == 404
     _nothing_ran(chat)
@@ -98,8 +121,9 @@ def test_a_mattermost_press_without_the_action_secret_is_refused(chat, mattermos
     context = {"action": "approve", "execution_id": 1, "channel": "ops-mm", "token": "guessed-" + "x" * 20}
     answer = mattermost.press(waiting[1], "vigilapprove", user=MM_VIEWER, context=context)
     assert answer.status_code == 401
-    answer = mattermost.press(waiting[1], "vigilapprove", user=MM_VIEWER, context={**context, "channel": "nope",
-                                                                                     "token": ACTION_SECRET})
+    answer = mattermost.press(
+        waiting[1], "vigilapprove", user=MM_VIEWER, context={**context, "channel": "nope", "token": ACTION_SECRET}
+    )
     assert answer.status_code == 401
     _nothing_ran(chat)
 

@@ -8,12 +8,12 @@ breaker. A Slack bot, a Mattermost bot and a generic webhook receive it all; the
 asserts each channel's event order per alert, one Slack thread per alert, and the same
 effectiveness in the API and /metrics.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import threading
-import time
 import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterator
@@ -25,9 +25,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from app.detection import job
 from app.alerts.models import Alert
 from app.auth import service as auth
+from app.detection import job
 from detectors.sources import build_source
 from tests.integration.notify.chat_harness import OPERATOR, SIGNING_SECRET, ChatVigil, wait_for
 
@@ -77,11 +77,29 @@ def prometheus() -> Iterator[Prometheus]:
 
 @pytest.fixture
 def loop(tmp_path, database, database_url, slack, mattermost, webhook, prometheus) -> Iterator[ChatVigil]:
-    detectors = [{"name": name, "source": "prom", "query": name, "interval": "10s", "window": "1m",
-                  "analysis": {"type": "threshold", "above": (HIGH[name] + LOW[name]) / 2}} for name in HIGH]
-    vigil = ChatVigil(tmp_path, database, database_url, slack, mattermost, generic_url=webhook.url, sections={
-        "sources": [{"type": "prometheus", "name": "prom", "url": prometheus.url, "timeout_s": 60}],
-        "detectors": detectors})
+    detectors = [
+        {
+            "name": name,
+            "source": "prom",
+            "query": name,
+            "interval": "10s",
+            "window": "1m",
+            "analysis": {"type": "threshold", "above": (HIGH[name] + LOW[name]) / 2},
+        }
+        for name in HIGH
+    ]
+    vigil = ChatVigil(
+        tmp_path,
+        database,
+        database_url,
+        slack,
+        mattermost,
+        generic_url=webhook.url,
+        sections={
+            "sources": [{"type": "prometheus", "name": "prom", "url": prometheus.url, "timeout_s": 60}],
+            "detectors": detectors,
+        },
+    )
     yield vigil
     vigil.close()
 
@@ -90,8 +108,16 @@ def _run_detectors(loop: ChatVigil) -> None:
     source = build_source(loop.config.sources[0])
     for definition in loop.config.detectors:
         # The detector job as the scheduler runs it (holder checks the lease: take it first).
-        job.run(loop.database, loop.config, definition, source, holder="test", now=datetime.now(timezone.utc),
-                      slot=None, on_queued=loop.dispatcher.dispatch)
+        job.run(
+            loop.database,
+            loop.config,
+            definition,
+            source,
+            holder="test",
+            now=datetime.now(timezone.utc),
+            slot=None,
+            on_queued=loop.dispatcher.dispatch,
+        )
 
 
 def _hold_lease(loop: ChatVigil) -> None:
@@ -110,9 +136,14 @@ def _alert_ids(loop: ChatVigil) -> dict[str, list[int]]:
 
 
 def test_the_loop_in_chat_order_threads_approval_expiry_burst_and_effectiveness(
-        loop, slack, mattermost, webhook, prometheus, database) -> None:
-    for name, script in (("scale", "#!/bin/sh\necho scaled\n"), ("restart", "#!/bin/sh\necho restarted\n"),
-                         ("clean", "#!/bin/sh\necho cleaned\n"), ("flaky", "#!/bin/sh\necho broken >&2\nexit 1\n")):
+    loop, slack, mattermost, webhook, prometheus, database
+) -> None:
+    for name, script in (
+        ("scale", "#!/bin/sh\necho scaled\n"),
+        ("restart", "#!/bin/sh\necho restarted\n"),
+        ("clean", "#!/bin/sh\necho cleaned\n"),
+        ("flaky", "#!/bin/sh\necho broken >&2\nexit 1\n"),
+    ):
         loop.register(name, script)
     loop.bind("scale-cpu", "scale", "auto", detector="cpu")
     loop.bind("restart-latency", "restart", "approve", detector="latency")
@@ -126,8 +157,11 @@ def test_the_loop_in_chat_order_threads_approval_expiry_burst_and_effectiveness(
 
     # latency: approved from Slack with a signed button press.
     latency = _alert_ids(loop)["latency"][0]
-    request = wait_for(lambda: next((m for m in slack.order_messages() if "vigil_approve" in m.text
-                                     and f"/alerts/{latency}" in m.text), None))
+    request = wait_for(
+        lambda: next(
+            (m for m in slack.order_messages() if "vigil_approve" in m.text and f"/alerts/{latency}" in m.text), None
+        )
+    )
     answer = slack.press(loop.url, request, "vigil_approve", user=OPERATOR, signing_secret=SIGNING_SECRET)
     assert answer.status_code == 200 and answer.json()["ok"] is True
     loop.settle()
@@ -159,29 +193,40 @@ def test_the_loop_in_chat_order_threads_approval_expiry_burst_and_effectiveness(
     cpu_thread = [_first_line(m) for m in slack.thread(roots[str(ids["cpu"][0])])]
     assert cpu_thread == ["Remediation started: cpu", "Remediation succeeded: cpu", "Resolved: cpu"]
     latency_thread = [_first_line(m) for m in slack.thread(roots[str(latency)])]
-    assert latency_thread == ["Approved by alice: latency", "Remediation started: latency",
-                              "Remediation succeeded: latency", "Resolved: latency"]
+    assert latency_thread == [
+        "Approved by alice: latency",
+        "Remediation started: latency",
+        "Remediation succeeded: latency",
+        "Resolved: latency",
+    ]
 
     # The generic channel: each alert's events in the order they happened.
     order: dict[int, list[str]] = defaultdict(list)
     for received in webhook.received:
         for alert in received.json["alerts"]:
             order[alert["alert_id"]].append(received.json["event"])
-    assert order[ids["cpu"][0]] == ["alert.firing", "remediation.started", "remediation.succeeded",
-                                    "alert.resolved"]
-    assert order[latency] == ["alert.firing", "approval.requested", "remediation.started",
-                              "remediation.succeeded", "alert.resolved"]
+    assert order[ids["cpu"][0]] == ["alert.firing", "remediation.started", "remediation.succeeded", "alert.resolved"]
+    assert order[latency] == [
+        "alert.firing",
+        "approval.requested",
+        "remediation.started",
+        "remediation.succeeded",
+        "alert.resolved",
+    ]
     assert order[ids["disk"][0]] == ["alert.firing", "approval.requested", "alert.resolved"]
 
     # Effectiveness: the API and /metrics say the same.
     with database.write() as session:
         _row, token = auth.create(session, name="reader", role="viewer", by="test")
-    stats = requests.get(f"{loop.url}/api/v1/remediations/scale/stats", timeout=10,
-                         headers={"Authorization": f"Bearer {token}"}).json()
+    stats = requests.get(
+        f"{loop.url}/api/v1/remediations/scale/stats", timeout=10, headers={"Authorization": f"Bearer {token}"}
+    ).json()
     metrics = requests.get(f"{loop.url}/metrics", timeout=10).text
-    found = re.search(r'^vigil_remediation_outcomes_total\{outcome="effective",remediation="scale"\} (\S+)$',
-                      metrics, re.M) or re.search(
-        r'^vigil_remediation_outcomes_total\{remediation="scale",outcome="effective"\} (\S+)$', metrics, re.M)
+    found = re.search(
+        r'^vigil_remediation_outcomes_total\{outcome="effective",remediation="scale"\} (\S+)$', metrics, re.M
+    ) or re.search(
+        r'^vigil_remediation_outcomes_total\{remediation="scale",outcome="effective"\} (\S+)$', metrics, re.M
+    )
     assert stats["effective"] == 1 and found and float(found.group(1)) == 1
 
 

@@ -1,4 +1,5 @@
 """Delivering rendered notifications to a real HTTP receiver on loopback."""
+
 from __future__ import annotations
 
 import hashlib
@@ -13,8 +14,8 @@ import pytest
 import requests
 from slack_sdk.models.blocks import Block
 
-from app.notify.render import render
 from app.notify.delivery import Delivery
+from app.notify.render import render
 from app.notify.transport import next_attempt_at, send
 from config.channels import parse_channel
 from tests.helpers import free_port
@@ -64,8 +65,13 @@ def check_googlechat(body: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("kind", "check"),
-    [("slack", check_slack), ("mattermost", check_mattermost), ("teams", check_teams),
-     ("discord", check_discord), ("googlechat", check_googlechat)],
+    [
+        ("slack", check_slack),
+        ("mattermost", check_mattermost),
+        ("teams", check_teams),
+        ("discord", check_discord),
+        ("googlechat", check_googlechat),
+    ],
 )
 def test_each_service_receives_its_rendered_body_as_utf8_json(webhook, kind, check):
     body = render(kind, grouped(40, event="remediation.failed", remediation=remediation()))

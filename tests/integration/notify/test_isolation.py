@@ -1,4 +1,5 @@
 """Real time, real threads: a hanging or rate-limited channel holds up nothing but itself."""
+
 from __future__ import annotations
 
 import random
@@ -46,8 +47,17 @@ def send_in_background(sender: Sender) -> Callable[[], None]:
 
 
 def inbound(database, name: str) -> str:
-    item = payloads._item("generic", name=name, status="firing", labels={"instance": name}, severity="critical",
-                          summary="", starts_at=datetime.now(timezone.utc), value=1.0, extra={})
+    item = payloads._item(
+        "generic",
+        name=name,
+        status="firing",
+        labels={"instance": name},
+        severity="critical",
+        summary="",
+        starts_at=datetime.now(timezone.utc),
+        value=1.0,
+        extra={},
+    )
     database.grouped_write(lambda c: ingest.store(c, [item], now=datetime.now(timezone.utc)))
     return str(item["dedup_key"])
 
@@ -57,24 +67,31 @@ def processed(database, dedup_key: str) -> bool:
         return session.scalar(select(InboxItem.processed_at).where(InboxItem.dedup_key == dedup_key)) is not None
 
 
-def test_a_hanging_channel_delays_neither_another_channel_nor_new_alerts(database, database_url, tmp_path,
-                                                                        webhooks) -> None:
+def test_a_hanging_channel_delays_neither_another_channel_nor_new_alerts(
+    database, database_url, tmp_path, webhooks
+) -> None:
     stuck, ops = webhooks(), webhooks()
     stuck.answer(delay_s=3600)  # hangs until the test ends (the fixture releases it)
-    channels = [{"name": "stuck", "type": "slack", "url": stuck.url, "group_wait_s": "0s", "timeout_s": 120},
-                {"name": "ops", "type": "slack", "url": ops.url, "group_wait_s": "0s"}]
-    config = app_config(tmp_path, database_url, channels=channels,
-                        settings={"scheduler": {"lease_ttl_s": 5, "renew_every_s": 0.5}})
+    channels = [
+        {"name": "stuck", "type": "slack", "url": stuck.url, "group_wait_s": "0s", "timeout_s": 120},
+        {"name": "ops", "type": "slack", "url": ops.url, "group_wait_s": "0s"},
+    ]
+    config = app_config(
+        tmp_path, database_url, channels=channels, settings={"scheduler": {"lease_ttl_s": 5, "renew_every_s": 0.5}}
+    )
     scheduler, stop = Scheduler(config, database), threading.Event()
     thread = threading.Thread(target=scheduler.run_forever, args=(stop,))
     thread.start()
     try:
         first = inbound(database, "first")
-        wait_for("the first alert to reach both channels", lambda: processed(database, first)
-                 and len(stuck.received) == 1 and len(ops.received) == 1)
+        wait_for(
+            "the first alert to reach both channels",
+            lambda: processed(database, first) and len(stuck.received) == 1 and len(ops.received) == 1,
+        )
         second = inbound(database, "second")  # while the stuck channel's request hangs
-        wait_for("the second alert processed and sent to ops", lambda: processed(database, second)
-                 and len(ops.received) == 2)
+        wait_for(
+            "the second alert processed and sent to ops", lambda: processed(database, second) and len(ops.received) == 2
+        )
         assert "second" in ops.received[1].body.decode() and len(stuck.received) == 1
     finally:
         stuck.stop.set()
@@ -99,8 +116,7 @@ def test_retry_after_3_is_honoured_as_3_seconds_however_many_429s_came_before(da
     assert rows(database)[0].state == "sent"
 
 
-def test_a_hanging_receiver_counts_one_attempt_per_timeout_and_the_wait_starts_after_it(database,
-                                                                                        webhook) -> None:
+def test_a_hanging_receiver_counts_one_attempt_per_timeout_and_the_wait_starts_after_it(database, webhook) -> None:
     for _ in range(5):
         webhook.answer(delay_s=3600)
     config = make_config(webhook.url, group_wait_s="0s", timeout_s="1s")

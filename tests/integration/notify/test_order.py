@@ -1,17 +1,19 @@
 """Messages about one alert reach each channel in event order, whatever group_wait holds back."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
-from app.automation import service
 from app.notify.sender import Sender
 from tests.integration.automation.conftest import Automation
 
 
 def _channels(generic_url: str, slack_url: str) -> list[dict[str, object]]:
     # Default group_wait (10 s) on alert events; remediation events have none.
-    return [{"name": "bridge", "type": "generic", "url": generic_url, "secret": "0123456789abcdef-secret"},
-            {"name": "ops", "type": "slack", "url": slack_url}]
+    return [
+        {"name": "bridge", "type": "generic", "url": generic_url, "secret": "0123456789abcdef-secret"},
+        {"name": "ops", "type": "slack", "url": slack_url},
+    ]
 
 
 def _drain(sender: Sender, at, passes: int = 5) -> None:
@@ -19,8 +21,7 @@ def _drain(sender: Sender, at, passes: int = 5) -> None:
         sender.run_once(at)
 
 
-def test_remediation_and_approval_messages_wait_for_their_alerts_firing_message(database, tmp_path,
-                                                                                 webhooks) -> None:
+def test_remediation_and_approval_messages_wait_for_their_alerts_firing_message(database, tmp_path, webhooks) -> None:
     generic, slack = webhooks(), webhooks()
     auto = Automation(database, tmp_path, channels=_channels(generic.url, slack.url))
     try:
@@ -31,8 +32,12 @@ def test_remediation_and_approval_messages_wait_for_their_alerts_firing_message(
             from app.automation import bindings
             from config.schema import BindingConfig
 
-            bindings.create(session, spec=BindingConfig.model_validate(
-                {"name": "b2", "remediation": "ask", "mode": "approve"}), by="test", now=auto.t0)
+            bindings.create(
+                session,
+                spec=BindingConfig.model_validate({"name": "b2", "remediation": "ask", "mode": "approve"}),
+                by="test",
+                now=auto.t0,
+            )
         auto.fire()
         auto.wait_idle()
         sender = Sender(database, auto.config.channels)
@@ -62,4 +67,7 @@ def test_a_row_that_failed_for_good_no_longer_holds_back_the_next(database, tmp_
     finally:
         auto.backend.shutdown()
     assert [r.json["event"] for r in generic.received] == [
-        "alert.firing", "remediation.started", "remediation.succeeded"]
+        "alert.firing",
+        "remediation.started",
+        "remediation.succeeded",
+    ]

@@ -1,4 +1,5 @@
 """The outbox end to end: events -> rows -> sender -> a real webhook receiver on loopback."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -17,17 +18,33 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def make_config(url: str, **channel: Any):
-    return from_dict({"settings": {"public_url": "https://vigil.example"},
-                      "channels": [{"name": "ops", "type": "slack", "url": url, "group_wait_s": "10s",
-                                    "give_up_after_s": "1h", **channel}]}, {})
+    return from_dict(
+        {
+            "settings": {"public_url": "https://vigil.example"},
+            "channels": [
+                {"name": "ops", "type": "slack", "url": url, "group_wait_s": "10s", "give_up_after_s": "1h", **channel}
+            ],
+        },
+        {},
+    )
 
 
 def fire(database, config, instances, *, state: str = "firing", at: datetime = T0) -> None:
     with database.write() as session:
-        findings = [Finding(kind="threshold", labels={"instance": i}, state=state, value=97.0, threshold=90.0,
-                            message=f"cpu 97 > 90 on {i}") for i in instances]
-        transitions = alerts.apply(session, detector="cpu", severity="critical", static_labels={},
-                                   findings=findings, now=at)
+        findings = [
+            Finding(
+                kind="threshold",
+                labels={"instance": i},
+                state=state,
+                value=97.0,
+                threshold=90.0,
+                message=f"cpu 97 > 90 on {i}",
+            )
+            for i in instances
+        ]
+        transitions = alerts.apply(
+            session, detector="cpu", severity="critical", static_labels={}, findings=findings, now=at
+        )
         react(session, transitions, now=at, config=config)
 
 
@@ -150,7 +167,8 @@ def test_channels_filter_by_severity_and_labels(database, webhook) -> None:
 
 
 def test_the_api_masks_channel_urls_and_the_test_message_reaches_the_channel(
-        tmp_path, database_url, database, tokens, webhook) -> None:
+    tmp_path, database_url, database, tokens, webhook
+) -> None:
     from app import create_app
     from tests.conftest import make_config as app_config
     from tests.helpers import Client
@@ -171,9 +189,14 @@ def test_after_a_long_outage_every_message_is_delivered_once(database, webhook) 
     sender = Sender(database, config.channels)
     for detector in range(5):  # five separate messages
         with database.write() as session:
-            transitions = alerts.apply(session, detector=f"d{detector}", severity="critical", static_labels={},
-                                       findings=[Finding(kind="threshold", labels={"i": "x"}, state="firing")],
-                                       now=T0)
+            transitions = alerts.apply(
+                session,
+                detector=f"d{detector}",
+                severity="critical",
+                static_labels={},
+                findings=[Finding(kind="threshold", labels={"i": "x"}, state="firing")],
+                now=T0,
+            )
             react(session, transitions, now=T0, config=config)
     now = T0
     for _ in range(200):  # ten minutes of a dead webhook, seen by a sender polling every few seconds

@@ -1,4 +1,5 @@
 """A failed notification, retried by a person, is sent again by the real sender."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,12 +18,31 @@ from detectors.findings import Finding
 
 
 def test_a_refused_message_fails_then_goes_out_once_retried(database: Any, webhook: Any) -> None:
-    config = from_dict({"channels": [{"name": "ops", "type": "generic", "url": webhook.url, "group_wait_s": 0,
-                                      "secret": "0123456789abcdef-secret", "events": ["alert.firing"]}]}, {})
+    config = from_dict(
+        {
+            "channels": [
+                {
+                    "name": "ops",
+                    "type": "generic",
+                    "url": webhook.url,
+                    "group_wait_s": 0,
+                    "secret": "0123456789abcdef-secret",
+                    "events": ["alert.firing"],
+                }
+            ]
+        },
+        {},
+    )
     now = utcnow()
     with database.write() as s:
-        alert_id = alerts.apply(s, detector="disk", severity="critical", static_labels={}, now=now, findings=[
-            Finding("threshold", {"host": "db-1"}, "firing", value=97.0, threshold=90.0)])[0].alert_id
+        alert_id = alerts.apply(
+            s,
+            detector="disk",
+            severity="critical",
+            static_labels={},
+            now=now,
+            findings=[Finding("threshold", {"host": "db-1"}, "firing", value=97.0, threshold=90.0)],
+        )[0].alert_id
         assert service.enqueue_alert(s, config, alert=alerts.get(s, alert_id), event="alert.firing", now=now) == 1
     sender = Sender(database, config.channels)
     webhook.answer(status=400, body=b"bad payload")  # permanent: no automatic retry

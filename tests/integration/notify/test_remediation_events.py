@@ -6,9 +6,20 @@ from tests.integration.automation.conftest import T0, Automation
 
 
 def test_approval_requests_and_remediation_results_reach_chat(database, tmp_path, webhook) -> None:
-    auto = Automation(database, tmp_path, channels=[{
-        "name": "ops", "type": "generic", "url": webhook.url, "secret": "0123456789abcdef-secret",
-        "group_wait_s": 0, "events": ["approval.requested", "remediation.succeeded"]}])
+    auto = Automation(
+        database,
+        tmp_path,
+        channels=[
+            {
+                "name": "ops",
+                "type": "generic",
+                "url": webhook.url,
+                "secret": "0123456789abcdef-secret",
+                "group_wait_s": 0,
+                "events": ["approval.requested", "remediation.succeeded"],
+            }
+        ],
+    )
     try:
         auto.register(script="#!/bin/sh\necho restarted nginx\n")
         auto.bind(mode="approve")

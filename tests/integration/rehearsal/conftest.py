@@ -1,4 +1,5 @@
 """One real Prometheus holding two days of backfilled history, shared by the rehearsal tests."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,5 +1,6 @@
 """Two days of synthetic history for `vigil_rh{series="a"}`, one point a minute, backfilled into a
 real Prometheus on loopback with promtool: 50 except 95 at hours 10-12 and 80 at hours 20-21."""
+
 from __future__ import annotations
 
 import subprocess
@@ -34,13 +35,24 @@ def serve(home: Path) -> Iterator[str]:
         lines.append(f'vigil_rh{{series="a"}} {value(at)} {at.timestamp():.0f}')
         at += timedelta(minutes=1)
     (home / "history.om").write_text("\n".join(lines) + "\n# EOF\n")
-    subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "history.om"),
-                    str(home / "data")], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(home / "history.om"), str(home / "data")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     (home / "prometheus.yml").write_text("global: {}\n")
     port = free_port()
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={home / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={home / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={home / 'prometheus.yml'}",
+            f"--storage.tsdb.path={home / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

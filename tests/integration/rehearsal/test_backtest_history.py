@@ -1,5 +1,6 @@
 """`vigil backtest --since`: the detector replayed over a real Prometheus's backfilled history,
 beside the alerts actually stored, as a table or (--json) the API's document."""
+
 from __future__ import annotations
 
 import json
@@ -24,28 +25,54 @@ LABELS = {"__name__": "vigil_rh", "series": "a"}
 PERIOD = ["--since", START.isoformat(), "--until", NOW.isoformat()]
 
 
-def _config(tmp_path: Path, database_url: str, prometheus: str, *, above: float = 90,
-            source: str = "prom") -> str:
+def _config(tmp_path: Path, database_url: str, prometheus: str, *, above: float = 90, source: str = "prom") -> str:
     path = tmp_path / "vigil.yaml"
-    path.write_text(yaml.safe_dump({
-        "settings": {"data_dir": str(tmp_path / "data"), "database_url": database_url},
-        "sources": [{"type": "prometheus", "name": "prom", "url": prometheus},
-                    {"type": "prometheus", "name": "down", "url": "http://127.0.0.1:9", "timeout_s": 2}],
-        "detectors": [{"name": "rh", "source": source, "query": "vigil_rh", "interval": "5m", "window": "15m",
-                       "analysis": {"type": "threshold", "above": above}}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "settings": {"data_dir": str(tmp_path / "data"), "database_url": database_url},
+                "sources": [
+                    {"type": "prometheus", "name": "prom", "url": prometheus},
+                    {"type": "prometheus", "name": "down", "url": "http://127.0.0.1:9", "timeout_s": 2},
+                ],
+                "detectors": [
+                    {
+                        "name": "rh",
+                        "source": source,
+                        "query": "vigil_rh",
+                        "interval": "5m",
+                        "window": "15m",
+                        "analysis": {"type": "threshold", "above": above},
+                    }
+                ],
+            }
+        )
+    )
     return str(path)
 
 
 def _store_actual(database: Any, fired: datetime) -> None:
     """The alert the live detector raised for the spike at hours 10-12."""
     with database.write() as session:
-        session.add(Alert(fingerprint=fingerprint("rh", LABELS), detector="rh", labels=LABELS, severity="warning",
-                          state="resolved", kind="threshold", started_at=fired, fired_at=fired,
-                          resolved_at=START + timedelta(hours=12), last_seen_at=fired))
+        session.add(
+            Alert(
+                fingerprint=fingerprint("rh", LABELS),
+                detector="rh",
+                labels=LABELS,
+                severity="warning",
+                state="resolved",
+                kind="threshold",
+                started_at=fired,
+                fired_at=fired,
+                resolved_at=START + timedelta(hours=12),
+                last_seen_at=fired,
+            )
+        )
 
 
-def test_it_prints_the_api_document_with_json(tmp_path: Path, database: Any, database_url: str, prometheus: str,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_it_prints_the_api_document_with_json(
+    tmp_path: Path, database: Any, database_url: str, prometheus: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _config(tmp_path, database_url, prometheus)
     assert main(["--config", config, "backtest", "--detector", "rh", *PERIOD, "--json"]) == 0
     body = json.loads(capsys.readouterr().out)
@@ -56,7 +83,8 @@ def test_it_prints_the_api_document_with_json(tmp_path: Path, database: Any, dat
 
 
 def test_a_tuned_configuration_is_printed_beside_the_alerts_actually_raised(
-        tmp_path: Path, database: Any, database_url: str, prometheus: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, database: Any, database_url: str, prometheus: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     _store_actual(database, START + timedelta(hours=10, minutes=5))
     config = _config(tmp_path, database_url, prometheus, above=70)  # the change being judged
     assert main(["--config", config, "backtest", "--detector", "rh", *PERIOD]) == 0
@@ -71,8 +99,9 @@ def test_a_tuned_configuration_is_printed_beside_the_alerts_actually_raised(
     assert "1 removed" in capsys.readouterr().out
 
 
-def test_source_replaces_the_detectors_own_source(tmp_path: Path, database: Any, database_url: str,
-                                                  prometheus: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_source_replaces_the_detectors_own_source(
+    tmp_path: Path, database: Any, database_url: str, prometheus: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _config(tmp_path, database_url, prometheus, source="down")
     assert main(["--config", config, "backtest", "--detector", "rh", *PERIOD]) == 1
     assert "vigil backtest: source 'down'" in capsys.readouterr().err  # nobody listens on port 9
@@ -82,9 +111,13 @@ def test_source_replaces_the_detectors_own_source(tmp_path: Path, database: Any,
 
 def test_the_console_command_runs_it_too(tmp_path: Path, database: Any, database_url: str, prometheus: str) -> None:
     config = _config(tmp_path, database_url, prometheus)
-    done = subprocess.run([sys.executable, "-m", "app", "--config", config, "backtest", "--detector", "rh",
-                           "--since", "2d", "--json"], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [sys.executable, "-m", "app", "--config", config, "backtest", "--detector", "rh", "--since", "2d", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["summary"]["rehearsed"] == 1
-

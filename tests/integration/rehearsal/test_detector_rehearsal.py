@@ -1,4 +1,5 @@
 """Detector rehearsal against a real Prometheus on loopback holding two days of backfilled history."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -19,10 +20,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(PROMTOOL).exists(), 
 
 @pytest.fixture
 def api(tmp_path: Path, database: Any, database_url: str, tokens: dict[str, str], prometheus: str) -> Iterator[Client]:
-    config = make_config(tmp_path, database_url,
-                         sources=[{"type": "prometheus", "name": "prom", "url": prometheus}],
-                         detectors=[{"name": "rh", "source": "prom", "query": "vigil_rh", "interval": "5m",
-                                     "window": "15m", "analysis": {"type": "threshold", "above": 90}}])
+    config = make_config(
+        tmp_path,
+        database_url,
+        sources=[{"type": "prometheus", "name": "prom", "url": prometheus}],
+        detectors=[
+            {
+                "name": "rh",
+                "source": "prom",
+                "query": "vigil_rh",
+                "interval": "5m",
+                "window": "15m",
+                "analysis": {"type": "threshold", "above": 90},
+            }
+        ],
+    )
     app = create_app(config)
     yield Client(app.test_client(), tokens, role="operator")
     app.extensions["vigil.db"].dispose()
@@ -36,17 +48,30 @@ def test_it_lists_added_same_and_removed_alerts_for_a_changed_threshold(api: Cli
     fired = datetime.fromisoformat(alert["start"])
     assert START + timedelta(hours=10) <= fired <= START + timedelta(hours=10, minutes=10)
     with database.write() as session:  # the alert the live detector raised for that spike
-        session.add(Alert(fingerprint=alert["fingerprint"], detector="rh", labels=alert["labels"], severity="warning",
-                          state="resolved", kind="threshold", started_at=fired, fired_at=fired,
-                          resolved_at=START + timedelta(hours=12), last_seen_at=fired))
+        session.add(
+            Alert(
+                fingerprint=alert["fingerprint"],
+                detector="rh",
+                labels=alert["labels"],
+                severity="warning",
+                state="resolved",
+                kind="threshold",
+                started_at=fired,
+                fired_at=fired,
+                resolved_at=START + timedelta(hours=12),
+                last_seen_at=fired,
+            )
+        )
 
-    lower = api.post("/api/v1/detectors/rh/rehearse",
-                     json={**period, "definition": {"analysis": {"type": "threshold", "above": 70}}}).get_json()
+    lower = api.post(
+        "/api/v1/detectors/rh/rehearse", json={**period, "definition": {"analysis": {"type": "threshold", "above": 70}}}
+    ).get_json()
     assert lower["summary"] == {"rehearsed": 2, "actual": 1, "same": 1, "shifted": 0, "added": 1, "removed": 0}
     assert START + timedelta(hours=20) <= datetime.fromisoformat(lower["added"][0]["start"])
 
-    higher = api.post("/api/v1/detectors/rh/rehearse",
-                      json={**period, "definition": {"analysis": {"type": "threshold", "above": 99}}}).get_json()
+    higher = api.post(
+        "/api/v1/detectors/rh/rehearse", json={**period, "definition": {"analysis": {"type": "threshold", "above": 99}}}
+    ).get_json()
     assert higher["summary"]["removed"] == 1 and higher["summary"]["rehearsed"] == 0
 
 

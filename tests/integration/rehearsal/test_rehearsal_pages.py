@@ -1,5 +1,6 @@
 """The dashboard's binding page (rehearsal timeline, shadow record) and detector page (actual vs
 rehearsed alerts against a real Prometheus), with sessions, CSRF and roles as a browser has them."""
+
 from __future__ import annotations
 
 import json
@@ -44,31 +45,78 @@ class Browser:
 def _seed(database: Any) -> tuple[int, int]:
     """Alerts every 10 minutes for 6 hours on two instances; an auto and a shadow binding."""
     with database.write() as s:
-        registry.register(s, manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n"}),
-                          by="test", now=NOW - timedelta(days=2))
-        auto = bindings.create(s, spec=BindingConfig(name="fix-cpu", remediation="fix", detector="cpu", mode="auto",
-                                                      cooldown=3600, rate_limit=100, rate_window=3600),
-                               by="test", now=NOW - timedelta(days=2))
-        shadow = bindings.create(s, spec=BindingConfig(name="fix-shadow", remediation="fix", mode="shadow"),
-                                 by="test", now=NOW - timedelta(days=2))
+        registry.register(
+            s,
+            manifest=parse_manifest({"name": "fix", "script": "#!/bin/sh\ntrue\n"}),
+            by="test",
+            now=NOW - timedelta(days=2),
+        )
+        auto = bindings.create(
+            s,
+            spec=BindingConfig(
+                name="fix-cpu",
+                remediation="fix",
+                detector="cpu",
+                mode="auto",
+                cooldown=3600,
+                rate_limit=100,
+                rate_window=3600,
+            ),
+            by="test",
+            now=NOW - timedelta(days=2),
+        )
+        shadow = bindings.create(
+            s,
+            spec=BindingConfig(name="fix-shadow", remediation="fix", mode="shadow"),
+            by="test",
+            now=NOW - timedelta(days=2),
+        )
         start = NOW - timedelta(hours=7)
         for i in range(36):
             at = start + timedelta(minutes=10 * i)
             instance = f"web-{i % 2}"
-            s.add(Alert(fingerprint=f"fp-{instance}", detector="cpu", labels={"instance": instance},
-                        severity="critical", state="resolved", kind="threshold", started_at=at, fired_at=at,
-                        resolved_at=at + timedelta(minutes=5), last_seen_at=at))
-        for i, (state, reason) in enumerate([("shadow", "shadow: would run (all checks passed)"),
-                                             ("skipped", "skipped: cooldown (last run 60s ago, cooldown 300s)"),
-                                             ("skipped", "skipped: cooldown (last run 120s ago, cooldown 300s)")]):
-            s.add(Execution(remediation="fix", version=1, version_hash="h", binding_id=shadow.id, fingerprint="fp-x",
-                            state=state, reason=reason, trigger="alert", triggered_by="binding:fix-shadow",
-                            params={}, output="", truncated=False, queued_at=NOW - timedelta(hours=3, minutes=-i)))
+            s.add(
+                Alert(
+                    fingerprint=f"fp-{instance}",
+                    detector="cpu",
+                    labels={"instance": instance},
+                    severity="critical",
+                    state="resolved",
+                    kind="threshold",
+                    started_at=at,
+                    fired_at=at,
+                    resolved_at=at + timedelta(minutes=5),
+                    last_seen_at=at,
+                )
+            )
+        for i, (state, reason) in enumerate(
+            [
+                ("shadow", "shadow: would run (all checks passed)"),
+                ("skipped", "skipped: cooldown (last run 60s ago, cooldown 300s)"),
+                ("skipped", "skipped: cooldown (last run 120s ago, cooldown 300s)"),
+            ]
+        ):
+            s.add(
+                Execution(
+                    remediation="fix",
+                    version=1,
+                    version_hash="h",
+                    binding_id=shadow.id,
+                    fingerprint="fp-x",
+                    state=state,
+                    reason=reason,
+                    trigger="alert",
+                    triggered_by="binding:fix-shadow",
+                    params={},
+                    output="",
+                    truncated=False,
+                    queued_at=NOW - timedelta(hours=3, minutes=-i),
+                )
+            )
         return auto.id, shadow.id
 
 
-def test_an_operator_rehearses_a_binding_and_sees_its_timeline(app: Any, database: Any,
-                                                               tokens: dict[str, str]) -> None:
+def test_an_operator_rehearses_a_binding_and_sees_its_timeline(app: Any, database: Any, tokens: dict[str, str]) -> None:
     auto_id, _shadow = _seed(database)
     listing = Browser(app, tokens["viewer"]).client.get("/remediations/fix").text
     assert f'href="/bindings/{auto_id}"' in listing  # the bindings table links each binding's page
@@ -87,7 +135,7 @@ def test_an_operator_rehearses_a_binding_and_sees_its_timeline(app: Any, databas
     assert re.search(r'id="rehearsal-runs">(\d+)<', html).group(1) == "12"
     assert re.search(r'id="rehearsal-skipped">(\d+)<', html).group(1) == "24"
     assert 'data-row="run"' in html and 'data-row="cooldown"' in html
-    assert "would run <span class=\"row-total\">12</span>" in html and "cooldown 24" in html
+    assert 'would run <span class="row-total">12</span>' in html and "cooldown 24" in html
     assert html.count('class="mark lvl') >= 2
 
     bad = operator.post(f"/bindings/{auto_id}/rehearse", {"since": "soon"})
@@ -108,26 +156,50 @@ def test_a_shadow_binding_shows_what_it_recorded(app: Any, database: Any, tokens
 
 @pytest.fixture
 def prom_app(tmp_path: Path, database: Any, database_url: str, prometheus: str) -> Iterator[Any]:
-    config = make_config(tmp_path, database_url,
-                         sources=[{"type": "prometheus", "name": "prom", "url": prometheus},
-                                  {"type": "prometheus", "name": "down", "url": "http://127.0.0.1:9", "timeout_s": 2}],
-                         detectors=[{"name": "rh", "source": "prom", "query": "vigil_rh", "interval": "5m",
-                                     "window": "15m", "analysis": {"type": "threshold", "above": 90}},
-                                    {"name": "gone", "source": "down", "query": "x",
-                                     "analysis": {"type": "threshold", "above": 1}}])
+    config = make_config(
+        tmp_path,
+        database_url,
+        sources=[
+            {"type": "prometheus", "name": "prom", "url": prometheus},
+            {"type": "prometheus", "name": "down", "url": "http://127.0.0.1:9", "timeout_s": 2},
+        ],
+        detectors=[
+            {
+                "name": "rh",
+                "source": "prom",
+                "query": "vigil_rh",
+                "interval": "5m",
+                "window": "15m",
+                "analysis": {"type": "threshold", "above": 90},
+            },
+            {"name": "gone", "source": "down", "query": "x", "analysis": {"type": "threshold", "above": 1}},
+        ],
+    )
     application = create_app(config)
     yield application
     application.extensions["vigil.db"].dispose()
 
 
 @pytest.mark.slow
-def test_the_detector_page_sets_rehearsed_alerts_beside_actual_ones(prom_app: Any, database: Any,
-                                                                   tokens: dict[str, str]) -> None:
+def test_the_detector_page_sets_rehearsed_alerts_beside_actual_ones(
+    prom_app: Any, database: Any, tokens: dict[str, str]
+) -> None:
     fired = START + timedelta(hours=10, minutes=5)
     with database.write() as s:
-        s.add(Alert(fingerprint=_fp(), detector="rh", labels={"__name__": "vigil_rh", "series": "a"},
-                    severity="warning", state="resolved", kind="threshold", started_at=fired, fired_at=fired,
-                    resolved_at=START + timedelta(hours=12), last_seen_at=fired))
+        s.add(
+            Alert(
+                fingerprint=_fp(),
+                detector="rh",
+                labels={"__name__": "vigil_rh", "series": "a"},
+                severity="warning",
+                state="resolved",
+                kind="threshold",
+                started_at=fired,
+                fired_at=fired,
+                resolved_at=START + timedelta(hours=12),
+                last_seen_at=fired,
+            )
+        )
     listing = Browser(prom_app, tokens["viewer"]).client.get("/detectors").text
     assert 'href="/detectors/rh"' in listing
     viewer = Browser(prom_app, tokens["viewer"])

@@ -1,4 +1,5 @@
 """Shadow bindings decide live like auto, record would-runs, never run, and are promoted with an audit."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,7 +9,6 @@ from typing import Any
 from sqlalchemy import select
 
 from app.audit.models import AuditRecord
-from app.automation.models import Execution
 from app.notify.models import OutboxMessage
 from app.rehearsal import service as rehearsal
 from config.schema import BindingConfig
@@ -21,14 +21,20 @@ SPEC = {"name": "b", "remediation": "fix", "mode": "shadow", "cooldown": "10m", 
 def _record(auto: Automation, marker: Path) -> None:
     auto.register("fix", f"#!/bin/sh\ntouch {marker}\n")
     auto.bind(mode="shadow", cooldown="10m", rate_limit=2, rate_window="1h")
-    for minute, instance, state in [(1, "web-1", "firing"), (2, "web-1", "ok"), (3, "web-1", "firing"),
-                                    (4, "web-2", "firing"), (5, "web-3", "firing")]:
+    for minute, instance, state in [
+        (1, "web-1", "firing"),
+        (2, "web-1", "ok"),
+        (3, "web-1", "firing"),
+        (4, "web-2", "firing"),
+        (5, "web-3", "firing"),
+    ]:
         auto.fire(minute, state=state, labels={"instance": instance})
     auto.dispatcher.dispatch()
 
 
 def test_it_records_would_runs_without_running_or_notifying_and_promotion_is_audited(
-        database: Any, tmp_path: Path, client: Any) -> None:
+    database: Any, tmp_path: Path, client: Any
+) -> None:
     marker = tmp_path / "ran"
     auto = Automation(database, tmp_path, channels=[CHANNEL])
     try:
@@ -51,8 +57,12 @@ def test_it_records_would_runs_without_running_or_notifying_and_promotion_is_aud
     assert body["summary"]["runs"] == 2 and body["summary"]["skipped_by_guard"] == {"cooldown": 1, "rate_limit": 1}
     # A rehearsal of the same spec has the same shape and the same decisions.
     with database.read() as session:
-        rehearsed = rehearsal.decisions(session, BindingConfig.model_validate(SPEC),
-                                        since=auto.t0 - timedelta(minutes=1), until=auto.t0 + timedelta(hours=1))
+        rehearsed = rehearsal.decisions(
+            session,
+            BindingConfig.model_validate(SPEC),
+            since=auto.t0 - timedelta(minutes=1),
+            until=auto.t0 + timedelta(hours=1),
+        )
     assert [(d.alert_id, d.reason) for d in rehearsed] == [(r.alert_id, r.reason) for r in rows]
 
     assert client.as_("operator").post("/api/v1/bindings/1/promote").status_code == 403

@@ -2,6 +2,7 @@
 PostgreSQL and Redis. Alerts arrive while one process of each role is killed with -9;
 every alert is recorded once, every bound remediation runs at most once (exactly once
 unless its run was cut by the kill, then it is `interrupted`), and nothing is stuck."""
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,13 @@ def pg_url():
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "app", *args], env=env, start_new_session=True,
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", *args],
+        env=env,
+        start_new_session=True,
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_for(what: str, predicate, timeout_s: float) -> None:
@@ -78,31 +84,64 @@ def record_lines() -> tuple[list[str], int]:
 def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_each(tmp_path, pg_url) -> None:
     ran, recorder = record_lines()  # scripts run isolated: they report over loopback, not in a file
     queue = f"topology-{uuid.uuid4().hex[:6]}"
-    (tmp_path / "vigil.yaml").write_text(yaml.safe_dump({
-        "settings": {"data_dir": str(tmp_path / "data"), "workers": 2,
-                     "scheduler": {"lease_ttl_s": 3, "renew_every_s": 0.5, "jitter_s": 0}},
-        "bindings": [{"name": "fix", "remediation": "fix", "detector": "topology", "mode": "auto",
-                      "cooldown": 0, "rate_limit": 1000, "queue": queue, "params": {"who": "{{ labels.who }}"}}],
-        "ingest": {"generic": {"token": TOKEN}}}))
-    env = {**os.environ, "DATABASE_URL": pg_url, "REDIS_URL": "redis://127.0.0.1:6379/0",
-           "VIGIL_EXECUTION_BACKEND": "rq", "VIGIL_CONFIG": str(tmp_path / "vigil.yaml"), "VIGIL_ADMIN_TOKEN": ADMIN}
+    (tmp_path / "vigil.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "settings": {
+                    "data_dir": str(tmp_path / "data"),
+                    "workers": 2,
+                    "scheduler": {"lease_ttl_s": 3, "renew_every_s": 0.5, "jitter_s": 0},
+                },
+                "bindings": [
+                    {
+                        "name": "fix",
+                        "remediation": "fix",
+                        "detector": "topology",
+                        "mode": "auto",
+                        "cooldown": 0,
+                        "rate_limit": 1000,
+                        "queue": queue,
+                        "params": {"who": "{{ labels.who }}"},
+                    }
+                ],
+                "ingest": {"generic": {"token": TOKEN}},
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "VIGIL_EXECUTION_BACKEND": "rq",
+        "VIGIL_CONFIG": str(tmp_path / "vigil.yaml"),
+        "VIGIL_ADMIN_TOKEN": ADMIN,
+    }
     ports = [free_port(), free_port()]
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for i, port in enumerate(ports):
             procs[f"web{i}"] = spawn(["web", "--port", str(port)], env, tmp_path / f"web{i}.log")
         bases = [f"http://127.0.0.1:{p}" for p in ports]
-        wait_for("both web instances", lambda: all(requests.get(f"{b}/api/v1/ready", timeout=5).ok for b in bases),
-                 180)
+        wait_for("both web instances", lambda: all(requests.get(f"{b}/api/v1/ready", timeout=5).ok for b in bases), 180)
         script = f"#!/bin/bash\nsleep 0.5\nprintf '%s\\n' \"$VIGIL_PARAM_WHO\" > /dev/tcp/127.0.0.1/{recorder}\n"
-        answer = requests.post(f"{bases[0]}/api/v1/remediations", headers={"Authorization": f"Bearer {ADMIN}"},
-                               json={"name": "fix", "script": script, "timeout_s": 30, "max_concurrency": 8,
-                                     "params_schema": {"type": "object"}}, timeout=10)
+        answer = requests.post(
+            f"{bases[0]}/api/v1/remediations",
+            headers={"Authorization": f"Bearer {ADMIN}"},
+            json={
+                "name": "fix",
+                "script": script,
+                "timeout_s": 30,
+                "max_concurrency": 8,
+                "params_schema": {"type": "object"},
+            },
+            timeout=10,
+        )
         assert answer.status_code == 201, answer.text
         for i in range(2):
             procs[f"scheduler{i}"] = spawn(["scheduler"], env, tmp_path / f"scheduler{i}.log")
-            procs[f"worker{i}"] = spawn(["worker", "--queues", queue, "--name", f"w{i}-{queue}"], env,
-                                        tmp_path / f"worker{i}.log")
+            procs[f"worker{i}"] = spawn(
+                ["worker", "--queues", queue, "--name", f"w{i}-{queue}"], env, tmp_path / f"worker{i}.log"
+            )
         database = Database(pg_url)
 
         def leased() -> bool:
@@ -115,8 +154,9 @@ def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_ea
 
         def send(i: int, base: str) -> None:
             body = {"alerts": [{"name": "topology", "status": "firing", "labels": {"who": f"alert-{i}"}}]}
-            r = requests.post(f"{base}/api/v1/ingest/generic", json=body, timeout=10,
-                              headers={"Authorization": f"Bearer {TOKEN}"})
+            r = requests.post(
+                f"{base}/api/v1/ingest/generic", json=body, timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}
+            )
             assert r.status_code == 202, r.text
 
         n = 24
@@ -133,10 +173,14 @@ def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_ea
 
         def settled() -> bool:
             with database.read() as session:
-                busy = session.scalar(select(func.count()).select_from(Execution).where(
-                    Execution.state.in_(("queued", "dispatched", "running"))))
-                unprocessed = session.scalar(select(func.count()).select_from(InboxItem)
-                                             .where(InboxItem.processed_at.is_(None)))
+                busy = session.scalar(
+                    select(func.count())
+                    .select_from(Execution)
+                    .where(Execution.state.in_(("queued", "dispatched", "running")))
+                )
+                unprocessed = session.scalar(
+                    select(func.count()).select_from(InboxItem).where(InboxItem.processed_at.is_(None))
+                )
                 total = session.scalar(select(func.count()).select_from(Execution))
             return busy == 0 and unprocessed == 0 and total == n
 
@@ -149,12 +193,15 @@ def test_every_alert_once_every_remediation_at_most_once_after_killing_one_of_ea
         assert len({e.alert_id for e in executions}) == n, "one execution per alert"
         states = {e.state for e in executions}
         assert states <= {"succeeded", "interrupted"}, states
-        succeeded = {a.labels["who"] for a in alerts for e in executions if e.alert_id == a.id and e.state ==
-                     "succeeded"}
+        succeeded = {
+            a.labels["who"] for a in alerts for e in executions if e.alert_id == a.id and e.state == "succeeded"
+        }
         wait_for("every succeeded run's report", lambda: succeeded <= set(ran), 60)
         assert len(ran) == len(set(ran)), "no remediation ran twice"
-        print(f"topology: {n} alerts, {len(succeeded)} succeeded, "
-              f"{sum(e.state == 'interrupted' for e in executions)} interrupted by the kills")
+        print(
+            f"topology: {n} alerts, {len(succeeded)} succeeded, "
+            f"{sum(e.state == 'interrupted' for e in executions)} interrupted by the kills"
+        )
     finally:
         for proc in procs.values():
             if proc.poll() is None:

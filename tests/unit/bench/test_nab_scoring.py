@@ -1,4 +1,5 @@
 """NAB scoring and window matching on synthetic windows."""
+
 from __future__ import annotations
 
 import math
@@ -6,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench.nab_scoring import (REWARD_LOW_FN, STANDARD, NabScore, match_windows, nab_score,
-                               scaled_sigmoid)
+from bench.nab_scoring import REWARD_LOW_FN, STANDARD, NabScore, match_windows, nab_score, scaled_sigmoid
 
 T = np.arange(1000, dtype=np.float64) * 60.0  # 1,000 rows a minute apart; probation = 150 rows
 WINDOWS = [(300 * 60.0, 399 * 60.0), (700 * 60.0, 799 * 60.0)]  # 100 rows each

@@ -1,5 +1,6 @@
 """check-config finds every problem in one pass: fields, unset variables and names that
 refer to nothing (a binding's detector, a channel's event), each with its key path."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -62,7 +63,8 @@ def test_an_unset_variable_is_reported_once_not_again_as_a_bad_value(tmp_path: P
     with pytest.raises(ConfigError) as err:
         load(write(tmp_path, BROKEN), {})
     assert [line for line in str(err.value).splitlines() if "channels[0].url" in line] == [
-        f"{tmp_path / 'vigil.yaml'}: channels[0].url: environment variable HOOK_URL is not set"]
+        f"{tmp_path / 'vigil.yaml'}: channels[0].url: environment variable HOOK_URL is not set"
+    ]
 
 
 GOOD = """
@@ -78,8 +80,10 @@ bindings:
 def test_a_binding_for_received_alerts_is_a_warning_when_ingest_is_configured(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + "ingest:\n  alertmanager: {token: '${AM_TOKEN}'}\n")
     config = load(path, {"AM_TOKEN": "t" * 20})
-    assert warnings(config) == [f"{path}: bindings[0].detector: warning: no configured detector is named "
-                                "'HighLatency': the binding matches only received alerts of that name"]
+    assert warnings(config) == [
+        f"{path}: bindings[0].detector: warning: no configured detector is named "
+        "'HighLatency': the binding matches only received alerts of that name"
+    ]
 
 
 def test_a_binding_naming_no_detector_is_an_error_when_no_alert_can_be_received(tmp_path: Path) -> None:
@@ -88,8 +92,10 @@ def test_a_binding_naming_no_detector_is_an_error_when_no_alert_can_be_received(
 
 
 def test_check_config_prints_reference_and_window_warnings_and_succeeds(tmp_path: Path, capsys) -> None:
-    auto = "  - {name: auto, source: host, query: cpu_percent, window: 10m, interval: 1m, " \
-           "analysis: {type: auto, min_history: 500}}\n"
+    auto = (
+        "  - {name: auto, source: host, query: cpu_percent, window: 10m, interval: 1m, "
+        "analysis: {type: auto, min_history: 500}}\n"
+    )
     path = write(tmp_path, GOOD.replace("bindings:", auto + "bindings:") + "ingest:\n  generic: {token: x}\n")
     assert main(["check-config", "--config", str(path)]) == 0
     out = capsys.readouterr().out
@@ -106,8 +112,9 @@ def test_check_config_lists_all_errors_and_exits_2(tmp_path: Path, capsys) -> No
 
 def test_a_config_built_in_code_still_rejects_unknown_names() -> None:
     host = HostSource(type="host", name="host")
-    detector = DetectorConfig.model_validate({"name": "cpu", "source": "nope", "query": "cpu_percent",
-                                             "analysis": {"type": "threshold", "above": 1}})
+    detector = DetectorConfig.model_validate(
+        {"name": "cpu", "source": "nope", "query": "cpu_percent", "analysis": {"type": "threshold", "above": 1}}
+    )
     with pytest.raises(ValueError, match=r"detectors\[0\]\.source: unknown source 'nope'"):
         Config(sources=[host], detectors=[detector])
     with pytest.raises(ValueError, match=r"bindings\[0\]\.detector: unknown detector 'gone'"):

@@ -1,6 +1,7 @@
 """Every duration in the configuration takes '10m'-style strings and seconds alike, through the
 one shared `config.units.Duration` type; the fields are found by walking the models, so a new
 one is covered (or this test says which example config to extend)."""
+
 from __future__ import annotations
 
 import copy
@@ -25,9 +26,17 @@ EXAMPLE: dict[str, Any] = {
         {"type": "host", "name": "host"},
     ],
     "detectors": [
-        {"name": "cpu", "source": "host", "query": "cpu_percent", "interval": 60, "window": 3600,
-         "step": 60, "analysis": {"type": "threshold", "above": 90, "for": 0, "clear_after": 0},
-         "on_error": {"for": 300}, "diagnose": {"source": "host"}},
+        {
+            "name": "cpu",
+            "source": "host",
+            "query": "cpu_percent",
+            "interval": 60,
+            "window": 3600,
+            "step": 60,
+            "analysis": {"type": "threshold", "above": 90, "for": 0, "clear_after": 0},
+            "on_error": {"for": 300},
+            "diagnose": {"source": "host"},
+        },
     ],
     "bindings": [{"name": "restart", "remediation": "restart_service", "detector": "cpu"}],
     "channels": [{"type": "slack", "name": "ops", "url": "https://hooks.example.test/x"}],
@@ -36,8 +45,9 @@ EXAMPLE: dict[str, Any] = {
 
 def _is_duration(annotation: Any) -> bool:
     """Whether a type is (or optionally is) config.units.Duration."""
-    if any(isinstance(m, BeforeValidator) and m.func is parse_duration
-           for m in getattr(annotation, "__metadata__", ())):
+    if any(
+        isinstance(m, BeforeValidator) and m.func is parse_duration for m in getattr(annotation, "__metadata__", ())
+    ):
         return True
     return any(_is_duration(arg) for arg in typing.get_args(annotation))
 
@@ -64,7 +74,8 @@ def _duration_fields() -> set[tuple[type[BaseModel], str]]:
         seen.add(model)
         for name, info in model.model_fields.items():
             if _is_duration(info.annotation) or any(
-                    isinstance(m, BeforeValidator) and m.func is parse_duration for m in info.metadata):
+                isinstance(m, BeforeValidator) and m.func is parse_duration for m in info.metadata
+            ):
                 found.add((_declaring(model, name), name))
             todo += _models(info.annotation)
     return found
@@ -118,8 +129,14 @@ CASES = _cases()
 
 def test_the_example_reaches_every_duration_field() -> None:
     names = {f"{m.__name__}.{f}" for _, m, f in CASES}
-    assert {"AutomationSettings.verify_window_s", "SchedulerSettings.lease_ttl_s", "PrometheusSource.timeout_s",
-            "_Channel.repeat_interval_s", "BindingConfig.cooldown", "ThresholdAnalysis.for_"} <= names
+    assert {
+        "AutomationSettings.verify_window_s",
+        "SchedulerSettings.lease_ttl_s",
+        "PrometheusSource.timeout_s",
+        "_Channel.repeat_interval_s",
+        "BindingConfig.cooldown",
+        "ThresholdAnalysis.for_",
+    } <= names
 
 
 def test_no_number_field_named_like_a_time_span_escapes_the_duration_type() -> None:
@@ -153,4 +170,3 @@ def test_each_duration_refuses_words_naming_file_and_key(path: str, model: type,
     with pytest.raises(ConfigError) as err:
         from_dict(_set(EXAMPLE, path, "ten minutes"), {}, FILE)
     assert f"{FILE}: {path}: expected a duration like '30s', got 'ten minutes'" in str(err.value)
-

@@ -55,7 +55,10 @@ def test_a_detector_naming_a_missing_source_is_rejected(tmp_path: Path) -> None:
 
 def test_env_references_expand_and_secrets_stay_masked(tmp_path: Path) -> None:
     text = GOOD + "  - {name: p, source: prom, query: up, analysis: {type: threshold, above: 1}}\n"
-    text = text.replace("sources:\n", "sources:\n  - {name: prom, type: prometheus, url: 'http://127.0.0.1:9090', bearer_token: '${PROM_TOKEN}'}\n")
+    text = text.replace(
+        "sources:\n",
+        "sources:\n  - {name: prom, type: prometheus, url: 'http://127.0.0.1:9090', bearer_token: '${PROM_TOKEN}'}\n",
+    )
     config = load(write(tmp_path, text), {"PROM_TOKEN": "s3cr3t-value"})
     source = config.source("prom")
     assert source.bearer_token.get_secret_value() == "s3cr3t-value"
@@ -111,9 +114,11 @@ def test_the_default_config_watches_this_host_out_of_the_box() -> None:
 
 
 def test_check_config_warns_when_a_window_is_too_short_for_its_analysis(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    short = GOOD.replace("analysis: {type: threshold, above: 90, for: 2m}",
-                         "analysis: {type: zscore, min_history: 500}")
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    short = GOOD.replace(
+        "analysis: {type: threshold, above: 90, for: 2m}", "analysis: {type: zscore, min_history: 500}"
+    )
     assert main(["check-config", "--config", str(write(tmp_path, short))]) == 0  # a warning, not an error
     out = capsys.readouterr().out
     assert "detectors[0] (cpu): warning: analysis.min_history needs 500 points" in out
@@ -131,9 +136,12 @@ def test_api_field_errors_name_the_key_as_the_config_error_does_and_never_echo_a
     from config.loader import describe, field_errors
     from config.schema import Config
 
-    raw = {"settings": {"port": "high", "database_url": 31337424242},
-           "detectors": [{"name": "cpu", "source": "host", "query": "q", "analysis": {"type": "threshold"},
-                          "colour": "red"}]}
+    raw = {
+        "settings": {"port": "high", "database_url": 31337424242},
+        "detectors": [
+            {"name": "cpu", "source": "host", "query": "q", "analysis": {"type": "threshold"}, "colour": "red"}
+        ],
+    }
     with pytest.raises(ValidationError) as caught:
         Config.model_validate(raw)
     errors = field_errors(caught.value)

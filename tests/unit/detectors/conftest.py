@@ -1,4 +1,5 @@
 """Builders for detector unit tests: they set only what a test is about."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

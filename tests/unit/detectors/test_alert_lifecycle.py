@@ -1,4 +1,5 @@
 """The alert state machine and the backtest replay."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -15,19 +16,22 @@ from detectors.sources import build_source
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("previous,finding,expected", [
-    (None, "ok", (None, None)),
-    (None, "pending", ("pending", "pending")),
-    (None, "firing", ("firing", "firing")),
-    ("pending", "pending", ("pending", None)),
-    ("pending", "firing", ("firing", "firing")),
-    ("pending", "ok", ("resolved", "cancelled")),
-    ("firing", "firing", ("firing", None)),
-    ("firing", "pending", ("firing", None)),
-    ("firing", "ok", ("resolved", "resolved")),
-    ("resolved", "ok", (None, None)),
-    ("resolved", "firing", ("firing", "firing")),
-])
+@pytest.mark.parametrize(
+    "previous,finding,expected",
+    [
+        (None, "ok", (None, None)),
+        (None, "pending", ("pending", "pending")),
+        (None, "firing", ("firing", "firing")),
+        ("pending", "pending", ("pending", None)),
+        ("pending", "firing", ("firing", "firing")),
+        ("pending", "ok", ("resolved", "cancelled")),
+        ("firing", "firing", ("firing", None)),
+        ("firing", "pending", ("firing", None)),
+        ("firing", "ok", ("resolved", "resolved")),
+        ("resolved", "ok", (None, None)),
+        ("resolved", "firing", ("firing", "firing")),
+    ],
+)
 def test_each_transition(previous, finding, expected):
     assert step(previous, finding) == expected
 
@@ -52,8 +56,9 @@ def write_csv(path, values, step_s=60):
 
 
 def detector(analysis: dict, **kw) -> DetectorConfig:
-    return DetectorConfig.model_validate({"name": "d", "source": "csv", "query": "value", "analysis": analysis,
-                                          "window": "30m", "interval": "5m", **kw})
+    return DetectorConfig.model_validate(
+        {"name": "d", "source": "csv", "query": "value", "analysis": analysis, "window": "30m", "interval": "5m", **kw}
+    )
 
 
 def test_replay_raises_and_resolves_a_threshold_alert(tmp_path):
@@ -61,8 +66,9 @@ def test_replay_raises_and_resolves_a_threshold_alert(tmp_path):
     values[120:150] = 95  # 02:00 to 02:29
     write_csv(tmp_path / "d.csv", values)
     src = build_source(CsvSource(type="csv", name="csv", path=str(tmp_path / "d.csv")))
-    alerts = replay(detector({"type": "threshold", "above": 90, "for": "10m"}), src, start=T0,
-                    end=T0 + timedelta(days=1))
+    alerts = replay(
+        detector({"type": "threshold", "above": 90, "for": "10m"}), src, start=T0, end=T0 + timedelta(days=1)
+    )
     assert len(alerts) == 1
     [a] = alerts
     assert a["start"] == "2024-01-01T02:10:00+00:00" and a["end"] == "2024-01-01T02:30:00+00:00"
@@ -75,8 +81,9 @@ def test_replay_never_sees_the_future(tmp_path):
     values[-1] = 99  # only the very last point breaches
     write_csv(tmp_path / "d.csv", values)
     src = build_source(CsvSource(type="csv", name="csv", path=str(tmp_path / "d.csv")))
-    alerts = replay(detector({"type": "threshold", "above": 90}, interval="1m"), src, start=T0,
-                    end=T0 + timedelta(days=1))
+    alerts = replay(
+        detector({"type": "threshold", "above": 90}, interval="1m"), src, start=T0, end=T0 + timedelta(days=1)
+    )
     assert [(a["start"], a["end"]) for a in alerts] == [("2024-01-01T04:59:00+00:00", None)]
 
 
@@ -85,8 +92,9 @@ def test_replay_reports_change_points(tmp_path):
     values[400:] += 40
     write_csv(tmp_path / "d.csv", values)
     src = build_source(CsvSource(type="csv", name="csv", path=str(tmp_path / "d.csv")))
-    alerts = replay(detector({"type": "changepoint"}, window="2h", interval="2m"), src, start=T0,
-                    end=T0 + timedelta(days=1))
+    alerts = replay(
+        detector({"type": "changepoint"}, window="2h", interval="2m"), src, start=T0, end=T0 + timedelta(days=1)
+    )
     assert len(alerts) == 1 and alerts[0]["kind"] == "changepoint"
     [at] = alerts[0]["change_points"]
     # at the first tick after the shift the new regime may still be shorter than min_size
@@ -102,8 +110,7 @@ def test_a_backtest_of_a_series_shorter_than_its_window_still_alerts(tmp_path):
     values[96:104] += 30  # day 5: a sustained jump
     write_csv(tmp_path / "d.csv", values, step_s=3600)
     src = build_source(CsvSource(type="csv", name="csv", path=str(tmp_path / "d.csv")))
-    alerts = replay(detector({"type": "auto"}, window="7d", interval="1h"), src, start=T0,
-                    end=T0 + timedelta(days=30))
+    alerts = replay(detector({"type": "auto"}, window="7d", interval="1h"), src, start=T0, end=T0 + timedelta(days=30))
     assert len(alerts) == 1
     assert "2024-01-05T00:00:00+00:00" <= alerts[0]["start"] <= "2024-01-05T04:00:00+00:00"
 
@@ -113,8 +120,9 @@ def test_replay_judges_from_the_first_point_on_and_the_analysis_warms_up(tmp_pat
     values[20:40] = 95  # inside what used to be the blind first window (30 minutes)
     write_csv(tmp_path / "d.csv", values)
     src = build_source(CsvSource(type="csv", name="csv", path=str(tmp_path / "d.csv")))
-    alerts = replay(detector({"type": "threshold", "above": 90}, interval="1m"), src, start=T0,
-                    end=T0 + timedelta(days=1))
+    alerts = replay(
+        detector({"type": "threshold", "above": 90}, interval="1m"), src, start=T0, end=T0 + timedelta(days=1)
+    )
     assert [a["start"] for a in alerts] == ["2024-01-01T00:20:00+00:00"]
 
 
@@ -129,8 +137,14 @@ def test_auto_judges_a_week_long_window_alike_at_any_sampling_rate(tmp_path, ste
     for name, values in (("clean", clean), ("shifted", shifted)):
         write_csv(tmp_path / f"{name}.csv", values, step_s=step_s)
         src = build_source(CsvSource(type="csv", name="csv", path=str(tmp_path / f"{name}.csv")))
-        found.append(replay(detector({"type": "auto"}, window="7d", interval=step_s, step=step_s), src,
-                            start=T0, end=T0 + timedelta(days=14)))
+        found.append(
+            replay(
+                detector({"type": "auto"}, window="7d", interval=step_s, step=step_s),
+                src,
+                start=T0,
+                end=T0 + timedelta(days=14),
+            )
+        )
     assert found[0] == []
     [alert] = found[1]
     assert "2024-01-11T05:00:00+00:00" <= alert["start"] <= "2024-01-11T10:00:00+00:00"

@@ -1,4 +1,5 @@
 """The `auto` analysis on generated data: seasonality, spikes, shifts, drifts, edge cases."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -29,7 +30,7 @@ def daily(days: float, *, seed: int = 1, noise: float = 1.0) -> np.ndarray:
 def test_a_clean_seasonal_series_never_fires_across_a_week_of_runs() -> None:
     values = daily(14, seed=3)
     s = series_of(values, step_s=STEP_S)
-    fired = [auto(s.iloc[i - 7 * DAY:i + 1]).state for i in range(7 * DAY, values.size, 6)]
+    fired = [auto(s.iloc[i - 7 * DAY : i + 1]).state for i in range(7 * DAY, values.size, 6)]
     assert fired.count("firing") == 0
 
 
@@ -131,15 +132,14 @@ def test_a_burst_of_swings_whose_mean_stays_level_fires_when_both_directions_are
 
 def test_a_drop_that_lasts_a_day_fires_though_a_deeper_short_dip_came_before() -> None:
     values = np.random.default_rng(14).normal(50, 1, 7 * DAY)
-    values[3 * DAY:3 * DAY + 36] -= 12  # six hours, deeper: every local scale has seen worse
+    values[3 * DAY : 3 * DAY + 36] -= 12  # six hours, deeper: every local scale has seen worse
     values[-DAY:] -= 8  # the local median has long absorbed it; the slow one has not
     s = series_of(values, step_s=STEP_S)
     assert auto(s, agree=1).state == "firing"  # the slow-baseline signal alone
     assert auto(s, agree=1, slow_points=0).state == "ok"
 
 
-@pytest.mark.parametrize("values, why", [([], "no data"), ([1.0] * 10, "warming up"),
-                                         ([np.nan] * 50, "no data")])
+@pytest.mark.parametrize("values, why", [([], "no data"), ([1.0] * 10, "warming up"), ([np.nan] * 50, "no data")])
 def test_empty_short_and_nan_series_are_ok_and_say_why(values: list[float], why: str) -> None:
     finding = auto(series_of(values, step_s=STEP_S))
     assert finding.state == "ok"
@@ -186,8 +186,7 @@ def test_the_config_model_reaches_the_analysis_through_evaluate() -> None:
     values[-4:] += 30
     s = series_of(values, step_s=STEP_S)
     labelled = LabelledSeries({"host": "a"}, pd.Index(s.index).astype("int64").to_numpy() / 1e9, s.to_numpy())
-    definition = DetectorConfig.model_validate({"name": "d", "source": "s", "query": "q",
-                                                "analysis": {"type": "auto"}})
+    definition = DetectorConfig.model_validate({"name": "d", "source": "s", "query": "q", "analysis": {"type": "auto"}})
     assert isinstance(definition.analysis, AutoAnalysis)
     finding = evaluate(labelled, definition.analysis, now=end_of(s))
     assert (finding.state, finding.labels) == ("firing", {"host": "a"})
@@ -202,12 +201,14 @@ def test_peak_quantile_and_slow_points_are_configurable() -> None:
     labelled = LabelledSeries({}, pd.Index(s.index).astype("int64").to_numpy() / 1e9, s.to_numpy())
 
     def state(**options: object) -> str:
-        definition = DetectorConfig.model_validate({"name": "d", "source": "s", "query": "q",
-                                                    "analysis": {"type": "auto", "agree": 1, **options}})
+        definition = DetectorConfig.model_validate(
+            {"name": "d", "source": "s", "query": "q", "analysis": {"type": "auto", "agree": 1, **options}}
+        )
         return evaluate(labelled, definition.analysis, now=end_of(s)).state
 
     assert state() == "firing"
     assert state(peak_quantile=1.0) == "ok", "the configured quantile reaches the analysis"
     with pytest.raises(ValueError, match="slow_points"):
-        DetectorConfig.model_validate({"name": "d", "source": "s", "query": "q",
-                                       "analysis": {"type": "auto", "slow_points": -1}})
+        DetectorConfig.model_validate(
+            {"name": "d", "source": "s", "query": "q", "analysis": {"type": "auto", "slow_points": -1}}
+        )

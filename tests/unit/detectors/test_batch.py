@@ -1,4 +1,5 @@
 """The matrix path (evaluate_all) against the per-series path (evaluate), on messy data."""
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ def messy_series(rng: np.random.Generator, n_series: int, n_points: int, offset_
         elif kind == 4:
             keep[: rng.integers(1, n_points)] = False  # started late
         elif kind == 5:
-            keep[rng.integers(1, n_points):] = False  # stopped early
+            keep[rng.integers(1, n_points) :] = False  # stopped early
         elif kind == 6:
             v[rng.random(n_points) < 0.1] = np.nan  # NaN values, no gaps, an equal but unshared array
         else:
@@ -56,8 +57,12 @@ def messy_series(rng: np.random.Generator, n_series: int, n_points: int, offset_
 
 
 def threshold_spec(rng: np.random.Generator) -> dict:
-    spec: dict = {"type": "threshold", "for": float(rng.integers(0, 8)) * 15,
-                  "clear_after": float(rng.integers(0, 5)) * 15, "hysteresis": float(rng.uniform(0, 2))}
+    spec: dict = {
+        "type": "threshold",
+        "for": float(rng.integers(0, 8)) * 15,
+        "clear_after": float(rng.integers(0, 5)) * 15,
+        "hysteresis": float(rng.uniform(0, 2)),
+    }
     if rng.random() < 0.8:
         spec["above"] = 90.0 + float(rng.normal(0, 2))
     if "above" not in spec or rng.random() < 0.3:
@@ -88,8 +93,13 @@ def test_the_matrix_path_gives_the_same_zscore_findings_as_series_by_series(seed
     n_points = int(rng.integers(20, 200))
     series = messy_series(rng, int(rng.integers(MIN_BATCH, 30)), n_points, offset_s=0.0)
     now = T0 + timedelta(seconds=15.0 * (n_points - 1))
-    spec = {"type": "zscore", "threshold": float(rng.uniform(1.5, 4)), "window_points": int(rng.integers(5, 60)),
-            "min_history": int(rng.integers(5, 40)), "direction": str(rng.choice(["up", "down", "both"]))}
+    spec = {
+        "type": "zscore",
+        "threshold": float(rng.uniform(1.5, 4)),
+        "window_points": int(rng.integers(5, 60)),
+        "min_history": int(rng.integers(5, 40)),
+        "direction": str(rng.choice(["up", "down", "both"])),
+    }
     batch, each = both_ways(series, spec, now)
     assert batch == each
 
@@ -112,16 +122,26 @@ def test_align_puts_gaps_as_nan_on_the_union_of_stamps():
     c = LabelledSeries({"i": "c"}, np.array([7.5]), np.array([9.0]))
     aligned = align([a, b, c], now_s=40.0)
     assert aligned.t_s.tolist() == [0.0, 7.5, 15.0, 30.0]
-    assert np.array_equal(aligned.values, [[1, np.nan, 2, 3], [5, np.nan, np.nan, 6], [np.nan, 9, np.nan, np.nan]],
-                          equal_nan=True)
+    assert np.array_equal(
+        aligned.values, [[1, np.nan, 2, 3], [5, np.nan, np.nan, 6], [np.nan, 9, np.nan, np.nan]], equal_nan=True
+    )
     assert aligned.full.tolist() == [False, False, False]
 
 
 def test_a_decoded_answer_shares_one_stamps_array_between_full_series():
-    body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
-        {"metric": {"i": "a"}, "values": [[1704067200.5, "1"], [1704067215.5, "NaN"]]},
-        {"metric": {"i": "b"}, "values": [[1704067200.5, "+Inf"], [1704067215.5, "2"]]},
-        {"metric": {"i": "c"}, "values": [[1704067200.5, "3"], [1704067230.5, "4"]]}]}})
+    body = json.dumps(
+        {
+            "status": "success",
+            "data": {
+                "resultType": "matrix",
+                "result": [
+                    {"metric": {"i": "a"}, "values": [[1704067200.5, "1"], [1704067215.5, "NaN"]]},
+                    {"metric": {"i": "b"}, "values": [[1704067200.5, "+Inf"], [1704067215.5, "2"]]},
+                    {"metric": {"i": "c"}, "values": [[1704067200.5, "3"], [1704067230.5, "4"]]},
+                ],
+            },
+        }
+    )
     a, b, c = decode(body, source="p", endpoint="query_range", max_series=10)
     assert a.t_s is b.t_s and c.t_s is not a.t_s
     assert np.isnan(a.v[1]) and b.v[0] == np.inf and c.t_s.tolist() == [1704067200.5, 1704067230.5]
@@ -142,5 +162,10 @@ def test_findings_carry_lazy_evidence_that_to_dict_makes_json_safe():
     s = LabelledSeries.from_arrays({}, [0.0, 15.0, 30.0], [50.0, float("nan"), 95.0])
     f = evaluate(s, analysis({"type": "threshold", "above": 90}), now=T0)
     assert isinstance(f.evidence, LazyEvidence)
-    assert f.to_dict()["evidence"] == {"t": [0.0, 15.0, 30.0], "v": [50.0, None, 95.0], "above": 90.0,
-                                       "below": None, "hysteresis": 0.0}
+    assert f.to_dict()["evidence"] == {
+        "t": [0.0, 15.0, 30.0],
+        "v": [50.0, None, 95.0],
+        "above": 90.0,
+        "below": None,
+        "hysteresis": 0.0,
+    }

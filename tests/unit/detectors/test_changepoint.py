@@ -1,4 +1,5 @@
 """Change points: indices, methods, edge cases and the changepoint Finding."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Change-point alerts follow the incident: firing while the level is away, resolved when it returns."""
+
 from __future__ import annotations
 
 import re
@@ -16,6 +17,7 @@ from tests.changepoint_cases import STEP_S, square_wave
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
+
 def csv_source(tmp_path, values):
     times = pd.date_range(T0, periods=len(values), freq=pd.Timedelta(seconds=STEP_S))
     path = tmp_path / "wave.csv"
@@ -30,9 +32,16 @@ def at(index: int) -> datetime:
 @pytest.mark.parametrize("seed", range(3))
 def test_a_square_wave_raises_one_alert_per_up_shift_each_resolved_after_its_return(tmp_path, seed):
     values, phases = square_wave(seed)
-    definition = DetectorConfig.model_validate({
-        "name": "wave", "source": "csv", "query": "value", "window": "1h", "interval": "30s",
-        "analysis": {"type": "changepoint", "direction": "up", "min_shift_sigma": 3}})
+    definition = DetectorConfig.model_validate(
+        {
+            "name": "wave",
+            "source": "csv",
+            "query": "value",
+            "window": "1h",
+            "interval": "30s",
+            "analysis": {"type": "changepoint", "direction": "up", "min_shift_sigma": 3},
+        }
+    )
     alerts = replay(definition, csv_source(tmp_path, values), start=T0, end=at(values.size))
     assert len(alerts) == len(phases), [(a["start"], a["end"], a["message"]) for a in alerts]
     for alert, (up, down) in zip(alerts, phases):

@@ -1,4 +1,5 @@
 """The change-point defaults against "no change" and binseg/MBIC on labelled series (tests/changepoint_cases.py)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,9 @@ LABELLED = list(cases(per_kind=2, seed=7))
 
 
 def scores(method) -> tuple[float, float]:
-    rows = [(f1_score(c.changes, found := method(c.values))[0], cover(c.changes, found, c.values.size))
-            for c in LABELLED]
+    rows = [
+        (f1_score(c.changes, found := method(c.values))[0], cover(c.changes, found, c.values.size)) for c in LABELLED
+    ]
     f1, cov = np.mean(rows, axis=0)
     return float(f1), float(cov)
 

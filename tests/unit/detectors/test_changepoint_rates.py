@@ -1,4 +1,5 @@
 """Measured error rates of the automatic penalty (what PENALTY_FACTOR was tuned on)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,9 @@ from detectors.analysis import change_points, changepoint
 SEEDS = range(300)
 
 
-@pytest.mark.parametrize("method,n", [("kernelcpd", 60), ("kernelcpd", 240), ("binseg", 240), ("binseg", 2000),
-                                      ("auto", 500)])
+@pytest.mark.parametrize(
+    "method,n", [("kernelcpd", 60), ("kernelcpd", 240), ("binseg", 240), ("binseg", 2000), ("auto", 500)]
+)
 def test_stationary_noise_almost_never_has_a_change_point(method, n):
     false_alarms = sum(bool(change_points(np.random.default_rng(s).normal(0, 1, n), method=method)) for s in SEEDS)
     assert false_alarms / len(SEEDS) <= 0.01, f"{false_alarms} false alarms in {len(SEEDS)} seeds"
@@ -28,6 +30,7 @@ def test_three_sigma_shifts_are_found_within_a_few_points(method):
 
 
 def test_the_finding_false_alarm_rate_on_noise_is_small(make_series):
-    firing = sum(changepoint(make_series(np.random.default_rng(s).normal(50, 5, 240))).state == "firing"
-                 for s in range(200))
+    firing = sum(
+        changepoint(make_series(np.random.default_rng(s).normal(50, 5, 240))).state == "firing" for s in range(200)
+    )
     assert firing <= 2

@@ -1,4 +1,5 @@
 """The CSV replay source: formats, windows and malformed files."""
+
 from __future__ import annotations
 
 import os
@@ -67,17 +68,24 @@ def test_it_rereads_the_file_when_it_changes(tmp_path):
     assert fetch_all(src)[0].values.tolist() == [1.0, 2.0]
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("time,value\n1,2\n", "expected a header 'timestamp,<value column>...', found time,value"),
-    ("timestamp\n1\n", "found timestamp"),
-    ("", "the file is empty"),
-    ("timestamp,value\n2024-01-01T00:00:00Z,1\nyesterday,2\n",
-     "line 3, column timestamp: expected an ISO-8601 time (as in the first row), got 'yesterday'"),
-    ("timestamp,value\n1704067200,1\n1704067260,1\n2024-01-01,2\n",
-     "line 4, column timestamp: expected unix seconds (as in the first row), got '2024-01-01'"),
-    ("timestamp,cpu\n1704067200,1\n\n1704067260,high\n", "line 4, column cpu: expected a number, got 'high'"),
-    ("timestamp,value\n1704067200,1\n1704067260,1,2,3\n", "Expected 2 fields in line 3, saw 4"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("time,value\n1,2\n", "expected a header 'timestamp,<value column>...', found time,value"),
+        ("timestamp\n1\n", "found timestamp"),
+        ("", "the file is empty"),
+        (
+            "timestamp,value\n2024-01-01T00:00:00Z,1\nyesterday,2\n",
+            "line 3, column timestamp: expected an ISO-8601 time (as in the first row), got 'yesterday'",
+        ),
+        (
+            "timestamp,value\n1704067200,1\n1704067260,1\n2024-01-01,2\n",
+            "line 4, column timestamp: expected unix seconds (as in the first row), got '2024-01-01'",
+        ),
+        ("timestamp,cpu\n1704067200,1\n\n1704067260,high\n", "line 4, column cpu: expected a number, got 'high'"),
+        ("timestamp,value\n1704067200,1\n1704067260,1,2,3\n", "Expected 2 fields in line 3, saw 4"),
+    ],
+)
 def test_malformed_files_name_the_file_line_and_column(tmp_path, text, fragment):
     with pytest.raises(SourceError) as info:
         fetch_all(source_for(tmp_path, text))

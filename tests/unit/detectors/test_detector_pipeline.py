@@ -1,4 +1,5 @@
 """pipeline.run: one detector tick over any Source."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -29,8 +30,9 @@ class FakeSource:
 
 
 def detector(analysis: dict, **kw) -> DetectorConfig:
-    return DetectorConfig.model_validate({"name": "cpu", "source": "fake", "query": "cpu_percent",
-                                          "analysis": analysis, **kw})
+    return DetectorConfig.model_validate(
+        {"name": "cpu", "source": "fake", "query": "cpu_percent", "analysis": analysis, **kw}
+    )
 
 
 def points(values, end=NOW, step_s=15.0) -> tuple[np.ndarray, np.ndarray]:
@@ -92,8 +94,12 @@ def test_an_analysis_the_matrix_path_cannot_run_is_reported_per_series():
 
     many = [LabelledSeries.from_arrays({"i": str(i)}, *points([50, 60])) for i in range(10)]
     broken = detector({"type": "threshold", "above": 1}).model_copy(
-        update={"analysis": ThresholdAnalysis.model_construct(type="threshold", above=None, below=None, for_=0.0,
-                                                              clear_after=0.0, hysteresis=0.0)})
+        update={
+            "analysis": ThresholdAnalysis.model_construct(
+                type="threshold", above=None, below=None, for_=0.0, clear_after=0.0, hysteresis=0.0
+            )
+        }
+    )
     result = run(broken, FakeSource(many), now=NOW)
     assert len(result.findings) == 10 and all(f.state == "ok" for f in result.findings)
     assert "cannot analyse this series (threshold needs 'above' or 'below'" in result.findings[3].message
@@ -105,10 +111,10 @@ def test_many_series_on_one_grid_give_what_each_gives_alone():
 
     rng = np.random.default_rng(3)
     t, _ = points(np.zeros(240))
-    many = [LabelledSeries.from_arrays({"host": str(i)}, t, 88 + rng.normal(0, 1, 240).cumsum())
-            for i in range(50)]
+    many = [LabelledSeries.from_arrays({"host": str(i)}, t, 88 + rng.normal(0, 1, 240).cumsum()) for i in range(50)]
     d = detector({"type": "threshold", "above": 90, "for": "1m"})
     result = run(d, FakeSource(many), now=NOW)
-    assert [f.to_dict() for f in result.findings] == \
-        [evaluate(s, d.analysis, now=NOW, name="cpu_percent").to_dict() for s in many]
+    assert [f.to_dict() for f in result.findings] == [
+        evaluate(s, d.analysis, now=NOW, name="cpu_percent").to_dict() for s in many
+    ]
     assert {f.state for f in result.findings} == {"ok", "pending", "firing"}

@@ -1,4 +1,5 @@
 """The batch diagnosis ranking: causes first, on synthetic incidents with known answers."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The host source (psutil)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

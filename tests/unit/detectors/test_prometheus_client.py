@@ -1,4 +1,5 @@
 """The Prometheus client against a canned HTTP server on loopback."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,12 @@ def answer_range(method: str, path: str, body: bytes) -> tuple[int, bytes]:
 
 
 def test_it_returns_one_series_per_label_set_with_nan_and_inf(serve):
-    payload = matrix([({"job": "a"}, [[1704067200, "1.5"], [1704067215, "NaN"], [1704067230, "+Inf"]]),
-                      ({"job": "b"}, [[1704067200, "-Inf"]])])
+    payload = matrix(
+        [
+            ({"job": "a"}, [[1704067200, "1.5"], [1704067215, "NaN"], [1704067230, "+Inf"]]),
+            ({"job": "b"}, [[1704067200, "-Inf"]]),
+        ]
+    )
     server = serve(lambda m, p, b: (200, payload))
     got = build_source(config(server.url)).fetch("up", start=START, end=START + timedelta(minutes=1), step_s=15)
     assert [s.labels for s in got] == [{"job": "a"}, {"job": "b"}]
@@ -70,7 +75,9 @@ def test_a_prometheus_error_becomes_a_clear_permanent_source_error(serve):
     server = serve(lambda m, p, b: (400, error))
     with pytest.raises(SourceError) as info:
         PrometheusClient(config(server.url)).fetch("up{", start=START, end=START, step_s=15)
-    assert str(info.value) == 'prometheus source "prom": query_range returned HTTP 400 (bad_data: parse error at char 7)'
+    assert (
+        str(info.value) == 'prometheus source "prom": query_range returned HTTP 400 (bad_data: parse error at char 7)'
+    )
     assert info.value.permanent and info.value.source == "prom"
 
 
@@ -108,8 +115,10 @@ def test_more_series_than_max_series_is_refused_naming_both(serve):
         PrometheusClient(config(server.url, max_series=3)).fetch("up", start=START, end=START, step_s=15)
 
 
-@pytest.mark.parametrize("auth,expected", [({"bearer_token": "s3cret"}, "Bearer s3cret"),
-                                           ({"basic_auth": {"username": "u", "password": "p"}}, "Basic dTpw")])
+@pytest.mark.parametrize(
+    "auth,expected",
+    [({"bearer_token": "s3cret"}, "Bearer s3cret"), ({"basic_auth": {"username": "u", "password": "p"}}, "Basic dTpw")],
+)
 def test_it_sends_credentials(serve, auth, expected):
     server = serve(lambda m, p, b: (200, matrix([])))
     PrometheusClient(config(server.url, **auth)).fetch("up", start=START, end=START, step_s=15)
@@ -117,8 +126,12 @@ def test_it_sends_credentials(serve, auth, expected):
 
 
 def test_the_instant_query_helper_uses_api_v1_query(serve):
-    payload = json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {"job": "a"}, "value": [1704067200, "42"]}]}}).encode()
+    payload = json.dumps(
+        {
+            "status": "success",
+            "data": {"resultType": "vector", "result": [{"metric": {"job": "a"}, "value": [1704067200, "42"]}]},
+        }
+    ).encode()
     server = serve(lambda m, p, b: (200, payload))
     [s] = PrometheusClient(config(server.url)).query("up", at=START)
     assert server.requests[0][1] == "/api/v1/query" and s.values.tolist() == [42.0]

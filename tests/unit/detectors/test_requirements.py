@@ -1,4 +1,5 @@
 """Warnings for windows too short for their analysis (check-config and the detectors API show them)."""
+
 from __future__ import annotations
 
 from config.schema import DetectorConfig
@@ -6,8 +7,9 @@ from detectors.requirements import warnings, window_points
 
 
 def detector(window: str, analysis: dict, **kw: object) -> DetectorConfig:
-    return DetectorConfig.model_validate({"name": "d", "source": "s", "query": "q", "window": window,
-                                          "analysis": analysis, **kw})
+    return DetectorConfig.model_validate(
+        {"name": "d", "source": "s", "query": "q", "window": window, "analysis": analysis, **kw}
+    )
 
 
 def test_a_window_that_holds_what_the_analysis_needs_gives_no_warning() -> None:

@@ -1,4 +1,5 @@
 """The ring of every series a scrape source keeps for diagnoses without queries."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,11 +69,15 @@ def test_series_beyond_max_series_are_dropped_and_counted_and_absent_ones_are_fr
 def test_it_is_sized_by_the_diagnoses_that_read_the_source_without_queries() -> None:
     source = ScrapeSource.model_validate({"type": "scrape", "name": "app", "url": "http://127.0.0.1:1/metrics"})
     common = {"source": "app", "query": "up", "analysis": {"type": "threshold", "above": 1}}
-    detectors = [DetectorConfig.model_validate({"name": "a", **common,
-                                                "diagnose": {"lookback": "30m", "after": "5m", "max_signals": 800}}),
-                 DetectorConfig.model_validate({"name": "b", **common,
-                                                "diagnose": {"lookback": "1h", "after": "0s", "queries": ["up"]}}),
-                 DetectorConfig.model_validate({"name": "c", **common})]
+    detectors = [
+        DetectorConfig.model_validate(
+            {"name": "a", **common, "diagnose": {"lookback": "30m", "after": "5m", "max_signals": 800}}
+        ),
+        DetectorConfig.model_validate(
+            {"name": "b", **common, "diagnose": {"lookback": "1h", "after": "0s", "queries": ["up"]}}
+        ),
+        DetectorConfig.model_validate({"name": "c", **common}),
+    ]
     ring = scrape_history_for(source, detectors)
     assert ring is not None and ring.spacing_s == 6 and ring.max_series == 800
     assert ring.capacity == int(np.ceil(1.5 * 2100 / 6)) + 1  # lookback + after with 1.5x slack

@@ -1,4 +1,5 @@
 """The scrape source: query language, rolling window, rate, errors (loopback server)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -15,8 +16,10 @@ T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
 def exposition(requests_total: float, temp: float) -> bytes:
-    return (f"# TYPE http_requests counter\nhttp_requests_total{{code=\"200\"}} {requests_total}\n"
-            f"http_requests_total{{code=\"500\"}} 3\n# TYPE temp gauge\ntemp {temp}\n").encode()
+    return (
+        f'# TYPE http_requests counter\nhttp_requests_total{{code="200"}} {requests_total}\n'
+        f'http_requests_total{{code="500"}} 3\n# TYPE temp gauge\ntemp {temp}\n'
+    ).encode()
 
 
 def client(url: str, **kw) -> ScrapeClient:

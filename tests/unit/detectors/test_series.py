@@ -1,4 +1,5 @@
 """LabelledSeries normalisation and evidence downsampling."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

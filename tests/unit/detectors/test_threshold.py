@@ -1,4 +1,5 @@
 """Threshold analysis: for, hysteresis, clear_after, NaN gaps, and the matrix form."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -113,12 +114,23 @@ def test_the_matrix_form_gives_one_state_per_series():
 def test_the_fast_matrix_path_matches_the_general_one(seed):
     rng = np.random.default_rng(seed)
     values = rng.normal(size=(30, int(rng.integers(1, 80)))).cumsum(axis=1)
-    kwargs = dict(above=float(rng.normal()), below=float(rng.normal()) - 3 if seed % 2 else None,
-                  for_s=float(rng.integers(0, 8)) * 7.5, clear_after_s=float(rng.integers(0, 8)) * 7.5,
-                  hysteresis=float(rng.uniform(0, 1)))
+    kwargs = dict(
+        above=float(rng.normal()),
+        below=float(rng.normal()) - 3 if seed % 2 else None,
+        for_s=float(rng.integers(0, 8)) * 7.5,
+        clear_after_s=float(rng.integers(0, 8)) * 7.5,
+        hysteresis=float(rng.uniform(0, 1)),
+    )
     fast = threshold_matrix(values, step_s=15.0, **kwargs)
-    general, _ = states(values, np.arange(values.shape[1]) * 15.0, kwargs["above"], kwargs["below"],
-                         kwargs["for_s"], kwargs["clear_after_s"], kwargs["hysteresis"])
+    general, _ = states(
+        values,
+        np.arange(values.shape[1]) * 15.0,
+        kwargs["above"],
+        kwargs["below"],
+        kwargs["for_s"],
+        kwargs["clear_after_s"],
+        kwargs["hysteresis"],
+    )
     assert fast.tolist() == general.tolist()
 
 
@@ -136,8 +148,12 @@ def test_the_matrix_form_agrees_with_the_series_form(make_series):
 def test_the_even_grid_shortcut_gives_the_same_finding_as_the_general_path(make_series, seed):
     rng = np.random.default_rng(100 + seed)
     values = rng.normal(88, 4, 80)
-    kwargs = dict(above=90.0, for_s=float(rng.integers(0, 6)) * 15, clear_after_s=float(rng.integers(0, 6)) * 15,
-                  hysteresis=float(rng.uniform(0, 2)))
+    kwargs = dict(
+        above=90.0,
+        for_s=float(rng.integers(0, 6)) * 15,
+        clear_after_s=float(rng.integers(0, 6)) * 15,
+        hysteresis=float(rng.uniform(0, 2)),
+    )
     even = threshold(make_series(values), **kwargs)
     values_with_gap = np.r_[values, np.nan]  # a trailing NaN forces the general path, same verdict
     general = threshold(make_series(values_with_gap), **kwargs)

@@ -1,4 +1,5 @@
 """Robust rolling z-score."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Fixtures for notification unit tests; builders live in notify_builders.py beside this file."""
+
 from __future__ import annotations
 
 import random

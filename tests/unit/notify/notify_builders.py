@@ -2,6 +2,7 @@
 
 Imported as `tests.unit.notify.notify_builders` by both unit and integration tests.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -67,10 +68,19 @@ def worst_case() -> Notification:
     """Everything as big as it gets: 500 alerts with huge labels, and megabytes of output."""
     huge = "x" * 5000
     alerts = [
-        alert(alert_id=i, labels={"instance": f"{i}-{huge}", "emoji": "😀" * 3000}, message="m" * 10_000,
-              detector="d" * 300, change_points=[f"2024-05-01 12:0{j}:00" for j in range(10)])
+        alert(
+            alert_id=i,
+            labels={"instance": f"{i}-{huge}", "emoji": "😀" * 3000},
+            message="m" * 10_000,
+            detector="d" * 300,
+            change_points=[f"2024-05-01 12:0{j}:00" for j in range(10)],
+        )
         for i in range(500)
     ]
-    output = ("😀 boom `x` <b> & ```\n" * 200_000)
-    return notification(event="remediation.failed", title="T" * 1000, alerts=alerts,
-                        remediation=remediation(output_tail=output, name="n" * 300))
+    output = "😀 boom `x` <b> & ```\n" * 200_000
+    return notification(
+        event="remediation.failed",
+        title="T" * 1000,
+        alerts=alerts,
+        remediation=remediation(output_tail=output, name="n" * 300),
+    )

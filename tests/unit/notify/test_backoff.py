@@ -1,4 +1,5 @@
 """The retry schedule: exponential backoff with full jitter, and honouring Retry-After."""
+
 from __future__ import annotations
 
 import random

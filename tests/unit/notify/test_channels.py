@@ -1,4 +1,5 @@
 """Channel configuration: validation into typed models, and which events a channel wants."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -84,9 +85,7 @@ def test_it_matches_only_subscribed_events():
     assert not matches(ops, event="alert.resolved", severity="info", labels={})
 
 
-@pytest.mark.parametrize(
-    ("severity", "expected"), [("info", False), ("warning", True), ("critical", True)]
-)
+@pytest.mark.parametrize(("severity", "expected"), [("info", False), ("warning", True), ("critical", True)])
 def test_it_matches_severities_at_or_above_its_minimum(severity, expected):
     ops = channel(min_severity="warning")
     assert matches(ops, event="alert.firing", severity=severity, labels={}) is expected

@@ -1,4 +1,5 @@
 """Bot channels in the configuration, and Slack's request signature."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,12 +12,16 @@ BOT = {"type": "slack", "name": "ops", "token": "xoxb-1-secret", "channel": "C12
 
 
 def test_slack_signatures_match_slacks_documented_example() -> None:
-    body = (b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
-            b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
-            b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
-            b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c")
-    assert slack_signature("8f742231b10e8888abcd99yyyzzz85a5", "1531420618", body) == \
-        "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    body = (
+        b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        b"&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        b"&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        b"&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    assert (
+        slack_signature("8f742231b10e8888abcd99yyyzzz85a5", "1531420618", body)
+        == "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    )
 
 
 def test_a_signature_is_checked_against_each_slack_channels_secret() -> None:
@@ -38,16 +43,19 @@ def test_a_bot_channel_needs_a_token_and_a_channel_instead_of_a_url() -> None:
     assert not parse_channel({"type": "slack", "name": "hook", "url": "https://hooks.slack.com/x"}).threaded
 
 
-@pytest.mark.parametrize("raw, fragment", [
-    ({"type": "slack", "name": "ops"}, "either url"),
-    ({**BOT, "url": "https://hooks.slack.com/x"}, "either url"),
-    ({"type": "slack", "name": "ops", "token": "t"}, "needs `channel`"),
-    ({"type": "mattermost", "name": "mm", "token": "t", "channel": "c"}, "needs `api_url`"),
-    ({**BOT, "approvers": {"U1": {"name": "alice", "role": "operator"}}}, "callback secret"),
-    ({**BOT, "signing_secret": "short"}, "at least 16"),
-    ({**BOT, "signing_secret": "s" * 20, "approvers": {"U1": {"name": "alice", "role": "root"}}}, "role"),
-    ({"type": "generic", "name": "g", "secret": "s" * 20}, "url: required"),
-])
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        ({"type": "slack", "name": "ops"}, "either url"),
+        ({**BOT, "url": "https://hooks.slack.com/x"}, "either url"),
+        ({"type": "slack", "name": "ops", "token": "t"}, "needs `channel`"),
+        ({"type": "mattermost", "name": "mm", "token": "t", "channel": "c"}, "needs `api_url`"),
+        ({**BOT, "approvers": {"U1": {"name": "alice", "role": "operator"}}}, "callback secret"),
+        ({**BOT, "signing_secret": "short"}, "at least 16"),
+        ({**BOT, "signing_secret": "s" * 20, "approvers": {"U1": {"name": "alice", "role": "root"}}}, "role"),
+        ({"type": "generic", "name": "g", "secret": "s" * 20}, "url: required"),
+    ],
+)
 def test_it_refuses_incomplete_bot_channels(raw, fragment) -> None:
     with pytest.raises(ValidationError) as error:
         parse_channel(raw)

@@ -1,4 +1,5 @@
 """A grouped message says how many alerts it holds exactly once, on every channel type."""
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,34 @@ NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 def _rows(count: int) -> list[OutboxMessage]:
     rows = []
     for i in range(count):
-        alert = {"alert_id": i + 1, "detector": "ChatMany", "severity": "warning", "state": "firing",
-                 "labels": {"instance": f"web-{i}"}, "started_at": NOW.isoformat(), "value": 1.0,
-                 "threshold": 0.5, "message": "", "url": f"https://vigil.example/alerts/{i + 1}"}
-        rows.append(OutboxMessage(id=i + 1, channel="c", event="alert.firing", group_key="alert.firing:ChatMany",
-                                  alert_id=i + 1, severity="warning", payload={"alert": alert}, state="pending",
-                                  attempts=0, created_at=NOW, not_before=NOW, give_up_at=NOW))
+        alert = {
+            "alert_id": i + 1,
+            "detector": "ChatMany",
+            "severity": "warning",
+            "state": "firing",
+            "labels": {"instance": f"web-{i}"},
+            "started_at": NOW.isoformat(),
+            "value": 1.0,
+            "threshold": 0.5,
+            "message": "",
+            "url": f"https://vigil.example/alerts/{i + 1}",
+        }
+        rows.append(
+            OutboxMessage(
+                id=i + 1,
+                channel="c",
+                event="alert.firing",
+                group_key="alert.firing:ChatMany",
+                alert_id=i + 1,
+                severity="warning",
+                payload={"alert": alert},
+                state="pending",
+                attempts=0,
+                created_at=NOW,
+                not_before=NOW,
+                give_up_at=NOW,
+            )
+        )
     return rows
 
 

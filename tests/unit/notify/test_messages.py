@@ -1,4 +1,5 @@
 """Plain helpers that phrase a notification the same way for every service."""
+
 from __future__ import annotations
 
 import time
@@ -80,7 +81,9 @@ def test_evidence_shows_value_against_threshold():
 
 
 def test_evidence_shows_the_level_change_at_a_change_point():
-    item = alert(value=None, threshold=None, before=0.12, after=0.87, change_points=["12:03", "12:30", "13:00", "14:00"])
+    item = alert(
+        value=None, threshold=None, before=0.12, after=0.87, change_points=["12:03", "12:30", "13:00", "14:00"]
+    )
     assert evidence(item) == "level 0.12 → 0.87; change point at 12:03, 12:30, 13:00 (+1 more)"
 
 

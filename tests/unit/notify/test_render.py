@@ -1,4 +1,5 @@
 """Rendering: each service's body has the shape it documents and stays within its limits."""
+
 from __future__ import annotations
 
 import json
@@ -133,7 +134,11 @@ def test_teams_sends_an_adaptive_card_in_a_workflows_message():
     assert card["body"][0]["text"] == "🔴 [FIRING] api-latency" and card["body"][0]["color"] == "Attention"
     facts = [f for element in card["body"] if element["type"] == "FactSet" for f in element["facts"]]
     assert {"title": "Evidence", "value": "value 0.934 vs threshold 0.8"} in facts
-    assert card["actions"][0] == {"type": "Action.OpenUrl", "title": "Open execution", "url": "https://vigil.example/executions/7"}
+    assert card["actions"][0] == {
+        "type": "Action.OpenUrl",
+        "title": "Open execution",
+        "url": "https://vigil.example/executions/7",
+    }
     assert "@type" not in json.dumps(body)  # not the retired O365 MessageCard
 
 
@@ -241,7 +246,9 @@ def test_every_service_renders_json_even_in_the_worst_case(channel_type, worst):
 
 @pytest.mark.parametrize("channel_type", ALL_TYPES)
 def test_every_service_renders_a_notification_without_alerts(channel_type):
-    body = render(channel_type, notification(event="breaker.opened", alerts=[], remediation=remediation(output_tail="")))
+    body = render(
+        channel_type, notification(event="breaker.opened", alerts=[], remediation=remediation(output_tail=""))
+    )
     json.loads(encode(body))
 
 

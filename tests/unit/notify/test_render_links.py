@@ -1,5 +1,6 @@
 """A received alert's links (runbook, source, dashboard) reach every chat message, and only
 absolute http(s) ones: a javascript: or relative link is dropped, never sent."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,12 @@ from app.notify.render import render
 from tests.unit.notify.notify_builders import ALL_TYPES, alert, notification
 
 RUNBOOK = "https://runbooks.example/api-latency(v2)"
-LINKS = (("Runbook", RUNBOOK), ("Source", "http://prom.example/graph?g0.expr=up"), ("Bad", "javascript:alert(1)"),
-         ("Relative", "/alerts/1"))
+LINKS = (
+    ("Runbook", RUNBOOK),
+    ("Source", "http://prom.example/graph?g0.expr=up"),
+    ("Bad", "javascript:alert(1)"),
+    ("Relative", "/alerts/1"),
+)
 
 
 @pytest.mark.parametrize("channel", ALL_TYPES)
@@ -26,18 +31,41 @@ def test_every_channel_carries_the_runbook_and_source_links_but_no_unsafe_one(ch
 
 
 def test_links_are_read_from_a_received_alerts_evidence_runbook_first_without_repeats() -> None:
-    evidence = {"generator_url": "https://prom.example/graph", "dashboard_url": "https://grafana.example/d/x",
-                "annotations": {"runbook_url": "https://runbooks.example/a", "summary": "high",
-                                "wiki_link": "https://wiki.example/page", "other": "https://prom.example/graph",
-                                "bad": "javascript:alert(1)", "spaced": "https://a.example/x y"}}
-    assert alert_links(evidence) == [("Runbook", "https://runbooks.example/a"), ("Source", "https://prom.example/graph"),
-                                     ("Dashboard", "https://grafana.example/d/x"), ("Wiki", "https://wiki.example/page")]
+    evidence = {
+        "generator_url": "https://prom.example/graph",
+        "dashboard_url": "https://grafana.example/d/x",
+        "annotations": {
+            "runbook_url": "https://runbooks.example/a",
+            "summary": "high",
+            "wiki_link": "https://wiki.example/page",
+            "other": "https://prom.example/graph",
+            "bad": "javascript:alert(1)",
+            "spaced": "https://a.example/x y",
+        },
+    }
+    assert alert_links(evidence) == [
+        ("Runbook", "https://runbooks.example/a"),
+        ("Source", "https://prom.example/graph"),
+        ("Dashboard", "https://grafana.example/d/x"),
+        ("Wiki", "https://wiki.example/page"),
+    ]
     assert alert_links(None) == [] and alert_links({"annotations": "not a dict"}) == []
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "JAVASCRIPT://x", "data:text/html,x", "//evil.example",
-                                 "/relative", "https://a.example/\"onmouseover", "https://a.example/\nx",
-                                 "ftp://a.example/", "https://" + "a" * 2000])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JAVASCRIPT://x",
+        "data:text/html,x",
+        "//evil.example",
+        "/relative",
+        'https://a.example/"onmouseover',
+        "https://a.example/\nx",
+        "ftp://a.example/",
+        "https://" + "a" * 2000,
+    ],
+)
 def test_unsafe_urls_are_not_links(url: str) -> None:
     assert safe_url(url) is None
 

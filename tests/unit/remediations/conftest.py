@@ -1,4 +1,5 @@
 """Fixtures for remediation tests; builders live in remediation_helpers.py beside this file."""
+
 from __future__ import annotations
 
 import stat

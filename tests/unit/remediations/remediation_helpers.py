@@ -1,4 +1,5 @@
 """Helpers for remediation tests: request builder and process checks."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,15 @@ PYTHON = sys.executable
 
 def request(script_path: str, **overrides: Any) -> RunRequest:
     """A RunRequest with small defaults; pass only the fields a test is about."""
-    fields: dict[str, Any] = {"execution_id": 1, "script_path": script_path, "params": {},
-                              "alert": None, "env": {}, "timeout_s": 10, "kill_grace_s": 0.5}
+    fields: dict[str, Any] = {
+        "execution_id": 1,
+        "script_path": script_path,
+        "params": {},
+        "alert": None,
+        "env": {},
+        "timeout_s": 10,
+        "kill_grace_s": 0.5,
+    }
     fields.update(overrides)
     return RunRequest(**fields)
 
@@ -28,7 +36,7 @@ def alive(pid: int) -> bool:
             data = stat_file.read()
     except FileNotFoundError:
         return False
-    return data[data.rindex(b")") + 2:][:1] not in (b"Z", b"X")
+    return data[data.rindex(b")") + 2 :][:1] not in (b"Z", b"X")
 
 
 def read_pid(path: Path, *, timeout_s: float = 5.0) -> int:

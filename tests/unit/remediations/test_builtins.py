@@ -1,4 +1,5 @@
 """Shipped scripts, run through the real runner: http_call, clean_old_files, echo, restart."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,9 @@ def test_an_unknown_builtin_is_a_manifest_error():
 
 # --- echo -------------------------------------------------------------------------------
 
+
 def test_echo_prints_the_alert_context_and_params():
-    result = run_builtin("echo", {"message": "hello"},
-                         alert={"fingerprint": "fp9", "labels": {"job": "api"}})
+    result = run_builtin("echo", {"message": "hello"}, alert={"fingerprint": "fp9", "labels": {"job": "api"}})
 
     assert result.status == "succeeded"
     assert "message: hello" in result.output
@@ -72,6 +73,7 @@ def test_echo_prints_hostile_params_literally(tmp_path):
 
 # --- http_call --------------------------------------------------------------------------
 
+
 class Recorder(BaseHTTPRequestHandler):
     """Records each request; answers with the status named in the path (/status/503)."""
 
@@ -79,8 +81,9 @@ class Recorder(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        self.received.append({"method": self.command, "path": self.path,
-                              "headers": dict(self.headers), "body": self.rfile.read(length)})
+        self.received.append(
+            {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)}
+        )
         status = int(self.path.rsplit("/", 1)[-1]) if self.path.startswith("/status/") else 200
         body = f"answer to {self.command} {self.path}\n".encode() * 200
         self.send_response(status)
@@ -109,9 +112,16 @@ def http_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 def test_http_call_sends_method_headers_and_json_body(http_server):
     base, received = http_server
 
-    result = run_builtin("http_call", {"method": "POST", "url": f"{base}/hooks/restart",
-                                       "allow_hosts": ["127.0.0.1"],
-                                       "headers": {"X-Token": "abc"}, "body": {"host": "web-1"}})
+    result = run_builtin(
+        "http_call",
+        {
+            "method": "POST",
+            "url": f"{base}/hooks/restart",
+            "allow_hosts": ["127.0.0.1"],
+            "headers": {"X-Token": "abc"},
+            "body": {"host": "web-1"},
+        },
+    )
 
     assert result.status == "succeeded", result.output
     assert "HTTP 200 OK" in result.output
@@ -134,8 +144,7 @@ def test_http_call_fails_on_an_http_error_status(http_server):
 
 
 def test_http_call_fails_with_exit_3_when_it_cannot_connect():
-    result = run_builtin("http_call", {"url": "http://127.0.0.1:9/", "timeout_s": 2,
-                                       "allow_hosts": ["127.0.0.1"]})
+    result = run_builtin("http_call", {"url": "http://127.0.0.1:9/", "timeout_s": 2, "allow_hosts": ["127.0.0.1"]})
 
     assert (result.status, result.exit_code) == ("failed", 3)
     assert "request failed" in result.output
@@ -153,13 +162,13 @@ def test_http_call_refuses_a_header_value_with_a_newline(http_server):
 
 def test_http_call_schema_refuses_a_non_http_url():
     with pytest.raises(ParamsError) as caught:
-        validate_params(load_builtin("http_call").params_schema, {"url": "file:///etc/passwd",
-                                                                  "allow_hosts": ["x"]})
+        validate_params(load_builtin("http_call").params_schema, {"url": "file:///etc/passwd", "allow_hosts": ["x"]})
 
     assert "$.url" in caught.value.errors
 
 
 # --- clean_old_files --------------------------------------------------------------------
+
 
 def make_file(path: Path, *, age_s: float, size: int = 10) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,8 +198,7 @@ def tree(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_clean_old_files_removes_only_old_regular_files_and_never_follows_links(tree):
-    result = run_builtin("clean_old_files", {"directory": str(tree["logs"]), "older_than": "7d",
-                                             "recursive": True})
+    result = run_builtin("clean_old_files", {"directory": str(tree["logs"]), "older_than": "7d", "recursive": True})
 
     assert result.status == "succeeded", result.output
     assert not tree["old_log"].exists() and not tree["old_txt"].exists()
@@ -203,8 +211,7 @@ def test_clean_old_files_removes_only_old_regular_files_and_never_follows_links(
 
 
 def test_clean_old_files_filters_by_pattern_and_stays_at_the_top_unless_recursive(tree):
-    result = run_builtin("clean_old_files", {"directory": str(tree["logs"]), "older_than": 86400,
-                                             "pattern": "*.log"})
+    result = run_builtin("clean_old_files", {"directory": str(tree["logs"]), "older_than": 86400, "pattern": "*.log"})
 
     assert result.status == "succeeded"
     assert not tree["old_log"].exists()
@@ -212,8 +219,9 @@ def test_clean_old_files_filters_by_pattern_and_stays_at_the_top_unless_recursiv
 
 
 def test_clean_old_files_dry_run_lists_and_removes_nothing(tree):
-    result = run_builtin("clean_old_files", {"directory": str(tree["logs"]), "older_than": "1d",
-                                             "recursive": True, "dry_run": True})
+    result = run_builtin(
+        "clean_old_files", {"directory": str(tree["logs"]), "older_than": "1d", "recursive": True, "dry_run": True}
+    )
 
     assert result.status == "succeeded"
     assert f"would remove {tree['old_log']}" in result.output
@@ -221,14 +229,17 @@ def test_clean_old_files_dry_run_lists_and_removes_nothing(tree):
     assert tree["old_log"].exists() and tree["nested_old"].exists()
 
 
-@pytest.mark.parametrize("params, reason", [
-    ({"directory": "relative/dir", "older_than": 10}, "absolute path"),
-    ({"directory": "/", "older_than": 10}, "must not be /"),
-    ({"directory": "/tmp", "older_than": 0}, "more than 0 seconds"),
-    ({"directory": "/tmp", "older_than": "soon"}, "duration like '7d'"),
-    ({"directory": "/tmp", "older_than": 10, "pattern": "../*"}, "without '/'"),
-    ({"directory": "/no/such/dir", "older_than": 10}, "cannot open /no/such/dir"),
-])
+@pytest.mark.parametrize(
+    "params, reason",
+    [
+        ({"directory": "relative/dir", "older_than": 10}, "absolute path"),
+        ({"directory": "/", "older_than": 10}, "must not be /"),
+        ({"directory": "/tmp", "older_than": 0}, "more than 0 seconds"),
+        ({"directory": "/tmp", "older_than": "soon"}, "duration like '7d'"),
+        ({"directory": "/tmp", "older_than": 10, "pattern": "../*"}, "without '/'"),
+        ({"directory": "/no/such/dir", "older_than": 10}, "cannot open /no/such/dir"),
+    ],
+)
 def test_clean_old_files_refuses_bad_params_with_exit_2(params, reason):
     # Straight to the script, past the schema: the script defends itself too.
     result = run(request(builtin_path("clean_old_files"), params=params))
@@ -238,6 +249,7 @@ def test_clean_old_files_refuses_bad_params_with_exit_2(params, reason):
 
 
 # --- restart_systemd_unit ---------------------------------------------------------------
+
 
 def test_restart_dry_run_prints_the_command_without_running_it():
     result = run_builtin("restart_systemd_unit", {"unit": "nginx.service", "dry_run": True})
@@ -252,8 +264,7 @@ def fake_systemctl(tmp_path: Path) -> tuple[dict[str, str], Path]:
     bindir, record = tmp_path / "bin", tmp_path / "argv.json"
     bindir.mkdir()
     fake = bindir / "systemctl"
-    fake.write_text(f"#!{PYTHON}\nimport json, sys\n"
-                    f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n")
+    fake.write_text(f"#!{PYTHON}\nimport json, sys\nopen({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n")
     fake.chmod(0o755)
     return {"PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin"}, record
 
@@ -267,8 +278,9 @@ def test_restart_runs_systemctl_with_an_argv_and_no_shell(fake_systemctl):
     assert json.loads(record.read_text()) == ["restart", "--", "app@2.service"]
 
 
-@pytest.mark.parametrize("unit", ["nginx; reboot", "-H evil.example.com", "$(reboot)",
-                                  "a b", "../../etc/passwd", "", "x" * 256])
+@pytest.mark.parametrize(
+    "unit", ["nginx; reboot", "-H evil.example.com", "$(reboot)", "a b", "../../etc/passwd", "", "x" * 256]
+)
 def test_restart_refuses_a_hostile_unit_name_in_schema_and_script(unit, fake_systemctl):
     env, record = fake_systemctl
     with pytest.raises(ParamsError):

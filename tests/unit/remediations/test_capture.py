@@ -1,4 +1,5 @@
 """BoundedOutput keeps the head and the tail of a flood and says how much it dropped."""
+
 from __future__ import annotations
 
 from remediations.process.capture import BoundedOutput

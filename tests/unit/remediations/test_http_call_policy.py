@@ -1,4 +1,5 @@
 """http_call reaches only hosts on its allowlist; non-public addresses need an explicit entry."""
+
 from __future__ import annotations
 
 import threading
@@ -51,8 +52,9 @@ def call(params: dict[str, Any]) -> RunResult:
 def test_it_reaches_an_allowlisted_loopback_server(server):
     port, hits = server
 
-    result = call({"method": "POST", "url": f"http://127.0.0.1:{port}/restart?x=1",
-                   "allow_hosts": [f"127.0.0.1:{port}"]})
+    result = call(
+        {"method": "POST", "url": f"http://127.0.0.1:{port}/restart?x=1", "allow_hosts": [f"127.0.0.1:{port}"]}
+    )
 
     assert result.status == "succeeded", result.output
     assert hits == [("POST", "/restart?x=1", f"127.0.0.1:{port}")]
@@ -64,8 +66,7 @@ def test_it_refuses_a_host_that_is_not_allowlisted_with_a_clear_error(server):
     result = call({"url": f"http://127.0.0.1:{port}/", "allow_hosts": ["api.example"]})
 
     assert (result.status, result.exit_code) == ("failed", 4)
-    assert f"destination refused: host 127.0.0.1 port {port} is not in allow_hosts" \
-        in result.output
+    assert f"destination refused: host 127.0.0.1 port {port} is not in allow_hosts" in result.output
     assert hits == []
 
 
@@ -81,8 +82,7 @@ def test_a_listed_name_that_resolves_to_loopback_is_refused_unless_the_address_i
     port, hits = server
 
     refused = call({"url": f"http://localhost:{port}/", "allow_hosts": ["localhost"]})
-    allowed = call({"url": f"http://localhost:{port}/",
-                    "allow_hosts": ["localhost", "127.0.0.0/8", "::1"]})
+    allowed = call({"url": f"http://localhost:{port}/", "allow_hosts": ["localhost", "127.0.0.0/8", "::1"]})
 
     assert refused.exit_code == 4, refused.output
     assert "a loopback, private or otherwise non-public address" in refused.output
@@ -90,17 +90,17 @@ def test_a_listed_name_that_resolves_to_loopback_is_refused_unless_the_address_i
     assert len(hits) == 1 and hits[0][2] == f"localhost:{port}"  # the name stays the Host
 
 
-@pytest.mark.parametrize("instance", ["evil.example:80/x?", f"127.0.0.1:22"])
+@pytest.mark.parametrize("instance", ["evil.example:80/x?", "127.0.0.1:22"])
 def test_a_label_cannot_steer_the_call_to_another_host_or_port(server, instance):
     port, hits = server
-    template = {"method": "POST", "url": f"http://{{{{ labels.instance }}}}/restart",
-                "allow_hosts": ["127.0.0.1"]}
+    template = {"method": "POST", "url": "http://{{ labels.instance }}/restart", "allow_hosts": ["127.0.0.1"]}
 
     with pytest.raises(ParamsError):
         render_params(template, {"labels": {"instance": instance}})
 
-    params = render_params({**template, "url": f"http://127.0.0.1:{port}/r/{{{{ labels.i }}}}"},
-                           {"labels": {"i": instance}})
+    params = render_params(
+        {**template, "url": f"http://127.0.0.1:{port}/r/{{{{ labels.i }}}}"}, {"labels": {"i": instance}}
+    )
     result = call(params)
 
     assert result.status == "succeeded", result.output

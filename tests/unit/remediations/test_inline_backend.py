@@ -1,4 +1,5 @@
 """InlineBackend runs requests on a bounded pool and reports through callbacks."""
+
 from __future__ import annotations
 
 import threading
@@ -17,8 +18,11 @@ def test_it_runs_a_request_and_calls_on_start_then_on_done(script):
     events: list[tuple[str, object]] = []
     path = script("#!/bin/sh\necho ran\n")
 
-    future = backend.submit(request(path), on_start=lambda pid: events.append(("start", pid)),
-                            on_done=lambda result: events.append(("done", result.status)))
+    future = backend.submit(
+        request(path),
+        on_start=lambda pid: events.append(("start", pid)),
+        on_done=lambda result: events.append(("done", result.status)),
+    )
     result = future.result(timeout=10)
     backend.shutdown()
 

@@ -3,6 +3,7 @@
 The test process stands in for Vigil (a secret in its environment, a data_dir holding
 vigil.db); scripts run through a Spawner with a Sandbox, as the scheduler's do.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,12 +19,12 @@ from pathlib import Path
 import pytest
 from remediation_helpers import request
 
-from remediations.process import isolation
 from remediations.builtin import builtin_path
 from remediations.errors import RunnerError
-from remediations.runner import run
+from remediations.process import isolation
 from remediations.process.sandbox import Sandbox
 from remediations.process.spawner import Spawner
+from remediations.runner import run
 
 SECRET = "vigil-test-secret-4f1c9a"
 
@@ -39,8 +40,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def jail(data_dir: Path) -> Iterator[Spawner]:
-    box = isolation.sandbox(run_as="nobody", hide=[str(data_dir)], scratch_bytes=4 << 20,
-                            max_processes=64)
+    box = isolation.sandbox(run_as="nobody", hide=[str(data_dir)], scratch_bytes=4 << 20, max_processes=64)
     launcher = Spawner(sandbox=box, pool_size=1)
     assert launcher.check() is None  # isolation must work on this machine (root, Linux)
     yield launcher
@@ -61,7 +61,7 @@ def processes_with(token: str) -> list[int]:
 
 
 def test_it_runs_scripts_as_another_user_with_their_params_and_exit_code(script, jail):
-    path = script("#!/bin/sh\nid -u\ncat\necho \"$VIGIL_PARAM_TARGET\"\nexit 3\n")
+    path = script('#!/bin/sh\nid -u\ncat\necho "$VIGIL_PARAM_TARGET"\nexit 3\n')
 
     result = run(request(path, params={"target": "web-1"}), launcher=jail)
 
@@ -77,8 +77,11 @@ def vigil() -> Iterator[subprocess.Popen[bytes]]:
     (/proc/<pid>/environ shows a process's initial environment, so putenv in this test
     process would not be what a script could read; Vigil's secrets are there at exec.)
     """
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                            stdin=subprocess.PIPE, env={**os.environ, "VIGIL_SECRET_KEY": SECRET})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        env={**os.environ, "VIGIL_SECRET_KEY": SECRET},
+    )
     yield proc
     proc.communicate()
 
@@ -196,8 +199,7 @@ def test_where_isolation_fails_scripts_are_refused_unless_allowed(script):
 
 
 def test_it_reports_how_scripts_are_isolated_here(data_dir):
-    box = isolation.sandbox(run_as="vigil-run", hide=[str(data_dir)], scratch_bytes=1 << 20,
-                            max_processes=32)
+    box = isolation.sandbox(run_as="vigil-run", hide=[str(data_dir)], scratch_bytes=1 << 20, max_processes=32)
 
     status = isolation.status(box, allow_unisolated=False)
 
@@ -210,17 +212,16 @@ def test_run_as_root_is_refused():
         isolation.sandbox(run_as="0", hide=[], scratch_bytes=1 << 20, max_processes=32)
 
 
-
 def test_a_writable_path_stays_writable_for_the_run_user(script, data_dir):
     shared = Path(tempfile.mkdtemp(prefix="vigil-writable-", dir="/run"))
     try:
         os.chown(shared, 65534, 65534)
-        box = isolation.sandbox(run_as="nobody", hide=[str(data_dir)], scratch_bytes=1 << 20,
-                                max_processes=32, writable=[str(shared)])
+        box = isolation.sandbox(
+            run_as="nobody", hide=[str(data_dir)], scratch_bytes=1 << 20, max_processes=32, writable=[str(shared)]
+        )
         launcher = Spawner(sandbox=box, pool_size=1)
         try:
-            result = run(request(script(f"#!/bin/sh\necho kept > {shared}/out\ntouch /run/x\n")),
-                         launcher=launcher)
+            result = run(request(script(f"#!/bin/sh\necho kept > {shared}/out\ntouch /run/x\n")), launcher=launcher)
         finally:
             launcher.close()
         assert (shared / "out").read_text() == "kept\n"
@@ -231,15 +232,19 @@ def test_a_writable_path_stays_writable_for_the_run_user(script, data_dir):
 
 def test_a_writable_path_may_not_uncover_a_hidden_one(data_dir):
     with pytest.raises(RunnerError, match="overlaps a hidden path"):
-        isolation.sandbox(run_as="nobody", hide=[str(data_dir)], scratch_bytes=1 << 20,
-                          max_processes=32, writable=[str(data_dir.parent)])
+        isolation.sandbox(
+            run_as="nobody",
+            hide=[str(data_dir)],
+            scratch_bytes=1 << 20,
+            max_processes=32,
+            writable=[str(data_dir.parent)],
+        )
 
 
 def test_the_builtin_http_call_works_isolated(jail):
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    params = {"url": f"http://127.0.0.1:{port}/hook", "allow_hosts": [f"127.0.0.1:{port}"],
-              "timeout_s": 20}
+    params = {"url": f"http://127.0.0.1:{port}/hook", "allow_hosts": [f"127.0.0.1:{port}"], "timeout_s": 20}
     answered = threading.Thread(target=answer_once, args=(listener,), daemon=True)
     answered.start()
 

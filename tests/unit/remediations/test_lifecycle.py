@@ -1,4 +1,5 @@
 """The execution state machine: every (state, action) pair, allowed or not."""
+
 from __future__ import annotations
 
 import itertools
@@ -6,21 +7,45 @@ import itertools
 import pytest
 
 from remediations import lifecycle
-from remediations.lifecycle import ACTIVE, FAILED, FINAL, RAN, TRANSITIONS, Action, ExecutionState, IllegalTransition, step
+from remediations.lifecycle import (
+    ACTIVE,
+    FAILED,
+    FINAL,
+    RAN,
+    TRANSITIONS,
+    Action,
+    ExecutionState,
+    IllegalTransition,
+    step,
+)
 
 S, A = ExecutionState, Action
 
 # Written out again on purpose: a change to the table must change this test too.
 EXPECTED = {
-    (None, A.QUEUE): S.QUEUED, (None, A.AWAIT_APPROVAL): S.AWAITING_APPROVAL, (None, A.DRY_RUN): S.DRY_RUN,
-    (None, A.SHADOW): S.SHADOW, (None, A.SKIP): S.SKIPPED,
-    (S.AWAITING_APPROVAL, A.APPROVE): S.QUEUED, (S.EXPIRED, A.APPROVE): S.QUEUED, (S.CANCELLED, A.APPROVE): S.QUEUED,
-    (S.AWAITING_APPROVAL, A.REJECT): S.REJECTED, (S.AWAITING_APPROVAL, A.EXPIRE): S.EXPIRED,
-    (S.AWAITING_APPROVAL, A.CANCEL): S.CANCELLED, (S.QUEUED, A.CANCEL): S.CANCELLED,
-    (S.QUEUED, A.SKIP): S.SKIPPED, (S.QUEUED, A.START): S.RUNNING, (S.QUEUED, A.DISPATCH): S.DISPATCHED,
-    (S.DISPATCHED, A.START): S.RUNNING, (S.DISPATCHED, A.REQUEUE): S.QUEUED, (S.RUNNING, A.REQUEUE): S.QUEUED,
-    (S.DISPATCHED, A.INTERRUPT): S.INTERRUPTED, (S.RUNNING, A.INTERRUPT): S.INTERRUPTED,
-    (S.RUNNING, A.SUCCEED): S.SUCCEEDED, (S.RUNNING, A.FAIL): S.FAILED, (S.RUNNING, A.TIME_OUT): S.TIMED_OUT,
+    (None, A.QUEUE): S.QUEUED,
+    (None, A.AWAIT_APPROVAL): S.AWAITING_APPROVAL,
+    (None, A.DRY_RUN): S.DRY_RUN,
+    (None, A.SHADOW): S.SHADOW,
+    (None, A.SKIP): S.SKIPPED,
+    (S.AWAITING_APPROVAL, A.APPROVE): S.QUEUED,
+    (S.EXPIRED, A.APPROVE): S.QUEUED,
+    (S.CANCELLED, A.APPROVE): S.QUEUED,
+    (S.AWAITING_APPROVAL, A.REJECT): S.REJECTED,
+    (S.AWAITING_APPROVAL, A.EXPIRE): S.EXPIRED,
+    (S.AWAITING_APPROVAL, A.CANCEL): S.CANCELLED,
+    (S.QUEUED, A.CANCEL): S.CANCELLED,
+    (S.QUEUED, A.SKIP): S.SKIPPED,
+    (S.QUEUED, A.START): S.RUNNING,
+    (S.QUEUED, A.DISPATCH): S.DISPATCHED,
+    (S.DISPATCHED, A.START): S.RUNNING,
+    (S.DISPATCHED, A.REQUEUE): S.QUEUED,
+    (S.RUNNING, A.REQUEUE): S.QUEUED,
+    (S.DISPATCHED, A.INTERRUPT): S.INTERRUPTED,
+    (S.RUNNING, A.INTERRUPT): S.INTERRUPTED,
+    (S.RUNNING, A.SUCCEED): S.SUCCEEDED,
+    (S.RUNNING, A.FAIL): S.FAILED,
+    (S.RUNNING, A.TIME_OUT): S.TIMED_OUT,
     (S.RUNNING, A.ERROR): S.ERROR,
 }
 PAIRS = list(itertools.product([None, *ExecutionState], Action))
@@ -28,8 +53,22 @@ PAIRS = list(itertools.product([None, *ExecutionState], Action))
 
 def test_the_states_are_the_strings_stored_today() -> None:
     assert {s.value for s in ExecutionState} == {
-        "awaiting_approval", "queued", "dispatched", "running", "succeeded", "failed", "timed_out", "error",
-        "cancelled", "rejected", "skipped", "interrupted", "dry_run", "expired", "shadow"}
+        "awaiting_approval",
+        "queued",
+        "dispatched",
+        "running",
+        "succeeded",
+        "failed",
+        "timed_out",
+        "error",
+        "cancelled",
+        "rejected",
+        "skipped",
+        "interrupted",
+        "dry_run",
+        "expired",
+        "shadow",
+    }
 
 
 def test_the_table_is_the_one_this_test_expects() -> None:
@@ -37,8 +76,7 @@ def test_the_table_is_the_one_this_test_expects() -> None:
 
 
 @pytest.mark.parametrize(("state", "action"), PAIRS, ids=[f"{s}-{a}" for s, a in PAIRS])
-def test_every_pair_moves_as_the_table_says_or_raises_naming_both(state: ExecutionState | None,
-                                                                   action: Action) -> None:
+def test_every_pair_moves_as_the_table_says_or_raises_naming_both(state: ExecutionState | None, action: Action) -> None:
     expected = EXPECTED.get((state, action))
     if expected is not None:
         assert step(state, action) is expected

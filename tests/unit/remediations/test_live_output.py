@@ -1,4 +1,5 @@
 """A running script's output is handed over while it runs, always as a prefix of the final output."""
+
 from __future__ import annotations
 
 from pathlib import Path

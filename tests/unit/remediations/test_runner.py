@@ -1,4 +1,5 @@
 """The runner starts real scripts from tmp_path: exit codes, bounded output, limits, killing."""
+
 from __future__ import annotations
 
 import json
@@ -66,11 +67,9 @@ def test_stdin_carries_params_alert_and_execution_id_as_json(script):
     path = script("#!/bin/sh\nexec cat\n")
     alert = {"fingerprint": "abc", "labels": {"instance": "web-1"}, "value": 97.5}
 
-    result = run(request(path, execution_id=42, params={"unit": "nginx", "n": [1, 2]},
-                         alert=alert))
+    result = run(request(path, execution_id=42, params={"unit": "nginx", "n": [1, 2]}, alert=alert))
 
-    assert json.loads(result.output) == {"params": {"unit": "nginx", "n": [1, 2]},
-                                         "alert": alert, "execution_id": 42}
+    assert json.loads(result.output) == {"params": {"unit": "nginx", "n": [1, 2]}, "alert": alert, "execution_id": 42}
 
 
 def test_a_large_stdin_document_does_not_deadlock_a_script_that_reads_late(script):
@@ -80,8 +79,9 @@ def test_a_large_stdin_document_does_not_deadlock_a_script_that_reads_late(scrip
     result = run(request(path, params=params, max_output_bytes=16))
 
     assert result.status == "succeeded"
-    assert result.output.rstrip().endswith(str(len(json.dumps(
-        {"alert": None, "execution_id": 1, "params": params}, sort_keys=True)) + 1))
+    assert result.output.rstrip().endswith(
+        str(len(json.dumps({"alert": None, "execution_id": 1, "params": params}, sort_keys=True)) + 1)
+    )
 
 
 def test_the_parent_environment_does_not_leak_into_the_script(script, monkeypatch):
@@ -89,9 +89,14 @@ def test_the_parent_environment_does_not_leak_into_the_script(script, monkeypatc
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "hunter3")
     path = script("#!/bin/sh\nenv\n")
 
-    result = run(request(path, env={"ALLOWED_TOKEN": "t0k"}, params={"unit": "nginx"},
-                         alert={"fingerprint": "fp1", "severity": "critical",
-                                "labels": {"job": "api"}}))
+    result = run(
+        request(
+            path,
+            env={"ALLOWED_TOKEN": "t0k"},
+            params={"unit": "nginx"},
+            alert={"fingerprint": "fp1", "severity": "critical", "labels": {"job": "api"}},
+        )
+    )
 
     env = dict(line.split("=", 1) for line in result.output.splitlines())
     assert "hunter2" not in result.output and "hunter3" not in result.output
@@ -104,9 +109,21 @@ def test_the_parent_environment_does_not_leak_into_the_script(script, monkeypatc
     assert env["VIGIL_ALERT_SEVERITY"] == "critical"
     assert json.loads(env["VIGIL_ALERT_LABELS"]) == {"job": "api"}
     assert env["HOME"] == env["PWD"] == env["TMPDIR"]
-    assert set(env) <= {"PATH", "LANG", "HOME", "TMPDIR", "PWD", "SHLVL", "_", "ALLOWED_TOKEN",
-                        "VIGIL_EXECUTION_ID", "VIGIL_PARAM_UNIT", "VIGIL_ALERT_FINGERPRINT",
-                        "VIGIL_ALERT_SEVERITY", "VIGIL_ALERT_LABELS"}
+    assert set(env) <= {
+        "PATH",
+        "LANG",
+        "HOME",
+        "TMPDIR",
+        "PWD",
+        "SHLVL",
+        "_",
+        "ALLOWED_TOKEN",
+        "VIGIL_EXECUTION_ID",
+        "VIGIL_PARAM_UNIT",
+        "VIGIL_ALERT_FINGERPRINT",
+        "VIGIL_ALERT_SEVERITY",
+        "VIGIL_ALERT_LABELS",
+    }
 
 
 def test_the_script_cannot_override_vigil_variables_through_allowed_env(script):
@@ -192,8 +209,7 @@ def test_a_process_left_in_the_session_is_killed_when_the_script_exits(script, t
         kill_quietly(leftover)
 
 
-def test_a_grandchild_that_escapes_the_session_and_holds_the_pipe_does_not_hang_the_run(
-        script, tmp_path):
+def test_a_grandchild_that_escapes_the_session_and_holds_the_pipe_does_not_hang_the_run(script, tmp_path):
     pidfile = tmp_path / "escaped.pid"
     path = script(f"""\
         #!{PYTHON}
@@ -278,14 +294,17 @@ def test_when_on_start_raises_the_script_is_killed_and_the_error_propagates(scri
 
 
 @pytest.mark.parametrize("limits", [{}, {"max_open_files": None}], ids=["prlimit", "direct"])
-@pytest.mark.parametrize("content, mode, reason", [
-    (None, 0o755, "No such file"),
-    ("#!/bin/sh\necho hi\n", 0o644, "is not executable"),
-    ("echo no shebang\n", 0o755, "has no #! line"),
-    ("#!/no/such/interpreter\n", 0o755, "interpreter '/no/such/interpreter' not found"),
-], ids=["missing", "not-executable", "no-shebang", "bad-interpreter"])
-def test_a_script_that_cannot_start_is_an_error_with_a_reason(tmp_path, limits, content,
-                                                               mode, reason):
+@pytest.mark.parametrize(
+    "content, mode, reason",
+    [
+        (None, 0o755, "No such file"),
+        ("#!/bin/sh\necho hi\n", 0o644, "is not executable"),
+        ("echo no shebang\n", 0o755, "has no #! line"),
+        ("#!/no/such/interpreter\n", 0o755, "interpreter '/no/such/interpreter' not found"),
+    ],
+    ids=["missing", "not-executable", "no-shebang", "bad-interpreter"],
+)
+def test_a_script_that_cannot_start_is_an_error_with_a_reason(tmp_path, limits, content, mode, reason):
     path = tmp_path / "broken"
     if content is not None:
         path.write_text(content)
@@ -350,8 +369,7 @@ def test_the_workdir_is_also_removed_after_a_timeout(script, tmp_path):
     assert not Path(marker.read_text().strip()).exists()
 
 
-@pytest.mark.parametrize("field, value", [("timeout_s", 0), ("max_output_bytes", -1),
-                                          ("kill_grace_s", -1)])
+@pytest.mark.parametrize("field, value", [("timeout_s", 0), ("max_output_bytes", -1), ("kill_grace_s", -1)])
 def test_a_request_that_would_run_unbounded_is_refused(field, value):
     with pytest.raises(ValueError, match=field):
         request("/bin/true", **{field: value})

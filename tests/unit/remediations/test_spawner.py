@@ -1,4 +1,5 @@
 """Spawn servers start real scripts with limits; when they die or cannot run, runs still work."""
+
 from __future__ import annotations
 
 import os
@@ -8,15 +9,14 @@ import time
 import pytest
 from remediation_helpers import alive, kill_quietly, read_pid, request
 
-from remediations.process import workdirs
 from remediations.backends import InlineBackend
 from remediations.errors import RunnerError
+from remediations.process import workdirs
 from remediations.process.launch import PrlimitLauncher
-from remediations.runner import run
 from remediations.process.spawner import Spawner
+from remediations.runner import run
 
-LIMITS = {"cpu_s": 10, "memory_bytes": 512 * 1024 * 1024, "max_open_files": 128,
-          "max_file_bytes": 8 * 1024 * 1024}
+LIMITS = {"cpu_s": 10, "memory_bytes": 512 * 1024 * 1024, "max_open_files": 128, "max_file_bytes": 8 * 1024 * 1024}
 
 
 class CountingPrlimit(PrlimitLauncher):
@@ -43,7 +43,7 @@ def own_spawner(fallback):
 
 
 def limits_script(script) -> str:
-    return script("#!/bin/sh\necho \"$(ulimit -n) $(ulimit -v) $(ulimit -t) $(ulimit -f)\"\n")
+    return script('#!/bin/sh\necho "$(ulimit -n) $(ulimit -v) $(ulimit -t) $(ulimit -f)"\n')
 
 
 def test_a_spawn_server_applies_every_limit_without_the_fallback(script, own_spawner, fallback):
@@ -65,8 +65,7 @@ def test_each_limit_set_gets_its_own_server(script, own_spawner):
     assert len(own_spawner.server_pids()) == 2
 
 
-def test_the_script_gets_default_signal_dispositions_and_no_stray_descriptors(script,
-                                                                               own_spawner):
+def test_the_script_gets_default_signal_dispositions_and_no_stray_descriptors(script, own_spawner):
     path = script("#!/bin/sh\ngrep SigIgn /proc/self/status\nls /proc/self/fd\n")
 
     result = run(request(path, **LIMITS), launcher=own_spawner)
@@ -93,19 +92,16 @@ def test_a_killed_server_is_replaced_on_the_next_run(script, own_spawner, fallba
     assert fallback.launches == 0
 
 
-def test_a_server_dying_mid_run_fails_the_run_and_its_session_is_still_killed(
-        script, own_spawner, tmp_path):
+def test_a_server_dying_mid_run_fails_the_run_and_its_session_is_still_killed(script, own_spawner, tmp_path):
     pidfile = tmp_path / "bg.pid"
-    path = script(f"#!/bin/sh\nsleep 1000 >/dev/null 2>&1 &\necho $! > {pidfile}\n"
-                  "echo started\nexec sleep 1000\n")
+    path = script(f"#!/bin/sh\nsleep 1000 >/dev/null 2>&1 &\necho $! > {pidfile}\necho started\nexec sleep 1000\n")
     killed: list[int] = []
 
     def kill_server(pid: int) -> None:
         killed.extend(own_spawner.server_pids())
         os.kill(killed[0], signal.SIGKILL)
 
-    result = run(request(path, timeout_s=1, kill_grace_s=0.2, **LIMITS),
-                 launcher=own_spawner, on_start=kill_server)
+    result = run(request(path, timeout_s=1, kill_grace_s=0.2, **LIMITS), launcher=own_spawner, on_start=kill_server)
 
     leftover = read_pid(pidfile)
     try:
@@ -115,12 +111,10 @@ def test_a_server_dying_mid_run_fails_the_run_and_its_session_is_still_killed(
         assert not alive(leftover) and not alive(result.pid)
     finally:
         kill_quietly(leftover)
-    assert run(request(script("#!/bin/sh\n"), **LIMITS), launcher=own_spawner).status \
-        == "succeeded"
+    assert run(request(script("#!/bin/sh\n"), **LIMITS), launcher=own_spawner).status == "succeeded"
 
 
-def test_when_no_server_can_start_runs_fall_back_to_prlimit_with_the_same_limits(
-        script, fallback):
+def test_when_no_server_can_start_runs_fall_back_to_prlimit_with_the_same_limits(script, fallback):
     broken = Spawner(fallback=fallback, python="/nonexistent/python3")
     try:
         result = run(request(limits_script(script), **LIMITS), launcher=broken)
@@ -133,8 +127,7 @@ def test_when_no_server_can_start_runs_fall_back_to_prlimit_with_the_same_limits
 
 
 def test_limits_too_small_for_a_server_use_the_fallback(script, own_spawner, fallback):
-    result = run(request(limits_script(script), memory_bytes=32 * 1024 * 1024),
-                 launcher=own_spawner)
+    result = run(request(limits_script(script), memory_bytes=32 * 1024 * 1024), launcher=own_spawner)
 
     assert result.output.split()[1] == str(32 * 1024)
     assert fallback.launches == 1 and own_spawner.server_pids() == []
@@ -142,7 +135,7 @@ def test_limits_too_small_for_a_server_use_the_fallback(script, own_spawner, fal
 
 def test_a_request_too_large_for_the_socket_uses_the_fallback(script, own_spawner, fallback):
     env = {f"BIG_{i}": "x" * 30_000 for i in range(10)}
-    path = script("#!/bin/sh\nprintf %s \"$BIG_9\" | wc -c\n")
+    path = script('#!/bin/sh\nprintf %s "$BIG_9" | wc -c\n')
 
     result = run(request(path, env=env, **LIMITS), launcher=own_spawner)
 
@@ -156,14 +149,15 @@ def test_an_exec_failure_in_the_server_is_reported_with_its_reason(tmp_path, own
         own_spawner.launch(["/nonexistent/script"], env={}, cwd=str(tmp_path), limits={})
 
 
-def test_a_clean_exit_proves_no_leftovers_and_a_background_process_does_not(script,
-                                                                             own_spawner,
-                                                                             tmp_path):
+def test_a_clean_exit_proves_no_leftovers_and_a_background_process_does_not(script, own_spawner, tmp_path):
     pidfile = tmp_path / "bg.pid"
     clean = own_spawner.launch([script("#!/bin/sh\n")], env={}, cwd=str(tmp_path), limits={})
-    messy = own_spawner.launch([script(f"#!/bin/sh\nsleep 30 </dev/null >/dev/null 2>&1 &\n"
-                                       f"echo $! > {pidfile}\n")],
-                               env={}, cwd=str(tmp_path), limits={})
+    messy = own_spawner.launch(
+        [script(f"#!/bin/sh\nsleep 30 </dev/null >/dev/null 2>&1 &\necho $! > {pidfile}\n")],
+        env={},
+        cwd=str(tmp_path),
+        limits={},
+    )
     leftover = read_pid(pidfile)
     try:
         for child in (clean, messy):
@@ -218,8 +212,7 @@ def test_a_server_out_of_spare_descriptors_refuses_and_the_fallback_runs_it(scri
     assert 1 <= fallback.launches <= 6
 
 
-def test_a_server_nearing_its_own_cpu_limit_is_replaced_before_it_is_killed(own_spawner,
-                                                                           fallback):
+def test_a_server_nearing_its_own_cpu_limit_is_replaced_before_it_is_killed(own_spawner, fallback):
     # cpu_s=1 binds the server too; past half a second of its own CPU (~1,500 starts)
     # it asks to be retired and the next run gets a fresh one. No run may fail meanwhile.
     req = request("/bin/true", cpu_s=1)

@@ -1,4 +1,5 @@
 """CSV cells a spreadsheet shows as text, never runs as formulas."""
+
 from __future__ import annotations
 
 import csv
@@ -15,10 +16,19 @@ def test_a_text_that_a_spreadsheet_would_evaluate_gets_a_leading_apostrophe(valu
     assert cell(value) == "'" + value
 
 
-@pytest.mark.parametrize("value, text", [(None, ""), (True, "true"), (-3, "-3"), (-0.5, "-0.5"), ("web-1", "web-1"),
-                                         ({"b": "=x", "a": 1}, '{"a": 1, "b": "=x"}'), (["-x"], '["-x"]'),
-                                         (datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-                                          "2026-01-02T03:04:05.000000+00:00")])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (None, ""),
+        (True, "true"),
+        (-3, "-3"),
+        (-0.5, "-0.5"),
+        ("web-1", "web-1"),
+        ({"b": "=x", "a": 1}, '{"a": 1, "b": "=x"}'),
+        (["-x"], '["-x"]'),
+        (datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), "2026-01-02T03:04:05.000000+00:00"),
+    ],
+)
 def test_other_values_keep_their_meaning(value: object, text: str) -> None:
     assert cell(value) == text
 
