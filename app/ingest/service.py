@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,12 +15,49 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.alerts import service as alerts
+from app.errors import BadRequestError
+from app.ingest import payloads
 from app.ingest.models import InboxItem
 from app.reactions import react
-from config.schema import Config
+from config.schema import Config, IngestEndpoint, IngestSettings
 
 log = logging.getLogger("vigil.ingest")
 MAX_ERROR_CHARS = 2000
+MAX_SKEW_S = 300  # how old a signed request's timestamp may be (replays of older ones are refused)
+
+
+def authenticated(
+    endpoint: IngestEndpoint, *, authorization: str, signature: str, stamp: str, body: bytes, now_s: float
+) -> bool:
+    """A bearer token equal to the endpoint's, or an HMAC-SHA256 signature of "<timestamp>.<body>"
+    with its secret, the timestamp within MAX_SKEW_S of now (both compared in constant time)."""
+    if endpoint.token and authorization.lower().startswith("bearer "):
+        if hmac.compare_digest(authorization[7:].strip().encode(), endpoint.token.get_secret_value().encode()):
+            return True
+    if not (endpoint.hmac_secret and signature.startswith("sha256=") and stamp.isdigit()):
+        return False
+    if abs(now_s - int(stamp)) > MAX_SKEW_S:
+        return False
+    key = endpoint.hmac_secret.get_secret_value().encode()
+    expected = hmac.new(key, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(signature[7:], expected)
+
+
+def admit(items: list[dict[str, Any]], limits: IngestSettings) -> list[dict[str, Any]]:
+    """The batch to store: within the configured bounds, one item per dedup key (the last wins).
+
+    Raises:
+        BadRequestError: too many alerts, or one over the label/annotation bounds (nothing is stored).
+    """
+    if len(items) > limits.max_alerts_per_request:
+        raise BadRequestError(
+            f"at most {limits.max_alerts_per_request} alerts per request",
+            {"alerts": f"{len(items)} > {limits.max_alerts_per_request}"},
+        )
+    too_big = payloads.over_limits(items, limits)
+    if too_big:
+        raise BadRequestError("alerts over the configured bounds; nothing was stored", too_big)
+    return list({i["dedup_key"]: i for i in items}.values())
 
 
 def store(connection: Connection, items: Sequence[dict[str, Any]], *, now: datetime) -> int:
