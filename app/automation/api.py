@@ -14,7 +14,6 @@ from app.automation.models import Execution, RemediationVersion
 from app.db import iso, utcnow
 from app.errors import BadRequestError
 from app.web import bounded_int, cfg, db, newest_first, page, page_parser
-from remediations import ParamsError, validate_params
 from remediations.builtin import list_builtins
 
 ns = Namespace("remediations", description="Registered remediation scripts")
@@ -348,20 +347,7 @@ class RemediationRun(Resource):
             raise BadRequestError("params must be an object", {"params": "expected an object"})
         with db().write() as session:
             if body.get("dry_run"):
-                version = registry.runnable(session, name)
-                try:
-                    validate_params(version.params_schema, params)
-                except ParamsError as exc:
-                    raise BadRequestError(str(exc), exc.errors) from None
-                return {
-                    "dry_run": True,
-                    "remediation": name,
-                    "version": version.version,
-                    "hash": version.hash,
-                    "argv": [f"<scripts>/{version.hash}"],
-                    "stdin": {"params": params},
-                    "timeout_s": version.timeout_s,
-                }, 200
+                return service.dry_run(session, name=name, params=params), 200
             execution = service.run_manually(
                 session, name=name, params=params, alert_id=body.get("alert_id"), by=actor(), now=utcnow()
             )

@@ -305,6 +305,25 @@ def set_paused(session: Session, *, paused: bool, by: str, now: datetime, reason
     return row
 
 
+def dry_run(session: Session, *, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What a run by hand would start, checked as run_manually checks it, nothing queued. Raises
+    NotFoundError, ConflictError or BadRequestError as run_manually does."""
+    version = registry.runnable(session, name)
+    try:
+        validate_params(version.params_schema, params)
+    except ParamsError as exc:
+        raise BadRequestError(str(exc), exc.errors) from None
+    return {
+        "dry_run": True,
+        "remediation": name,
+        "version": version.version,
+        "hash": version.hash,
+        "argv": [f"<scripts>/{version.hash}"],
+        "stdin": {"params": params},
+        "timeout_s": version.timeout_s,
+    }
+
+
 def run_manually(
     session: Session, *, name: str, params: dict[str, Any], alert_id: int | None, by: str, now: datetime
 ) -> Execution:
