@@ -17,9 +17,11 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "15"))
 # Everything but "positive data acceptance": Swagger 2.0 cannot express every rule (say,
 # "script or builtin"), so a schema-valid body may still be rightly refused with a 400.
-# Deeper runs also skip "negative data rejection": some of their negative cases are negative
-# only for a missing Authorization header, which this test adds to every call.
-EXCLUDED = [positive_data_acceptance] + ([negative_data_rejection] if EXAMPLES != 15 else [])
+# "Negative data rejection" is skipped too: some negative cases are negative only for a
+# missing Authorization header, which this test adds to every call (which cases come up
+# shifts with any change to the document, even at the suite's fixed 15 examples). Bad input
+# is checked by tests/integration/api/test_hostile_input.py, with the real tokens.
+EXCLUDED = [positive_data_acceptance, negative_data_rejection]
 
 
 @pytest.fixture
