@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     Connection,
     Dialect,
     Integer,
@@ -429,7 +428,7 @@ class _one_of(FunctionElement[bool]):
     length (SQLite json_each, PostgreSQL jsonb_array_elements_text)."""
 
     name = "one_of"
-    type = Boolean()
+    # No Boolean type: SQLite would get "... = 1" appended, which no index can serve.
     inherit_cache = True
 
 
