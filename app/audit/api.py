@@ -7,10 +7,9 @@ from typing import Any
 from flask_restx import Namespace, fields
 
 from app.audit import service
-from app.audit.models import AuditRecord
 from app.auth.decorators import Resource, require
 from app.db import iso
-from app.web import db, newest_first, page, page_parser, utc_datetime
+from app.web import db, page_parser, utc_datetime
 
 ns = Namespace("audit", description="Append-only, hash-chained audit log")
 
@@ -56,14 +55,11 @@ class AuditLog(Resource):
     def get(self) -> dict[str, Any]:
         """Audit records, newest first, with filters and cursor pagination."""
         args = filters.parse_args(strict=True)
-        times = ([AuditRecord.at >= args["since"]] if args["since"] else []) + (
-            [AuditRecord.at < args["until"]] if args["until"] else []
-        )
-        query = newest_first(
-            AuditRecord, args, *times, actor=args["actor"], action=args["action"], target=args["target"]
+        query = service.AuditQuery(
+            **{k: args[k] for k in ("actor", "action", "target", "since", "until", "cursor", "limit")}
         )
         with db().read() as session:
-            rows, next_cursor = page(list(session.scalars(query)), args["limit"])
+            rows, next_cursor = service.search(session, query)
             items = [
                 {
                     "id": r.id,

@@ -202,6 +202,44 @@ class Verification:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class AuditQuery:
+    """What the API and the dashboard filter the audit log by (equality on actor, action and
+    target; `at` within [since, until)), and the keyset page: records below `cursor`."""
+
+    actor: str | None = None
+    action: str | None = None
+    target: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    cursor: int | None = None
+    limit: int = 50
+
+    def conditions(self) -> list[Any]:
+        """The filters as WHERE clauses (the CSV export streams the same rows)."""
+        found: list[Any] = [
+            getattr(AuditRecord, key) == getattr(self, key)
+            for key in ("actor", "action", "target")
+            if getattr(self, key)
+        ]
+        if self.since:
+            found.append(AuditRecord.at >= self.since)
+        if self.until:
+            found.append(AuditRecord.at < self.until)
+        return found
+
+
+def search(session: Session, query: AuditQuery) -> tuple[list[AuditRecord], int | None]:
+    """A page of records, newest first, and the cursor of the next page (None at the end)."""
+    stmt = select(AuditRecord).where(*query.conditions()).order_by(AuditRecord.id.desc()).limit(query.limit + 1)
+    if query.cursor:
+        stmt = stmt.where(AuditRecord.id < query.cursor)
+    rows = list(session.scalars(stmt))
+    if len(rows) > query.limit:
+        return rows[: query.limit], rows[query.limit - 1].id
+    return rows, None
+
+
 def verify(session: Session, *, batch: int = 5000) -> Verification:
     """Walk the chain in id order, then check it reaches its signed head and the anchor file."""
     ring = _keyring(session)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.alerts import service as alerts
 from app.audit.models import AuditRecord
 from app.automation.models import Execution
-from app.dashboard.audit_views import audit_conditions
+from app.dashboard.audit_views import audit_query
 from app.dashboard.automation_views import execution_conditions
 from app.dashboard.blueprint import bp
 from app.dashboard.filters import AlertFilters, positive_int
@@ -108,4 +108,4 @@ def executions_csv() -> Any:
 @bp.get("/audit.csv")
 def audit_csv() -> Any:
     """The audit records as CSV, with the audit page's filters."""
-    return export("audit", AuditRecord, audit_conditions()[1], AUDIT_COLUMNS)
+    return export("audit", AuditRecord, audit_query()[1].conditions(), AUDIT_COLUMNS)
