@@ -13,7 +13,7 @@ from app.automation import liveoutput, registry, service
 from app.automation.models import Execution, RemediationVersion
 from app.db import iso, utcnow
 from app.errors import BadRequestError
-from app.web import bounded_int, cfg, db, newest_first, page, page_parser
+from app.web import bounded_int, cfg, db, page_parser
 from remediations.builtin import list_builtins
 
 ns = Namespace("remediations", description="Registered remediation scripts")
@@ -382,9 +382,9 @@ class Executions(Resource):
     def get(self) -> dict[str, Any]:
         """Executions, newest first."""
         a = exec_filters.parse_args(strict=True)
-        stmt = newest_first(Execution, a, state=a["state"], remediation=a["remediation"], alert_id=a["alert_id"])
+        query = service.ExecutionQuery(**{k: a[k] for k in ("state", "remediation", "alert_id", "cursor", "limit")})
         with db().read() as session:
-            rows, next_cursor = page(list(session.scalars(stmt)), a["limit"])
+            rows, next_cursor = service.search_executions(session, query)
             return {"items": [execution_dict(r) for r in rows], "next_cursor": next_cursor}
 
 

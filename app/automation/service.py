@@ -7,6 +7,7 @@ it caused, the execution row and the audit record commit together or not at all.
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -353,6 +354,34 @@ def run_manually(
         ],
     )
     return execution
+
+
+@dataclass(frozen=True)
+class ExecutionQuery:
+    """What the API and the dashboard filter executions by (each given one must equal), and the
+    keyset page: executions below `cursor`."""
+
+    state: str | None = None
+    remediation: str | None = None
+    alert_id: int | None = None
+    cursor: int | None = None
+    limit: int = 50
+
+    def conditions(self) -> list[Any]:
+        """The filters as WHERE clauses (the CSV export streams the same rows)."""
+        given = {"state": self.state, "remediation": self.remediation, "alert_id": self.alert_id}
+        return [getattr(Execution, key) == value for key, value in given.items() if value not in (None, "")]
+
+
+def search_executions(session: Session, query: ExecutionQuery) -> tuple[list[Execution], int | None]:
+    """A page of executions, newest first, and the cursor of the next page (None at the end)."""
+    stmt = select(Execution).where(*query.conditions()).order_by(Execution.id.desc()).limit(query.limit + 1)
+    if query.cursor:
+        stmt = stmt.where(Execution.id < query.cursor)
+    rows = list(session.scalars(stmt))
+    if len(rows) > query.limit:
+        return rows[: query.limit], rows[query.limit - 1].id
+    return rows, None
 
 
 def get_execution(session: Session, execution_id: int) -> Execution:

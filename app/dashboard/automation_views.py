@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.automation import bindings as binding_service
 from app.automation import registry, service
-from app.automation.models import ACTIVE_STATES, FINAL_STATES, Binding, Execution
+from app.automation.models import ACTIVE_STATES, FINAL_STATES, Binding
 from app.dashboard import binding_form
 from app.dashboard.blueprint import bp, object_id, perform
 from app.dashboard.filters import PAGE_SIZE, choice, positive_int, text
@@ -22,7 +22,7 @@ from app.errors import BadRequestError, ServiceError
 from app.rehearsal import replay, shadow, spec, timeline
 from app.rehearsal import service as service_rehearsal
 from app.rehearsal.replay import Rehearsed
-from app.web import cfg, db, page
+from app.web import cfg, db
 
 EXECUTION_STATES = (*ACTIVE_STATES, *FINAL_STATES)
 LISTED_DECISIONS = 50  # the first runs and skips listed under a timeline (the counts cover all)
@@ -71,26 +71,25 @@ def close_breaker(binding_id: str) -> Any:
     )
 
 
-def execution_conditions() -> tuple[dict[str, Any], list[Any]]:
-    """The executions list's filters from the URL, and their WHERE clauses (page and CSV share them)."""
+def execution_query() -> tuple[dict[str, Any], service.ExecutionQuery]:
+    """The executions list's filters from the URL, as given, and as the service's query (page and CSV share it)."""
     state = choice(request.args, "state", EXECUTION_STATES)
     remediation_name = text(request.args, "remediation")
     alert_id = positive_int(request.args.get("alert_id"), "alert_id")
     filters = {k: v for k, v in (("state", state), ("remediation", remediation_name), ("alert_id", alert_id)) if v}
-    columns = {"state": Execution.state, "remediation": Execution.remediation, "alert_id": Execution.alert_id}
-    return filters, [columns[k] == v for k, v in filters.items()]
+    cursor = positive_int(request.args.get("cursor"), "cursor")
+    query = service.ExecutionQuery(
+        state=state or None, remediation=remediation_name or None, alert_id=alert_id, cursor=cursor, limit=PAGE_SIZE
+    )
+    return filters, query
 
 
 @bp.get("/executions")
 def executions() -> Any:
     """The executions page: a filtered page of executions, newest first."""
-    filters, conditions = execution_conditions()
-    cursor = positive_int(request.args.get("cursor"), "cursor")
-    stmt = select(Execution).where(*conditions).order_by(Execution.id.desc()).limit(PAGE_SIZE + 1)
-    if cursor:
-        stmt = stmt.where(Execution.id < cursor)
+    filters, query = execution_query()
     with db().read() as s:
-        rows, next_cursor = page(list(s.scalars(stmt)), PAGE_SIZE)
+        rows, next_cursor = service.search_executions(s, query)
     return render_template(
         "dashboard/executions.html", executions=rows, next_cursor=next_cursor, filters=filters, states=EXECUTION_STATES
     )

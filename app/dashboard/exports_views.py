@@ -15,7 +15,7 @@ from app.alerts import service as alerts
 from app.audit.models import AuditRecord
 from app.automation.models import Execution
 from app.dashboard.audit_views import audit_query
-from app.dashboard.automation_views import execution_conditions
+from app.dashboard.automation_views import execution_query
 from app.dashboard.blueprint import bp
 from app.dashboard.filters import AlertFilters, positive_int
 from app.db import utcnow
@@ -102,7 +102,7 @@ def alerts_csv() -> Any:
 @bp.get("/executions.csv")
 def executions_csv() -> Any:
     """The executions list as CSV, with the executions page's filters."""
-    return export("executions", Execution, execution_conditions()[1], EXECUTION_COLUMNS)
+    return export("executions", Execution, execution_query()[1].conditions(), EXECUTION_COLUMNS)
 
 
 @bp.get("/audit.csv")

@@ -30,3 +30,23 @@ def test_filters_combine_and_pages_follow_the_cursor_without_gaps_or_repeats(cli
     assert [r["id"] for r in last["items"]] == [everything[-1]] and last["next_cursor"] is None
     assert _ids(client, "limit=200&since=2000-01-01T00:00:00Z") == everything
     assert _ids(client, "limit=200&until=2000-01-01T00:00:00Z") == []
+
+
+def test_executions_filter_by_remediation_and_state_and_page_by_cursor(client: Any) -> None:
+    for name in ("fix", "other"):
+        assert (
+            client.post("/api/v1/remediations", json={"name": name, "script": "#!/bin/sh\ntrue\n"}).status_code == 201
+        )
+    runs = [
+        client.as_("operator").post(f"/api/v1/remediations/{n}/run", json={}).json["id"]
+        for n in ["fix"] * 3 + ["other"]
+    ]
+    fix = [e["id"] for e in client.get("/api/v1/executions?remediation=fix").json["items"]]
+    assert fix == sorted(runs[:3], reverse=True)
+    first = client.get("/api/v1/executions?remediation=fix&limit=2").json
+    rest = client.get(f"/api/v1/executions?remediation=fix&limit=2&cursor={first['next_cursor']}").json
+    assert [e["id"] for e in first["items"] + rest["items"]] == fix and rest["next_cursor"] is None
+    states = {e["state"] for e in client.get("/api/v1/executions").json["items"]}
+    state = states.pop()
+    assert all(e["state"] == state for e in client.get(f"/api/v1/executions?state={state}").json["items"])
+    assert client.get("/api/v1/executions?remediation=nope").json["items"] == []
