@@ -62,6 +62,14 @@ def get_or_404(session: Session, model: type[RowT], key: Any, what: str) -> RowT
     return row
 
 
+def page(items: list[Any], limit: int) -> tuple[list[Any], int | None]:
+    """Trim a limit+1 query result to a page and say where the next one starts."""
+    if len(items) > limit:
+        items = items[:limit]
+        return items, items[-1].id
+    return items, None
+
+
 def utcnow() -> datetime:
     """The current time, UTC-aware (naive datetimes are refused by UTCDateTime)."""
     return datetime.now(timezone.utc)

@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from werkzeug.exceptions import BadRequest
 
 from app.db import Database
+from app.db import page as page  # the edges page as the services do
 from app.errors import invalid
 from config.schema import Config
 
@@ -190,11 +191,3 @@ def newest_first(model: Any, args: dict[str, Any], *conditions: Any, **equal: An
         if value not in (None, ""):
             stmt = stmt.where(getattr(model, key) == value)
     return stmt.where(*conditions) if conditions else stmt
-
-
-def page(items: list[Any], limit: int) -> tuple[list[Any], int | None]:
-    """Trim a limit+1 query result to a page and say where the next one starts."""
-    if len(items) > limit:
-        items = items[:limit]
-        return items, items[-1].id
-    return items, None

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import anchor
 from app.audit.models import AuditHead, AuditRecord
-from app.db import normalise_url, utcnow
+from app.db import normalise_url, page, utcnow
 from config.schema import Settings
 
 log = logging.getLogger("vigil.audit")
@@ -234,10 +234,7 @@ def search(session: Session, query: AuditQuery) -> tuple[list[AuditRecord], int 
     stmt = select(AuditRecord).where(*query.conditions()).order_by(AuditRecord.id.desc()).limit(query.limit + 1)
     if query.cursor:
         stmt = stmt.where(AuditRecord.id < query.cursor)
-    rows = list(session.scalars(stmt))
-    if len(rows) > query.limit:
-        return rows[: query.limit], rows[query.limit - 1].id
-    return rows, None
+    return page(list(session.scalars(stmt)), query.limit)
 
 
 def verify(session: Session, *, batch: int = 5000) -> Verification:

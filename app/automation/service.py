@@ -21,7 +21,7 @@ from app.automation.approvals import approve as approve  # re-exported: the API'
 from app.automation.approvals import cancel as cancel
 from app.automation.approvals import reject as reject
 from app.automation.models import ACTIVE_STATES, AutomationState, Binding, Execution, RemediationVersion
-from app.db import get_or_404, utcnow
+from app.db import get_or_404, page, utcnow
 from app.errors import BadRequestError, ConflictError, NotFoundError
 from app.events import Event, publish
 from app.silences import service as silences
@@ -378,10 +378,7 @@ def search_executions(session: Session, query: ExecutionQuery) -> tuple[list[Exe
     stmt = select(Execution).where(*query.conditions()).order_by(Execution.id.desc()).limit(query.limit + 1)
     if query.cursor:
         stmt = stmt.where(Execution.id < query.cursor)
-    rows = list(session.scalars(stmt))
-    if len(rows) > query.limit:
-        return rows[: query.limit], rows[query.limit - 1].id
-    return rows, None
+    return page(list(session.scalars(stmt)), query.limit)
 
 
 def get_execution(session: Session, execution_id: int) -> Execution:
